@@ -1,0 +1,45 @@
+"""ensembles: neuroscience-style analysis of the representations that emerge in neural networks.
+
+Recordings (presentations x neuroids, HDF5/xarray), trainers for Forward-Forward, BP/FF and BP, and an
+analysis layer (sparseness, selectivity, ensembles, representational comparison) that runs identically on
+model recordings and on real neural data.
+
+The top-level namespace re-exports the main public functions lazily, so that ``import ensembles`` stays cheap
+and ``ensembles.analysis`` never pulls in torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("ensembles-toolkit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "load_dataset": "ensembles.data",
+    "list_datasets": "ensembles.data",
+    "save_recording": "ensembles.record",
+    "load_recording": "ensembles.record",
+    "validate_recording": "ensembles.record",
+    "make_recording": "ensembles.record",
+    "RecordingWriter": "ensembles.record",
+    "combine_recordings": "ensembles.record",
+    "select_layer": "ensembles.record",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(_EXPORTS[name])
+        return getattr(module, name)
+    raise AttributeError(f"module 'ensembles' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,3 @@
+from ensembles.cli import main
+
+raise SystemExit(main())
