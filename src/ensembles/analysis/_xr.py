@@ -1,0 +1,245 @@
+"""numpy / xarray / dask plumbing shared by the analysis modules (no torch).
+
+The analysis functions follow one pattern (style.md §5): a private numpy kernel that works on the *last* axis, and a
+public wrapper that accepts either a numpy array of shape ``(n_presentations, n_neuroids)`` or an ``xr.DataArray``
+(in memory or dask-backed), reduces a named dim and returns the kind it was given, keeping the other coords.
+
+Stable helpers (also used by :mod:`ensembles.analysis.ensembles`):
+
+- :func:`is_dataarray`, :func:`is_dask` -- type tests.
+- :func:`numpy_axis` -- the axis a dim name stands for on a numpy ``(n_presentations, n_neuroids)`` array.
+- :func:`to_last` -- move the reduced dim to the last axis; returns a :class:`Layout` (data + what is needed to wrap).
+- :func:`wrap_reduced` -- turn the kernel's output (the reduced dim gone) into numpy or a DataArray with coords.
+- :func:`compute` -- evaluate any dask arrays among the arguments in one pass; numpy passes through.
+- :func:`apply_last` -- apply a numpy function over the last axis of a numpy or dask array (dask: rechunked so that
+  the last axis is one chunk, then block by block).
+- :func:`reduce_rows` -- chunk-wise sum over presentations of a per-block statistic (``func(block, rows)``), the
+  way to compute class sums, moments and shuffle nulls of a dask-backed recording in one pass.
+- :func:`resolve_labels` -- labels given as an array or as the name of a presentation coord.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ensembles import conventions as C
+from ensembles._validation import describe
+
+__all__ = [
+    "Layout",
+    "apply_last",
+    "compute",
+    "is_dask",
+    "is_dataarray",
+    "numpy_axis",
+    "reduce_rows",
+    "resolve_labels",
+    "to_last",
+    "wrap_reduced",
+]
+
+_NUMPY_DIMS = (C.PRESENTATION, C.NEUROID)
+
+
+def is_dataarray(x: Any) -> bool:
+    """True for an ``xr.DataArray`` (in memory or dask-backed)."""
+    return isinstance(x, xr.DataArray)
+
+
+def is_dask(a: Any) -> bool:
+    """True for a dask array, or a DataArray backed by one."""
+    if isinstance(a, xr.DataArray):
+        a = a.data
+    return type(a).__module__.split(".")[0] == "dask"
+
+
+def numpy_axis(dim: str, *, name: str = "dim") -> int:
+    """Axis of a numpy ``(n_presentations, n_neuroids)`` array that ``dim`` names (0 or 1)."""
+    if not isinstance(dim, str):
+        raise TypeError(f"The {name!r} parameter must be a dim name (str). Got {describe(dim)} instead.")
+    if dim not in _NUMPY_DIMS:
+        raise ValueError(
+            f"{name}={dim!r} not found in the dims of a numpy input {_NUMPY_DIMS} "
+            f"(numpy arrays are read as (n_presentations, n_neuroids)); pass an xr.DataArray to use other dim names"
+        )
+    return _NUMPY_DIMS.index(dim)
+
+
+@dataclass
+class Layout:
+    """A numeric array with the reduced dim last, plus what :func:`wrap_reduced` needs to rebuild the output."""
+
+    data: Any  # numpy or dask array, reduced dim last
+    dim: str
+    template: xr.DataArray | None = None  # DataArray input transposed to (..., dim); None for numpy input
+    kept_dims: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.data.shape[-1])
+
+
+def _check_numeric(arr: Any, name: str) -> None:
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype == bool):
+        raise TypeError(
+            f"The {name!r} parameter must be a numeric array of shape (n_presentations, n_neuroids). "
+            f"Got {describe(arr)} instead."
+        )
+
+
+def to_last(x: Any, dim: str, *, name: str = "x") -> Layout:
+    """Validate ``x`` and move ``dim`` last.
+
+    numpy/array-like input must be 2-D ``(n_presentations, n_neuroids)``; ``dim`` must then be ``"presentation"`` or
+    ``"neuroid"``.  DataArray input may have any number of dims; ``dim`` must be one of them.  Boolean and integer
+    data are converted to float64 (float32 stays float32; kernels accumulate in float64).
+    """
+    if is_dataarray(x):
+        if not isinstance(dim, str):
+            raise TypeError(f"The 'dim' parameter must be a dim name (str). Got {describe(dim)} instead.")
+        if dim not in x.dims:
+            raise ValueError(f"dim={dim!r} not found in {name} dims {tuple(x.dims)}")
+        _check_numeric(x, name)
+        if x.size == 0:
+            raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(x)} instead.")
+        xt = x.transpose(..., dim)
+        data = xt.data
+        if data.dtype == bool or not np.issubdtype(data.dtype, np.floating):
+            data = data.astype(np.float64)
+        return Layout(data=data, dim=dim, template=xt, kept_dims=tuple(d for d in xt.dims if d != dim))
+    axis = numpy_axis(dim)
+    if is_dask(x):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as err:  # pragma: no cover - exotic inputs
+            raise TypeError(f"The {name!r} parameter must be array-like. Got {describe(x)} instead.") from err
+    _check_numeric(arr, name)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"The {name!r} parameter must be a 2-D array of shape (n_presentations, n_neuroids). "
+            f"Got {describe(arr)} instead."
+        )
+    if arr.size == 0:
+        raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(arr)} instead.")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    data = arr.T if axis == 0 else arr
+    return Layout(data=data, dim=dim, template=None, kept_dims=("neuroid",) if axis == 0 else ("presentation",))
+
+
+def wrap_reduced(
+    values: np.ndarray,
+    layout: Layout,
+    *,
+    name: str | None = None,
+    attrs: dict | None = None,
+    new_dims: Sequence[str] = (),
+    new_coords: dict | None = None,
+) -> Any:
+    """Wrap ``values`` (shape = kept dims + ``new_dims``) like the input: numpy stays numpy, a DataArray gets the
+    coords of the kept dims (coords that depend on the reduced dim are dropped) and ``attrs``."""
+    values = np.asarray(values)
+    if layout.template is None:
+        return values
+    t = layout.template
+    kept = layout.kept_dims
+    coords = {}
+    for cname, c in t.coords.items():
+        if layout.dim in c.dims:
+            continue
+        if all(d in kept for d in c.dims):
+            coords[cname] = c.variable.copy(deep=False)
+            if is_dask(c.variable):
+                coords[cname] = c.variable.compute()
+    if new_coords:
+        coords.update(new_coords)
+    return xr.DataArray(values, dims=tuple(kept) + tuple(new_dims), coords=coords, name=name, attrs=dict(attrs or {}))
+
+
+def compute(*arrays: Any) -> tuple:
+    """Evaluate dask arrays among ``arrays`` together (one pass over shared inputs); numpy arrays pass through."""
+    if any(is_dask(a) for a in arrays):
+        import dask
+
+        return tuple(np.asarray(r) for r in dask.compute(*arrays))
+    return tuple(np.asarray(a) if a is not None else None for a in arrays)
+
+
+def apply_last(func: Callable[[np.ndarray], np.ndarray], a: Any, *, dtype=float, new_axis_size: int | None = None):
+    """Apply a numpy function that reduces the last axis (optionally replacing it by an axis of ``new_axis_size``).
+
+    For a dask array the last axis is rechunked into one chunk (memory: one chunk of the other axes times the full
+    last axis) and ``func`` runs block by block; the result stays lazy.
+    """
+    if not is_dask(a):
+        return func(np.asarray(a))
+    last = a.ndim - 1
+    a = a.rechunk({last: -1})
+    if new_axis_size is None:
+        return a.map_blocks(func, drop_axis=last, dtype=dtype)
+    return a.map_blocks(func, chunks=a.chunks[:-1] + ((new_axis_size,),), dtype=dtype)
+
+
+def reduce_rows(func: Callable[[np.ndarray, slice], np.ndarray], a: Any) -> np.ndarray:
+    """Sum ``func(block, rows)`` over presentation blocks of a 2-D ``(n_presentations, n_neuroids)`` array.
+
+    ``func`` receives a numpy block (a range of presentations x a range of neuroids) and the ``slice`` of presentation
+    indices it covers, and returns an array whose **last** axis has one entry per neuroid of the block.  Results are
+    summed over presentation blocks and concatenated over neuroid blocks.  For a dask array each block is read once
+    and only the partial sums are kept in memory, so a recording larger than memory is reduced in one pass.
+    """
+    if not is_dask(a):
+        arr = np.asarray(a)
+        return np.asarray(func(arr, slice(0, arr.shape[0])))
+    import dask
+
+    row_edges = np.concatenate([[0], np.cumsum(a.chunks[0])]).astype(int)
+    blocks = a.to_delayed()
+    f = dask.delayed(lambda block, lo, hi: np.asarray(func(np.asarray(block), slice(lo, hi))), pure=True)
+    add = dask.delayed(lambda *parts: sum(parts[1:], parts[0].copy()), pure=True)
+    columns = []
+    for j in range(blocks.shape[1]):
+        parts = [f(blocks[i, j], int(row_edges[i]), int(row_edges[i + 1])) for i in range(blocks.shape[0])]
+        # pairwise tree so that partial sums are released as they are added
+        while len(parts) > 1:
+            parts = [add(*parts[k : k + 8]) for k in range(0, len(parts), 8)]
+        columns.append(parts[0])
+    results = dask.compute(*columns)
+    return np.concatenate([np.asarray(r) for r in results], axis=-1)
+
+
+def resolve_labels(x: Any, labels: Any, *, dim: str = C.PRESENTATION, name: str = "labels") -> np.ndarray:
+    """Class labels, one per presentation: an array-like, or (DataArray input) the name of a coord along ``dim``.
+
+    ``labels=None`` with a DataArray uses its ``"label"`` coord.
+    """
+    if labels is None or isinstance(labels, str):
+        coord = "label" if labels is None else labels
+        if not is_dataarray(x):
+            raise TypeError(
+                f"The {name!r} parameter must be an array of one class label per presentation for numpy input. "
+                f"Got {describe(labels)} instead."
+            )
+        if coord not in x.coords:
+            raise ValueError(
+                f"The {name!r} parameter must be labels or the name of a coord along {dim!r}; coord {coord!r} not found "
+                f"in coords {tuple(x.coords)}"
+            )
+        c = x.coords[coord]
+        if c.dims != (dim,):
+            raise ValueError(
+                f"The {name!r} parameter names coord {coord!r} with dims {c.dims}; expected a coord along ({dim!r},)"
+            )
+        return np.asarray(c.values)
+    if is_dataarray(labels):
+        return np.asarray(labels.values)
+    return np.asarray(labels)
