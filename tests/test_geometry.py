@@ -38,20 +38,20 @@ def _activity(x, stimulus_ids=None, labels=None):
 
 
 # ---------------------------------------------------------------- CKA: published formula, written out directly
-def _hsic_biased(k, l):
+def _hsic_biased(k, m):
     n = k.shape[0]
     h = np.eye(n) - np.ones((n, n)) / n
-    return np.trace(k @ h @ l @ h) / (n - 1) ** 2
+    return np.trace(k @ h @ m @ h) / (n - 1) ** 2
 
 
 def _cka_direct(x, y):
-    k, l = x @ x.T, y @ y.T
-    return _hsic_biased(k, l) / np.sqrt(_hsic_biased(k, k) * _hsic_biased(l, l))
+    k, m = x @ x.T, y @ y.T
+    return _hsic_biased(k, m) / np.sqrt(_hsic_biased(k, k) * _hsic_biased(m, m))
 
 
-def _hsic_unbiased_direct(k, l):
+def _hsic_unbiased_direct(k, m):
     n = k.shape[0]
-    kt, lt = k.copy(), l.copy()
+    kt, lt = k.copy(), m.copy()
     np.fill_diagonal(kt, 0)
     np.fill_diagonal(lt, 0)
     one = np.ones(n)
@@ -65,8 +65,8 @@ def _hsic_unbiased_direct(k, l):
 def _cka_debiased_direct(x, y):
     x = x - x.mean(0)
     y = y - y.mean(0)
-    k, l = x @ x.T, y @ y.T
-    return _hsic_unbiased_direct(k, l) / np.sqrt(_hsic_unbiased_direct(k, k) * _hsic_unbiased_direct(l, l))
+    k, m = x @ x.T, y @ y.T
+    return _hsic_unbiased_direct(k, m) / np.sqrt(_hsic_unbiased_direct(k, k) * _hsic_unbiased_direct(m, m))
 
 
 @pytest.mark.parametrize(
