@@ -87,7 +87,7 @@ class Layout:
 
 def _check_numeric(arr: Any, name: str) -> None:
     dtype = getattr(arr, "dtype", None)
-    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype == bool):
+    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
         raise TypeError(
             f"The {name!r} parameter must be a numeric array of shape (n_presentations, n_neuroids). "
             f"Got {describe(arr)} instead."
@@ -111,7 +111,7 @@ def to_last(x: Any, dim: str, *, name: str = "x") -> Layout:
             raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(x)} instead.")
         xt = x.transpose(..., dim)
         data = xt.data
-        if data.dtype == bool or not np.issubdtype(data.dtype, np.floating):
+        if data.dtype.kind == "b" or not np.issubdtype(data.dtype, np.floating):
             data = data.astype(np.float64)
         return Layout(data=data, dim=dim, template=xt, kept_dims=tuple(d for d in xt.dims if d != dim))
     axis = numpy_axis(dim)
@@ -130,7 +130,7 @@ def to_last(x: Any, dim: str, *, name: str = "x") -> Layout:
         )
     if arr.size == 0:
         raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(arr)} instead.")
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.floating):
+    if arr.dtype.kind == "b" or not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     data = arr.T if axis == 0 else arr
     return Layout(data=data, dim=dim, template=None, kept_dims=("neuroid",) if axis == 0 else ("presentation",))
