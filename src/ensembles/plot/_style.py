@@ -1,0 +1,62 @@
+"""Shared plotting helpers: model colours, figure creation without pyplot state, table checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ensembles._validation import describe
+
+MODEL_ORDER = ("FF", "BP/FF", "BP")
+MODEL_COLORS = {"FF": "#1f77b4", "BP/FF": "#9467bd", "BP": "#ff7f0e"}
+GOODNESS_COLORS = {"l2": "#d62728", "l1": "#1f77b4"}  # the authors' colours (paper-spec.md §3.8)
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = False, **kw):
+    """A Figure with an Agg canvas that is not registered with pyplot (no global state, no ``show``)."""
+    if figsize is None:
+        figsize = (3.6 * ncols + 0.6, 3.0 * nrows + 0.6)
+    fig = Figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=squeeze, **kw)
+    return fig, axes
+
+
+def require_columns(df, columns: Iterable[str], *, name: str = "table") -> pd.DataFrame:
+    """Check that ``df`` is a non-empty DataFrame with ``columns``; raise a ValueError naming what is missing."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"The {name!r} parameter must be a pandas DataFrame. Got {describe(df)} instead.")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"The {name!r} parameter must have columns {list(columns)}; missing {missing} (it has {list(df.columns)})."
+        )
+    if len(df) == 0:
+        raise ValueError(f"The {name!r} parameter must not be empty.")
+    return df
+
+
+def ordered(values: Iterable, preferred: Sequence = MODEL_ORDER) -> list:
+    """Unique values, ``preferred`` ones first in that order, then the rest in order of appearance."""
+    seen = list(dict.fromkeys(values))
+    return [v for v in preferred if v in seen] + [v for v in seen if v not in preferred]
+
+
+def palette(models: Sequence) -> dict:
+    extra = iter(["#2ca02c", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"])
+    return {m: MODEL_COLORS.get(m) or next(extra, "#333333") for m in models}
+
+
+def class_order(df: pd.DataFrame, col: str = "class") -> list:
+    """Class names in label order when a ``label`` column exists, else in order of appearance."""
+    if "label" in df.columns:
+        sub = df[[col, "label"]].drop_duplicates().sort_values("label")
+        return list(dict.fromkeys(sub[col]))
+    return list(dict.fromkeys(df[col]))
+
+
+def finite(x) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    return a[np.isfinite(a)]
