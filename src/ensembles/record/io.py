@@ -1,0 +1,382 @@
+"""Recordings on disk: :func:`save_recording`, :func:`load_recording`, :func:`recording_info`.
+
+File format
+-----------
+A recording file is a plain HDF5 file in the netCDF-4 layout, written through xarray's ``h5netcdf``
+engine, so it opens with ``xarray.open_dataset(path, engine="h5netcdf")``, ``h5py.File(path)`` and any
+netCDF-4 reader (netCDF-C, ``netCDF4-python``, ``ncdump``):
+
+* one HDF5 dataset per variable: ``activity`` (float32, chunked about 4 MiB per chunk along presentations,
+  shuffle + gzip/zlib compressed -- zlib because every netCDF-4 reader can decompress it), and one per coord;
+* dims are HDF5 dimension scales; string coords are variable-length UTF-8 strings; bool coords are stored as
+  int8 with the attribute ``dtype = "bool"`` (xarray's convention, decoded back to bool by xarray);
+* the recording's attrs are the file's root attributes, plus ``complete`` (int, 1 = finished).  A file
+  streamed by :class:`~ensembles.record.RecordingWriter` carries ``complete = 0`` and the temporary name
+  ``<path>.partial`` until its writer closes it; :func:`load_recording` refuses such a file with
+  :class:`~ensembles.record.RecordingIncompleteError`.  ``complete`` is removed on load, so that
+  ``xr.testing.assert_identical(load_recording(p), rec)`` holds after ``save_recording(rec, p)``.
+
+Writes are atomic: the file is written under a temporary name in the target directory, flushed to disk and
+renamed onto the target (``os.replace``); a failed write leaves any previous file at the target untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import xarray as xr
+
+from ensembles import conventions as C
+
+from .schema import (
+    COMPLETE_ATTR,
+    SCHEMA_VERSION,
+    RecordingError,
+    RecordingIncompleteError,
+    validate_recording,
+)
+
+__all__ = ["save_recording", "load_recording", "recording_info", "file_sha256", "PARTIAL_SUFFIX"]
+
+#: suffix of the temporary name a RecordingWriter writes under until it is closed
+PARTIAL_SUFFIX = ".partial"
+#: target size of one HDF5 chunk of ``activity``
+CHUNK_BYTES = 4 * 2**20
+#: default zlib (gzip) level: 1 is ~2x faster than 4 on float32 activity and compresses nearly as well
+DEFAULT_COMPLEVEL = 1
+
+
+def file_sha256(path: str | os.PathLike, *, block: int = 2**22) -> str:
+    """SHA-256 hex digest of a file, read in 4 MiB blocks (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(block)
+            if not chunk:
+                break
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def activity_chunks(shape: tuple[int, ...], chunk_presentations: int | None = None) -> tuple[int, ...]:
+    """HDF5 chunk shape of ``activity``: whole neuroid rows (up to 1 Mi values), ~4 MiB per chunk.
+
+    With a checkpoint dim, one checkpoint per chunk.  ``chunk_presentations`` overrides the number of rows.
+    """
+    n_pres, n_neur = int(shape[-2]), int(shape[-1])
+    cols = max(1, min(n_neur, 2**20))
+    if chunk_presentations is None:
+        rows = CHUNK_BYTES // (4 * cols)
+    else:
+        rows = int(chunk_presentations)
+        if rows < 1:
+            raise ValueError(f"The 'chunk_presentations' parameter must be a positive int. Got {chunk_presentations!r} instead.")
+    rows = max(1, min(max(n_pres, 1), rows))
+    return (1, rows, cols) if len(shape) == 3 else (rows, cols)
+
+
+def _activity_encoding(shape: tuple[int, ...], compression_level: int, chunk_presentations: int | None = None) -> dict:
+    if not (isinstance(compression_level, (int, np.integer)) and 0 <= int(compression_level) <= 9):
+        raise ValueError(f"The 'compression_level' parameter must be an int in 0..9. Got {compression_level!r} instead.")
+    enc: dict[str, Any] = {"chunksizes": activity_chunks(shape, chunk_presentations)}
+    if int(compression_level) > 0:
+        enc.update(zlib=True, complevel=int(compression_level), shuffle=True)
+    return enc
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: str | os.PathLike) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _target_path(path: str | os.PathLike, param: str = "path") -> Path:
+    try:
+        p = Path(os.fspath(path))
+    except TypeError as err:
+        raise TypeError(f"The {param!r} parameter must be a path (str or os.PathLike). Got {path!r} instead.") from err
+    if p.is_dir():
+        raise IsADirectoryError(f"The {param!r} parameter must be a file path; {str(p)!r} is a directory.")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {str(p)!r}: directory {str(parent)!r} does not exist")
+    return p
+
+
+def _strip_encoding(rec: xr.Dataset) -> xr.Dataset:
+    """Shallow copy without the on-disk encodings a loaded dataset carries (they may not fit a subset)."""
+    out = rec.copy(deep=False)
+    for var in out.variables.values():
+        var.encoding = {}
+    out.encoding = {}
+    return out
+
+
+def save_recording(
+    rec: xr.Dataset,
+    path: str | os.PathLike,
+    *,
+    compression_level: int = DEFAULT_COMPLEVEL,
+    chunk_presentations: int | None = None,
+) -> str:
+    """Write a recording to an HDF5 (netCDF-4) file, atomically; return the file's SHA-256.
+
+    Parameters
+    ----------
+    rec : xarray.Dataset
+        A recording; validated first (a bad attr raises, it is never silently dropped).  A dask-backed
+        ``activity`` is written chunk by chunk without being loaded whole.
+    path : str or os.PathLike
+        Target file (conventionally ``*.h5``).  Replaced atomically if it exists.
+    compression_level : int
+        zlib (gzip) level 0-9 for ``activity`` (0 = uncompressed); shuffle filter on when compressed.
+    chunk_presentations : int, optional
+        Presentations per HDF5 chunk of ``activity`` (default: about 4 MiB per chunk).
+
+    Returns
+    -------
+    str
+        SHA-256 hex digest of the written file, so that a notebook can cite exactly what it wrote.
+
+    Notes
+    -----
+    Round trip: ``xr.testing.assert_identical(load_recording(path), rec)``.  See the module docstring for
+    the layout.
+    """
+    validate_recording(rec)
+    target = _target_path(path)
+    out = _strip_encoding(rec)
+    out.attrs = {**out.attrs, COMPLETE_ATTR: 1}
+    encoding = {C.ACTIVITY: _activity_encoding(tuple(rec[C.ACTIVITY].shape), compression_level, chunk_presentations)}
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        out.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        _fsync_file(tmp)
+        digest = file_sha256(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+    return digest
+
+
+def _existing_file(path: str | os.PathLike) -> Path:
+    try:
+        p = Path(os.fspath(path))
+    except TypeError as err:
+        raise TypeError(f"The 'path' parameter must be a path (str or os.PathLike). Got {path!r} instead.") from err
+    if not p.exists():
+        partial = Path(str(p) + PARTIAL_SUFFIX)
+        if partial.exists():
+            raise FileNotFoundError(
+                f"no recording at {str(p)!r}; there is an incomplete one at {str(partial)!r} (its writer never "
+                "finished: it was killed, crashed or is still running)"
+            )
+        raise FileNotFoundError(f"no such recording file: {str(p)!r}")
+    if p.is_dir():
+        raise IsADirectoryError(f"{str(p)!r} is a directory, not a recording file")
+    return p
+
+
+def _read_header(p: Path) -> dict[str, Any]:
+    """Root attrs of an HDF5 file and its variable names; clear errors for files that are not recordings."""
+    if not h5py.is_hdf5(p):
+        size = p.stat().st_size
+        what = "an empty file" if size == 0 else "not an HDF5 file"
+        raise RecordingError(f"{str(p)!r} is not an ensembles recording: {what}")
+    try:
+        with h5py.File(p, "r") as f:
+            attrs = {}
+            for k, v in f.attrs.items():
+                if isinstance(v, bytes):
+                    v = v.decode("utf-8", "replace")
+                elif isinstance(v, np.ndarray) and v.size == 1:
+                    v = v.reshape(()).item()
+                attrs[k] = v
+            names = list(f.keys())
+    except OSError as err:
+        raise RecordingError(
+            f"{str(p)!r} is not a readable ensembles recording: the HDF5 file is truncated or corrupt ({err})"
+        ) from err
+    return {"attrs": attrs, "variables": names}
+
+
+def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) -> None:
+    attrs, names = header["attrs"], header["variables"]
+    if "schema_version" not in attrs or C.ACTIVITY not in names:
+        missing = [w for w, ok in (("the 'schema_version' attribute", "schema_version" in attrs),
+                                   (f"an {C.ACTIVITY!r} variable", C.ACTIVITY in names)) if not ok]
+        raise RecordingError(f"{str(p)!r} is not an ensembles recording: it has no {' and no '.join(missing)}")
+    if allow_incomplete:
+        return
+    if p.name.endswith(PARTIAL_SUFFIX):
+        raise RecordingIncompleteError(
+            f"{str(p)!r} is an incomplete recording: a RecordingWriter was still writing it (it was killed, crashed "
+            "or has not been closed); its name ends in '.partial' until the writer finishes"
+        )
+    if COMPLETE_ATTR in attrs and int(attrs[COMPLETE_ATTR]) != 1:
+        raise RecordingIncompleteError(
+            f"{str(p)!r} is an incomplete recording: its writer never finished (attribute complete=0); "
+            "not every presentation was written"
+        )
+    version = str(attrs["schema_version"])
+    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        raise RecordingError(
+            f"{str(p)!r} was written with recording schema {version}; this version of ensembles reads schema "
+            f"{SCHEMA_VERSION}"
+        )
+
+
+def _open_raw(p: Path, chunks: Any) -> xr.Dataset:
+    try:
+        ds = xr.open_dataset(p, engine="h5netcdf", chunks=chunks)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {type(err).__name__}: {err}") from err
+    try:
+        # coords are small: keep them in memory even for a lazily opened file; strings as unicode ('U')
+        new = {}
+        for name in list(ds.coords):
+            var = ds.variables[name]
+            var.load()
+            if var.dtype.kind in "OS":
+                values = np.asarray(var.values)
+                if values.dtype.kind == "S":
+                    values = np.char.decode(values, "utf-8")
+                elif values.size and all(isinstance(v, str) for v in values.ravel()):
+                    values = values.astype(str)
+                else:
+                    continue
+                new[name] = xr.Variable(var.dims, values, var.attrs)
+        if new:
+            ds = ds.assign_coords(new)
+    except (OSError, ValueError, RuntimeError) as err:
+        ds.close()
+        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {type(err).__name__}: {err}") from err
+    return ds
+
+
+def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | int | None = None) -> xr.Dataset:
+    """Read a recording written by :func:`save_recording` or :class:`~ensembles.record.RecordingWriter`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The recording file.
+    chunks : dict, "auto" or int, optional
+        ``None`` (default): everything is loaded into memory and the file is closed.  Otherwise ``activity``
+        is a lazy dask array with these chunks (e.g. ``{"presentation": 1000}`` or ``"auto"``), so that
+        recordings larger than memory can be analysed; coords are always loaded.
+
+    Returns
+    -------
+    xarray.Dataset
+        The validated recording (the on-disk ``complete`` marker removed).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file (the message says when an incomplete ``<path>.partial`` exists instead).
+    RecordingIncompleteError
+        (a ``ValueError``) the file was streamed by a writer that never finished.
+    RecordingError
+        (a ``ValueError``) not an HDF5 file, truncated/corrupt, not a recording, or not schema-valid.
+    """
+    p = _existing_file(path)
+    header = _read_header(p)
+    _check_header(p, header, allow_incomplete=False)
+    ds = _open_raw(p, chunks)
+    try:
+        if chunks is None:
+            ds = ds.load()
+            ds.close()
+        ds.attrs.pop(COMPLETE_ATTR, None)
+        validate_recording(ds)
+    except ValueError as err:
+        ds.close()
+        if isinstance(err, RecordingError) and str(err).startswith("invalid recording"):
+            raise RecordingError(f"{str(p)!r} is not a valid ensembles recording: {err}") from err
+        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {err}") from err
+    except OSError as err:
+        ds.close()
+        raise RecordingError(
+            f"{str(p)!r} is not a readable ensembles recording: the HDF5 file is truncated or corrupt ({err})"
+        ) from err
+    return ds
+
+
+def recording_info(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a recording file without loading its activity (used by ``ensembles inspect``).
+
+    Works on incomplete files too (``complete`` is then False).  Returns a JSON-serialisable dict: path, file
+    size, the attrs, dims and sizes, layers with widths, epochs, label counts, split counts, accuracy per
+    checkpoint when a ``correct`` coord exists, and the list of schema problems (empty when valid).
+    """
+    from .schema import recording_problems
+
+    p = _existing_file(path)
+    header = _read_header(p)
+    _check_header(p, header, allow_incomplete=True)
+    attrs = header["attrs"]
+    complete = not p.name.endswith(PARTIAL_SUFFIX) and int(attrs.get(COMPLETE_ATTR, 1)) == 1
+    ds = _open_raw(p, chunks={})
+    try:
+        ds_attrs = dict(ds.attrs)
+        ds_attrs.pop(COMPLETE_ATTR, None)
+        ds.attrs = ds_attrs
+        info: dict[str, Any] = {
+            "path": str(p),
+            "file_size_bytes": int(p.stat().st_size),
+            "complete": bool(complete),
+            "schema_version": str(attrs.get("schema_version")),
+            "attrs": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in ds_attrs.items()},
+            "dims": {str(k): int(v) for k, v in ds.sizes.items()},
+            "activity_dtype": str(ds[C.ACTIVITY].dtype) if C.ACTIVITY in ds else None,
+        }
+        if "layer" in ds.coords:
+            layers, widths = np.unique(np.asarray(ds["layer"].values), return_counts=True)
+            info["layers"] = {str(int(la)): int(w) for la, w in zip(layers, widths, strict=True)}
+        if "epoch" in ds.coords:
+            info["epochs"] = [int(e) for e in np.atleast_1d(np.asarray(ds["epoch"].values))]
+        name_coord = "label_name" if "label_name" in ds.coords else ("label" if "label" in ds.coords else None)
+        if name_coord is not None and ds[name_coord].dims == (C.PRESENTATION,):
+            vals, counts = np.unique(np.asarray(ds[name_coord].values), return_counts=True)
+            info["label_counts"] = {str(v): int(c) for v, c in zip(vals, counts, strict=True)}
+        if "split" in ds.coords and ds["split"].dims == (C.PRESENTATION,):
+            vals, counts = np.unique(np.asarray(ds["split"].values), return_counts=True)
+            info["split_counts"] = {str(v): int(c) for v, c in zip(vals, counts, strict=True)}
+        if "correct" in ds.coords:
+            corr = np.asarray(ds["correct"].values)
+            if corr.dtype.kind in "biu":
+                corr = corr.astype(bool)
+                if corr.ndim == 2:
+                    info["accuracy"] = [float(row.mean()) for row in corr]
+                else:
+                    info["accuracy"] = float(corr.mean())
+        info["problems"] = [] if not complete else recording_problems(ds)
+    finally:
+        ds.close()
+    return info
