@@ -1,0 +1,44 @@
+"""``ensembles sweep SWEEP.toml``: run a grid of training runs on a Dask cluster (restartable)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a sweep of training runs on a Dask cluster",
+        description="Expand a sweep file into runs and train them on a Dask cluster. Re-running the same command "
+        "skips finished runs and resumes interrupted ones; failed runs are retried, then listed with their error.",
+    )
+    p.add_argument("sweep_file", metavar="SWEEP.toml", help="sweep file (see configs/sweeps/)")
+    p.add_argument("--out", default=None, help="output directory (default: results/sweeps/<name>)")
+    p.add_argument("--scheduler", default="local",
+                   help="'local' (default, a LocalCluster sized to this machine), 'slurm' (dask-jobqueue, options "
+                        "from [scheduler.slurm]) or a scheduler address such as tcp://host:8786")
+    p.add_argument("--retries", type=int, default=None, help="resubmissions of a failed run (default: sweep file, else 2)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state; train nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ensembles.sweep import run_sweep
+
+    if args.retries is not None and args.retries < 0:
+        raise ValueError(f"--retries must be a non-negative integer. Got {args.retries} instead.")
+    result = run_sweep(args.sweep_file, args.out, scheduler=args.scheduler, retries=args.retries,
+                       dry_run=args.dry_run, progress=not args.no_progress)
+    if args.dry_run:
+        return 0
+    n = len(result.runs)
+    print(f"{len(result.done) + len(result.skipped)}/{n} runs complete ({len(result.skipped)} skipped as already "
+          f"complete), {len(result.failed)} failed; {result.seconds:.1f} s; results in {result.out}")
+    for key, path in result.combined.items():
+        print(f"  combined {key}: {path}")
+    if result.failed:
+        for name, err in result.failed.items():
+            print(f"  FAILED {name}: {err}", file=sys.stderr)
+        return 1
+    return 0

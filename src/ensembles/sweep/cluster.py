@@ -1,0 +1,183 @@
+"""Dask clusters for sweeps: a local cluster, SLURM through dask-jobqueue, or an existing scheduler.
+
+``--scheduler`` takes
+
+- ``local`` (default): a :class:`dask.distributed.LocalCluster` sized to the machine: one single-threaded worker
+  process per core (at most one per run), each run with ``torch.set_num_threads(cores // workers)``;
+- ``slurm``: a :class:`dask_jobqueue.SLURMCluster` built from ``[scheduler.slurm]`` of the sweep file (queue,
+  account, walltime, cores, memory, gpus, ...), scaled adaptively up to ``max_jobs`` jobs;
+- the address of a running Dask scheduler (``tcp://host:8786``, ``tls://...``, ``ucx://...``, ``inproc://...``).
+
+Options of ``[scheduler.local]``: ``n_workers``, ``threads_per_worker`` (default 1), ``memory_limit`` (default
+``"auto"``), ``processes`` (default true), ``torch_threads``.
+Options of ``[scheduler.slurm]``: ``queue``, ``account``, ``walltime``, ``cores``, ``processes``, ``memory``,
+``gpus`` (adds ``--gres=gpu:N``), ``job_extra_directives``, ``job_script_prologue`` (e.g. ``module load``
+lines), ``local_directory``, ``log_directory``, ``job_name``, ``interface``, ``python``, ``max_jobs`` (adaptive
+maximum, default 10), ``min_jobs`` (default 0), ``torch_threads``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ensembles._validation import closest
+
+LOCAL_KEYS = ("n_workers", "threads_per_worker", "memory_limit", "processes", "torch_threads")
+SLURM_KEYS = ("queue", "account", "walltime", "cores", "processes", "memory", "gpus", "job_extra_directives",
+              "job_script_prologue", "local_directory", "log_directory", "job_name", "interface", "python",
+              "max_jobs", "min_jobs", "torch_threads")
+ADDRESS_RE = re.compile(r"^(tcp|tls|ucx|inproc|ws|wss)://\S+$")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (CPU affinity, falling back to ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _check_keys(section: str, options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    for key in options:
+        if key not in allowed:
+            hint = closest(key, allowed, n=1)
+            raise ValueError(
+                f"Unknown option {key!r} in [scheduler.{section}]; expected one of {', '.join(allowed)}"
+                + (f". Did you mean {hint[0]!r}?" if hint else "")
+            )
+
+
+def _positive_int(section: str, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"[scheduler.{section}] {key} must be a positive integer. Got {value!r} instead.")
+    return value
+
+
+def local_cluster_kwargs(options: Mapping[str, Any] | None = None, *, n_runs: int | None = None,
+                         cores: int | None = None) -> tuple[dict, int]:
+    """Arguments of the LocalCluster for a sweep, and the torch threads each run should use.
+
+    Default: ``min(cores, n_runs)`` single-threaded worker processes; torch threads per run
+    ``max(1, cores // n_workers)``.
+    """
+    options = dict(options or {})
+    _check_keys("local", options, LOCAL_KEYS)
+    cores = cores or available_cores()
+    n_workers = options.get("n_workers", max(1, min(cores, n_runs or cores)))
+    n_workers = _positive_int("local", "n_workers", n_workers)
+    threads = _positive_int("local", "threads_per_worker", options.get("threads_per_worker", 1))
+    torch_threads = _positive_int("local", "torch_threads",
+                                  options.get("torch_threads", max(1, cores // (n_workers * threads))))
+    processes = options.get("processes", True)
+    if not isinstance(processes, bool):
+        raise ValueError(f"[scheduler.local] processes must be true or false. Got {processes!r} instead.")
+    kwargs = dict(n_workers=n_workers, threads_per_worker=threads, processes=processes,
+                  memory_limit=options.get("memory_limit", "auto"), dashboard_address=None)
+    return kwargs, torch_threads
+
+
+def slurm_cluster_kwargs(options: Mapping[str, Any] | None = None) -> tuple[dict, dict]:
+    """Translate ``[scheduler.slurm]`` into ``SLURMCluster`` arguments and adaptive-scaling arguments.
+
+    Returns ``(cluster_kwargs, scale_kwargs)`` where ``scale_kwargs`` has ``minimum_jobs``/``maximum_jobs`` for
+    ``cluster.adapt`` and ``torch_threads``.  Defaults: 1 worker process per job, cores 1, memory "4GB",
+    walltime "01:00:00"; ``gpus = N`` adds the directive ``--gres=gpu:N``.
+    """
+    options = dict(options or {})
+    _check_keys("slurm", options, SLURM_KEYS)
+    cores = _positive_int("slurm", "cores", options.get("cores", 1))
+    processes = _positive_int("slurm", "processes", options.get("processes", 1))
+    walltime = options.get("walltime", "01:00:00")
+    if not isinstance(walltime, str) or not re.fullmatch(r"(\d+-)?\d{1,3}(:\d{2}){0,2}", walltime):
+        raise ValueError(f"[scheduler.slurm] walltime must be a SLURM time such as '04:00:00' or '1-00:00:00'. "
+                         f"Got {walltime!r} instead.")
+    memory = options.get("memory", "4GB")
+    if not isinstance(memory, str) or not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory):
+        raise ValueError(f"[scheduler.slurm] memory must be a size such as '16GB'. Got {memory!r} instead.")
+    directives = list(options.get("job_extra_directives", []))
+    if not all(isinstance(d, str) for d in directives):
+        raise ValueError("[scheduler.slurm] job_extra_directives must be a list of strings such as '--qos=high'.")
+    gpus = options.get("gpus", 0)
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise ValueError(f"[scheduler.slurm] gpus must be a non-negative integer. Got {gpus!r} instead.")
+    if gpus:
+        directives.append(f"--gres=gpu:{gpus}")
+    prologue = list(options.get("job_script_prologue", []))
+    if not all(isinstance(d, str) for d in prologue):
+        raise ValueError("[scheduler.slurm] job_script_prologue must be a list of shell lines.")
+    kwargs: dict[str, Any] = dict(cores=cores, processes=processes, memory=memory, walltime=walltime,
+                                  job_extra_directives=directives, job_script_prologue=prologue,
+                                  job_name=options.get("job_name", "ensembles-sweep"))
+    for key in ("queue", "account", "local_directory", "log_directory", "interface", "python"):
+        if key in options:
+            if not isinstance(options[key], str):
+                raise ValueError(f"[scheduler.slurm] {key} must be a string. Got {options[key]!r} instead.")
+            kwargs[key] = options[key]
+    max_jobs = _positive_int("slurm", "max_jobs", options.get("max_jobs", 10))
+    min_jobs = options.get("min_jobs", 0)
+    if isinstance(min_jobs, bool) or not isinstance(min_jobs, int) or not 0 <= min_jobs <= max_jobs:
+        raise ValueError(f"[scheduler.slurm] min_jobs must be an integer between 0 and max_jobs ({max_jobs}). "
+                         f"Got {min_jobs!r} instead.")
+    threads_per_process = max(1, cores // processes)
+    torch_threads = _positive_int("slurm", "torch_threads", options.get("torch_threads", threads_per_process))
+    return kwargs, dict(minimum_jobs=min_jobs, maximum_jobs=max_jobs, torch_threads=torch_threads)
+
+
+@dataclass
+class ClusterHandle:
+    """A connected client plus what to close at the end (``cluster`` is None for an external scheduler)."""
+
+    client: Any
+    cluster: Any
+    kind: str
+    torch_threads: int
+    description: str
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def make_slurm_cluster(options: Mapping[str, Any] | None = None):
+    """Build (without submitting any job) the ``SLURMCluster`` described by ``[scheduler.slurm]``."""
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError("--scheduler slurm needs dask-jobqueue: pip install 'ensembles-toolkit[distributed]'") from err
+    kwargs, scale = slurm_cluster_kwargs(options)
+    return SLURMCluster(**kwargs), scale
+
+
+def connect(scheduler: str, options: Mapping[str, Mapping[str, Any]] | None = None, *,
+            n_runs: int | None = None) -> ClusterHandle:
+    """Start or connect to the cluster named by ``scheduler`` (``"local"``, ``"slurm"`` or an address)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover
+        raise ImportError("Sweeps need dask.distributed: pip install 'ensembles-toolkit[distributed]'") from err
+    options = options or {}
+    if scheduler == "local":
+        kwargs, torch_threads = local_cluster_kwargs(options.get("local"), n_runs=n_runs)
+        cluster = LocalCluster(**kwargs)
+        desc = (f"local cluster: {kwargs['n_workers']} worker(s) x {kwargs['threads_per_worker']} thread(s), "
+                f"torch threads {torch_threads}")
+        return ClusterHandle(Client(cluster), cluster, "local", torch_threads, desc)
+    if scheduler == "slurm":
+        cluster, scale = make_slurm_cluster(options.get("slurm"))
+        cluster.adapt(minimum_jobs=scale["minimum_jobs"], maximum_jobs=scale["maximum_jobs"])
+        desc = f"SLURM cluster (adaptive, up to {scale['maximum_jobs']} jobs)"
+        return ClusterHandle(Client(cluster), cluster, "slurm", scale["torch_threads"], desc)
+    if ADDRESS_RE.match(scheduler):
+        client = Client(scheduler, timeout="30s")
+        return ClusterHandle(client, None, "address", 1, f"scheduler at {scheduler}")
+    raise ValueError(
+        "The 'scheduler' parameter must be 'local', 'slurm' or a scheduler address such as 'tcp://host:8786'. "
+        f"Got {scheduler!r} instead."
+    )

@@ -1,0 +1,427 @@
+"""Running a sweep: one Dask task per run, restartable, with retries and per-run logs.
+
+Layout of a sweep directory::
+
+    OUT/
+      sweep.toml            copy of the sweep file
+      manifest.json         every run: id, name, directory, grid values, resolved config
+      sweep.json            outcome of the last submission (counts, failed runs and their errors)
+      .sweep.lock           flock held by the running sweep process (released by the OS if it is killed)
+      runs/<name>-<id8>/    one directory per run, written by the trainer (config.toml, history.json,
+                            metrics.json, checkpoints/, recording.h5, DONE last) plus:
+                              log.txt      everything the run printed or logged, all attempts, appended
+                              status.json  state, attempt, host, pid, times (atomic)
+                              error.json / error.txt   the last failure (removed when the run succeeds)
+      combined/             summary.csv, runs.csv, recording.h5 (see ensembles.sweep.combine)
+
+**Completion** is the trainer's ``DONE`` marker, written last: a run is complete iff ``DONE`` exists.  A run
+interrupted at any point (process killed, node lost) has no ``DONE``; on re-submission it is trained again with
+``resume=True``, so the trainer continues from its last checkpoint, and runs with ``DONE`` are skipped.  Failed runs
+(an exception in the trainer or a lost worker) are resubmitted up to ``retries`` times, then reported with their
+error in ``error.json``/``error.txt`` and in ``sweep.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import io
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ensembles.sweep._io import atomic_write_json, atomic_write_text
+from ensembles.sweep.spec import RunSpec, SweepSpec, expand_sweep, load_sweep
+
+DONE = "DONE"
+LOCK = ".sweep.lock"
+log = logging.getLogger("ensembles.sweep")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# per-thread routing of stdout/stderr into the run's log.txt (a worker may run several runs in threads)
+
+
+class _RoutedStream(io.TextIOBase):
+    """A stand-in for sys.stdout/sys.stderr that sends each thread's writes to that thread's target, if any."""
+
+    def __init__(self, original):
+        self.original = original
+        self.targets: dict[int, Any] = {}
+
+    def write(self, s):  # type: ignore[override]
+        target = self.targets.get(threading.get_ident())
+        return (target or self.original).write(s)
+
+    def flush(self):  # type: ignore[override]
+        target = self.targets.get(threading.get_ident())
+        (target or self.original).flush()
+
+    def isatty(self):  # type: ignore[override]
+        return False
+
+    @property
+    def encoding(self):  # type: ignore[override]
+        return getattr(self.original, "encoding", "utf-8")
+
+
+_route_lock = threading.Lock()
+
+
+def _routed(name: str) -> _RoutedStream:
+    with _route_lock:
+        stream = getattr(sys, name)
+        if not isinstance(stream, _RoutedStream):
+            stream = _RoutedStream(stream)
+            setattr(sys, name, stream)
+        return stream
+
+
+class _ThreadFilter(logging.Filter):
+    def __init__(self, ident: int):
+        super().__init__()
+        self.ident = ident
+
+    def filter(self, record):
+        return record.thread == self.ident
+
+
+@contextlib.contextmanager
+def _capture_to(logfile: Path):
+    """Send this thread's stdout, stderr and log records to ``logfile`` (appending) for the duration."""
+    ident = threading.get_ident()
+    with open(logfile, "a", encoding="utf-8", buffering=1) as fh:
+        out, err = _routed("stdout"), _routed("stderr")
+        out.targets[ident] = fh
+        err.targets[ident] = fh
+        handler = logging.StreamHandler(fh)
+        handler.addFilter(_ThreadFilter(ident))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        old_level = root.level
+        if root.level > logging.INFO:
+            root.setLevel(logging.INFO)
+        try:
+            yield fh
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
+            out.targets.pop(ident, None)
+            err.targets.pop(ident, None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the task
+
+
+def default_train_fn(config: Any, out_dir: str | os.PathLike, *, resume: bool, device: str, progress: bool) -> Any:
+    """``ensembles.train.train_run`` (imported in the worker)."""
+    from ensembles.train import train_run
+
+    return train_run(config, out_dir, resume=resume, device=device, progress=progress)
+
+
+def _has_partial_state(run_dir: Path) -> bool:
+    ckpt = run_dir / "checkpoints"
+    return ckpt.is_dir() and any(ckpt.iterdir())
+
+
+def execute_run(run_dir: str, config: Any, *, attempt: int = 1, device: str = "cpu", torch_threads: int = 1,
+                train_fn: Callable[..., Any] | None = None) -> dict:
+    """Train one run of a sweep inside ``run_dir`` (runs on a Dask worker).
+
+    Skips the run if ``DONE`` exists; resumes it if the trainer left checkpoints.  Output, warnings and log records
+    go to ``run_dir/log.txt``.  Returns ``{"state": "done" | "failed", ...}``; a failure also writes
+    ``error.json``/``error.txt`` (type, message, traceback, attempt, host).  The exception is not re-raised: the
+    sweep decides whether to retry.
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / DONE).exists():
+        return {"state": "done", "skipped": True, "attempt": attempt}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_fn = train_fn or default_train_fn
+    started = time.time()
+    info = {"attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started": _now()}
+    atomic_write_json(run_dir / "status.json", {"state": "running", **info})
+    with _capture_to(run_dir / "log.txt") as fh:
+        resume = _has_partial_state(run_dir)
+        print(f"=== {_now()} attempt {attempt} on {info['host']} (pid {info['pid']}), "
+              f"{'resuming' if resume else 'starting'} ===", file=fh, flush=True)
+        try:
+            try:
+                import torch
+
+                torch.set_num_threads(max(1, int(torch_threads)))
+            except ImportError:  # pragma: no cover - torch is a dependency
+                pass
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")
+                result = train_fn(config, run_dir, resume=resume, device=device, progress=False)
+            if not (run_dir / DONE).exists():
+                raise RuntimeError(f"the trainer returned without writing the {DONE} marker in {run_dir}")
+        except Exception as err:  # noqa: BLE001 - every failure is reported, then retried or listed
+            tb = traceback.format_exc()
+            fh.write(tb)
+            error = {"state": "failed", "type": type(err).__name__, "message": str(err), "traceback": tb,
+                     **info, "finished": _now(), "seconds": round(time.time() - started, 3)}
+            atomic_write_json(run_dir / "error.json", error)
+            atomic_write_text(run_dir / "error.txt", f"{type(err).__name__}: {err}\n\n{tb}")
+            atomic_write_json(run_dir / "status.json", error)
+            return {"state": "failed", "error": f"{type(err).__name__}: {err}", "attempt": attempt}
+        seconds = round(time.time() - started, 3)
+        print(f"=== {_now()} done in {seconds:.1f} s ===", file=fh, flush=True)
+    for stale in ("error.json", "error.txt"):
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / stale).unlink()
+    atomic_write_json(run_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds})
+    summary = result if isinstance(result, Mapping) else {}
+    return {"state": "done", "attempt": attempt, "seconds": seconds,
+            "accuracy": summary.get("accuracy") if isinstance(summary.get("accuracy"), (int, float)) else None}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the sweep
+
+
+@dataclass
+class SweepResult:
+    """Outcome of :func:`run_sweep`: run names by state, and the error of each failed run."""
+
+    out: Path
+    runs: list[RunSpec]
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    combined: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class SweepLockedError(OSError):
+    """Another live sweep process holds the output directory."""
+
+
+class SweepLock:
+    """An exclusive ``flock`` on ``OUT/.sweep.lock``; the OS releases it when the holder dies (even by SIGKILL)."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / LOCK
+        self.fh = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise SweepLockedError(f"Another sweep is already running in {self.path.parent} ({holder}); "
+                               "wait for it to finish or stop it first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n")
+        fh.flush()
+        self.fh = fh
+
+    def release(self) -> None:
+        if self.fh is not None:
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+            self.fh.close()
+            self.fh = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def is_locked(out: str | os.PathLike) -> bool:
+    """True if a live sweep process holds ``OUT/.sweep.lock``."""
+    path = Path(out) / LOCK
+    if not path.exists():
+        return False
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def default_out(spec: SweepSpec) -> Path:
+    """Default output directory of a sweep: ``results/sweeps/<name>``."""
+    return Path("results") / "sweeps" / spec.name
+
+
+def write_manifest(out: Path, spec: SweepSpec, runs: list[RunSpec]) -> None:
+    """Write ``sweep.toml`` (copy of the sweep file) and ``manifest.json`` (every run) atomically."""
+    if spec.text is not None:
+        atomic_write_text(out / "sweep.toml", spec.text)
+    manifest = {
+        "name": spec.name, "preset": spec.preset, "scale": spec.scale, "retries": spec.retries,
+        "grid_keys": list(spec.grid), "created": _now(),
+        "runs": [{"id": r.run_id, "name": r.name, "dir": f"runs/{r.dirname}", "params": r.params,
+                  "config": r.config_dict} for r in runs],
+    }
+    # runs of an earlier, different submission to the same directory stay on disk under runs/ but are not listed
+    atomic_write_json(out / "manifest.json", manifest)
+
+
+def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.PathLike | None = None, *,
+              scheduler: str = "local", retries: int | None = None, dry_run: bool = False, progress: bool = True,
+              make_config: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
+              client: Any = None, combine: bool = True, echo: Callable[[str], None] | None = None) -> SweepResult:
+    """Run (or resume) a sweep.
+
+    Parameters
+    ----------
+    sweep : path, dict or SweepSpec
+        The sweep file (see :mod:`ensembles.sweep.spec`).
+    out : path, optional
+        Output directory (default ``results/sweeps/<name>``).  Re-using it resumes the sweep.
+    scheduler : str
+        ``"local"``, ``"slurm"`` or a scheduler address (see :mod:`ensembles.sweep.cluster`).
+    retries : int, optional
+        Resubmissions of a failed run (default: the sweep file's ``retries``, else 2).
+    dry_run : bool
+        Only expand the grid and write the manifest; print what would run.
+    make_config, train_fn : callable, optional
+        Resolver of a grid point and trainer (defaults: ``ensembles.train.make_config`` / ``train_run``).
+    client : distributed.Client, optional
+        Use this client instead of starting a cluster (then ``scheduler`` is ignored).
+    combine : bool
+        Write ``combined/`` (summary and recording of all finished runs) at the end.
+    """
+    t0 = time.time()
+    spec = sweep if isinstance(sweep, SweepSpec) else load_sweep(sweep)
+    retries = spec.retries if retries is None else retries
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"The 'retries' parameter must be a non-negative integer. Got {retries!r} instead.")
+    echo = echo or (lambda msg: print(msg, file=sys.stderr))
+    out = Path(out) if out is not None else default_out(spec)
+    runs = expand_sweep(spec, make_config=make_config)
+    result = SweepResult(out=out, runs=runs)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"The sweep output {out} exists and is not a directory")
+    lock = SweepLock(out)
+    lock.acquire()
+    try:
+        write_manifest(out, spec, runs)
+        todo = []
+        for r in runs:
+            if (out / "runs" / r.dirname / DONE).exists():
+                result.skipped.append(r.name)
+            else:
+                todo.append(r)
+        echo(f"sweep {spec.name!r}: {len(runs)} runs, {len(result.skipped)} already complete, "
+             f"{len(todo)} to run -> {out}")
+        if dry_run:
+            for r in runs:
+                state = "complete" if r.name in result.skipped else (
+                    "resume" if _has_partial_state(out / "runs" / r.dirname) else "new")
+                echo(f"  {r.dirname:<48} {state}")
+            return result
+        if todo:
+            _execute(todo, out, spec, result, scheduler=scheduler, retries=retries, progress=progress,
+                     train_fn=train_fn, client=client, total=len(runs), echo=echo)
+        if combine and (result.done or result.skipped):
+            from ensembles.sweep.combine import combine_sweep
+
+            try:
+                result.combined = combine_sweep(out)
+            except Exception as err:  # noqa: BLE001 - the runs themselves are safe; report and go on
+                echo(f"warning: could not write the combined summary: {type(err).__name__}: {err}")
+                result.combined = {"error": f"{type(err).__name__}: {err}"}
+        result.seconds = round(time.time() - t0, 3)
+        atomic_write_json(out / "sweep.json", {
+            "name": spec.name, "finished": _now(), "seconds": result.seconds, "n_runs": len(runs),
+            "n_done": len(result.done) + len(result.skipped), "n_failed": len(result.failed),
+            "done": result.done, "skipped": result.skipped, "failed": result.failed,
+            "combined": {k: str(v) for k, v in result.combined.items()},
+        })
+    finally:
+        lock.release()
+    return result
+
+
+def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResult, *, scheduler: str, retries: int,
+             progress: bool, train_fn, client, total: int, echo) -> None:
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    from ensembles.sweep.cluster import connect
+
+    handle = None
+    if client is None:
+        handle = connect(scheduler, spec.scheduler, n_runs=len(todo))
+        client = handle.client
+        torch_threads = handle.torch_threads
+        echo(f"using {handle.description}")
+    else:
+        torch_threads = 1
+    by_key: dict[str, tuple[RunSpec, int]] = {}
+
+    def submit(run: RunSpec, attempt: int):
+        fut = client.submit(execute_run, str(out / "runs" / run.dirname), run.config, attempt=attempt,
+                            device=spec.device, torch_threads=torch_threads, train_fn=train_fn,
+                            key=f"run-{run.run_id}-attempt{attempt}-{os.getpid()}-{time.time_ns()}", pure=False)
+        by_key[fut.key] = (run, attempt)
+        return fut
+
+    bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {spec.name}", unit="run",
+               disable=not progress, file=sys.stderr)
+    try:
+        pending = as_completed([submit(r, 1) for r in todo])
+        for fut in pending:
+            run, attempt = by_key.pop(fut.key)
+            run_dir = out / "runs" / run.dirname
+            try:
+                res = fut.result()
+            except Exception as err:  # noqa: BLE001 - a lost worker (KilledWorker) or a pickling error
+                msg = f"{type(err).__name__}: {err}"
+                atomic_write_json(run_dir / "error.json", {"state": "failed", "type": type(err).__name__,
+                                                           "message": str(err), "attempt": attempt,
+                                                           "finished": _now(), "where": "scheduler"})
+                atomic_write_text(run_dir / "error.txt", msg + "\n")
+                res = {"state": "failed", "error": msg}
+            if res["state"] == "done":
+                result.done.append(run.name)
+                result.failed.pop(run.name, None)
+                bar.update(1)
+                continue
+            if attempt <= retries:
+                echo(f"run {run.dirname} failed (attempt {attempt}/{retries + 1}): {res['error']}; retrying")
+                pending.add(submit(run, attempt + 1))
+            else:
+                result.failed[run.name] = res["error"]
+                echo(f"run {run.dirname} FAILED after {attempt} attempt(s): {res['error']} "
+                     f"(see {run_dir / 'error.txt'})")
+                bar.update(1)
+    finally:
+        bar.close()
+        if handle is not None:
+            handle.close()

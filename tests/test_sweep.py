@@ -1,0 +1,294 @@
+"""Sweeps: grid expansion, stable ids, SLURM job script, status, orchestration with retries and restart.
+
+The orchestration tests inject a stand-in resolver and trainer (``fake_make_config``/``fake_train``) so they test
+the sweep machinery itself in a few seconds; tests/robustness/test_kill_sweep.py runs the real trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ensembles.sweep import (
+    config_hash,
+    expand_sweep,
+    format_status,
+    load_sweep,
+    local_cluster_kwargs,
+    parse_sweep,
+    run_sweep,
+    slurm_cluster_kwargs,
+    sweep_status,
+)
+from ensembles.sweep.runner import SweepLock, SweepLockedError, execute_run
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fake_make_config(*, model, dataset, preset, scale, seed=0, **overrides):
+    """Stand-in for ensembles.train.make_config: a plain dict with the arguments."""
+    if model not in ("ff", "bp_ff", "bp"):
+        raise ValueError(f"unknown model {model!r}")
+    return {"model": model, "dataset": dataset, "preset": preset, "scale": scale, "seed": seed,
+            "train": {"epochs": 3, **overrides}}
+
+
+def fake_train(config, out_dir, *, resume, device, progress):
+    """Stand-in trainer with the contract of train_run: checkpoints per epoch, metrics, DONE last.
+
+    ``train.fail_times = k`` fails the first k attempts (counted in out_dir/calls.txt), ``train.fail_if_exists``
+    fails while that file exists;
+    ``train.sleep`` sleeps per epoch.  Every call is appended to out_dir/calls.txt ("resume"/"fresh").
+    """
+    out = Path(out_dir)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    with open(out / "calls.txt", "a") as fh:
+        fh.write(("resume" if resume else "fresh") + "\n")
+    n_attempts = len((out / "calls.txt").read_text().split())
+    print(f"training {config['model']} seed {config['seed']}")
+    if n_attempts <= config["train"].get("fail_times", 0):
+        raise RuntimeError(f"planned failure {n_attempts}")
+    flag = config["train"].get("fail_if_exists")
+    if flag and Path(flag).exists():
+        raise RuntimeError(f"planned failure {n_attempts} ({Path(flag).name} exists)")
+    done = sorted(int(p.stem.split("_")[1]) for p in (out / "checkpoints").glob("epoch_*.json")) if resume else []
+    start = done[-1] + 1 if done else 0
+    for epoch in range(start, config["train"]["epochs"]):
+        time.sleep(config["train"].get("sleep", 0.0))
+        (out / "checkpoints" / f"epoch_{epoch}.json").write_text(json.dumps({"epoch": epoch}))
+    acc = 0.5 + 0.1 * config["seed"] + (0.2 if config["model"] == "bp" else 0.0)
+    (out / "metrics.json").write_text(json.dumps({"accuracy": acc}))
+    (out / "DONE").write_text("")
+    return {"accuracy": acc}
+
+
+SWEEP = {
+    "sweep": {"name": "t", "scale": "quick", "retries": 1},
+    "base": {"dataset": "digits"},
+    "grid": {"model": ["ff", "bp_ff", "bp"], "seed": [0, 1]},
+    "scheduler": {"local": {"processes": False, "n_workers": 2}},
+}
+
+
+def test_expand_grid_order_names_and_stable_ids():
+    spec = parse_sweep(SWEEP)
+    runs = expand_sweep(spec, make_config=fake_make_config)
+    assert [r.name for r in runs] == ["ff-digits-s0", "ff-digits-s1", "bp_ff-digits-s0", "bp_ff-digits-s1",
+                                      "bp-digits-s0", "bp-digits-s1"]
+    # id = sha256 of the canonical JSON of the resolved config (sorted keys): independent of key order
+    cfg = fake_make_config(model="ff", dataset="digits", preset="paper", scale="quick", seed=0)
+    reordered = json.loads(json.dumps(cfg, sort_keys=True))
+    assert runs[0].run_id == config_hash(reordered)[:12] == config_hash(cfg)[:12]
+    # the same config in a different sweep (other grid order, extra values) gets the same id and directory
+    other = parse_sweep({**SWEEP, "grid": {"seed": [1, 0, 2], "rule": ["bp", "ff"]}})
+    ids = {r.name: r.dirname for r in expand_sweep(other, make_config=fake_make_config)}
+    assert ids["ff-digits-s0"] == runs[0].dirname
+    assert len({r.run_id for r in runs}) == 6
+
+
+def test_hyperparameter_keys_and_held_out_in_names():
+    spec = parse_sweep({"base": {"model": "ff", "dataset": "digits"},
+                        "grid": {"lr": [0.01, 0.001], "held_out": [[], [3, 5]], "seed": [0]}})
+    runs = expand_sweep(spec, make_config=fake_make_config)
+    assert [r.name for r in runs] == ["ff-digits-s0-lr0.01-held_outnone", "ff-digits-s0-lr0.01-held_out3_5",
+                                      "ff-digits-s0-lr0.001-held_outnone", "ff-digits-s0-lr0.001-held_out3_5"]
+    assert runs[1].config_dict["train"]["held_out"] == [3, 5]
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"grid": {"model": ["ff"]}, "base": {"dataset": "d"}, "sweeps": {}}, r"Unknown section \[sweeps\].*\[sweep\]"),
+        ({"grid": {"model": "ff"}, "base": {"dataset": "d"}}, r"\[grid\] model must be a non-empty list"),
+        ({"grid": {"model": []}, "base": {"dataset": "d"}}, r"\[grid\] model must be a non-empty list"),
+        ({"grid": {"seed": [0]}, "base": {"dataset": "d"}}, r"must give the model"),
+        ({"grid": {"model": ["ff"]}}, r"must give the dataset"),
+        ({"sweep": {"scale": "huge"}, "grid": {"model": ["ff"]}, "base": {"dataset": "d"}}, r"scale must be one of"),
+        ({"sweep": {"retries": -1}, "grid": {"model": ["ff"]}, "base": {"dataset": "d"}}, r"retries must be a non"),
+        ({"sweep": {"retry": 1}, "grid": {"model": ["ff"]}, "base": {"dataset": "d"}}, r"Did you mean 'retries'"),
+        ({"grid": {"model": ["ff"], "dataset": ["d"]}, "base": {"dataset": "d"}}, r"both \[base\] and \[grid\]"),
+        ({"grid": {"model": ["ff"], "rule": ["bp"]}, "base": {"dataset": "d"}}, r"gives 'model' twice"),
+        ({"grid": {"model": ["ff"]}, "base": {"dataset": "d"}, "scheduler": {"pbs": {}}}, r"scheduler.pbs"),
+    ],
+)
+def test_bad_sweep_files_name_the_problem(data, match):
+    with pytest.raises(ValueError, match=match):
+        parse_sweep(data)
+
+
+def test_duplicate_configs_and_bad_grid_points_are_reported():
+    spec = parse_sweep({"base": {"dataset": "d"}, "grid": {"model": ["ff", "ff"]}})
+    with pytest.raises(ValueError, match="resolve to the same training config"):
+        expand_sweep(spec, make_config=fake_make_config)
+    spec = parse_sweep({"base": {"dataset": "d"}, "grid": {"model": ["ff", "rnn"]}})
+    with pytest.raises(ValueError, match=r"Grid point \(dataset='d', model='rnn'\).*unknown model"):
+        expand_sweep(spec, make_config=fake_make_config)
+
+
+def test_shipped_sweep_files_parse():
+    for name, n in (("demo_sweep.toml", 6), ("quick_sweep.toml", 6)):
+        spec = load_sweep(REPO / "configs" / "sweeps" / name)
+        assert len(expand_sweep(spec, make_config=fake_make_config)) == n
+    assert load_sweep(REPO / "configs" / "sweeps" / "demo_sweep.toml").base["dataset"] == "mnist-5k"
+
+
+def test_local_cluster_sizing():
+    kwargs, torch_threads = local_cluster_kwargs(None, n_runs=12, cores=2)
+    assert (kwargs["n_workers"], kwargs["threads_per_worker"], torch_threads) == (2, 1, 1)
+    kwargs, torch_threads = local_cluster_kwargs(None, n_runs=1, cores=8)  # one run: one worker with all cores
+    assert (kwargs["n_workers"], torch_threads) == (1, 8)
+    with pytest.raises(ValueError, match="n_workers must be a positive integer"):
+        local_cluster_kwargs({"n_workers": 0})
+    with pytest.raises(ValueError, match="Did you mean 'n_workers'"):
+        local_cluster_kwargs({"n_worker": 2})
+
+
+SLURM = {"queue": "gpu", "account": "lab42", "walltime": "04:00:00", "cores": 8, "memory": "32GB", "gpus": 1,
+         "job_extra_directives": ["--constraint=a100"], "job_script_prologue": ["module load cuda/12.1"],
+         "max_jobs": 6}
+
+
+def test_slurm_parameters():
+    kwargs, scale = slurm_cluster_kwargs(SLURM)
+    assert kwargs["queue"] == "gpu" and kwargs["account"] == "lab42" and kwargs["cores"] == 8
+    assert kwargs["job_extra_directives"] == ["--constraint=a100", "--gres=gpu:1"]
+    assert scale == {"minimum_jobs": 0, "maximum_jobs": 6, "torch_threads": 8}
+    for bad, match in (({"walltime": "4h"}, "walltime must be"), ({"memory": "lots"}, "memory must be"),
+                       ({"gpus": -1}, "gpus must be"), ({"queu": "x"}, "Did you mean 'queue'")):
+        with pytest.raises(ValueError, match=match):
+            slurm_cluster_kwargs(bad)
+
+
+def test_slurm_job_script_without_a_cluster():
+    """The SLURMCluster is built (no job is submitted, no SLURM needed) and its job script checked line by line."""
+    pytest.importorskip("dask_jobqueue")
+    from ensembles.sweep import make_slurm_cluster
+
+    cluster, _ = make_slurm_cluster(SLURM)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    lines = script.splitlines()
+    assert lines[0].startswith("#!/")
+    for directive in ("#SBATCH -p gpu", "#SBATCH -A lab42", "#SBATCH -t 04:00:00", "#SBATCH -n 1",
+                      "#SBATCH --cpus-per-task=8", "#SBATCH --mem=30G", "#SBATCH --constraint=a100",
+                      "#SBATCH --gres=gpu:1", "#SBATCH -J ensembles-sweep"):
+        assert directive in lines, (directive, script)
+    assert "module load cuda/12.1" in lines
+    worker = [ln for ln in lines if "distributed.cli.dask_worker" in ln or "dask-worker" in ln or "dask worker" in ln]
+    assert len(worker) == 1 and "--nthreads 8" in worker[0] and "--memory-limit 29.80GiB" in worker[0]  # 32e9 B / 2**30
+
+
+def test_sweep_runs_retries_skips_and_reports(tmp_path):
+    """6 runs on a threaded local cluster: bp_ff fails once then succeeds, bp always fails (retries=1)."""
+    flag = tmp_path / "broken"
+    flag.write_text("")
+
+    def make(**kw):
+        cfg = fake_make_config(**kw)
+        if kw["model"] == "bp_ff":
+            cfg["train"]["fail_times"] = 1
+        if kw["model"] == "bp":
+            cfg["train"]["fail_if_exists"] = str(flag)
+        return cfg
+
+    out = tmp_path / "sweep"
+    res = run_sweep(SWEEP, out, make_config=make, train_fn=fake_train, progress=False, echo=lambda m: None)
+    assert sorted(res.done) == ["bp_ff-digits-s0", "bp_ff-digits-s1", "ff-digits-s0", "ff-digits-s1"]
+    assert sorted(res.failed) == ["bp-digits-s0", "bp-digits-s1"]
+    assert "RuntimeError: planned failure 2 (broken exists)" in res.failed["bp-digits-s0"]
+    run_dirs = {r.name: out / "runs" / r.dirname for r in res.runs}
+    # failure reported in the run dir; a retried success clears its error files; logs captured per run
+    err = json.loads((run_dirs["bp-digits-s0"] / "error.json").read_text())
+    assert err["type"] == "RuntimeError" and err["attempt"] == 2 and "Traceback" in err["traceback"]
+    assert not (run_dirs["bp_ff-digits-s0"] / "error.json").exists()
+    log = (run_dirs["bp_ff-digits-s0"] / "log.txt").read_text()
+    assert "attempt 1" in log and "attempt 2" in log and "planned failure 1" in log and "training bp_ff seed 0" in log
+    assert "training ff seed 1" not in log
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["n_done"] == 4 and summary["n_failed"] == 2
+    status = sweep_status(out).set_index("name")
+    assert list(status.loc[["ff-digits-s0", "bp-digits-s1"], "state"]) == ["complete", "failed"]
+    assert "planned failure" in status.loc["bp-digits-s1", "error"]
+    assert "4 complete, 2 failed" in format_status(sweep_status(out))
+    runs_csv = pd.read_csv(out / "combined" / "runs.csv")
+    assert sorted(runs_csv["name"]) == sorted(res.done) and {"run", "model", "seed", "accuracy"} <= set(runs_csv)
+
+    # re-submission once the cause is fixed: finished runs are not redone, the failed ones run again
+    flag.unlink()
+    res2 = run_sweep(SWEEP, out, make_config=make, train_fn=fake_train, progress=False, echo=lambda m: None)
+    assert sorted(res2.skipped) == sorted(res.done) and sorted(res2.done) == ["bp-digits-s0", "bp-digits-s1"]
+    assert (run_dirs["ff-digits-s0"] / "calls.txt").read_text().split() == ["fresh"]
+    assert set(sweep_status(out)["state"]) == {"complete"}
+    assert len(pd.read_csv(out / "combined" / "runs.csv")) == 6
+
+
+def test_interrupted_run_is_resumed_not_restarted(tmp_path):
+    run_dir = tmp_path / "r"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "epoch_0.json").write_text("{}")
+    (run_dir / "status.json").write_text(json.dumps({"state": "running", "attempt": 1}))
+    cfg = fake_make_config(model="ff", dataset="d", preset="paper", scale="quick")
+    res = execute_run(str(run_dir), cfg, train_fn=fake_train)
+    assert res["state"] == "done"
+    assert (run_dir / "calls.txt").read_text().split() == ["resume"]
+    # a complete run is never trained again
+    assert execute_run(str(run_dir), cfg, train_fn=fake_train)["skipped"] is True
+    assert (run_dir / "calls.txt").read_text().split() == ["resume"]
+
+
+def test_trainer_without_done_marker_is_a_failure(tmp_path):
+    def no_done(config, out_dir, **kw):
+        (Path(out_dir) / "metrics.json").write_text("{}")
+
+    res = execute_run(str(tmp_path / "r"), {}, train_fn=no_done)
+    assert res["state"] == "failed" and "without writing the DONE marker" in res["error"]
+
+
+def test_status_states_and_lock(tmp_path):
+    run_sweep(SWEEP, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
+              dry_run=True, echo=lambda m: None)
+    df = sweep_status(tmp_path)
+    assert set(df["state"]) == {"pending"} and len(df) == 6
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    d0 = tmp_path / manifest["runs"][0]["dir"]
+    d0.mkdir(parents=True)
+    (d0 / "status.json").write_text(json.dumps({"state": "running", "attempt": 1}))
+    assert sweep_status(tmp_path).loc[0, "state"] == "interrupted"  # no live sweep holds the lock
+    with SweepLock(tmp_path):
+        assert sweep_status(tmp_path).loc[0, "state"] == "running"
+        with pytest.raises(SweepLockedError, match="Another sweep is already running"):
+            run_sweep(SWEEP, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
+                      echo=lambda m: None)
+    (d0 / "DONE").write_text("")
+    assert sweep_status(tmp_path).loc[0, "state"] == "complete"
+    with pytest.raises(ValueError, match="not a sweep directory"):
+        sweep_status(d0)
+
+
+def test_process_cluster_runs_tasks(tmp_path):
+    """The default process-based LocalCluster (2 single-threaded workers) runs the task function."""
+    sweep = {**SWEEP, "grid": {"model": ["ff", "bp"], "seed": [0]}, "scheduler": {"local": {"n_workers": 2}}}
+    res = run_sweep(sweep, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
+                    echo=lambda m: None)
+    assert sorted(res.done) == ["bp-digits-s0", "ff-digits-s0"] and res.ok
+    pids = {json.loads((tmp_path / "runs" / r.dirname / "status.json").read_text())["pid"] for r in res.runs}
+    assert os.getpid() not in pids
+
+
+def test_cli_sweep_status_and_errors(tmp_path, capsys):
+    from ensembles.cli import main
+
+    assert main(["sweep-status", str(tmp_path / "nope")]) == 2
+    assert "Sweep directory not found" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[grid]\nmodel = "ff"\n')
+    assert main(["sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "[grid] model must be a non-empty list" in capsys.readouterr().err
+    assert main(["sweep", str(bad), "--scheduler", "local", "--retries", "-1"]) == 2
