@@ -1,0 +1,193 @@
+"""Forward-Forward networks: :class:`FFLayer` and :class:`FFNet` (also used, trained end to end, for BP/FF).
+
+Modules take sizes and hyper-parameters directly; ``ensembles.train.config`` builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ensembles._validation import check_choice
+from ensembles.models.goodness import (
+    ACTIVATIONS,
+    GOODNESS,
+    INPUT_NORMS,
+    PREDICTION_RULES,
+    activation_fn,
+    embed_label,
+    goodness,
+    label_pixel_index,
+    normalize_input,
+    predict_from_goodness,
+)
+
+
+class FFLayer(nn.Module):
+    """One fully connected layer h = act(W · norm(x) + b).
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes.
+    activation : {"relu", "sigmoid"}
+        Non-linearity (ReLU in EmergentRepresentations and Hinton; sigmoid supported but unused by the authors).
+    input_norm : {"l2", "rms", "none"}
+        Normalisation of the layer *input* (see :func:`~ensembles.models.goodness.normalize_input`).
+    bias : bool
+        Whether the linear map has a bias (True in all reference implementations).
+
+    Notes
+    -----
+    The un-normalised activity ``h`` is what the next layer receives (and normalises) and what recordings store.
+    ``running_mean`` (a buffer) tracks the mean activity of each unit for Hinton's optional peer normalisation.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, activation: str = "relu", input_norm: str = "l2",
+                 bias: bool = True):
+        super().__init__()
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("input_norm", input_norm, ("l2", "rms", "none"))
+        self.linear = nn.Linear(int(in_features), int(out_features), bias=bias)
+        self.activation = activation
+        self.input_norm = input_norm
+        self._act = activation_fn(activation)
+        self.register_buffer("running_mean", torch.zeros(int(out_features)))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """Weight matrix, shape ``(out_features, in_features)``."""
+        return self.linear.weight
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        """Bias vector, shape ``(out_features,)`` (None without bias)."""
+        return self.linear.bias
+
+    @property
+    def in_features(self) -> int:
+        return self.linear.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.linear.out_features
+
+    def normalized_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's input after its input normalisation: x̂ in h = act(W x̂ + b)."""
+        return normalize_input(x, self.input_norm)
+
+    def currents(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-activation input current W x̂ + b."""
+        return self.linear(self.normalized_input(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._act(self.currents(x))
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}, input_norm={self.input_norm!r}"
+
+
+def _layer_norms(input_norm: str, depth: int) -> list[str]:
+    check_choice("input_norm", input_norm, INPUT_NORMS)
+    if input_norm == "l2_hidden_only":
+        return ["none"] + ["l2"] * (depth - 1)
+    return [input_norm] * depth
+
+
+class FFNet(nn.Module):
+    """A stack of :class:`FFLayer` with label embedding, per-layer goodness and the FF prediction rule.
+
+    Parameters
+    ----------
+    in_features : int
+        Flattened input size D.
+    hidden_sizes : sequence of int
+        Widths of the hidden layers (``[1000, 1000, 1000]`` in the paper preset for 28x28 inputs).
+    n_classes : int
+        Number of candidate labels embedded into the image.
+    image_shape : tuple
+        ``(H, W)`` or ``(C, H, W)``; decides where the label pixels are (paper-spec §1.6).
+    label_value : float
+        The value M written into the label pixel (the training-set maximum; stored as a buffer, so it travels
+        with the state dict).
+    activation, input_norm :
+        See :class:`FFLayer`; ``input_norm="l2_hidden_only"`` leaves the image un-normalised (Hinton).
+    goodness : {"l2_norm", "sum_squares", "mean_squares", "l1", "linf"}
+        Goodness of a layer's activity (see :func:`~ensembles.models.goodness.goodness`).
+    threshold : float
+        θ of the FF loss (3 on the L2-norm scale in EmergentRepresentations).
+    """
+
+    def __init__(self, in_features: int, hidden_sizes: Sequence[int], *, n_classes: int, image_shape: Sequence[int],
+                 label_value: float, activation: str = "relu", input_norm: str = "l2", goodness: str = "l2_norm",
+                 threshold: float = 3.0):
+        super().__init__()
+        hidden_sizes = [int(h) for h in hidden_sizes]
+        if not hidden_sizes or min(hidden_sizes) < 1:
+            raise ValueError(f"The 'hidden_sizes' parameter must be a non-empty list of positive ints. Got {hidden_sizes!r}.")
+        check_choice("goodness", goodness, GOODNESS)
+        norms = _layer_norms(input_norm, len(hidden_sizes))
+        sizes = [int(in_features), *hidden_sizes]
+        self.layers = nn.ModuleList(
+            FFLayer(sizes[i], sizes[i + 1], activation=activation, input_norm=norms[i]) for i in range(len(hidden_sizes))
+        )
+        self.n_classes = int(n_classes)
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.goodness_kind = goodness
+        self.threshold = float(threshold)
+        self.input_norm = input_norm
+        self.activation = activation
+        self.register_buffer("label_value", torch.tensor(float(label_value)))
+        self.register_buffer("pixel_index", label_pixel_index(self.n_classes, self.image_shape), persistent=False)
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [layer.out_features for layer in self.layers]
+
+    def embed(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Embed ``labels`` (None or -1 = no label) into flattened images ``x``."""
+        return embed_label(x, labels, value=float(self.label_value), pixel_index=self.pixel_index)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activities of every hidden layer for already-embedded inputs ``x``."""
+        hs = []
+        for layer in self.layers:
+            x = layer(x)
+            hs.append(x)
+        return hs
+
+    def goodness(self, h: torch.Tensor) -> torch.Tensor:
+        return goodness(h, self.goodness_kind)
+
+    def layer_goodness(self, x: torch.Tensor) -> torch.Tensor:
+        """Goodness per layer, ``(B, L)``, for already-embedded inputs."""
+        return torch.stack([self.goodness(h) for h in self.forward(x)], dim=-1)
+
+    def label_goodness(self, x: torch.Tensor, candidates: Sequence[int] | None = None) -> torch.Tensor:
+        """Goodness ``(B, K, L)`` of each layer with each candidate label embedded (one batch; no 10x data copy)."""
+        cands = list(range(self.n_classes)) if candidates is None else [int(c) for c in candidates]
+        out = []
+        for k in cands:
+            lab = torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)
+            out.append(self.layer_goodness(self.embed(x, lab)))
+        return torch.stack(out, dim=1)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, rule: str = "softmax_sum", *, candidates: Sequence[int] | None = None,
+                batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted labels ``(N,)`` and scores ``(N, K)`` for un-embedded images ``x``.
+
+        For every candidate label the image is embedded and run through all layers; the per-layer goodness is
+        turned into scores by ``rule`` (see :func:`~ensembles.models.goodness.predict_from_goodness`).  Done
+        per batch of ``batch_size`` images.
+        """
+        check_choice("prediction", rule, PREDICTION_RULES)
+        cands = torch.arange(self.n_classes) if candidates is None else torch.as_tensor(list(candidates))
+        scores = []
+        for start in range(0, x.shape[0], batch_size):
+            g = self.label_goodness(x[start:start + batch_size], cands.tolist())
+            scores.append(predict_from_goodness(g, rule))
+        s = torch.cat(scores)
+        return cands.to(s.device)[s.argmax(dim=1)], s

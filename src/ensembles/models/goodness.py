@@ -1,0 +1,147 @@
+"""Pure functions of the Forward-Forward formulation: goodness, the FF loss, input normalisation, label embedding.
+
+Each choice names the reference implementation it matches:
+
+* ``EmergentRepresentations`` = the released code of Tosato et al. (arXiv 2305.18353),
+* ``Hinton`` = Hinton (2022), "The Forward-Forward Algorithm: Some Preliminary Investigations", and the
+  open reproduction by loeweX (``pytorch_forward_forward``).
+
+No function here sees a config object; they take tensors and explicit arguments only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ensembles._validation import check_choice
+
+GOODNESS = ("l2_norm", "sum_squares", "mean_squares", "l1", "linf")
+INPUT_NORMS = ("l2", "l2_hidden_only", "rms", "none")
+ACTIVATIONS = ("relu", "sigmoid")
+
+_EPS = 1e-12
+
+
+def goodness(h: torch.Tensor, kind: str = "l2_norm") -> torch.Tensor:
+    """Goodness of each row of ``h`` (shape ``(B, H)`` → ``(B,)``).
+
+    Parameters
+    ----------
+    h : torch.Tensor
+        Layer activity, one sample per row.
+    kind : {"l2_norm", "sum_squares", "mean_squares", "l1", "linf"}
+        ``"l2_norm"``: G = ‖h‖₂, the plain Euclidean norm used by EmergentRepresentations (threshold 3 on the norm
+        scale). ``"sum_squares"``: G = Σ h², Hinton's (2022) definition (threshold on its own scale, e.g. the number
+        of units). ``"mean_squares"``: Σ h² / H (loeweX's variant). ``"l1"``: ‖h‖₁ and ``"linf"``: ‖h‖∞, the other
+        values of EmergentRepresentations' ``norm`` option.
+    """
+    check_choice("goodness", kind, GOODNESS)
+    if kind == "l2_norm":
+        return torch.linalg.vector_norm(h, ord=2, dim=-1)
+    if kind == "sum_squares":
+        return h.pow(2).sum(dim=-1)
+    if kind == "mean_squares":
+        return h.pow(2).mean(dim=-1)
+    if kind == "l1":
+        return h.abs().sum(dim=-1)
+    return h.abs().amax(dim=-1)
+
+
+def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Forward-Forward loss: mean over the 2B items of softplus(θ − G⁺) and softplus(G⁻ − θ).
+
+    This is the logistic loss of Hinton (2022) on p(positive) = σ(G − θ), written with ``softplus`` (the authors'
+    ``log(1 + exp(·))`` overflows; paper-spec §6 #10).  ``g_pos`` and ``g_neg`` are ``(B,)`` tensors.
+    """
+    return torch.cat([F.softplus(threshold - g_pos), F.softplus(g_neg - threshold)]).mean()
+
+
+def normalize_input(x: torch.Tensor, kind: str = "l2") -> torch.Tensor:
+    """Normalise each row of a layer input.
+
+    ``"l2"``: x / max(‖x‖₂, 1e-12) (EmergentRepresentations; ``torch.nn.functional.normalize``).
+    ``"rms"``: x / sqrt(mean(x²) + 1e-8) (Hinton 2022: the length of the activity vector is removed so that the
+    next layer only sees its orientation; RMS keeps the scale independent of the width, as in loeweX).
+    ``"none"``: unchanged.  (``"l2_hidden_only"`` is resolved by the network: ``"none"`` for the image,
+    ``"l2"`` for hidden layers.)
+    """
+    if kind == "l2":
+        return F.normalize(x, p=2.0, dim=-1, eps=_EPS)
+    if kind == "rms":
+        return x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + 1e-8)
+    if kind == "none":
+        return x
+    raise check_choice("input_norm", kind, ("l2", "rms", "none"))
+
+
+def activation_fn(kind: str):
+    """The elementwise non-linearity named ``kind`` (``"relu"`` or ``"sigmoid"``)."""
+    check_choice("activation", kind, ACTIVATIONS)
+    return torch.relu if kind == "relu" else torch.sigmoid
+
+
+def label_pixel_index(n_classes: int, image_shape: Sequence[int]) -> torch.Tensor:
+    """Flat indices of the label pixels, shape ``(n_channels, n_classes)``.
+
+    Greyscale ``(H, W)``: the first ``n_classes`` pixels of the flattened image (the top row, continuing onto the
+    next row when W < n_classes, as for 8x8 digits).  RGB ``(C, H, W)`` flattened channel-major: row 0, columns
+    0..n_classes-1 of every channel, i.e. ``c·H·W + k`` (paper-spec §1.6).
+    """
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 2:
+        if n_classes > shape[0] * shape[1]:
+            raise ValueError(f"The image of shape {shape} has fewer pixels than the {n_classes} classes to embed.")
+        return torch.arange(n_classes).reshape(1, n_classes)
+    if len(shape) == 3:
+        c, h, w = shape
+        if n_classes > w:
+            raise ValueError(f"The image rows (width {w}) are shorter than the {n_classes} classes to embed.")
+        return (torch.arange(c).reshape(c, 1) * (h * w) + torch.arange(n_classes).reshape(1, n_classes))
+    raise ValueError(f"The 'image_shape' parameter must be (H, W) or (C, H, W). Got {shape!r} instead.")
+
+
+def embed_label(x: torch.Tensor, labels: torch.Tensor | None, *, value: float, pixel_index: torch.Tensor) -> torch.Tensor:
+    """Return a copy of ``x`` (flattened images, ``(B, D)``) with a one-hot label written into the label pixels.
+
+    As EmergentRepresentations (paper-spec §1.6): the label pixels are set to 0, then pixel ``label`` (in every
+    channel) is set to ``value`` (the training-set maximum M after normalisation).  ``labels=None`` gives the
+    neutral "no label" input (label pixels zeroed only); a label of -1 does the same for single rows.
+    ``pixel_index`` comes from :func:`label_pixel_index`.
+    """
+    out = x.clone()
+    pix = pixel_index.to(x.device)
+    out[:, pix.reshape(-1)] = 0.0
+    if labels is None:
+        return out
+    labels = labels.to(device=x.device, dtype=torch.long)
+    rows = torch.nonzero(labels >= 0).squeeze(1)
+    if rows.numel():
+        cols = pix[:, labels[rows]]  # (C, n)
+        out[rows.unsqueeze(0).expand_as(cols), cols] = value
+    return out
+
+
+def predict_from_goodness(g: torch.Tensor, rule: str = "softmax_sum") -> torch.Tensor:
+    """Scores per candidate label from per-layer goodness ``g`` of shape ``(B, K, L)`` (K labels, L layers).
+
+    ``"softmax_sum"``: Σ_l softmax_k G_l(k) over all layers (EmergentRepresentations' ``predict``, layer 1 included).
+    ``"softmax_sum_skip_first"``: the same without layer 1 (Hinton 2022 skips the first hidden layer).
+    ``"goodness_sum"``: Σ_l G_l(k) (EmergentRepresentations' ``predict_old``).
+    ``"goodness_sum_skip_first"``: Σ_{l≥2} G_l(k), Hinton's (2022) accumulated goodness over all but the first
+    hidden layer (loeweX).
+    Returns ``(B, K)`` scores; the prediction is their argmax over k.
+    """
+    check_choice("prediction", rule, PREDICTION_RULES)
+    if rule.endswith("_skip_first"):
+        if g.shape[-1] < 2:
+            raise ValueError(f"The {rule!r} prediction rule needs at least 2 layers. Got {g.shape[-1]}.")
+        g = g[..., 1:]
+    if rule.startswith("goodness_sum"):
+        return g.sum(dim=-1)
+    return torch.softmax(g, dim=1).sum(dim=-1)
+
+
+PREDICTION_RULES = ("softmax_sum", "softmax_sum_skip_first", "goodness_sum", "goodness_sum_skip_first")
