@@ -189,26 +189,37 @@ def apply_last(func: Callable[[np.ndarray], np.ndarray], a: Any, *, dtype=float,
     return a.map_blocks(func, chunks=a.chunks[:-1] + ((new_axis_size,),), dtype=dtype)
 
 
-def reduce_rows(func: Callable[[np.ndarray, slice], np.ndarray], a: Any) -> np.ndarray:
+def reduce_rows(func: Callable[..., np.ndarray], a: Any, *, with_cols: bool = False) -> np.ndarray:
     """Sum ``func(block, rows)`` over presentation blocks of a 2-D ``(n_presentations, n_neuroids)`` array.
 
     ``func`` receives a numpy block (a range of presentations x a range of neuroids) and the ``slice`` of presentation
     indices it covers, and returns an array whose **last** axis has one entry per neuroid of the block.  Results are
     summed over presentation blocks and concatenated over neuroid blocks.  For a dask array each block is read once
     and only the partial sums are kept in memory, so a recording larger than memory is reduced in one pass.
+    With ``with_cols=True`` the function is called as ``func(block, rows, cols)`` with the neuroid ``slice`` too.
     """
     if not is_dask(a):
         arr = np.asarray(a)
+        if with_cols:
+            return np.asarray(func(arr, slice(0, arr.shape[0]), slice(0, arr.shape[1])))
         return np.asarray(func(arr, slice(0, arr.shape[0])))
     import dask
 
     row_edges = np.concatenate([[0], np.cumsum(a.chunks[0])]).astype(int)
+    col_edges = np.concatenate([[0], np.cumsum(a.chunks[1])]).astype(int)
     blocks = a.to_delayed()
-    f = dask.delayed(lambda block, lo, hi: np.asarray(func(np.asarray(block), slice(lo, hi))), pure=True)
+
+    def call(block, lo, hi, c0, c1):
+        if with_cols:
+            return np.asarray(func(np.asarray(block), slice(lo, hi), slice(c0, c1)))
+        return np.asarray(func(np.asarray(block), slice(lo, hi)))
+
+    f = dask.delayed(call, pure=True)
     add = dask.delayed(lambda *parts: sum(parts[1:], parts[0].copy()), pure=True)
     columns = []
     for j in range(blocks.shape[1]):
-        parts = [f(blocks[i, j], int(row_edges[i]), int(row_edges[i + 1])) for i in range(blocks.shape[0])]
+        c0, c1 = int(col_edges[j]), int(col_edges[j + 1])
+        parts = [f(blocks[i, j], int(row_edges[i]), int(row_edges[i + 1]), c0, c1) for i in range(blocks.shape[0])]
         # pairwise tree so that partial sums are released as they are added
         while len(parts) > 1:
             parts = [add(*parts[k : k + 8]) for k in range(0, len(parts), 8)]
