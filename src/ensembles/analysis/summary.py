@@ -1,0 +1,261 @@
+"""``summarize(rec)``: every sparseness and selectivity statistic of a recording as one tidy table (pandas).
+
+One row per model × run × checkpoint × layer × class × statistic × aggregate, ready for seaborn
+(``sns.barplot(data=df.query("statistic == 'hoyer'"), x="layer", y="value", hue="model")``).  By default only
+correctly classified presentations are used (Tosato et al. 2023's protocol), via the recording's ``correct`` coord;
+neural data without that coord use every presentation (column ``subset`` says which).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ensembles import conventions as C
+from ensembles._validation import check_choice, describe
+from ensembles.analysis import selectivity as sel
+from ensembles.analysis import sparsity as sp
+
+__all__ = ["MEASURE_GROUPS", "summarize"]
+
+MEASURE_GROUPS = (
+    "population",  # population sparseness per presentation (hoyer, vinje-gallant, gini), per class and overall
+    "fraction_active",  # fraction of neuroids > 0 per presentation
+    "lifetime",  # lifetime sparseness per neuroid (vinje-gallant, treves-rolls, kurtosis)
+    "csi",
+    "dprime",
+    "anova",
+    "mi",
+    "tuning",
+    "n_driven",
+)
+COLUMNS = [
+    "model", "dataset", "seed", "site", "run", "checkpoint", "epoch", "layer", "subset", "class", "statistic",
+    "aggregate", "value", "n", "n_nan",
+]  # fmt: skip
+
+
+def _agg_rows(values: np.ndarray, base: dict, statistic: str, cls: Any = "all", aggregates=("mean", "median")):
+    v = np.asarray(values, dtype=np.float64)
+    ok = v[np.isfinite(v)]
+    rows = []
+    for agg in aggregates:
+        if agg == "mean":
+            val = float(ok.mean()) if ok.size else np.nan
+        elif agg == "median":
+            val = float(np.median(ok)) if ok.size else np.nan
+        else:  # pragma: no cover
+            raise AssertionError(agg)
+        rows.append({**base, "class": cls, "statistic": statistic, "aggregate": agg, "value": val,
+                     "n": int(v.size), "n_nan": int(v.size - ok.size)})  # fmt: skip
+    return rows
+
+
+def _row(base, statistic, aggregate, value, n, cls="all", n_nan=0):
+    return {**base, "class": cls, "statistic": statistic, "aggregate": aggregate, "value": float(value), "n": int(n),
+            "n_nan": int(n_nan)}  # fmt: skip
+
+
+def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups, opts) -> list[dict]:
+    rows: list[dict] = []
+    x = act.transpose(C.PRESENTATION, C.NEUROID)
+    neg = opts["negative"]
+    classes = np.unique(labels) if labels is not None else None
+    if "population" in groups or "fraction_active" in groups:
+        pop = {}
+        if "population" in groups:
+            for m in ("hoyer", "vinje-gallant", "gini"):
+                pop[m] = np.asarray(sp.population_sparseness(x, m, negative=neg, nan_policy="propagate").values)
+        if "fraction_active" in groups:
+            pop["fraction_active"] = np.asarray(sp.fraction_active(x, nan_policy="propagate").values)
+        for m, v in pop.items():
+            name = m if m == "fraction_active" else f"population_{m}"
+            rows += _agg_rows(v, base, name)
+            if classes is not None:
+                for c in classes:
+                    rows += _agg_rows(v[labels == c], base, name, cls=c)
+    if "lifetime" in groups:
+        for m in ("vinje-gallant", "treves-rolls", "kurtosis"):
+            v = sp.lifetime_sparseness(x, m, negative=neg)
+            rows += _agg_rows(v.values, base, f"lifetime_{m}")
+            rows.append(_row(base, f"lifetime_{m}", "n_silent", v.attrs["n_silent"], v.sizes[C.NEUROID]))
+    if labels is None or classes is None or len(classes) < 2:
+        return rows
+    kw = {"n_shuffles": opts["n_shuffles"], "random_state": opts["random_state"]}
+    alpha = opts["alpha"]
+
+    def significant(ds, name):
+        q = ds["q"].values
+        fin = np.isfinite(q)
+        rows.append(_row(base, name, "fraction_significant", (q[fin] < alpha).mean() if fin.any() else np.nan,
+                         q.size, n_nan=int((~fin).sum())))  # fmt: skip
+
+    if "csi" in groups:
+        ds = sel.class_selectivity_index(x, labels, **kw)
+        csi, pref = ds["csi"].values, ds["preferred"].values
+        rows += _agg_rows(csi, base, "csi")
+        if opts["n_shuffles"]:
+            significant(ds, "csi")
+        for c in classes:
+            mask = pref == c
+            rows.append(_row(base, "n_preferring", "count", mask.sum(), mask.size, cls=c))
+            rows += _agg_rows(csi[mask], base, "csi", cls=c)
+    if "dprime" in groups:
+        ds = sel.dprime(x, labels, **kw)
+        rows += _agg_rows(np.where(np.isinf(ds["dprime"].values), np.nan, ds["dprime"].values), base, "dprime")
+        if opts["n_shuffles"]:
+            significant(ds, "dprime")
+    if "anova" in groups:
+        ds = sel.anova(x, labels)
+        for v in ("eta2", "omega2"):
+            rows += _agg_rows(ds[v].values, base, v)
+        significant(ds, "anova_F")
+    if "mi" in groups:
+        ds = sel.mutual_information(x, labels, n_bins=opts["n_bins"], **kw)
+        rows += _agg_rows(ds["mi"].values, base, "mi")
+        if opts["n_shuffles"]:
+            significant(ds, "mi")
+    if "tuning" in groups:
+        ds = sel.tuning_sparseness(x, labels, negative=neg, **kw)
+        rows += _agg_rows(ds["tuning_sparseness"].values, base, "tuning_sparseness")
+    if "n_driven" in groups:
+        ds = sel.n_driven_classes(x, labels, alpha=alpha)
+        nd = ds["n_driven"].values
+        rows += _agg_rows(nd, base, "n_driven")
+        rows.append(_row(base, "mixed_selective", "fraction", (nd >= 2).mean(), nd.size))
+        drv = ds["driven"].values
+        for i, c in enumerate(ds["class"].values):
+            rows.append(_row(base, "n_driven_neuroids", "count", drv[i].sum(), drv.shape[1], cls=c))
+    return rows
+
+
+def summarize(
+    rec: Any,
+    *,
+    correct_only: bool = True,
+    measures: Any = None,
+    checkpoint: Any = -1,
+    layers: Any = None,
+    n_shuffles: int = 200,
+    n_bins: int = 8,
+    alpha: float = 0.05,
+    negative: str = "raise",
+    random_state: Any = 0,
+) -> pd.DataFrame:
+    """Tidy table of sparseness and selectivity statistics per model × run × checkpoint × layer × class.
+
+    Parameters
+    ----------
+    rec : xr.Dataset (a recording, docs/architecture.md) or xr.DataArray (its ``activity``)
+        Dims ``presentation`` × ``neuroid``, optionally ``checkpoint`` (coord ``epoch``) and ``run`` (recordings
+        combined along ``run``).  Neuroids are grouped by the ``layer`` coord (one group ``"all"`` without it);
+        classes come from the ``label`` presentation coord (without it only sparseness is computed).
+    correct_only : bool
+        Use only presentations with ``correct == True`` when the coord exists (the paper's protocol); otherwise all.
+    measures : sequence of str, optional
+        Subset of :data:`MEASURE_GROUPS` (default: all).
+    checkpoint : int, "all"
+        Index along ``checkpoint`` (default -1, the last) or ``"all"``.
+    layers : sequence of int, optional
+        Layers to include (default: all).
+    n_shuffles, n_bins, alpha, random_state
+        Passed to the selectivity statistics (label shuffles, MI bins, significance level).
+    negative : str
+        Negative-value policy of the sparseness measures (neuro-methods §1.6).
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``model, dataset, seed, site, run, checkpoint, epoch, layer, subset, class,
+    statistic, aggregate, value, n, n_nan``.  ``aggregate`` is ``mean``/``median`` over neuroids (or presentations
+    for population measures), ``fraction_significant`` (q < alpha, BH-FDR), ``count``, ``fraction`` or
+    ``n_silent``; ``n`` is the number of values aggregated and ``n_nan`` how many were NaN and skipped.
+    """
+    if isinstance(rec, xr.Dataset):
+        if C.ACTIVITY not in rec.data_vars:
+            raise ValueError(f"The 'rec' parameter must be a recording with an {C.ACTIVITY!r} variable. "
+                             f"Got variables {tuple(rec.data_vars)} instead.")  # fmt: skip
+        act, attrs = rec[C.ACTIVITY], dict(rec.attrs)
+    elif isinstance(rec, xr.DataArray):
+        act, attrs = rec, dict(rec.attrs)
+    else:
+        raise TypeError(f"The 'rec' parameter must be an xr.Dataset recording or an xr.DataArray. Got {describe(rec)}.")
+    for d in (C.PRESENTATION, C.NEUROID):
+        if d not in act.dims:
+            raise ValueError(f"dim={d!r} not found in rec dims {tuple(act.dims)}")
+    extra = [d for d in act.dims if d not in (C.PRESENTATION, C.NEUROID, C.CHECKPOINT, "run")]
+    if extra:
+        raise ValueError(f"The 'rec' parameter has unsupported dims {extra}; expected presentation, neuroid and "
+                         "optionally checkpoint, run")  # fmt: skip
+    groups = MEASURE_GROUPS if measures is None else tuple(measures)
+    for g in groups:
+        check_choice("measures", g, MEASURE_GROUPS)
+    opts = {"n_shuffles": n_shuffles, "n_bins": n_bins, "alpha": alpha, "negative": negative,
+            "random_state": random_state}  # fmt: skip
+
+    runs = [(None, act)] if "run" not in act.dims else [(act["run"].values[i], act.isel(run=i))
+                                                          for i in range(act.sizes["run"])]  # fmt: skip
+    rows: list[dict] = []
+    for run_val, a_run in runs:
+        if C.CHECKPOINT in a_run.dims:
+            n_ck = a_run.sizes[C.CHECKPOINT]
+            if isinstance(checkpoint, str) and checkpoint == "all":
+                idxs = list(range(n_ck))
+            elif isinstance(checkpoint, (int, np.integer)) and -n_ck <= checkpoint < n_ck:
+                idxs = [int(checkpoint) % n_ck]
+            else:
+                raise ValueError(f"The 'checkpoint' parameter must be an index in [-{n_ck}, {n_ck}) or 'all'. "
+                                 f"Got {checkpoint!r} instead.")  # fmt: skip
+            cks = [(i, a_run.isel({C.CHECKPOINT: i})) for i in idxs]
+        else:
+            cks = [(None, a_run)]
+        for ck, a in cks:
+            rows += _summarize_one(a, attrs, run_val, ck, correct_only, layers, groups, opts)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _scalar(a: xr.DataArray, name: str, default: Any) -> Any:
+    if name in a.coords and a.coords[name].ndim == 0:
+        return a.coords[name].item()
+    return default
+
+
+def _summarize_one(a, attrs, run_val, ck, correct_only, layers, groups, opts) -> list[dict]:
+    subset = "all"
+    if correct_only and "correct" in a.coords:
+        corr = np.asarray(a.coords["correct"].values).astype(bool)
+        if corr.ndim != 1:
+            raise ValueError(f"coord 'correct' must be 1-D along presentation; got dims {a.coords['correct'].dims}")
+        if not corr.any():
+            raise ValueError("The 'rec' parameter has no correctly classified presentations (correct_only=True); "
+                             "pass correct_only=False to use all presentations.")  # fmt: skip
+        a = a.isel({C.PRESENTATION: np.flatnonzero(corr)})
+        subset = "correct"
+    labels = np.asarray(a.coords["label"].values) if "label" in a.coords else None
+    epoch = _scalar(a, "epoch", None)
+    base = {
+        "model": str(_scalar(a, "model", attrs.get("model", ""))),
+        "dataset": str(_scalar(a, "dataset", attrs.get("dataset", ""))),
+        "seed": _scalar(a, "seed", attrs.get("seed", -1)),
+        "site": str(attrs.get("site", "")),
+        "run": run_val,
+        "checkpoint": ck,
+        "epoch": epoch,
+        "subset": subset,
+    }
+    if "layer" in a.coords:
+        lay = np.asarray(a.coords["layer"].values)
+        chosen = np.unique(lay) if layers is None else np.asarray(list(layers))
+        missing = [v for v in chosen if v not in set(lay.tolist())]
+        if missing:
+            raise ValueError(f"The 'layers' parameter must name layers of the recording {np.unique(lay).tolist()}. "
+                             f"Got {missing} instead.")  # fmt: skip
+        parts = [(int(v), a.isel({C.NEUROID: np.flatnonzero(lay == v)})) for v in chosen]
+    else:
+        parts = [("all", a)]
+    rows: list[dict] = []
+    for lv, part in parts:
+        rows += _layer_rows(part, labels, {**base, "layer": lv}, groups, opts)
+    return rows
