@@ -33,6 +33,7 @@ import warnings
 
 import numpy as np
 from scipy import linalg, stats
+from scipy.optimize import nnls
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.cluster import KMeans
@@ -160,6 +161,9 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     active_ : ndarray of bool, shape (n_features_in_,)
         Neuroids with non-zero variance in the fitted data. Silent neuroids are dropped before z-scoring, are never
         members, and count neither in N of the Marchenko-Pastur bound nor in any statistic.
+    n_iter_ : int
+        Iterations of the iterative step (FastICA, NMF or k-means); 1 when the fit is closed-form (``pca``, or
+        no ensemble found).
     mean_, scale_ : ndarray of shape (n_features_in_,)
         z-scoring parameters used by :meth:`transform`.
 
@@ -171,8 +175,8 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     *Activation strength* (``transform``) follows Lopes-dos-Santos et al. (2013):
     ``R_k(t) = z(t)' P_k z(t)`` with ``P_k = w_k w_k'`` and its diagonal set to 0, where ``z`` is the input z-scored
-    with the fitted mean and SD (``ica``, ``pca``, ``svd``, ``graph``); for ``nmf`` it is the NMF activation of
-    ``max(z, 0)``.
+    with the fitted mean and SD (``ica``, ``pca``, ``svd``, ``graph``); for ``nmf`` it is the non-negative least-squares
+    activation of ``max(z, 0)`` on the fitted NMF components.
 
     Examples
     --------
@@ -257,6 +261,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         self.active_ = active
         self.significance_ = sig
         Z = (X[:, active] - mean[active]) / sd[active]
+        self.n_iter_ = 1
         n_act = int(active.sum())
         if n_act == 0:
             warnings.warn(
@@ -336,12 +341,14 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             proj = Z @ evecs[:, :k]
             ica = FastICA(n_components=k, whiten="unit-variance", random_state=seed, max_iter=self.max_iter, tol=1e-4)
             ica.fit(proj)
+            self.n_iter_ = max(int(ica.n_iter_), 1)
             return ica.components_ @ evecs[:, :k].T
         # nmf on the rectified z-scores
         P = np.maximum(Z, 0.0)
         nmf = NMF(n_components=k, init="nndsvda", random_state=seed, max_iter=self.max_iter)
         nmf.fit(P)
-        self._nmf = nmf
+        self.n_iter_ = max(int(nmf.n_iter_), 1)
+        self._nmf_components = nmf.components_.copy()
         return nmf.components_.copy()
 
     def _fit_svd(self, Xa, sig, rng):
@@ -382,6 +389,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         km = KMeans(n_clusters=k, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(emb)
         states = km.labels_
+        self.n_iter_ = max(int(km.n_iter_), 1)
         W = np.zeros((k, N))
         sig_mask = np.zeros((k, N), dtype=bool)
         for j in range(k):
@@ -438,7 +446,9 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             k = min(int(self.n_ensembles), nodes.size)
         Uk = evec[:, :k]
         Uk = Uk / np.maximum(np.linalg.norm(Uk, axis=1, keepdims=True), 1e-12)
-        labels = KMeans(n_clusters=k, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(Uk).labels_
+        km = KMeans(n_clusters=k, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(Uk)
+        labels = km.labels_
+        self.n_iter_ = max(int(km.n_iter_), 1)
         W = np.zeros((k, N))
         for j in range(k):
             core = nodes[labels == j]
@@ -458,7 +468,11 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         if self.n_ensembles_ == 0:
             return np.zeros((X.shape[0], 0))
         if self.method == "nmf":
-            return self._nmf.transform(np.maximum(Z[:, self.active_], 0.0))
+            # exact per-presentation non-negative least squares against the fitted components (row-independent,
+            # unlike NMF.transform's joint tolerance)
+            P = np.maximum(Z[:, self.active_], 0.0)
+            H = self._nmf_components.T
+            return np.array([nnls(H, row)[0] for row in P]).reshape(P.shape[0], self.n_ensembles_)
         W = self.patterns_
         proj = Z @ W.T
         return proj**2 - (Z**2) @ (W.T**2)
