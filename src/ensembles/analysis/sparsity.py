@@ -550,6 +550,8 @@ def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRE
     if not _xr.is_dataarray(responses):
         arr = np.asarray(responses, dtype=np.float64)
         if arr.ndim == 1:
+            if arr.size < 2:
+                return float("nan")
             return float(_image_selectivity_np(arr, int(num_steps)))
     lay = _xr.to_last(responses, dim, name="responses")
     val = _xr.apply_last(lambda b: _image_selectivity_np(b, int(num_steps)), lay.data)
