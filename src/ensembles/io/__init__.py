@@ -1,1 +1,12 @@
+"""Exchange with the formats and tools of the field.
 
+* :mod:`ensembles.io.nwb` -- :func:`export_nwb` / :func:`import_nwb`: Neurodata Without Borders files (optional extra
+  ``nwb``; pynwb is imported only when these functions run).
+* :mod:`ensembles.io.interop` -- :func:`to_rsatoolbox`, :func:`to_brainscore_assembly`, :func:`to_allen_tables`.
+
+No torch here: this layer runs on real neural data without a deep-learning stack.
+"""
+
+from .nwb import export_nwb, import_nwb
+
+__all__ = ["export_nwb", "import_nwb"]
