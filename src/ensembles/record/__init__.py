@@ -10,7 +10,7 @@
 """
 
 from .io import PARTIAL_SUFFIX, file_sha256, load_recording, recording_info, save_recording
-from .recording import combine_recordings, make_recording, neuroid_coords, select_layer
+from .recording import combine_recordings, example_recording, make_recording, neuroid_coords, select_layer
 from .schema import (
     SCHEMA_VERSION,
     RecordingError,
@@ -27,6 +27,7 @@ __all__ = [
     "RecordingIncompleteError",
     "RecordingWriter",
     "combine_recordings",
+    "example_recording",
     "file_sha256",
     "load_recording",
     "make_recording",

@@ -225,19 +225,23 @@ def _read_header(p: Path) -> dict[str, Any]:
     return {"attrs": attrs, "variables": names}
 
 
+def _partial_message(p: Path) -> str:
+    return (
+        f"{str(p)!r} is an incomplete recording: a RecordingWriter was still writing it (it was killed, crashed "
+        "or has not been closed); its name ends in '.partial' until the writer finishes"
+    )
+
+
 def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) -> None:
     attrs, names = header["attrs"], header["variables"]
     if "schema_version" not in attrs or C.ACTIVITY not in names:
         missing = [w for w, ok in (("the 'schema_version' attribute", "schema_version" in attrs),
-                                   (f"an {C.ACTIVITY!r} variable", C.ACTIVITY in names)) if not ok]
-        raise RecordingError(f"{str(p)!r} is not an ensembles recording: it has no {' and no '.join(missing)}")
+                                   (f"the {C.ACTIVITY!r} variable", C.ACTIVITY in names)) if not ok]
+        raise RecordingError(f"{str(p)!r} is not an ensembles recording: it lacks {' and '.join(missing)}")
     if allow_incomplete:
         return
     if p.name.endswith(PARTIAL_SUFFIX):
-        raise RecordingIncompleteError(
-            f"{str(p)!r} is an incomplete recording: a RecordingWriter was still writing it (it was killed, crashed "
-            "or has not been closed); its name ends in '.partial' until the writer finishes"
-        )
+        raise RecordingIncompleteError(_partial_message(p))
     if COMPLETE_ATTR in attrs and int(attrs[COMPLETE_ATTR]) != 1:
         raise RecordingIncompleteError(
             f"{str(p)!r} is an incomplete recording: its writer never finished (attribute complete=0); "
@@ -306,6 +310,8 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         (a ``ValueError``) not an HDF5 file, truncated/corrupt, not a recording, or not schema-valid.
     """
     p = _existing_file(path)
+    if p.name.endswith(PARTIAL_SUFFIX):
+        raise RecordingIncompleteError(_partial_message(p))
     header = _read_header(p)
     _check_header(p, header, allow_incomplete=False)
     ds = _open_raw(p, chunks)

@@ -15,7 +15,7 @@ from ensembles._validation import describe
 
 from .schema import SCHEMA_VERSION, validate_recording
 
-__all__ = ["make_recording", "combine_recordings", "select_layer", "neuroid_coords", "now_iso"]
+__all__ = ["make_recording", "combine_recordings", "select_layer", "neuroid_coords", "now_iso", "example_recording"]
 
 
 def now_iso() -> str:
@@ -430,3 +430,50 @@ def select_layer(rec: xr.Dataset | xr.DataArray, layer: int | Sequence[int]) -> 
         )
     mask = np.isin(layers_arr, wanted)
     return rec.isel({C.NEUROID: np.flatnonzero(mask)})
+
+
+def example_recording(
+    *,
+    n_presentations: int = 60,
+    layer_sizes: Sequence[int] = (12, 8),
+    epochs: Sequence[int] | None = None,
+    n_classes: int = 3,
+    seed: int = 0,
+    model: str = "ff",
+    dataset: str = "synthetic",
+) -> xr.Dataset:
+    """A small, valid, *synthetic* recording for tests, examples and docs (the numbers mean nothing).
+
+    Presentations cycle through ``n_classes`` labels (``label = i % n_classes``, ``label_name = "class<k>"``,
+    ``split = "test"``, ``embedded_label = -1``); activity is rectified Gaussian noise (float32, about half
+    zeros) from ``numpy.random.default_rng(seed)``; ``predicted`` is the true label for about 80% of the
+    presentations and ``correct`` says which.  With ``epochs``, activity has a leading checkpoint dim and
+    ``predicted``/``correct`` are per checkpoint.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(n_presentations)
+    sizes = [int(s) for s in layer_sizes]
+    label = np.arange(n, dtype=np.int64) % int(n_classes)
+    n_ck = None if epochs is None else len(list(epochs))
+    shape = (n, sum(sizes)) if n_ck is None else (n_ck, n, sum(sizes))
+    activity = np.maximum(rng.standard_normal(shape), 0).astype(np.float32)
+    lead = () if n_ck is None else (n_ck,)
+    wrong = rng.random(lead + (n,)) < 0.2
+    predicted = np.where(wrong, (label + 1) % int(n_classes), label).astype(np.int64)
+    presentation = {
+        "stimulus_id": np.array([f"{dataset}/test/{i:05d}" for i in range(n)]),
+        "label": label,
+        "label_name": np.array([f"class{k}" for k in label]),
+        "split": np.full(n, "test"),
+        "embedded_label": np.full(n, -1, dtype=np.int64),
+        "predicted": predicted,
+        "correct": predicted == label,
+    }
+    attrs = {
+        "model": model,
+        "dataset": dataset,
+        "seed": int(seed),
+        "config": {"note": "synthetic example recording", "layer_sizes": sizes},
+        "site": "post-relu",
+    }
+    return make_recording(activity, presentation=presentation, layer_sizes=sizes, epochs=epochs, attrs=attrs)

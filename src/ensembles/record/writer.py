@@ -152,8 +152,10 @@ class RecordingWriter:
                 kwargs.update(compression="gzip", compression_opts=enc["complevel"], shuffle=True)
             dims = (C.CHECKPOINT, C.PRESENTATION, C.NEUROID) if self.has_checkpoint else (C.PRESENTATION, C.NEUROID)
             self._var = self._file.create_variable(C.ACTIVITY, dims, dtype="f4", **kwargs)
-            self._h5ds = self._file._h5file[C.ACTIVITY]
+            self._h5 = self._file._h5file  # the underlying h5py.File (h5netcdf's flush() does not flush it)
+            self._h5ds = self._h5[C.ACTIVITY]
             self._file.flush()
+            self._h5.flush()
         except BaseException:
             self._file.close()
             raise
@@ -266,7 +268,7 @@ class RecordingWriter:
             self._h5ds[k, start:stop, :] = block
         else:
             self._h5ds[start:stop, :] = block
-        self._file.flush()  # so that a killed process leaves a readable (incomplete) file behind
+        self._h5.flush()  # so that a killed process leaves a readable (incomplete) file behind
 
     def _flush(self) -> None:
         if self._buf_n:
