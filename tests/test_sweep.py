@@ -92,12 +92,14 @@ def test_expand_grid_order_names_and_stable_ids():
 
 
 def test_hyperparameter_keys_and_held_out_in_names():
+    # TOML `train.lr = [...]` arrives as a nested table; `held_out` is an alias of data.held_out
     spec = parse_sweep({"base": {"model": "ff", "dataset": "digits"},
-                        "grid": {"lr": [0.01, 0.001], "held_out": [[], [3, 5]], "seed": [0]}})
+                        "grid": {"train": {"lr": [0.01, 0.001]}, "held_out": [[], [3, 5]], "seed": [0]}})
+    assert list(spec.grid) == ["train.lr", "data.held_out", "seed"]
     runs = expand_sweep(spec, make_config=fake_make_config)
     assert [r.name for r in runs] == ["ff-digits-s0-lr0.01-held_outnone", "ff-digits-s0-lr0.01-held_out3_5",
                                       "ff-digits-s0-lr0.001-held_outnone", "ff-digits-s0-lr0.001-held_out3_5"]
-    assert runs[1].config_dict["train"]["held_out"] == [3, 5]
+    assert runs[1].config_dict["train"]["data.held_out"] == [3, 5]
 
 
 @pytest.mark.parametrize(

@@ -15,14 +15,16 @@ A sweep file is TOML::
     [grid]                   # cartesian product, in the order written
     model = ["ff", "bp_ff", "bp"]     # "rule" is accepted as an alias of "model"
     seed = [0, 1]
-    # held_out = [[], [3]]            # held-out classes (zero-shot); any other key is a config override
+    # held_out = [[], [3]]            # held-out classes (zero-shot), alias of data.held_out
+    # train.lr = [1e-2, 1e-3]         # any other key is a dotted config override (ensembles.train.config)
 
     [scheduler.local]        # options of the "local" scheduler (LocalCluster)
     n_workers = 2
     [scheduler.slurm]        # options of the "slurm" scheduler (see ensembles.sweep.cluster)
     queue = "gpu"
 
-Each grid point is resolved into a full training config with ``ensembles.train.make_config(model=, dataset=,
+Aliases: ``rule`` = ``model``, ``held_out`` = ``data.held_out``, ``lr``/``epochs``/``batch_size`` =
+``train.*``, ``hidden`` = ``network.hidden``.  Each grid point is resolved into a full training config with ``ensembles.train.make_config(model=, dataset=,
 preset=, scale=, seed=, **overrides)``.  The **run id** is the first 12 hex digits of the SHA-256 of the resolved
 config serialised as canonical JSON (sorted keys), so the same config always maps to the same run directory,
 whatever the order of the grid or the sweep it appears in; re-submitting a sweep therefore finds the runs that
@@ -57,7 +59,9 @@ SWEEP_KEYS = ("name", "preset", "scale", "retries", "device", "description")
 SCHEDULERS = ("local", "slurm")
 # make_config's named arguments; every other key is passed on as an override
 CONFIG_ARGS = ("model", "dataset", "preset", "scale", "seed")
-ALIASES = {"rule": "model", "rules": "model", "models": "model", "datasets": "dataset", "seeds": "seed"}
+ALIASES = {"rule": "model", "rules": "model", "models": "model", "datasets": "dataset", "seeds": "seed",
+           "held_out": "data.held_out", "lr": "train.lr", "epochs": "train.epochs", "batch_size": "train.batch_size",
+           "hidden": "network.hidden"}
 DEFAULT_RETRIES = 2
 
 
@@ -150,9 +154,19 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str
     if not isinstance(device, str):
         raise _err(f"[sweep] device must be a string such as 'cpu' or 'cuda'. Got {device!r} instead", source)
 
-    def canon(section: str, table: dict) -> dict:
+    def flat(table: Mapping, prefix: str = "") -> dict:
+        # TOML `train.lr = [...]` is a nested table: flatten it to the dotted config key "train.lr"
         out: dict = {}
         for key, value in table.items():
+            if isinstance(value, Mapping):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    def canon(section: str, table: dict) -> dict:
+        out: dict = {}
+        for key, value in flat(table).items():
             key2 = ALIASES.get(key, key)
             if key2 in out:
                 raise _err(f"[{section}] gives {key2!r} twice (as {key!r} and as an alias)", source)
