@@ -614,7 +614,7 @@ def load_dataset(name: str, split: str = "train", root=None, *, normalize: str =
 
         d = load_digits()
         idx = _bundled_split(d.target, split)
-        raw, y = d.data[idx], d.target[idx].astype(np.int64)
+        raw, y = d.data[idx].astype(np.uint8), d.target[idx].astype(np.int64)
         classes, source = spec.classes, f"sklearn.datasets.load_digits (scikit-learn {skv}, bundled)"
     elif spec.kind == "mnist5k":
         allx, ally, path = _mnist5k_raw(verify)
