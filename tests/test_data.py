@@ -534,6 +534,8 @@ def test_unknown_name_suggests_closest(name, suggestion):
     ({"split": "val"}, ValueError, "'split' parameter must be one of 'train', 'test'"),
     ({"normalize": "zscore"}, ValueError, "'normalize' parameter must be one of 'paper', 'none'"),
     ({"download": "yes"}, TypeError, "'download' parameter must be True or False"),
+    ({"root": 3}, TypeError, "'root' parameter must be a directory path"),
+    ({"timeout": 0}, ValueError, "'timeout' parameter must be a positive number"),
 ])
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):

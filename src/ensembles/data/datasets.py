@@ -606,6 +606,10 @@ def load_dataset(name: str, split: str = "train", root=None, *, normalize: str =
     check_choice("normalize", normalize, NORMALIZATIONS)
     if not isinstance(download, bool):
         raise param_error("download", "True or False", download, exc=TypeError)
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise param_error("root", "a directory path (str or os.PathLike) or None", root, exc=TypeError)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise param_error("timeout", "a positive number of seconds", timeout)
     spec = SPECS[name]
 
     if spec.kind == "digits":
