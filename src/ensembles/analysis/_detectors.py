@@ -76,7 +76,7 @@ def _surrogate(Z: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray
     ("circular", keeps each neuroid's autocorrelation)."""
     B, N = Z.shape
     if kind == "shuffle":
-        idx = np.argsort(rng.random((B, N)), axis=0)
+        return rng.permuted(Z, axis=0)
     else:
         shifts = rng.integers(0, B, size=N)
         idx = (np.arange(B)[:, None] - shifts[None, :]) % B
@@ -378,7 +378,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         # singular value; states = squared singular values above its 1 - alpha quantile (family-wise)
         null_top = []
         for _ in range(n_sh):
-            Ms = M[np.argsort(rng.random((frames.size, N)), axis=0), np.arange(N)]
+            Ms = rng.permuted(M, axis=0)
             null_top.append(_top_sv2(Ms - Ms.mean(axis=0)))
         self.threshold_ = float(np.quantile(null_top, 1.0 - self.alpha))
         k = int(np.sum(self.eigenvalues_ > self.threshold_)) if self.n_ensembles is None else int(self.n_ensembles)

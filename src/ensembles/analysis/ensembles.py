@@ -346,7 +346,7 @@ def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Datas
     else:
         g = m.astype(int).groupby("layer")
         size = g.sum(C.NEUROID)
-        frac = size / m.coords["layer"].to_series().value_counts().sort_index().to_xarray().rename(index="layer")
+        frac = size / g.count(C.NEUROID)
     ds = xr.Dataset({"size": size.astype(int), "fraction": frac}).assign_coords(keep)
     ds.attrs = dict(m.attrs)
     return ds
