@@ -206,11 +206,14 @@ def test_sweep_runs_retries_skips_and_reports(tmp_path):
     assert sorted(res.failed) == ["bp-digits-s0", "bp-digits-s1"]
     assert "RuntimeError: planned failure 2 (broken exists)" in res.failed["bp-digits-s0"]
     run_dirs = {r.name: out / "runs" / r.dirname for r in res.runs}
+    log_dirs = {r.name: out / "logs" / r.dirname for r in res.runs}
     # failure reported in the run dir; a retried success clears its error files; logs captured per run
-    err = json.loads((run_dirs["bp-digits-s0"] / "error.json").read_text())
+    err = json.loads((log_dirs["bp-digits-s0"] / "error.json").read_text())
     assert err["type"] == "RuntimeError" and err["attempt"] == 2 and "Traceback" in err["traceback"]
-    assert not (run_dirs["bp_ff-digits-s0"] / "error.json").exists()
-    log = (run_dirs["bp_ff-digits-s0"] / "log.txt").read_text()
+    assert not (log_dirs["bp_ff-digits-s0"] / "error.json").exists()
+    # the run directory holds only what the trainer wrote
+    assert sorted(os.listdir(run_dirs["ff-digits-s0"])) == ["DONE", "calls.txt", "checkpoints", "metrics.json"]
+    log = (log_dirs["bp_ff-digits-s0"] / "log.txt").read_text()
     assert "attempt 1" in log and "attempt 2" in log and "planned failure 1" in log and "training bp_ff seed 0" in log
     assert "training ff seed 1" not in log
     summary = json.loads((out / "sweep.json").read_text())
@@ -235,9 +238,9 @@ def test_interrupted_run_is_resumed_not_restarted(tmp_path):
     run_dir = tmp_path / "r"
     (run_dir / "checkpoints").mkdir(parents=True)
     (run_dir / "checkpoints" / "epoch_0.json").write_text("{}")
-    (run_dir / "status.json").write_text(json.dumps({"state": "running", "attempt": 1}))
     cfg = fake_make_config(model="ff", dataset="d", preset="paper", scale="quick")
-    res = execute_run(str(run_dir), cfg, train_fn=fake_train)
+    res = execute_run(str(run_dir), cfg, log_dir=str(tmp_path / "log"), train_fn=fake_train)
+    assert json.loads((tmp_path / "log" / "status.json").read_text())["state"] == "done"
     assert res["state"] == "done"
     assert (run_dir / "calls.txt").read_text().split() == ["resume"]
     # a complete run is never trained again
@@ -247,6 +250,7 @@ def test_interrupted_run_is_resumed_not_restarted(tmp_path):
 
 def test_trainer_without_done_marker_is_a_failure(tmp_path):
     def no_done(config, out_dir, **kw):
+        Path(out_dir).mkdir()
         (Path(out_dir) / "metrics.json").write_text("{}")
 
     res = execute_run(str(tmp_path / "r"), {}, train_fn=no_done)
@@ -261,7 +265,8 @@ def test_status_states_and_lock(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     d0 = tmp_path / manifest["runs"][0]["dir"]
     d0.mkdir(parents=True)
-    (d0 / "status.json").write_text(json.dumps({"state": "running", "attempt": 1}))
+    (tmp_path / manifest["runs"][0]["log_dir"]).mkdir(parents=True)
+    (tmp_path / manifest["runs"][0]["log_dir"] / "status.json").write_text(json.dumps({"state": "running", "attempt": 1}))
     assert sweep_status(tmp_path).loc[0, "state"] == "interrupted"  # no live sweep holds the lock
     with SweepLock(tmp_path):
         assert sweep_status(tmp_path).loc[0, "state"] == "running"
@@ -274,13 +279,14 @@ def test_status_states_and_lock(tmp_path):
         sweep_status(d0)
 
 
+@pytest.mark.slow
 def test_process_cluster_runs_tasks(tmp_path):
     """The default process-based LocalCluster (2 single-threaded workers) runs the task function."""
     sweep = {**SWEEP, "grid": {"model": ["ff", "bp"], "seed": [0]}, "scheduler": {"local": {"n_workers": 2}}}
     res = run_sweep(sweep, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
                     echo=lambda m: None)
     assert sorted(res.done) == ["bp-digits-s0", "ff-digits-s0"] and res.ok
-    pids = {json.loads((tmp_path / "runs" / r.dirname / "status.json").read_text())["pid"] for r in res.runs}
+    pids = {json.loads((tmp_path / "logs" / r.dirname / "status.json").read_text())["pid"] for r in res.runs}
     assert os.getpid() not in pids
 
 

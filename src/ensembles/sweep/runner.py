@@ -7,8 +7,10 @@ Layout of a sweep directory::
       manifest.json         every run: id, name, directory, grid values, resolved config
       sweep.json            outcome of the last submission (counts, failed runs and their errors)
       .sweep.lock           flock held by the running sweep process (released by the OS if it is killed)
-      runs/<name>-<id8>/    one directory per run, written by the trainer (config.toml, history.json,
-                            metrics.json, checkpoints/, recording.h5, DONE last) plus:
+      runs/<name>-<id8>/    one run directory per run, exactly as `ensembles train` writes it (config.toml,
+                            history.json, metrics.json, checkpoints/, recording.h5, DONE last)
+      logs/<name>-<id8>/    the sweep's bookkeeping of that run (kept apart because the trainer refuses
+                            foreign files in a run directory):
                               log.txt      everything the run printed or logged, all attempts, appended
                               status.json  state, attempt, host, pid, times (atomic)
                               error.json / error.txt   the last failure (removed when the run succeeds)
@@ -140,24 +142,26 @@ def _has_partial_state(run_dir: Path) -> bool:
     return ckpt.is_dir() and any(ckpt.iterdir())
 
 
-def execute_run(run_dir: str, config: Any, *, attempt: int = 1, device: str = "cpu", torch_threads: int = 1,
-                train_fn: Callable[..., Any] | None = None) -> dict:
-    """Train one run of a sweep inside ``run_dir`` (runs on a Dask worker).
+def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attempt: int = 1, device: str = "cpu",
+                torch_threads: int = 1, train_fn: Callable[..., Any] | None = None) -> dict:
+    """Train one run of a sweep into ``run_dir`` (runs on a Dask worker).
 
     Skips the run if ``DONE`` exists; resumes it if the trainer left checkpoints.  Output, warnings and log records
-    go to ``run_dir/log.txt``.  Returns ``{"state": "done" | "failed", ...}``; a failure also writes
-    ``error.json``/``error.txt`` (type, message, traceback, attempt, host).  The exception is not re-raised: the
-    sweep decides whether to retry.
+    go to ``log_dir/log.txt`` (default ``log_dir``: ``run_dir`` + ``.log``).  Returns ``{"state": "done" |
+    "failed", ...}``; a failure also writes ``log_dir/error.json`` and ``error.txt`` (type, message, traceback,
+    attempt, host).  The exception is not re-raised: the sweep decides whether to retry.
     """
     run_dir = Path(run_dir)
+    log_dir = Path(log_dir) if log_dir is not None else Path(str(run_dir) + ".log")
     if (run_dir / DONE).exists():
         return {"state": "done", "skipped": True, "attempt": attempt}
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
     train_fn = train_fn or default_train_fn
     started = time.time()
     info = {"attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started": _now()}
-    atomic_write_json(run_dir / "status.json", {"state": "running", **info})
-    with _capture_to(run_dir / "log.txt") as fh:
+    atomic_write_json(log_dir / "status.json", {"state": "running", **info})
+    with _capture_to(log_dir / "log.txt") as fh:
         resume = _has_partial_state(run_dir)
         print(f"=== {_now()} attempt {attempt} on {info['host']} (pid {info['pid']}), "
               f"{'resuming' if resume else 'starting'} ===", file=fh, flush=True)
@@ -180,16 +184,16 @@ def execute_run(run_dir: str, config: Any, *, attempt: int = 1, device: str = "c
             fh.write(tb)
             error = {"state": "failed", "type": type(err).__name__, "message": str(err), "traceback": tb,
                      **info, "finished": _now(), "seconds": round(time.time() - started, 3)}
-            atomic_write_json(run_dir / "error.json", error)
-            atomic_write_text(run_dir / "error.txt", f"{type(err).__name__}: {err}\n\n{tb}")
-            atomic_write_json(run_dir / "status.json", error)
+            atomic_write_json(log_dir / "error.json", error)
+            atomic_write_text(log_dir / "error.txt", f"{type(err).__name__}: {err}\n\n{tb}")
+            atomic_write_json(log_dir / "status.json", error)
             return {"state": "failed", "error": f"{type(err).__name__}: {err}", "attempt": attempt}
         seconds = round(time.time() - started, 3)
         print(f"=== {_now()} done in {seconds:.1f} s ===", file=fh, flush=True)
     for stale in ("error.json", "error.txt"):
         with contextlib.suppress(FileNotFoundError):
-            (run_dir / stale).unlink()
-    atomic_write_json(run_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds})
+            (log_dir / stale).unlink()
+    atomic_write_json(log_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds})
     summary = result if isinstance(result, Mapping) else {}
     return {"state": "done", "attempt": attempt, "seconds": seconds,
             "accuracy": summary.get("accuracy") if isinstance(summary.get("accuracy"), (int, float)) else None}
@@ -284,7 +288,8 @@ def write_manifest(out: Path, spec: SweepSpec, runs: list[RunSpec]) -> None:
     manifest = {
         "name": spec.name, "preset": spec.preset, "scale": spec.scale, "retries": spec.retries,
         "grid_keys": list(spec.grid), "created": _now(),
-        "runs": [{"id": r.run_id, "name": r.name, "dir": f"runs/{r.dirname}", "params": r.params,
+        "runs": [{"id": r.run_id, "name": r.name, "dir": f"runs/{r.dirname}", "log_dir": f"logs/{r.dirname}",
+                  "params": r.params,
                   "config": r.config_dict} for r in runs],
     }
     # runs of an earlier, different submission to the same directory stay on disk under runs/ but are not listed
@@ -386,7 +391,8 @@ def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResul
     by_key: dict[str, tuple[RunSpec, int]] = {}
 
     def submit(run: RunSpec, attempt: int):
-        fut = client.submit(execute_run, str(out / "runs" / run.dirname), run.config, attempt=attempt,
+        fut = client.submit(execute_run, str(out / "runs" / run.dirname), run.config,
+                            log_dir=str(out / "logs" / run.dirname), attempt=attempt,
                             device=spec.device, torch_threads=torch_threads, train_fn=train_fn,
                             key=f"run-{run.run_id}-attempt{attempt}-{os.getpid()}-{time.time_ns()}", pure=False)
         by_key[fut.key] = (run, attempt)
@@ -398,15 +404,15 @@ def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResul
         pending = as_completed([submit(r, 1) for r in todo])
         for fut in pending:
             run, attempt = by_key.pop(fut.key)
-            run_dir = out / "runs" / run.dirname
+            log_dir = out / "logs" / run.dirname
             try:
                 res = fut.result()
             except Exception as err:  # noqa: BLE001 - a lost worker (KilledWorker) or a pickling error
                 msg = f"{type(err).__name__}: {err}"
-                atomic_write_json(run_dir / "error.json", {"state": "failed", "type": type(err).__name__,
+                atomic_write_json(log_dir / "error.json", {"state": "failed", "type": type(err).__name__,
                                                            "message": str(err), "attempt": attempt,
                                                            "finished": _now(), "where": "scheduler"})
-                atomic_write_text(run_dir / "error.txt", msg + "\n")
+                atomic_write_text(log_dir / "error.txt", msg + "\n")
                 res = {"state": "failed", "error": msg}
             if res["state"] == "done":
                 result.done.append(run.name)
@@ -419,7 +425,7 @@ def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResul
             else:
                 result.failed[run.name] = res["error"]
                 echo(f"run {run.dirname} FAILED after {attempt} attempt(s): {res['error']} "
-                     f"(see {run_dir / 'error.txt'})")
+                     f"(see {log_dir / 'error.txt'})")
                 bar.update(1)
     finally:
         bar.close()

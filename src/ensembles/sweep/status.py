@@ -4,7 +4,7 @@ States:
 
 - ``complete``: the trainer's ``DONE`` marker exists;
 - ``running``: the run's ``status.json`` says running and a live sweep process holds the directory's lock;
-- ``failed``: the last attempt failed (``error.json`` holds the error); a running sweep may still retry it;
+- ``failed``: the last attempt failed (``logs/<run>/error.json`` holds the error); a running sweep may still retry it;
 - ``interrupted``: the run started but its sweep is gone (killed) before it finished; the next submission resumes it
   from its last checkpoint;
 - ``pending``: not started.
@@ -21,12 +21,12 @@ from ensembles.sweep.runner import DONE, is_locked
 STATES = ("complete", "running", "failed", "interrupted", "pending")
 
 
-def run_state(run_dir: Path, *, sweep_alive: bool) -> tuple[str, dict]:
-    """State of one run directory and the status record behind it."""
+def run_state(run_dir: Path, log_dir: Path, *, sweep_alive: bool) -> tuple[str, dict]:
+    """State of one run (its run directory and its sweep log directory) and the status record behind it."""
     if (run_dir / DONE).exists():
-        return "complete", read_json(run_dir / "status.json", {}) or {}
-    status = read_json(run_dir / "status.json", {}) or {}
-    error = read_json(run_dir / "error.json", None)
+        return "complete", read_json(log_dir / "status.json", {}) or {}
+    status = read_json(log_dir / "status.json", {}) or {}
+    error = read_json(log_dir / "error.json", None)
     if status.get("state") == "running":
         if sweep_alive:
             return "running", status
@@ -57,7 +57,7 @@ def sweep_status(out: str | os.PathLike):
     rows = []
     for r in manifest.get("runs", []):
         run_dir = out / r["dir"]
-        state, info = run_state(run_dir, sweep_alive=alive)
+        state, info = run_state(run_dir, out / r.get("log_dir", r["dir"]), sweep_alive=alive)
         err = ""
         if state == "failed":
             err = f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
