@@ -250,3 +250,23 @@ def test_sha256_helper_matches(tmp_path):
     p = tmp_path / "f.bin"
     p.write_bytes(os.urandom(5 * 2**20 + 3))
     assert file_sha256(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_default_chunks_are_round_and_align_with_dask_chunks(tmp_path):
+    import warnings
+
+    from ensembles.record.io import activity_chunks
+
+    # 4 MiB / (4 B x 3000) = 349.5 rows -> largest divisor of 1000 below it: 250; 4 MiB / (4 B x 784) = 1337 -> 1000
+    assert activity_chunks((170_000, 3000)) == (250, 3000)
+    assert activity_chunks((60_000, 784)) == (1000, 784)
+    assert activity_chunks((3, 60_000, 784)) == (1, 1000, 784)
+    assert activity_chunks((7, 784)) == (7, 784)
+    assert activity_chunks((100, 10), chunk_presentations=30) == (30, 10)
+    rec = example_recording(n_presentations=1000, layer_sizes=(3000,))
+    save_recording(rec, tmp_path / "r.h5", compression_level=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # xarray warns when dask chunks split stored chunks
+        lazy = load_recording(tmp_path / "r.h5", chunks={"presentation": 500})
+    assert lazy["activity"].data.chunks[0] == (500, 500)
+    lazy.close()

@@ -49,6 +49,7 @@ __all__ = ["save_recording", "load_recording", "recording_info", "file_sha256", 
 PARTIAL_SUFFIX = ".partial"
 #: target size of one HDF5 chunk of ``activity``
 CHUNK_BYTES = 4 * 2**20
+_ROUND_ROWS = sorted({d for d in range(1, 1001) if 1000 % d == 0} | {1000 * k for k in (2, 5, 10, 20, 50, 100, 200, 500, 1000)})
 #: default zlib (gzip) level: 1 is ~2x faster than 4 on float32 activity and compresses nearly as well
 DEFAULT_COMPLEVEL = 1
 
@@ -66,14 +67,19 @@ def file_sha256(path: str | os.PathLike, *, block: int = 2**22) -> str:
 
 
 def activity_chunks(shape: tuple[int, ...], chunk_presentations: int | None = None) -> tuple[int, ...]:
-    """HDF5 chunk shape of ``activity``: whole neuroid rows (up to 1 Mi values), ~4 MiB per chunk.
+    """HDF5 chunk shape of ``activity``: whole neuroid rows (up to 1 Mi values), at most ~4 MiB per chunk.
 
-    With a checkpoint dim, one checkpoint per chunk.  ``chunk_presentations`` overrides the number of rows.
+    The number of rows is the largest "round" number (a divisor of 1000 or a multiple of 1000) that keeps a
+    chunk within 4 MiB, e.g. 250 rows for 3000 neuroids, 1000 rows for 784.  With a checkpoint dim, one
+    checkpoint per chunk.  ``chunk_presentations`` overrides the number of rows.
     """
     n_pres, n_neur = int(shape[-2]), int(shape[-1])
     cols = max(1, min(n_neur, 2**20))
     if chunk_presentations is None:
-        rows = CHUNK_BYTES // (4 * cols)
+        # a "round" number of rows (a divisor of 1000, or a multiple of 1000) so that the usual dask chunks
+        # ({"presentation": 1000}, 10_000, ...) line up with the stored chunks
+        target = CHUNK_BYTES // (4 * cols)
+        rows = max([r for r in _ROUND_ROWS if r <= target], default=1)
     else:
         rows = int(chunk_presentations)
         if rows < 1:
