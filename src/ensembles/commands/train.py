@@ -1,0 +1,50 @@
+"""``ensembles train CONFIG.toml --out RUN_DIR [--resume] [--force] [--device cpu|cuda] [--set key=value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train",
+        help="train an FF, BP/FF or BP network, evaluate it and record its test-split activity",
+        description=(
+            "Train the model of CONFIG.toml (see configs/ for examples), evaluate overall and per-class test "
+            "accuracy and stream the hidden-layer activity of the test split into RUN_DIR/recording.h5 at the "
+            "configured epochs. RUN_DIR gets config.toml (resolved), history.json, metrics.json, checkpoints/, "
+            "recording.h5 and DONE."
+        ),
+    )
+    p.add_argument("config", metavar="CONFIG.toml", help="TOML run config (model, preset, scale, sections)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
+    g.add_argument("--force", action="store_true", help="delete a previous run in RUN_DIR first")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.lr=0.01 --set 'network.hidden=[500,500]'")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ensembles.train import load_config, train_run
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"The '--threads' option must be a positive integer. Got {args.threads} instead.")
+        torch.set_num_threads(args.threads)
+    cfg = load_config(args.config, args.overrides)
+    metrics = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device,
+                        progress=not args.no_progress)
+    summary = {k: metrics.get(k) for k in ("model", "dataset", "test_accuracy", "wall_time_s")}
+    print(json.dumps(summary))
+    return 0
