@@ -1,0 +1,44 @@
+"""``ensembles analyze``: the full analysis and report for any recordings (models or imported neural data)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="analyse recordings: tables, figures and an HTML report",
+        description=(
+            "Compute sparseness, ensembles and overlaps, selectivity and the comparison with cortex for one or "
+            "more recordings (files or training-run directories) and write tables (CSV), figures (PNG, SVG) and "
+            "report.html under --out.  Statistics use correctly classified presentations when the recording has "
+            "a 'correct' coord (the paper's protocol) unless --all-presentations.  Figures that need what a "
+            "recording lacks (history, weights, checkpoints) are skipped and the report says so."
+        ),
+    )
+    parser.add_argument("recordings", nargs="+", metavar="REC", help="recording files (.h5) or run directories")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--names", default=None, help="comma-separated display names, one per recording")
+    parser.add_argument("--all-presentations", action="store_true",
+                        help="use every presentation, not only the correctly classified ones")
+    parser.add_argument("--tau", type=float, default=1.0, help="τ of the authors' ensemble rule (default 1)")
+    parser.add_argument("--no-report", action="store_true", help="write tables and figures only")
+    parser.add_argument("--force", action="store_true", help="overwrite finished results in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args) -> int:
+    from ensembles.pipeline import analyze, summary_text
+
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    analyze(args.recordings, args.out, correct_only=not args.all_presentations, force=args.force, tau=args.tau,
+            names=names, progress=not args.quiet)
+    print(summary_text(args.out))
+    if not args.no_report:
+        from ensembles.report import build_report
+
+        print(f"report: {build_report(args.out)}")
+    return 0

@@ -1,0 +1,166 @@
+"""``ensembles demo``: train FF, BP/FF and BP, record, analyse and report in one reproducible run.
+
+Layout of the output directory::
+
+    OUT/runs/ff, OUT/runs/bp_ff, OUT/runs/bp     the three main runs (config.toml, history, checkpoints, recording)
+    OUT/runs/ff_heldout                          FF trained without the held-out class(es), strict (figure 8)
+    OUT/runs/sweep_<goodness>_lr<lr>             the small FF sweep of figure 7
+    OUT/tables, OUT/figures, OUT/manifest.json   the analysis (ensembles.pipeline.analyze)
+    OUT/report.html                              the report (ensembles.report.build_report)
+
+Every run directory gets a ``DONE`` marker when finished; a second call reuses finished runs (and a finished
+analysis) unless ``force``.  Usable from Python (notebooks) as :func:`run_demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ensembles._validation import check_choice, closest
+from ensembles.pipeline import analyze, check_output_dir, results_exist, summary_text
+
+__all__ = ["SCALES", "demo_plan", "run_demo"]
+
+SCALES = ("quick", "cpu", "full")
+
+# the figure-7 sweep: small FF runs (goodness × lr); widths/epochs per scale keep the demo inside its budget
+_SWEEP = {
+    "quick": {"network__hidden": [32, 32, 32], "train__epochs": 4, "train__batch_size": 128, "lrs": (0.02, 0.005)},
+    "cpu": {"network__hidden": [200, 200, 200], "train__epochs": 6, "train__batch_size": 256, "lrs": (0.01, 0.002)},
+    "full": {"network__hidden": [1000, 1000, 1000], "train__epochs": 50, "train__batch_size": 1024,
+             "lrs": (0.01, 0.001)},
+}
+_SWEEP_GOODNESS = ("l2_norm", "l1")
+
+
+def _record_epochs(total: int) -> list[int]:
+    return sorted({max(1, total // 4), max(1, total // 2), total})
+
+
+def demo_plan(dataset: str = "mnist-5k", scale: str = "cpu", *, seed: int = 0, held_out: tuple[int, ...] = (3,),
+              sweep: bool = True) -> dict[str, Any]:
+    """The run configs of the demo: ``{run_name: RunConfig}`` (insertion order = training order)."""
+    from ensembles.train import make_config
+
+    check_choice("scale", scale, SCALES)
+    plan: dict[str, Any] = {}
+    for model in ("ff", "bp_ff", "bp"):
+        cfg = make_config(model, dataset, scale=scale, seed=seed)
+        if model != "ff":  # FF (greedy) records at the end of every layer by default; the others at a few epochs
+            cfg = make_config(model, dataset, scale=scale, seed=seed,
+                              record__epochs=_record_epochs(cfg.train.epochs))
+        plan[model] = cfg
+    if held_out:
+        plan["ff_heldout"] = make_config("ff", dataset, scale=scale, seed=seed, data__held_out=list(held_out),
+                                         data__held_out_mode="strict")
+    if sweep:
+        sw = dict(_SWEEP[scale])
+        lrs = sw.pop("lrs")
+        for g in _SWEEP_GOODNESS:
+            for lr in lrs:
+                plan[f"sweep_{g}_lr{lr:g}"] = make_config("ff", dataset, scale=scale, seed=seed, ff__goodness=g,
+                                                          train__lr=lr, **sw)
+    return plan
+
+
+def _differs(stored_toml: Path, cfg) -> list[str]:
+    """Config keys that differ between a finished run and the planned config (label_value is derived)."""
+    from ensembles.train import load_config
+
+    old = load_config(stored_toml).to_dict()
+    new = cfg.to_dict()
+    diffs = []
+    for sect in sorted(set(old) | set(new)):
+        a, b = old.get(sect), new.get(sect)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                if k != "label_value" and a.get(k) != b.get(k):
+                    diffs.append(f"{sect}.{k}: {a.get(k)!r} -> {b.get(k)!r}")
+        elif a != b:
+            diffs.append(f"{sect}: {a!r} -> {b!r}")
+    return diffs
+
+
+def _check_dataset(dataset: str) -> None:
+    from ensembles.data import list_datasets
+
+    infos = {d.name: d for d in list_datasets()}
+    if dataset not in infos:
+        hint = closest(dataset, infos)
+        raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(infos)}"
+                         + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    if not infos[dataset].available:
+        raise FileNotFoundError(f"dataset {dataset!r} is not available here: {infos[dataset].reason}")
+
+
+def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "results/demo", *, force: bool = False,
+             seed: int = 0, held_out: tuple[int, ...] = (3,), sweep: bool = True, progress: bool = True,
+             device: str = "cpu") -> dict[str, Any]:
+    """Train, record, analyse and report; returns ``{"report": path, "timings_s": {...}, "manifest": {...}}``."""
+    from ensembles.report import build_report
+    from ensembles.train import train_run
+
+    check_choice("scale", scale, SCALES)
+    _check_dataset(dataset)
+    out = Path(out)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def say(msg: str) -> None:
+        if progress:
+            print(f"[demo {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    plan = demo_plan(dataset, scale, seed=seed, held_out=held_out, sweep=sweep)
+    runs_dir = out / "runs"
+    finished = {n: (runs_dir / n / "DONE").exists() for n in plan}
+    if results_exist(out) and not force:
+        if all(finished.values()):
+            say(f"reusing the finished demo in {out} (pass --force to redo it)")
+            report = out / "report.html"
+            if not report.exists():
+                report = build_report(out)
+            return {"report": str(report), "timings_s": {}, "reused": True,
+                    "manifest": json.loads((out / "manifest.json").read_text())}
+        raise FileExistsError(f"{out} holds a finished report but some runs are missing or unfinished; "
+                              "pass --force to redo the demo")
+    check_output_dir(out, force=force)
+    for name, cfg in plan.items():
+        rdir = runs_dir / name
+        if finished[name] and not force:
+            diffs = _differs(rdir / "config.toml", cfg)
+            if diffs:
+                raise FileExistsError(f"run {rdir} was finished with a different config ({'; '.join(diffs[:3])}); "
+                                      "pass --force to retrain")
+            say(f"{name}: finished run reused")
+            continue
+        say(f"training {name} ({cfg.model}, {dataset}, scale {scale}, hidden {cfg.network.hidden}, "
+            f"{cfg.train.epochs} epochs{' per layer' if cfg.model == 'ff' else ''}, lr {cfg.train.lr:g})")
+        t = time.perf_counter()
+        metrics = train_run(cfg, rdir, resume=not force, force=force, device=device, progress=progress)
+        timings[f"train {name}"] = round(time.perf_counter() - t, 2)
+        acc = metrics.get("accuracy", metrics.get("test_accuracy"))
+        say(f"{name}: done in {timings[f'train {name}']:.1f}s" + (f", test accuracy {acc:.4f}" if isinstance(
+            acc, float) else ""))
+    t = time.perf_counter()
+    main = [runs_dir / m for m in ("ff", "bp_ff", "bp")]
+    zs = [(runs_dir / "ff_heldout", runs_dir / "ff")] if "ff_heldout" in plan else None
+    sw = [runs_dir / n for n in plan if n.startswith("sweep_")] or None
+    say("analysis")
+    manifest = analyze(main, out, force=True, sweep=sw, zero_shot=zs, progress=progress)
+    timings["analysis"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    report = build_report(out)
+    timings["report"] = round(time.perf_counter() - t, 2)
+    timings["total"] = round(time.perf_counter() - t0, 2)
+    manifest["demo"] = {"dataset": dataset, "scale": scale, "seed": seed, "held_out": list(held_out),
+                        "runs": list(plan), "timings_s": timings}
+    from ensembles.pipeline import _atomic_write_text, _clean_json, _json_default
+
+    _atomic_write_text(out / "manifest.json", json.dumps(_clean_json(manifest), indent=1, default=_json_default))
+    say(f"report: {report}")
+    return {"report": str(report), "timings_s": timings, "reused": False, "manifest": manifest,
+            "summary": summary_text(out)}
