@@ -86,8 +86,8 @@ def _surrogate(Z: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray
 def _largest_eig(Z: np.ndarray) -> float:
     """Largest eigenvalue of Z'Z / B without forming it when N is large (Lanczos on a linear operator)."""
     B, N = Z.shape
-    if N <= 64:
-        return float(linalg.eigvalsh(Z.T @ Z / B)[-1])
+    if N <= 200:
+        return float(linalg.eigvalsh(Z.T @ Z / B, subset_by_index=[N - 1, N - 1])[0])
     op = LinearOperator((N, N), matvec=lambda v: Z.T @ (Z @ v) / B, dtype=np.float64)
     return float(eigsh(op, k=1, which="LA", return_eigenvectors=False, tol=1e-6)[0])
 
@@ -116,7 +116,10 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     method : {"ica", "pca", "svd", "graph", "nmf"}, default="ica"
         Detection method (see the module docstring and Notes).
     significance : {"auto", "marchenko-pastur", "tracy-widom", "shuffle", "circular"}, default="auto"
-        Null used to decide what is significant. ``"auto"`` is ``"marchenko-pastur"`` for ``ica``/``pca``/``nmf``
+        Null used to decide what is significant. ``"auto"`` is ``"tracy-widom"`` for ``ica``/``pca``/``nmf``
+        (the Marchenko-Pastur edge plus its finite-size Tracy-Widom quantile, a test at level ``alpha``; the bare
+        edge ``"marchenko-pastur"`` is the classic choice but is crossed by the largest null eigenvalue in ~15% of
+        assembly-free populations of 80 neuroids x 800 presentations, measured in tests/test_ensembles_recovery.py)
         and ``"shuffle"`` for ``svd``/``graph``.  For ``ica``/``pca``/``nmf``: the number of ensembles is the number
         of correlation eigenvalues above the Marchenko-Pastur edge ``(1 + sqrt(N/B))**2``, above its Tracy-Widom
         ``1 - alpha`` quantile, or above the ``1 - alpha`` quantile of the largest eigenvalue of ``n_shuffles``
@@ -226,7 +229,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             raise self._err("significance", "a str among " + str(set(SIGNIFICANCE)), self.significance)
         sig = self.significance
         if sig == "auto":
-            sig = "shuffle" if self.method in ("svd", "graph") else "marchenko-pastur"
+            sig = "shuffle" if self.method in ("svd", "graph") else "tracy-widom"
         if self.method in ("svd", "graph") and sig not in ("shuffle", "circular"):
             raise self._err("significance", f"one of 'auto', 'shuffle', 'circular' for method={self.method!r}", sig)
         a = self.alpha
@@ -372,8 +375,12 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         M /= np.maximum(np.linalg.norm(M, axis=1, keepdims=True), 1e-12)
         # centre the columns: the leading singular vector of a non-negative matrix otherwise only carries the mean
         Mc = M - M.mean(axis=0)
-        U, s, Vt = linalg.svd(Mc, full_matrices=False)
-        self.eigenvalues_ = s**2
+        # thin SVD through the (N x N) Gram matrix: Mc = U S V'
+        ev, V = linalg.eigh(Mc.T @ Mc)
+        ev, V = np.maximum(ev[::-1], 0.0), V[:, ::-1]
+        s = np.sqrt(ev)
+        U = (Mc @ V) / np.where(s > 0, s, 1.0)
+        self.eigenvalues_ = ev
         # state-count null: permute each neuroid's column among the significant frames, take the largest squared
         # singular value; states = squared singular values above its 1 - alpha quantile (family-wise)
         null_top = []
@@ -387,7 +394,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             return np.zeros((0, N))
         emb = U[:, :k] * s[:k]
         emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        km = KMeans(n_clusters=k, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(emb)
+        km = KMeans(n_clusters=k, n_init=4, random_state=int(rng.integers(2**31 - 1))).fit(emb)
         states = km.labels_
         self.n_iter_ = max(int(km.n_iter_), 1)
         W = np.zeros((k, N))
