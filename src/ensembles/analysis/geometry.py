@@ -44,6 +44,7 @@ __all__ = [
     "eigenspectrum",
     "eigenspectrum_alpha",
     "kendall_tau_a",
+    "summarize_geometry",
 ]
 
 RDM_METRICS = ("correlation", "euclidean", "sqeuclidean", "crossnobis")
@@ -769,3 +770,84 @@ def eigenspectrum_alpha(
         n_points=int(idx.size),
         eigenvalues=ss,
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# tidy summary (same columns as ensembles.analysis.summary.summarize)
+# --------------------------------------------------------------------------------------------------------------
+def summarize_geometry(
+    rec: Any,
+    *,
+    correct_only: bool = True,
+    layers: Any = None,
+    fit_range: tuple[int, int] = (11, 500),
+) -> Any:
+    """Dimensionality of each layer as tidy rows in the format of :func:`ensembles.analysis.summary.summarize`.
+
+    Statistics (``aggregate = "value"``): ``participation_ratio`` (:func:`participation_ratio`) and
+    ``eigenspectrum_alpha`` (:func:`eigenspectrum_alpha`; NaN with ``n_nan = 1`` when the layer has too few
+    components for ``fit_range``).  ``n`` is the number of neuroids of the layer.  Only correctly classified
+    presentations are used when ``correct_only`` and the recording has a ``correct`` coord (the paper's protocol),
+    as in ``summarize``.  The rows can be concatenated with ``summarize(rec)`` and passed to
+    :func:`ensembles.analysis.cortex.compare_to_cortex`.
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``model, dataset, seed, site, run, checkpoint, epoch, layer, subset, class,
+    statistic, aggregate, value, n, n_nan``.
+    """
+    import pandas as pd
+
+    if isinstance(rec, xr.Dataset):
+        if "activity" not in rec.data_vars:
+            raise param_error("rec", "a recording (xr.Dataset with an 'activity' variable)", rec)
+        act, attrs = rec["activity"], dict(rec.attrs)
+    elif isinstance(rec, xr.DataArray):
+        act, attrs = rec, dict(rec.attrs)
+    else:
+        raise param_error("rec", "a recording (xr.Dataset) or an activity DataArray", rec, exc=TypeError)
+    if "checkpoint" in act.dims:
+        act = act.isel(checkpoint=-1)
+    if set(act.dims) != {"presentation", "neuroid"}:
+        raise ValueError(
+            f"The 'rec' parameter must have dims ('presentation', 'neuroid'). Got {tuple(act.dims)}."
+        )
+    act = act.transpose("presentation", "neuroid")
+    subset = "all"
+    if correct_only and "correct" in act.coords and act["correct"].dims == ("presentation",):
+        act = act.isel(presentation=np.asarray(act["correct"].values, dtype=bool))
+        subset = "correct"
+    layer_values = act["layer"].values if "layer" in act.coords else np.ones(act.sizes["neuroid"], dtype=int)
+    wanted = np.unique(layer_values) if layers is None else np.atleast_1d(layers)
+    base = {
+        "model": attrs.get("model"),
+        "dataset": attrs.get("dataset"),
+        "seed": attrs.get("seed"),
+        "site": attrs.get("site"),
+        "run": None,
+        "checkpoint": None,
+        "epoch": int(act["epoch"].values) if "epoch" in act.coords and act["epoch"].ndim == 0 else None,
+        "subset": subset,
+        "class": "all",
+        "aggregate": "value",
+    }
+    rows = []
+    for layer in wanted:
+        x = act.isel(neuroid=np.flatnonzero(layer_values == layer))
+        p = int(x.sizes["neuroid"])
+        if p == 0:
+            raise ValueError(f"The 'layers' parameter asks for layer {layer!r}, which the recording lacks.")
+        arr = np.asarray(x.values, dtype=np.float64)
+        ok = np.isfinite(arr).all(axis=1)
+        arr = arr[ok]
+        pr = participation_ratio(arr) if arr.shape[0] >= 2 else float("nan")
+        try:
+            alpha = eigenspectrum_alpha(arr, fit_range=fit_range).alpha
+        except ValueError:
+            alpha = float("nan")
+        for stat, val in (("participation_ratio", pr), ("eigenspectrum_alpha", alpha)):
+            rows.append({**base, "layer": int(layer), "statistic": stat, "value": float(val), "n": p,
+                         "n_nan": int(not np.isfinite(val))})  # fmt: skip
+    cols = ["model", "dataset", "seed", "site", "run", "checkpoint", "epoch", "layer", "subset", "class",
+            "statistic", "aggregate", "value", "n", "n_nan"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,232 @@
+"""Distribution similarity of single-neuroid properties (Brain-Score "Marques2020" recipe).
+
+A model is compared with a neural recording not by the mean of a property (lifetime sparseness, image selectivity,
+number of driven classes, ...) but by the whole distribution across neuroids, at matched numbers of neuroids, with
+a bootstrap interval (neuro-methods.md §5.3).  :func:`ks_similarity` and :func:`distribution_similarity` follow
+Brain-Score vision's ``metrics/distribution_similarity`` (``ks_similarity`` and ``BootstrapDistributionSimilarity``)
+step by step; :func:`property_similarity` applies them to sparseness and selectivity of two recordings, which
+Brain-Score does not offer.
+
+References
+----------
+Marques, Schrimpf & DiCarlo (2021). Multi-scale hierarchical neural network models that bridge from single neurons
+in the primate primary visual cortex to object recognition behavior. bioRxiv 2021.03.01.433495.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ensembles._validation import check_choice, param_error
+
+__all__ = [
+    "DistributionSimilarity",
+    "ks_similarity",
+    "distribution_similarity",
+    "property_similarity",
+    "PROPERTIES",
+]
+
+PROPERTIES = ("lifetime_sparseness", "image_selectivity", "n_driven_classes")
+
+
+def ks_similarity(p: Any, q: Any) -> float:
+    """KS similarity of two normalised histograms on the same bins: 1 − D/D_max.
+
+    D = max_b |CDF_p − CDF_q|; D_max = the larger KS distance between ``q`` (the data histogram) and a point mass
+    in its first or in its last bin, so that 1 means identical and 0 means as far as a point mass at an end of the
+    data range (Brain-Score ``ks_similarity``; Marques et al. 2021).
+    """
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if p.ndim != 1 or p.shape != q.shape or p.size == 0:
+        raise ValueError(
+            f"ks_similarity needs two 1-D histograms of equal length. Got shapes {p.shape} and {q.shape}."
+        )
+    z1 = np.zeros_like(q)
+    z2 = np.zeros_like(q)
+    z1[0] = 1.0
+    z2[-1] = 1.0
+    cq = np.cumsum(q)
+    d = np.max(np.abs(np.cumsum(p) - cq))
+    d_max = max(np.max(np.abs(np.cumsum(z1) - cq)), np.max(np.abs(np.cumsum(z2) - cq)))
+    return float(1.0 - d / d_max)
+
+
+@dataclass(frozen=True)
+class DistributionSimilarity:
+    """Result of :func:`distribution_similarity`: ``score`` (mean over bootstrap draws) and ``error`` (their SD)."""
+
+    score: float
+    error: float
+    n_model: int
+    n_data: int
+    n_bootstrap: int
+    n_nan_draws: int
+    bins: np.ndarray = field(repr=False, compare=False)
+    data_hist: np.ndarray = field(repr=False, compare=False)
+    similarities: np.ndarray = field(repr=False, compare=False)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("bins", "data_hist", "similarities"):
+            d.pop(k)
+        return d
+
+
+def _values(v: Any, name: str) -> np.ndarray:
+    if hasattr(v, "values") and hasattr(v, "dims"):
+        v = v.values
+    arr = np.asarray(v, dtype=np.float64)
+    if arr.ndim != 1:
+        raise param_error(name, "a 1-D array of one property value per neuroid", arr)
+    if arr.size == 0:
+        raise ValueError(f"The {name!r} parameter is empty; need at least one neuroid.")
+    return arr
+
+
+def distribution_similarity(
+    model_values: Any,
+    data_values: Any,
+    *,
+    bins: Any = None,
+    n_bootstrap: int = 1000,
+    random_state: int | np.random.Generator | None = None,
+) -> DistributionSimilarity:
+    """Bootstrap KS similarity of a model's distribution of a property to a neural recording's (Marques2020).
+
+    Steps (Brain-Score ``BootstrapDistributionSimilarity.__call__``): clip model and data values into
+    [bins[0], bins[−1]]; normalised histogram of the data; ``n_bootstrap`` draws of n_data values (with replacement)
+    from the model's values, each histogrammed and normalised; :func:`ks_similarity` of each draw to the data
+    histogram; score = mean over draws, error = SD; score = error = 0 when more than 10 % of the draws are NaN.
+    Drawing n_data values matches the number of neuroids.  As in Brain-Score, NaN model values stay in the pool
+    (they fall in no bin, so a draw of only NaN gives a NaN similarity); NaN data values are dropped.
+
+    Parameters
+    ----------
+    model_values, data_values : array-like of shape (n_neuroids,)
+        One property value per neuroid (e.g. lifetime sparseness).
+    bins : int, array-like of edges, or None
+        Histogram edges (Brain-Score stores them with each property); an int gives that many equal bins over the
+        data's range; None gives 20.
+    n_bootstrap : int
+        Number of draws (Brain-Score: 1000).
+    random_state : int, Generator or None
+    """
+    model = _values(model_values, "model_values").copy()
+    data = _values(data_values, "data_values")
+    data = data[np.isfinite(data)].copy()
+    if data.size == 0:
+        raise ValueError("The 'data_values' parameter has no finite value.")
+    if not isinstance(n_bootstrap, (int, np.integer)) or isinstance(n_bootstrap, bool) or n_bootstrap < 1:
+        raise param_error("n_bootstrap", "an int >= 1", n_bootstrap)
+    if bins is None or isinstance(bins, (int, np.integer)):
+        k = 20 if bins is None else int(bins)
+        if k < 1:
+            raise param_error("bins", "a positive int or an increasing array of edges", bins)
+        lo, hi = float(data.min()), float(data.max())
+        if hi == lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = np.linspace(lo, hi, k + 1)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+            raise param_error("bins", "a positive int or an increasing array of at least 2 edges", bins)
+    data = np.clip(data, edges[0], edges[-1])
+    finite = np.isfinite(model)
+    model[finite] = np.clip(model[finite], edges[0], edges[-1])
+    n_data = data.size
+    data_hist = np.histogram(data, bins=edges)[0].astype(np.float64)
+    data_hist /= data_hist.sum()
+    rng = np.random.default_rng(random_state)
+    sims = np.empty(n_bootstrap)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for s in range(n_bootstrap):
+            sample = rng.choice(model, size=n_data, replace=True)
+            h = np.histogram(sample[np.isfinite(sample)], bins=edges)[0].astype(np.float64)
+            h /= h.sum()
+            sims[s] = ks_similarity(h, data_hist) if np.all(np.isfinite(h)) else np.nan
+    n_nan = int(np.isnan(sims).sum())
+    if n_nan > n_bootstrap / 10:
+        score = error = 0.0
+    else:
+        score, error = float(np.nanmean(sims)), float(np.nanstd(sims))
+    return DistributionSimilarity(
+        score=score,
+        error=error,
+        n_model=int(model.size),
+        n_data=int(n_data),
+        n_bootstrap=int(n_bootstrap),
+        n_nan_draws=n_nan,
+        bins=edges,
+        data_hist=data_hist,
+        similarities=sims,
+    )
+
+
+def _property(rec: Any, prop: str, n_conditions: int | None, rng: np.random.Generator) -> np.ndarray:
+    from ensembles.analysis import selectivity as sel
+    from ensembles.analysis import sparsity as sp
+
+    da = rec["activity"] if isinstance(rec, xr.Dataset) else rec
+    if not isinstance(da, xr.DataArray) or set(da.dims) != {"presentation", "neuroid"}:
+        raise ValueError(
+            "property_similarity needs recordings (or activity DataArrays) with dims ('presentation', 'neuroid'); "
+            "select one checkpoint first."
+        )
+    if "label" not in da.coords:
+        raise ValueError("property_similarity needs a 'label' presentation coord (the stimulus conditions).")
+    da = da.transpose("presentation", "neuroid")
+    classes = np.unique(da["label"].values)
+    if n_conditions is not None and n_conditions < classes.size:
+        keep = np.sort(rng.choice(classes, size=n_conditions, replace=False))
+        da = da.isel(presentation=np.isin(da["label"].values, keep))
+    if prop == "n_driven_classes":
+        return np.asarray(sel.n_driven_classes(da, da["label"].values)["n_driven"].values, dtype=np.float64)
+    means = sp.condition_means(da, "label")
+    if prop == "lifetime_sparseness":
+        return np.asarray(
+            sp.lifetime_sparseness(means, dim="stimulus", negative="clip").values, dtype=np.float64
+        )
+    return np.asarray(sp.image_selectivity(means, dim="stimulus").values, dtype=np.float64)
+
+
+def property_similarity(
+    model: Any,
+    data: Any,
+    *,
+    property: str = "lifetime_sparseness",
+    bins: Any = None,
+    n_bootstrap: int = 1000,
+    match_conditions: bool = True,
+    random_state: int | np.random.Generator | None = None,
+) -> DistributionSimilarity:
+    """KS similarity of a single-neuroid property between a model recording and a neural recording.
+
+    The property is computed per neuroid on the trial-averaged response to each condition (``label``):
+    ``"lifetime_sparseness"`` (Vinje–Gallant S of the condition means, negatives clipped; AllenSDK's form),
+    ``"image_selectivity"`` (AllenSDK), or ``"n_driven_classes"`` (:func:`ensembles.analysis.selectivity.n_driven_classes`).
+    With ``match_conditions`` the recording with more conditions is reduced to a random subset of as many conditions
+    as the other has (lifetime measures depend on the number of stimuli, neuro-methods.md §2.2); neuroids are
+    matched by drawing n_data model values per bootstrap draw (:func:`distribution_similarity`).
+    """
+    check_choice("property", property, PROPERTIES)
+    rng = np.random.default_rng(random_state)
+    n = None
+    if match_conditions:
+
+        def n_cond(r):
+            da = r["activity"] if isinstance(r, xr.Dataset) else r
+            return np.unique(da["label"].values).size if "label" in da.coords else None
+
+        counts = [c for c in (n_cond(model), n_cond(data)) if c is not None]
+        n = min(counts) if counts else None
+    mv = _property(model, property, n, rng)
+    dv = _property(data, property, n, rng)
+    if bins is None and property in ("lifetime_sparseness",):
+        bins = np.linspace(0.0, 1.0, 21)
+    return distribution_similarity(mv, dv, bins=bins, n_bootstrap=n_bootstrap, random_state=rng)
