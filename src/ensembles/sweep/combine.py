@@ -91,7 +91,7 @@ def fallback_summary(rec, metrics: dict) -> list[dict]:
                      else float("nan")})
         rows.append({"layer": int(layer), "statistic": "zero_fraction",
                      "value": float(np.mean(~np.any(block != 0, axis=1)))})
-    acc = metrics.get("accuracy")
+    acc = metrics.get("test_accuracy", metrics.get("accuracy"))
     if isinstance(acc, dict):
         acc = acc.get("overall", acc.get("total"))
     if isinstance(acc, (int, float)):

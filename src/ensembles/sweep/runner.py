@@ -195,8 +195,9 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
             (log_dir / stale).unlink()
     atomic_write_json(log_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds})
     summary = result if isinstance(result, Mapping) else {}
+    acc = summary.get("test_accuracy", summary.get("accuracy"))
     return {"state": "done", "attempt": attempt, "seconds": seconds,
-            "accuracy": summary.get("accuracy") if isinstance(summary.get("accuracy"), (int, float)) else None}
+            "accuracy": acc if isinstance(acc, (int, float)) else None}
 
 
 # ----------------------------------------------------------------------------------------------------------------
