@@ -301,3 +301,14 @@ def test_eigenspectrum_alpha_recovers_power_law(rng):
         eigenspectrum_alpha(rng.normal(size=(10, 5)))
     with pytest.raises(ValueError, match="'fit_range' parameter"):
         eigenspectrum_alpha(x, fit_range=(5, 2))
+
+
+def test_dask_backed_and_dataarray_inputs_match_numpy(rng):
+    x = rng.normal(size=(40, 12))
+    y = x[:, :6] + rng.normal(size=(40, 6))
+    labels = np.repeat(np.arange(4), 10)
+    dx, dy = _activity(x, labels=labels).chunk({"presentation": 10}), _activity(y, labels=labels).chunk()
+    assert linear_cka(dx, dy) == pytest.approx(linear_cka(x, y), abs=1e-12)
+    assert participation_ratio(dx) == pytest.approx(participation_ratio(x), abs=1e-12)
+    np.testing.assert_allclose(rdm(dx, "label").values, rdm(x, labels).values, atol=1e-12)
+    assert decode(dx, "label").accuracy == pytest.approx(decode(x, labels).accuracy)
