@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,22 @@ from .recording import _as_coord_array, make_recording
 from .schema import RecordingIncompleteError, validate_recording
 
 __all__ = ["RecordingWriter"]
+
+_MAX_THREADS = 8
+
+
+def _encode_chunk(rows_data: np.ndarray, rows: int, level: int) -> bytes:
+    """One chunk of activity as stored by HDF5's shuffle + deflate filters (zlib stream of byte planes).
+
+    An edge chunk (fewer rows than the chunk) is padded with the fill value (NaN): HDF5 stores edge chunks at
+    full size and ignores the padding when reading.
+    """
+    data = np.ascontiguousarray(rows_data, dtype="<f4")
+    if data.shape[0] < rows:
+        pad = np.full((rows - data.shape[0],) + data.shape[1:], np.nan, dtype="<f4")
+        data = np.concatenate([data, pad])
+    planes = data.view(np.uint8).reshape(-1, 4).T.tobytes()  # the shuffle filter: byte 0 of all values, ...
+    return zlib.compress(planes, level)
 
 _ALL_KINDS = {**C.PRESENTATION_COORDS_REQUIRED, **C.PRESENTATION_COORDS_OPTIONAL}
 
@@ -138,6 +156,7 @@ class RecordingWriter:
         self._buf_ck = 0
         self._buf_start = 0
         self._closed = False
+        self._pool: ThreadPoolExecutor | None = None
         self.sha256: str | None = None
 
         coords_only = template.drop_vars(C.ACTIVITY)
@@ -148,10 +167,17 @@ class RecordingWriter:
         self._file = h5netcdf.File(self.partial_path, "a")
         try:
             kwargs: dict[str, Any] = {"chunks": enc["chunksizes"], "fillvalue": np.float32(np.nan)}
-            if enc.get("zlib"):
-                kwargs.update(compression="gzip", compression_opts=enc["complevel"], shuffle=True)
+            self._complevel = int(enc.get("complevel", 0)) if enc.get("zlib") else 0
+            if self._complevel:
+                kwargs.update(compression="gzip", compression_opts=self._complevel, shuffle=True)
             dims = (C.CHECKPOINT, C.PRESENTATION, C.NEUROID) if self.has_checkpoint else (C.PRESENTATION, C.NEUROID)
             self._var = self._file.create_variable(C.ACTIVITY, dims, dtype="f4", **kwargs)
+            # parallel compression of whole chunks (only when one chunk spans every neuroid)
+            self._pool = (
+                ThreadPoolExecutor(max_workers=min(_MAX_THREADS, os.cpu_count() or 1))
+                if self._complevel and self._chunks[-1] == n_neur
+                else None
+            )
             self._h5 = self._file._h5file  # the underlying h5py.File (h5netcdf's flush() does not flush it)
             self._h5ds = self._h5[C.ACTIVITY]
             self._file.flush()
@@ -264,10 +290,32 @@ class RecordingWriter:
 
     def _write(self, k: int, start: int, block: np.ndarray) -> None:
         stop = start + block.shape[0]
-        if self.has_checkpoint:
-            self._h5ds[k, start:stop, :] = block
-        else:
-            self._h5ds[start:stop, :] = block
+        rows = self._chunks[-2]
+        if self._pool is not None and start % rows == 0:
+            # whole chunks: compressed in parallel threads (zlib releases the GIL), written in order with
+            # H5Dwrite_chunk; the bytes are exactly what HDF5's shuffle + deflate filters would produce
+            spans = []
+            a = start
+            while a < stop:
+                b = min(a + rows, self.n_presentations)
+                if b > stop:
+                    break
+                spans.append((a, b))
+                a = b
+            if spans:
+                futures = [
+                    self._pool.submit(_encode_chunk, block[a0 - start : b0 - start], rows, self._complevel)
+                    for a0, b0 in spans
+                ]
+                for (a0, _), fut in zip(spans, futures, strict=True):
+                    offset = (k, a0, 0) if self.has_checkpoint else (a0, 0)
+                    self._h5ds.id.write_direct_chunk(offset, fut.result(), 0)
+                block, start = block[a - start :], a
+        if start < stop:
+            if self.has_checkpoint:
+                self._h5ds[k, start:stop, :] = block
+            else:
+                self._h5ds[start:stop, :] = block
         self._h5.flush()  # so that a killed process leaves a readable (incomplete) file behind
 
     def _flush(self) -> None:
@@ -355,6 +403,7 @@ class RecordingWriter:
         try:
             self._flush()
         finally:
+            self._shutdown_pool()
             self._file.close()
 
     def close(self) -> str:
@@ -405,12 +454,18 @@ class RecordingWriter:
             self.abort()
             raise
         self._closed = True
+        self._shutdown_pool()
         self._file.close()
         _fsync_file(self.partial_path)
         self.sha256 = file_sha256(self.partial_path)
         os.replace(self.partial_path, self.path)
         _fsync_dir(self.path.parent)
         return self.sha256
+
+    def _shutdown_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _write_coord(self, name: str, dims: tuple[str, ...], arr: np.ndarray) -> None:
         # the encodings xarray's netCDF writer uses: vlen UTF-8 strings; bools as int8 with attr dtype="bool"
