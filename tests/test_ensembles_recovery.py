@@ -9,9 +9,19 @@ little below the worst measured seed (the test uses seed 0).
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from ensembles.analysis.ensembles import EnsembleDetector, match_ensembles
 from ensembles.data.synthetic import null_population, planted_ensembles
+
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    # many small eigen-decompositions: BLAS threads only contend on a shared 2-core machine
+    with threadpool_limits(1):
+        yield
+
 
 LEVELS = {"ica": 0.9, "pca": 0.8, "svd": 0.85, "graph": 0.95, "nmf": 0.85}
 
