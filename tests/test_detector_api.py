@@ -1,13 +1,8 @@
 """EnsembleDetector follows the scikit-learn estimator contract (style.md section 6)."""
 
-import numpy as np
-import pytest
-from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from ensembles._validation import EnsemblesWarning
 from ensembles.analysis.ensembles import EnsembleDetector
-from ensembles.data.synthetic import planted_ensembles
 
 
 @parametrize_with_checks(

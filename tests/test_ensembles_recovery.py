@@ -7,13 +7,11 @@ svd 0.871/0.869/0.869/0.877, graph 1.000/1.000/1.000/1.000, nmf 0.951/0.866/0.94
 little below the worst measured seed (the test uses seed 0).
 """
 
-import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 from ensembles.analysis.ensembles import EnsembleDetector, match_ensembles
 from ensembles.data.synthetic import null_population, planted_ensembles
-
 
 
 @pytest.fixture(autouse=True)
