@@ -164,6 +164,10 @@ def test_history_frame_and_training_curves():
     assert set(h[h.model == "BP/FF"]["layer"].dropna()) == {1, 2}
     flat = plot.history_frame([{"epoch": 0, "layer2_pos_goodness": 1.5}])
     assert flat.loc[0, "layer"] == 2 and flat.loc[0, "metric"] == "pos_goodness"
+    # the trainers' keys (ensembles.train history.json): g_pos_l1, g_neg_l3, loss_l2
+    tr = plot.history_frame([{"epoch": 1, "layer": 1, "loss_l1": 0.7, "g_pos_l1": 2.9, "g_neg_l3": 0.1}])
+    assert sorted(zip(tr["layer"], tr["metric"], strict=True)) == [(1, "g_pos"), (1, "loss"), (3, "g_neg")]
+    assert len(plot.training_curves(tr.assign(model="FF")).axes[0].lines) == 2
     fig = plot.training_curves(h)
     assert len(fig.axes) == 6 + 1  # 2 x 3 + one twin accuracy axis for BP
     ff_ax = fig.axes[0]

@@ -152,15 +152,16 @@ def load_sources(inputs: Iterable[Any] | Any, *, names: Sequence[str] | None = N
     for s in sources:
         if not s.name:
             s.name = C.MODEL_NAMES.get(s.model, s.model)
-    counts: dict[str, int] = {}
+    groups: dict[str, list[Source]] = {}
     for s in sources:
-        counts[s.name] = counts.get(s.name, 0) + 1
-    seen: dict[str, int] = {}
-    for s in sources:
-        if counts[s.name] > 1:
-            seen[s.name] = seen.get(s.name, 0) + 1
-            seed = s.rec.attrs.get("seed", -1)
-            s.name = f"{s.name} (seed {seed})" if seed not in (-1, None) else f"{s.name} #{seen[s.name]}"
+        groups.setdefault(s.name, []).append(s)
+    for base, group in groups.items():
+        if len(group) < 2:
+            continue
+        seeds = [g.rec.attrs.get("seed", -1) for g in group]
+        by_seed = len(set(seeds)) == len(seeds) and -1 not in seeds
+        for k, g in enumerate(group, start=1):
+            g.name = f"{base} (seed {seeds[k - 1]})" if by_seed else f"{base} #{k}"
     if len({s.name for s in sources}) != len(sources):
         raise ValueError("The 'names' parameter must give each recording a unique name.")
     return sources
@@ -861,9 +862,8 @@ def _summary(sources: Sequence[Source], correct_only: bool, notes: list[str]) ->
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                df = summarize(_final_recording(s.rec), correct_only=correct_only)
-        except TypeError:
-            df = summarize(_final_recording(s.rec))
+                # 50 label shuffles for the bias-corrected MI of the summary (its default is 200): 2 cores
+                df = summarize(_final_recording(s.rec), correct_only=correct_only, n_shuffles=50)
         except Exception as err:  # noqa: BLE001 - reported in the manifest, the rest of the analysis goes on
             notes.append(f"summary: {s.name}: {type(err).__name__}: {err}")
             continue

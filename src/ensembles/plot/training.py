@@ -75,7 +75,7 @@ def history_frame(history: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[M
 
 def _is_goodness(metric: str) -> str | None:
     m = metric.lower()
-    if "good" not in m:
+    if "good" not in m and not m.startswith("g_"):  # "pos_goodness", "goodness_neg", "g_pos" (trainers' history)
         return None
     if "pos" in m:
         return "pos"

@@ -29,12 +29,18 @@ SCALES = ("quick", "cpu", "full")
 
 # the figure-7 sweep: small FF runs (goodness × lr); widths/epochs per scale keep the demo inside its budget
 _SWEEP = {
-    "quick": {"network__hidden": [32, 32, 32], "train__epochs": 4, "train__batch_size": 128, "lrs": (0.02, 0.005)},
+    "quick": {"network__hidden": [16, 16, 16], "train__epochs": 3, "train__batch_size": 128, "lrs": (0.02, 0.005)},
     "cpu": {"network__hidden": [200, 200, 200], "train__epochs": 6, "train__batch_size": 256, "lrs": (0.01, 0.002)},
     "full": {"network__hidden": [1000, 1000, 1000], "train__epochs": 50, "train__batch_size": 1024,
              "lrs": (0.01, 0.001)},
 }
 _SWEEP_GOODNESS = ("l2_norm", "l1")
+# the demo's `quick` scale is a smoke test (seconds): narrower and shorter than the trainers' quick profile
+_MAIN_OVERRIDES = {
+    "quick": {"ff": {"network__hidden": [32, 32, 32], "train__epochs": 5},
+              "bp_ff": {"network__hidden": [32, 32, 32], "train__epochs": 10},
+              "bp": {"network__hidden": [32, 32, 32], "train__epochs": 10}},
+}
 
 
 def _record_epochs(total: int) -> list[int]:
@@ -48,15 +54,16 @@ def demo_plan(dataset: str = "mnist-5k", scale: str = "cpu", *, seed: int = 0, h
 
     check_choice("scale", scale, SCALES)
     plan: dict[str, Any] = {}
+    main = _MAIN_OVERRIDES.get(scale, {})
     for model in ("ff", "bp_ff", "bp"):
-        cfg = make_config(model, dataset, scale=scale, seed=seed)
+        cfg = make_config(model, dataset, scale=scale, seed=seed, **main.get(model, {}))
         if model != "ff":  # FF (greedy) records at the end of every layer by default; the others at a few epochs
-            cfg = make_config(model, dataset, scale=scale, seed=seed,
-                              record__epochs=_record_epochs(cfg.train.epochs))
+            cfg = make_config(model, dataset, scale=scale, seed=seed, record__epochs=_record_epochs(cfg.train.epochs),
+                              **main.get(model, {}))
         plan[model] = cfg
     if held_out:
         plan["ff_heldout"] = make_config("ff", dataset, scale=scale, seed=seed, data__held_out=list(held_out),
-                                         data__held_out_mode="strict")
+                                         data__held_out_mode="strict", **main.get("ff", {}))
     if sweep:
         sw = dict(_SWEEP[scale])
         lrs = sw.pop("lrs")
@@ -150,7 +157,8 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
     zs = [(runs_dir / "ff_heldout", runs_dir / "ff")] if "ff_heldout" in plan else None
     sw = [runs_dir / n for n in plan if n.startswith("sweep_")] or None
     say("analysis")
-    manifest = analyze(main, out, force=True, sweep=sw, zero_shot=zs, progress=progress)
+    manifest = analyze(main, out, force=True, sweep=sw, zero_shot=zs, progress=progress,
+                       n_boot=200 if scale == "quick" else 1000)
     timings["analysis"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     report = build_report(out)
