@@ -19,6 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="mnist-5k", help="dataset name (default: mnist-5k; see 'ensembles datasets')")
     parser.add_argument("--scale", default="cpu", help="scale profile: quick, cpu (default) or full (the authors' epochs)")
     parser.add_argument("--out", default="results/demo", help="output directory (default: results/demo)")
+    parser.add_argument("--models", default="ff,bp_ff,bp", help="comma-separated models (default ff,bp_ff,bp)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
     parser.add_argument("--held-out", default="3", help="comma-separated class(es) held out of the zero-shot FF run "
                         "(default 3; 'none' to skip)")
@@ -46,7 +47,7 @@ def run(args) -> int:
     check_choice("--scale", args.scale, SCALES)
     res = run_demo(args.dataset, args.scale, args.out, force=args.force, seed=args.seed,
                    held_out=_held_out(args.held_out), sweep=not args.no_sweep, progress=not args.quiet,
-                   device=args.device)
+                   device=args.device, models=tuple(m.strip() for m in args.models.split(",") if m.strip()))
     from ensembles.pipeline import summary_text
 
     print(summary_text(args.out))

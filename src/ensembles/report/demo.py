@@ -47,24 +47,40 @@ def _record_epochs(total: int) -> list[int]:
     return sorted({max(1, total // 4), max(1, total // 2), total})
 
 
+MODELS = ("ff", "bp_ff", "bp")
+
+
+def _check_models(models) -> tuple[str, ...]:
+    models = tuple(models)
+    if not models:
+        raise ValueError("The 'models' parameter must name at least one of 'ff', 'bp_ff', 'bp'. Got none.")
+    for m in models:
+        check_choice("models", m, MODELS)
+    return models
+
+
 def demo_plan(dataset: str = "mnist-5k", scale: str = "cpu", *, seed: int = 0, held_out: tuple[int, ...] = (3,),
-              sweep: bool = True) -> dict[str, Any]:
-    """The run configs of the demo: ``{run_name: RunConfig}`` (insertion order = training order)."""
+              sweep: bool = True, models: tuple[str, ...] = MODELS) -> dict[str, Any]:
+    """The run configs of the demo: ``{run_name: RunConfig}`` (insertion order = training order).
+
+    The held-out (zero-shot) run and the sweep are FF runs and are planned only when ``"ff"`` is in ``models``.
+    """
     from ensembles.train import make_config
 
     check_choice("scale", scale, SCALES)
+    models = _check_models(models)
     plan: dict[str, Any] = {}
     main = _MAIN_OVERRIDES.get(scale, {})
-    for model in ("ff", "bp_ff", "bp"):
+    for model in models:
         cfg = make_config(model, dataset, scale=scale, seed=seed, **main.get(model, {}))
         if model != "ff":  # FF (greedy) records at the end of every layer by default; the others at a few epochs
             cfg = make_config(model, dataset, scale=scale, seed=seed, record__epochs=_record_epochs(cfg.train.epochs),
                               **main.get(model, {}))
         plan[model] = cfg
-    if held_out:
+    if held_out and "ff" in models:
         plan["ff_heldout"] = make_config("ff", dataset, scale=scale, seed=seed, data__held_out=list(held_out),
                                          data__held_out_mode="strict", **main.get("ff", {}))
-    if sweep:
+    if sweep and "ff" in models:
         sw = dict(_SWEEP[scale])
         lrs = sw.pop("lrs")
         for g in _SWEEP_GOODNESS:
@@ -106,12 +122,13 @@ def _check_dataset(dataset: str) -> None:
 
 def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "results/demo", *, force: bool = False,
              seed: int = 0, held_out: tuple[int, ...] = (3,), sweep: bool = True, progress: bool = True,
-             device: str = "cpu") -> dict[str, Any]:
+             device: str = "cpu", models: tuple[str, ...] = MODELS) -> dict[str, Any]:
     """Train, record, analyse and report; returns ``{"report": path, "timings_s": {...}, "manifest": {...}}``."""
     from ensembles.report import build_report
     from ensembles.train import train_run
 
     check_choice("scale", scale, SCALES)
+    models = _check_models(models)
     _check_dataset(dataset)
     out = Path(out)
     t0 = time.perf_counter()
@@ -121,7 +138,7 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
         if progress:
             print(f"[demo {time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    plan = demo_plan(dataset, scale, seed=seed, held_out=held_out, sweep=sweep)
+    plan = demo_plan(dataset, scale, seed=seed, held_out=held_out, sweep=sweep, models=models)
     runs_dir = out / "runs"
     finished = {n: (runs_dir / n / "DONE").exists() for n in plan}
     if results_exist(out) and not force:
@@ -153,7 +170,7 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
         say(f"{name}: done in {timings[f'train {name}']:.1f}s" + (f", test accuracy {acc:.4f}" if isinstance(
             acc, float) else ""))
     t = time.perf_counter()
-    main = [runs_dir / m for m in ("ff", "bp_ff", "bp")]
+    main = [runs_dir / m for m in models]
     zs = [(runs_dir / "ff_heldout", runs_dir / "ff")] if "ff_heldout" in plan else None
     sw = [runs_dir / n for n in plan if n.startswith("sweep_")] or None
     say("analysis")
@@ -165,6 +182,7 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
     timings["report"] = round(time.perf_counter() - t, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
     manifest["demo"] = {"dataset": dataset, "scale": scale, "seed": seed, "held_out": list(held_out),
+                        "models": list(models),
                         "runs": list(plan), "timings_s": timings}
     from ensembles.pipeline import _atomic_write_text, _clean_json, _json_default
 
