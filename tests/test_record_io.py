@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 
 import dask.array as da
 import h5netcdf
@@ -60,7 +62,7 @@ def test_round_trip_in_memory(tmp_path, epochs):
 @pytest.mark.parametrize("chunks", [{"presentation": 16}, "auto"])
 def test_round_trip_lazy(tmp_path, chunks):
     rec = _rich_recording([1, 2])
-    save_recording(rec, tmp_path / "rec.h5")
+    save_recording(rec, tmp_path / "rec.h5", chunk_presentations=8)
     lazy = load_recording(tmp_path / "rec.h5", chunks=chunks)
     assert isinstance(lazy["activity"].data, da.Array)
     if chunks != "auto":
@@ -270,3 +272,63 @@ def test_default_chunks_are_round_and_align_with_dask_chunks(tmp_path):
         lazy = load_recording(tmp_path / "r.h5", chunks={"presentation": 500})
     assert lazy["activity"].data.chunks[0] == (500, 500)
     lazy.close()
+
+
+def test_corrupted_metadata_gives_recording_error(saved, tmp_path):
+    # damage to the superblock / object headers / attribute heaps (first 8 KiB): whatever h5py raises inside
+    # (OSError, KeyError, RuntimeError...), the caller gets a RecordingError or the intact data
+    rec = load_recording(saved)
+    data = saved.read_bytes()
+    bad_path = tmp_path / "damaged.h5"
+    for start in range(0, 8192, 256):
+        bad_path.write_bytes(data[:start] + b"\xff" * 64 + data[start + 64 :])
+        try:
+            got = load_recording(bad_path)
+        except RecordingError as err:
+            assert "damaged.h5" in str(err)
+            continue
+        np.testing.assert_array_equal(got["activity"].values, rec["activity"].values)
+
+
+FULL_DISK = """
+import resource, signal, sys
+from ensembles.record import RecordingWriter, example_recording, save_recording
+rec = example_recording(n_presentations=2000, layer_sizes=(100, 100))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+for what in ("save", "writer"):
+    try:
+        if what == "save":
+            save_recording(rec, sys.argv[1])
+        else:
+            pres = {k: rec[k].values for k in ("stimulus_id", "label", "label_name", "split")}
+            RecordingWriter(sys.argv[1], presentation=pres, layer_sizes=[100, 100], attrs=dict(rec.attrs))
+    except OSError as err:
+        print(what, "ERROR", err.errno, err, flush=True)
+"""
+
+
+def test_full_disk_is_refused_before_writing(saved, tmp_path):
+    # HDF5 crashes the process (SIGSEGV) when closing a file whose write failed with EFBIG/ENOSPC, so the
+    # size is checked first; the previous file at the target is untouched and no temporary file is left
+    before = saved.read_bytes()
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK, str(saved)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all(" ERROR 27 " in line and "file-size limit (RLIMIT_FSIZE)" in line for line in lines)
+    assert saved.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["rec.h5"]
+
+
+def test_no_space_left_is_refused(saved, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    rec = load_recording(saved)
+    with pytest.raises(OSError, match=r"No space left on device: the recording needs up to \d+ bytes .* only 1000 bytes are free"):
+        save_recording(rec, tmp_path / "new.h5")
+    assert sorted(os.listdir(tmp_path)) == ["rec.h5"]
+    save_recording(rec, tmp_path / "new.h5", check_space=False)  # the check can be switched off
+    xr.testing.assert_identical(load_recording(tmp_path / "new.h5"), rec)

@@ -22,8 +22,10 @@ renamed onto the target (``os.replace``); a failed write leaves any previous fil
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,7 +45,8 @@ from .schema import (
     validate_recording,
 )
 
-__all__ = ["save_recording", "load_recording", "recording_info", "file_sha256", "PARTIAL_SUFFIX"]
+__all__ = ["save_recording", "load_recording", "recording_info", "file_sha256", "ensure_space", "estimated_file_size",
+           "PARTIAL_SUFFIX"]
 
 #: suffix of the temporary name a RecordingWriter writes under until it is closed
 PARTIAL_SUFFIX = ".partial"
@@ -128,6 +131,45 @@ def _target_path(path: str | os.PathLike, param: str = "path") -> Path:
     return p
 
 
+def estimated_file_size(rec: xr.Dataset) -> int:
+    """Upper bound of the size of ``rec`` on disk, bytes: the uncompressed size of every variable (strings at
+    4 bytes per character), plus 0.1% (zlib's worst-case expansion) and 1 MiB for HDF5 metadata."""
+    total = 0
+    for var in rec.variables.values():
+        total += int(var.size) * int(var.dtype.itemsize)
+    return int(total * 1.001) + 2**20
+
+
+def ensure_space(directory: str | os.PathLike, nbytes: int) -> None:
+    """Raise ``OSError`` (EFBIG or ENOSPC) *before* writing when ``nbytes`` cannot fit.
+
+    HDF5 does not recover from a failed write: after "file too large" or "no space left on device" the
+    library crashes the process (SIGSEGV) when the file is closed, so :func:`save_recording` and
+    :class:`~ensembles.record.RecordingWriter` check the per-file size limit (``RLIMIT_FSIZE``) and the free
+    disk space against the uncompressed size first.  Compression usually makes the file smaller, so this is
+    conservative; pass ``check_space=False`` to write anyway.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Unix
+        resource = None
+    if resource is not None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY and nbytes > soft:
+            raise OSError(
+                errno.EFBIG,
+                f"File too large: the recording needs up to {nbytes} bytes (uncompressed) but the file-size limit "
+                f"(RLIMIT_FSIZE) is {soft} bytes; nothing was written",
+            )
+    free = shutil.disk_usage(directory).free
+    if nbytes > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"No space left on device: the recording needs up to {nbytes} bytes (uncompressed) but only {free} "
+            f"bytes are free in {str(directory)!r}; nothing was written (check_space=False writes anyway)",
+        )
+
+
 def _strip_encoding(rec: xr.Dataset) -> xr.Dataset:
     """Shallow copy without the on-disk encodings a loaded dataset carries (they may not fit a subset)."""
     out = rec.copy(deep=False)
@@ -143,6 +185,7 @@ def save_recording(
     *,
     compression_level: int = DEFAULT_COMPLEVEL,
     chunk_presentations: int | None = None,
+    check_space: bool = True,
 ) -> str:
     """Write a recording to an HDF5 (netCDF-4) file, atomically; return the file's SHA-256.
 
@@ -157,6 +200,9 @@ def save_recording(
         zlib (gzip) level 0-9 for ``activity`` (0 = uncompressed); shuffle filter on when compressed.
     chunk_presentations : int, optional
         Presentations per HDF5 chunk of ``activity`` (default: about 4 MiB per chunk).
+    check_space : bool
+        Refuse (``OSError`` EFBIG/ENOSPC, nothing written) when the uncompressed size exceeds the free disk
+        space or the file-size limit; see :func:`ensure_space` for why (HDF5 crashes on a failed write).
 
     Returns
     -------
@@ -173,6 +219,8 @@ def save_recording(
     out = _strip_encoding(rec)
     out.attrs = {**out.attrs, COMPLETE_ATTR: 1}
     encoding = {C.ACTIVITY: _activity_encoding(tuple(rec[C.ACTIVITY].shape), compression_level, chunk_presentations)}
+    if check_space:
+        ensure_space(target.parent if str(target.parent) else Path("."), estimated_file_size(out))
     fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -224,11 +272,18 @@ def _read_header(p: Path) -> dict[str, Any]:
                     v = v.reshape(()).item()
                 attrs[k] = v
             names = list(f.keys())
-    except OSError as err:
-        raise RecordingError(
-            f"{str(p)!r} is not a readable ensembles recording: the HDF5 file is truncated or corrupt ({err})"
-        ) from err
+    except MemoryError:
+        raise
+    except Exception as err:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
+        raise _corrupt(p, err) from err
     return {"attrs": attrs, "variables": names}
+
+
+def _corrupt(p: Path, err: BaseException) -> RecordingError:
+    return RecordingError(
+        f"{str(p)!r} is not a readable ensembles recording: the HDF5 file is truncated or corrupt "
+        f"({type(err).__name__}: {err})"
+    )
 
 
 def _partial_message(p: Path) -> str:
@@ -236,6 +291,13 @@ def _partial_message(p: Path) -> str:
         f"{str(p)!r} is an incomplete recording: a RecordingWriter was still writing it (it was killed, crashed "
         "or has not been closed); its name ends in '.partial' until the writer finishes"
     )
+
+
+def _is_one(value: Any) -> bool:
+    try:
+        return int(np.asarray(value).reshape(-1)[0]) == 1
+    except Exception:
+        return False
 
 
 def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) -> None:
@@ -248,7 +310,7 @@ def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) ->
         return
     if p.name.endswith(PARTIAL_SUFFIX):
         raise RecordingIncompleteError(_partial_message(p))
-    if COMPLETE_ATTR in attrs and int(attrs[COMPLETE_ATTR]) != 1:
+    if COMPLETE_ATTR in attrs and not _is_one(attrs[COMPLETE_ATTR]):
         raise RecordingIncompleteError(
             f"{str(p)!r} is an incomplete recording: its writer never finished (attribute complete=0); "
             "not every presentation was written"
@@ -264,8 +326,10 @@ def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) ->
 def _open_raw(p: Path, chunks: Any) -> xr.Dataset:
     try:
         ds = xr.open_dataset(p, engine="h5netcdf", chunks=chunks)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {type(err).__name__}: {err}") from err
+    except MemoryError:
+        raise
+    except Exception as err:  # damaged metadata surfaces as OSError, KeyError, RuntimeError, ValueError...
+        raise _corrupt(p, err) from err
     try:
         # coords are small: keep them in memory even for a lazily opened file; strings as unicode ('U')
         new = {}
@@ -283,9 +347,12 @@ def _open_raw(p: Path, chunks: Any) -> xr.Dataset:
                 new[name] = xr.Variable(var.dims, values, var.attrs)
         if new:
             ds = ds.assign_coords(new)
-    except (OSError, ValueError, RuntimeError) as err:
+    except MemoryError:
         ds.close()
-        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {type(err).__name__}: {err}") from err
+        raise
+    except Exception as err:
+        ds.close()
+        raise _corrupt(p, err) from err
     return ds
 
 
@@ -332,11 +399,12 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         if isinstance(err, RecordingError) and str(err).startswith("invalid recording"):
             raise RecordingError(f"{str(p)!r} is not a valid ensembles recording: {err}") from err
         raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {err}") from err
-    except OSError as err:
+    except MemoryError:
         ds.close()
-        raise RecordingError(
-            f"{str(p)!r} is not a readable ensembles recording: the HDF5 file is truncated or corrupt ({err})"
-        ) from err
+        raise
+    except Exception as err:  # damaged data chunks (checksum, inflate errors) surface while loading
+        ds.close()
+        raise _corrupt(p, err) from err
     return ds
 
 
@@ -353,7 +421,7 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
     header = _read_header(p)
     _check_header(p, header, allow_incomplete=True)
     attrs = header["attrs"]
-    complete = not p.name.endswith(PARTIAL_SUFFIX) and int(attrs.get(COMPLETE_ATTR, 1)) == 1
+    complete = not p.name.endswith(PARTIAL_SUFFIX) and _is_one(attrs.get(COMPLETE_ATTR, 1))
     ds = _open_raw(p, chunks={})
     try:
         ds_attrs = dict(ds.attrs)
@@ -392,3 +460,4 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
     finally:
         ds.close()
     return info
+

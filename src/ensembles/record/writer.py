@@ -24,6 +24,8 @@ from .io import (
     _fsync_file,
     _target_path,
     activity_chunks,
+    ensure_space,
+    estimated_file_size,
     file_sha256,
 )
 from .recording import _as_coord_array, make_recording
@@ -86,6 +88,11 @@ class RecordingWriter:
         Presentations per HDF5 chunk of ``activity`` (default: about 4 MiB per chunk).
     compression_level : int
         zlib (gzip) level 0-9 (0 = uncompressed).
+    check_space : bool
+        Refuse to start (``OSError``) when the uncompressed recording would not fit on the disk or under the
+        file-size limit (see :func:`~ensembles.record.io.ensure_space`).  A disk that fills up *during*
+        streaming from other writers cannot be guarded against: HDF5 then crashes the process, and the data
+        written so far stay in ``<path>.partial``.
 
     Examples
     --------
@@ -107,6 +114,7 @@ class RecordingWriter:
         attrs: Mapping[str, Any],
         chunk_presentations: int | None = None,
         compression_level: int = DEFAULT_COMPLEVEL,
+        check_space: bool = True,
     ) -> None:
         import dask.array as da
 
@@ -141,6 +149,8 @@ class RecordingWriter:
             attrs=attrs,
         )
         self._template = template
+        if check_space:
+            ensure_space(self.path.parent if str(self.path.parent) else Path("."), estimated_file_size(template))
         self.shape = shape
         self.has_checkpoint = len(shape) == 3
         self.n_checkpoints = shape[0] if self.has_checkpoint else 1
