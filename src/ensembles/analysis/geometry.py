@@ -685,9 +685,16 @@ def eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
     if n < 2:
         raise ValueError(f"eigenspectrum needs at least 2 presentations. Got {n}.")
     xc = arr - arr.mean(axis=0)
-    _, s, vt = np.linalg.svd(xc, full_matrices=False)
+    if n >= arr.shape[1]:
+        # eigendecomposition of the (n_neuroids x n_neuroids) scatter matrix: much cheaper than an SVD of X for n >> p
+        evals, evecs = np.linalg.eigh(xc.T @ xc)
+        order = np.argsort(evals)[::-1][: min(n - 1, arr.shape[1])]
+        s2, vt = np.clip(evals[order], 0.0, None), evecs[:, order].T
+    else:
+        _, s, vt = np.linalg.svd(xc, full_matrices=False)
+        s2 = s**2
     if x2 is None:
-        return s**2 / (n - 1)
+        return s2 / (n - 1)
     arr2, _ = _matrix(x2, "x2")
     if arr2.shape != arr.shape:
         raise ValueError(f"'x2' must have the shape of 'x' {arr.shape}. Got {arr2.shape}.")
