@@ -249,6 +249,11 @@ def test_synthetic_cortex_round_trip_recovers_ensembles_and_sparseness(rng, tmp_
     s_true = (1 - a) / (1 - 1 / n_classes)  # = 0.7788
     s = lifetime_sparseness(condition_means(rec["activity"], "label"), dim="stimulus")
     assert float(np.median(s)) == pytest.approx(s_true, abs=0.06)
+    # the imported recording goes through the tidy summary unchanged (no 'correct' coord: all presentations used)
+    from ensembles.analysis.summary import summarize
+
+    table = summarize(rec, measures=["lifetime"], n_shuffles=0)
+    assert set(table["model"]) == {"neural:sess-001"} and set(table["layer"]) == {1}
     # and it survives a second trip through NWB (now as an ensembles-layout file)
     again = import_nwb(export_nwb(rec, tmp_path / "again.nwb"))
     xr.testing.assert_identical(again, rec)
