@@ -332,3 +332,26 @@ def test_no_space_left_is_refused(saved, tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["rec.h5"]
     save_recording(rec, tmp_path / "new.h5", check_space=False)  # the check can be switched off
     xr.testing.assert_identical(load_recording(tmp_path / "new.h5"), rec)
+
+
+def test_netcdf_c_reader(tmp_path):
+    # the reference netCDF-4 implementation (netCDF-C through netCDF4-python), when installed; verified by hand
+    # with netCDF4 1.7.5 for files from save_recording and from RecordingWriter (parallel-compressed chunks)
+    netCDF4 = pytest.importorskip("netCDF4")
+    from ensembles.record import RecordingWriter
+
+    rec = example_recording(n_presentations=123, layer_sizes=(6, 4), epochs=[1, 2])
+    save_recording(rec, tmp_path / "saved.h5")
+    pres = {k: rec[k].values for k in ("stimulus_id", "label", "label_name", "split", "embedded_label")}
+    with RecordingWriter(tmp_path / "stream.h5", presentation=pres, layer_sizes=[6, 4], epochs=[1, 2],
+                         attrs=dict(rec.attrs), chunk_presentations=20) as w:
+        for k in range(2):
+            w.append(rec["activity"].values[k], checkpoint=k)
+        w.set_presentation_coord("predicted", rec["predicted"].values)
+        w.set_presentation_coord("correct", rec["correct"].values)
+    for name in ("saved.h5", "stream.h5"):
+        with netCDF4.Dataset(tmp_path / name) as d:
+            np.testing.assert_array_equal(np.asarray(d["activity"][:]), rec["activity"].values)
+            assert list(d["stimulus_id"][:3]) == list(rec["stimulus_id"].values[:3])
+            assert d["activity"].filters()["zlib"] and d["activity"].filters()["shuffle"]
+            assert d.model == "ff"
