@@ -301,8 +301,8 @@ def main(argv=None) -> int:
     (OUT / "bench_ff_reference.json").write_text(json.dumps(result, indent=1))
     print(f"FF training, {args.dataset} ({args.n_train or 'all'} train), {args.layers}x{args.hidden}, "
           f"{args.epochs} epochs/layer, batch {args.batch_size}, lr {args.lr}, {args.threads} thread(s)")
-    print("| method | s/epoch | train s | time to acc>=%.2f | accuracy per layer | peak RSS MB | RSS above imports MB |"
-          % args.ref_acc)
+    print(f"| method | s/epoch | train s | time to acc>={args.ref_acc:.2f} | accuracy per layer | peak RSS MB "
+          "| RSS above imports MB |")
     print("|---|---|---|---|---|---|---|")
     for r in rows.values():
         ttr = "not reached" if r["time_to_ref_s"] is None else f"{r['time_to_ref_s']:.1f} s"

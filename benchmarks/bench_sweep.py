@@ -1,8 +1,10 @@
 """Sweep overhead: a 12-run sweep (3 rules x 4 seeds, digits, quick scale) on the local Dask cluster vs the same
 runs one after another in one process.
 
-* sequential: ``ensembles.train.train_run`` of each resolved config in turn, one process, torch using every core
-  (``torch.set_num_threads(cores)``: the natural way to run one job at a time on the machine);
+* sequential: ``ensembles.train.train_run`` of each resolved config in turn, in one process, with
+  ``--seq-threads`` torch threads (default 1, the same per-run setting as the sweep's workers, so that the ratio
+  measures what the sweep machinery buys: running runs side by side; on a shared, loaded machine more threads per
+  run mostly add contention: with 2 threads on our loaded 2-core box, 3 quick runs took 215 s vs 75 s for the sweep);
 * sweep: ``ensembles.sweep.run_sweep(..., scheduler="local")``: a LocalCluster sized to the machine (one
   single-threaded worker per core), timed from the call (cluster start-up, worker imports, the combined summary at
   the end included) to its return.
@@ -37,8 +39,7 @@ def run_sequential(args) -> dict:
     from ensembles.sweep import expand_sweep, parse_sweep
     from ensembles.train import make_config, train_run
 
-    cores = os.cpu_count() or 1
-    torch.set_num_threads(cores)
+    torch.set_num_threads(args.seq_threads)
     runs = expand_sweep(parse_sweep(sweep_dict(args.seeds, args.dataset, args.scale)), make_config=make_config)
     per_run = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,7 +49,7 @@ def run_sequential(args) -> dict:
             train_run(r.config, Path(tmp) / r.dirname, progress=False)
             per_run.append({"name": r.name, "s": time.perf_counter() - t1})
         wall = time.perf_counter() - t0
-    return {"mode": f"sequential (1 process, {cores} torch threads)", "wall_s": wall, "n_runs": len(runs),
+    return {"mode": f"sequential (1 process, {args.seq_threads} torch thread(s))", "wall_s": wall, "n_runs": len(runs),
             "per_run": per_run}
 
 
@@ -70,6 +71,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=4, help="seeds per rule (3 rules): 4 gives 12 runs")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--scale", default="quick")
+    p.add_argument("--seq-threads", type=int, default=1, help="torch threads of the sequential run")
     p.add_argument("--worker", choices=("sequential", "sweep"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -79,7 +81,7 @@ def main(argv=None) -> int:
     rows = {}
     for mode in ("sequential", "sweep"):
         cmd = [sys.executable, __file__, "--worker", mode, "--seeds", str(args.seeds), "--dataset", args.dataset,
-               "--scale", args.scale]
+               "--scale", args.scale, "--seq-threads", str(args.seq_threads)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{mode} failed:\n{proc.stdout}\n{proc.stderr}")
