@@ -98,7 +98,7 @@ def _layer_groups(da: xr.DataArray | None, n: int, by_layer: bool | None) -> lis
 
 def _class_means(X: np.ndarray, lab_idx: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(lab_idx, minlength=n_classes).astype(float)
-    onehot = np.zeros((X.shape[0], n_classes))
+    onehot = np.zeros((X.shape[0], n_classes), dtype=np.result_type(X.dtype, np.float32))
     onehot[np.arange(X.shape[0]), lab_idx] = 1.0
     sums = onehot.T @ X
     with np.errstate(invalid="ignore", divide="ignore"):
