@@ -116,8 +116,9 @@ def export_nwb(
     str
         The path written.
 
-    The file passes ``nwbinspector`` without CRITICAL messages (tested); the only remaining best-practice note is
-    the missing subject species, which an artificial network does not have.
+    The file passes ``nwbinspector`` with no CRITICAL message (tested); its only BEST_PRACTICE_VIOLATION is the
+    missing subject species, which an artificial network does not have; suggestions remain for experimenter,
+    institution and the processing-module name (``ensembles`` rather than ``ophys``/``ecephys``/``misc``).
     """
     pynwb = _require_pynwb()
     from hdmf.backends.hdf5 import H5DataIO
