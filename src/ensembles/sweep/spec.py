@@ -244,7 +244,8 @@ def _slug(value: Any) -> str:
         return "none" if len(value) == 0 else "_".join(_slug(v) for v in value)
     if isinstance(value, float):
         value = f"{value:g}"
-    s = re.sub(r"[^A-Za-z0-9.]+", "_", str(value)).strip("_")
+    s = re.sub(r"[^A-Za-z0-9.]+", "_", str(value))
+    s = re.sub(r"\.{2,}", "_", s).strip("._")  # no "..", no leading dot: a name can never leave runs/
     return s or "x"
 
 
