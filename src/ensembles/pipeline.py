@@ -632,9 +632,16 @@ def _zero_shot_rows(pairs: Sequence[tuple[Any, Any]], tabs: _Tables, *, correct_
         model = C.MODEL_NAMES.get(held.model, held.model)
         for src, is_ref in ((held, False), (ref, True)):
             rows, desc = _selection(src.rec, correct_only=correct_only)
+            if is_ref:  # like the held-out run: every presentation of the held-out classes, correct or not
+                y_ref = np.asarray(src.rec["label"].values)
+                extra = np.flatnonzero(np.isin(y_ref, sorted(held_classes)))
+                rows = np.union1d(rows, extra)
+                desc += f" plus all {extra.size} presentations of the held-out class(es)"
             y = np.asarray(src.rec["label"].values)[rows]
             classes = np.unique(y)
-            used.append(f"{model} {'all-classes' if is_ref else f'held-out ({mode})'} run: {desc}")
+            ep = (src.config.get("train", {}) or {}).get("epochs", "?")
+            used.append(f"{model} {'all-classes' if is_ref else f'held-out ({mode})'} run ({ep} epochs"
+                        f"{' per layer' if src.model == 'ff' else ''}): {desc}")
             for layer in _layers(src.rec):
                 x, _ = _nonneg(_layer_block(src.rec, layer, rows))
                 memb = _membership(x, y, classes, tau)

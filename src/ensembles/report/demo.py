@@ -78,8 +78,11 @@ def demo_plan(dataset: str = "mnist-5k", scale: str = "cpu", *, seed: int = 0, h
                               **main.get(model, {}))
         plan[model] = cfg
     if held_out and "ff" in models:
+        zs = dict(main.get("ff", {}))
+        if scale == "cpu":  # budget: a third of the main FF epochs (the report states both epoch counts)
+            zs["train__epochs"] = max(1, plan["ff"].train.epochs // 3) if "ff" in plan else 10
         plan["ff_heldout"] = make_config("ff", dataset, scale=scale, seed=seed, data__held_out=list(held_out),
-                                         data__held_out_mode="strict", **main.get("ff", {}))
+                                         data__held_out_mode="strict", **zs)
     if sweep and "ff" in models:
         sw = dict(_SWEEP[scale])
         lrs = sw.pop("lrs")
