@@ -284,3 +284,29 @@ def test_wait_helper_reports_early_exit():
     proc = popen_python("import sys; sys.exit(3)")
     with pytest.raises(AssertionError, match=r"exited \(3\)"):
         wait_for(lambda: False, 10, "never", proc=proc)
+
+
+@pytest.mark.slow
+def test_truncated_and_foreign_nwb_files_are_refused(make_rec, rng, tmp_path):
+    """NWB import (ensembles.io.nwb) of truncated files, a non-HDF5 file and an HDF5 file that is not NWB: an error
+    of a user-error type (one line in the CLI), never a half-read recording.  A complete export round-trips."""
+    nwb = pytest.importorskip("ensembles.io.nwb")
+    pytest.importorskip("pynwb")
+    rec = make_rec(rng)
+    path = tmp_path / "rec.nwb"
+    nwb.export_nwb(rec, path)
+    np.testing.assert_allclose(nwb.import_nwb(path)["activity"].values, rec["activity"].values)
+    data = path.read_bytes()
+    for frac in (0.0, 0.01, 0.5, 0.95):
+        bad = tmp_path / f"trunc{frac}.nwb"
+        bad.write_bytes(data[: int(len(data) * frac)])
+        with pytest.raises((OSError, ValueError), match="truncated|signature|not a valid|Unable to"):
+            nwb.import_nwb(bad)
+    text = tmp_path / "notes.nwb"
+    text.write_text("hello")
+    with pytest.raises((OSError, ValueError)):
+        nwb.import_nwb(text)
+    h5 = tmp_path / "rec.h5"
+    save_recording(rec, h5)
+    with pytest.raises((TypeError, ValueError), match="not a valid NWB file"):
+        nwb.import_nwb(h5)
