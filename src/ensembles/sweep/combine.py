@@ -12,8 +12,11 @@ Files (each written atomically; a run joins once it has its ``DONE`` marker):
   (``layer`` = 0, from ``metrics.json``).  ``ensembles report`` groups it by the parameter columns other than
   ``seed`` to draw across-seed error bars.
 - ``recording.h5``: ``ensembles.record.combine_recordings`` of the runs' recordings (last checkpoint of each) along a
-  ``run`` dim whose coords are the run id and the sweep parameters.  Written only when the recordings are
-  compatible (same presentations and neuroids), else the reason goes to ``combined/README.txt``.
+  ``run`` dim whose coords are ``run_id``, ``run_name``, the per-run attrs that differ (``model``, ``seed``,
+  ``config``, ...) and the other sweep parameters.  It is a multi-run analysis container, not a single schema-valid
+  recording: open it with ``xarray.open_dataset(path, engine="h5netcdf")`` (``ensembles.analysis.summary.summarize``
+  accepts the ``run`` dim).  Written only when the recordings are compatible (same presentations and neuroids),
+  else the reason goes to ``combined/README.txt``.
 """
 
 from __future__ import annotations
@@ -99,6 +102,21 @@ def fallback_summary(rec, metrics: dict) -> list[dict]:
     return rows
 
 
+def write_netcdf_atomic(ds, path: Path) -> None:
+    """``ds.to_netcdf`` (h5netcdf engine) to a temporary name in the same directory, then rename."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def combine_sweep(out: str | os.PathLike, *, recording: bool = True) -> dict:
     """Write ``OUT/combined/{runs.csv, summary.csv, recording.h5}`` from the finished runs; return their paths."""
     import pandas as pd
@@ -156,12 +174,14 @@ def combine_sweep(out: str | os.PathLike, *, recording: bool = True) -> dict:
         paths["summary"] = combined / "summary.csv"
     if recording and recs:
         try:
-            from ensembles.record import combine_recordings, save_recording
+            from ensembles.record import combine_recordings
 
-            keys = list(rec_coords[0])
+            # per-run attrs that differ (model, seed, config, ...) become coords inside combine_recordings
+            taken = set(recs[0].attrs) | set(recs[0].coords)
+            keys = [k for k in rec_coords[0] if k not in taken]
             coords = {k: [c.get(k) for c in rec_coords] for k in keys}
             both = combine_recordings(recs, dim="run", coords=coords)
-            save_recording(both, combined / "recording.h5")
+            write_netcdf_atomic(both, combined / "recording.h5")
             paths["recording"] = combined / "recording.h5"
         except Exception as err:  # noqa: BLE001 - incompatible recordings: the csv files are still valid
             notes.append(f"combined recording not written: {type(err).__name__}: {err}")
