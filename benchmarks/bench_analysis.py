@@ -150,7 +150,7 @@ def main(argv=None):
     p.add_argument("--n-presentations", type=int, default=10_000)
     p.add_argument("--n-shuffles", type=int, default=100)
     p.add_argument("--n-bins", type=int, default=8)
-    p.add_argument("--chunk-rows", type=int, default=8192)
+    p.add_argument("--chunk-rows", type=int, default=4096)
     p.add_argument("--skip-a", action="store_true")
     p.add_argument("--skip-b", action="store_true")
     p.add_argument("--_analyse", default=None, help=argparse.SUPPRESS)
