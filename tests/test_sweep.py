@@ -300,3 +300,50 @@ def test_cli_sweep_status_and_errors(tmp_path, capsys):
     assert main(["sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "[grid] model must be a non-empty list" in capsys.readouterr().err
     assert main(["sweep", str(bad), "--scheduler", "local", "--retries", "-1"]) == 2
+
+
+def recording_train(config, out_dir, *, resume, device, progress):
+    """Stand-in trainer that writes a real (small) recording with two checkpoints, as train_run does."""
+    import numpy as np
+
+    from ensembles.record import make_recording, save_recording
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(config["seed"])
+    n = 30
+    labels = np.arange(n) % 3
+    act = np.maximum(rng.normal(size=(2, n, 8)), 0).astype(np.float32)
+    pres = {"stimulus_id": [f"syn/test/{i:03d}" for i in range(n)], "label": labels,
+            "label_name": [f"c{lab}" for lab in labels], "split": ["test"] * n,
+            "correct": np.ones((2, n), dtype=bool)}
+    rec = make_recording(act, presentation=pres, layer_sizes=[4, 4], epochs=[1, 2],
+                         attrs={"model": config["model"], "dataset": config["dataset"], "seed": config["seed"],
+                                "config": config, "site": "post-relu"})
+    save_recording(rec, out / "recording.h5")
+    (out / "metrics.json").write_text(json.dumps({"test_accuracy": 0.5 + config["seed"] / 10}))
+    (out / "DONE").write_text("")
+    return {"test_accuracy": 0.5}
+
+
+def test_combined_summary_and_recording(tmp_path):
+    """combined/summary.csv: tidy, a `run` column and the sweep parameters as columns, one block per run;
+    combined/recording.h5: the runs' last checkpoints stacked along `run` with the parameters as coords."""
+    import xarray as xr
+
+    sweep = {**SWEEP, "grid": {"model": ["ff"], "seed": [0, 1]}}
+    res = run_sweep(sweep, tmp_path, make_config=fake_make_config, train_fn=recording_train, progress=False,
+                    echo=lambda m: None)
+    assert res.ok and sorted(res.combined) == ["recording", "runs", "summary"]
+    summary = pd.read_csv(tmp_path / "combined" / "summary.csv")
+    assert {"run", "name", "model", "seed", "dataset", "layer", "statistic", "value"} <= set(summary.columns)
+    assert sorted(summary["seed"].unique()) == [0, 1] and summary["run"].nunique() == 2
+    hoyer = summary[(summary["statistic"].str.contains("hoyer")) & (summary["layer"] == 1)]
+    assert len(hoyer) > 0 and hoyer["value"].between(0, 1).all()
+    with xr.open_dataset(tmp_path / "combined" / "recording.h5", engine="h5netcdf") as ds:
+        assert ds["activity"].dims == ("run", "presentation", "neuroid") and ds.sizes["run"] == 2
+        assert sorted(ds["seed"].values.tolist()) == [0, 1] and len(set(ds["run_id"].values.tolist())) == 2
+        # the last checkpoint of each run (epoch 2)
+        assert int(ds["epoch"].values) == 2
+    runs = pd.read_csv(tmp_path / "combined" / "runs.csv")
+    assert sorted(runs["test_accuracy"]) == [0.5, 0.6]
