@@ -29,6 +29,9 @@ _EXPORTS = {
     "RecordingWriter": "ensembles.record",
     "combine_recordings": "ensembles.record",
     "select_layer": "ensembles.record",
+    "RecordingError": "ensembles.record",
+    "RecordingIncompleteError": "ensembles.record",
+    "SCHEMA_VERSION": "ensembles.record",
 }
 
 __all__ = ["__version__", *_EXPORTS]
