@@ -300,6 +300,11 @@ def test_cli_sweep_status_and_errors(tmp_path, capsys):
     assert main(["sweep", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "[grid] model must be a non-empty list" in capsys.readouterr().err
     assert main(["sweep", str(bad), "--scheduler", "local", "--retries", "-1"]) == 2
+    good = tmp_path / "good.toml"
+    good.write_text('[base]\ndataset = "digits"\n[grid]\nmodel = ["ff"]\n')
+    assert main(["sweep", str(good), "--out", str(tmp_path / "o2"), "--scheduler", "sge"]) == 2
+    assert "'scheduler' parameter must be 'local', 'slurm' or a scheduler address" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()  # refused before anything is written
 
 
 def recording_train(config, out_dir, *, resume, device, progress):

@@ -155,6 +155,16 @@ def make_slurm_cluster(options: Mapping[str, Any] | None = None):
     return SLURMCluster(**kwargs), scale
 
 
+def check_scheduler(scheduler: str) -> str:
+    """Return ``scheduler`` if it is ``"local"``, ``"slurm"`` or a scheduler address; else raise a ValueError."""
+    if isinstance(scheduler, str) and (scheduler in ("local", "slurm") or ADDRESS_RE.match(scheduler)):
+        return scheduler
+    raise ValueError(
+        "The 'scheduler' parameter must be 'local', 'slurm' or a scheduler address such as 'tcp://host:8786'. "
+        f"Got {scheduler!r} instead."
+    )
+
+
 def connect(scheduler: str, options: Mapping[str, Mapping[str, Any]] | None = None, *,
             n_runs: int | None = None) -> ClusterHandle:
     """Start or connect to the cluster named by ``scheduler`` (``"local"``, ``"slurm"`` or an address)."""

@@ -323,6 +323,10 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
         Write ``combined/`` (summary and recording of all finished runs) at the end.
     """
     t0 = time.time()
+    if client is None and not dry_run:
+        from ensembles.sweep.cluster import check_scheduler
+
+        check_scheduler(scheduler)
     spec = sweep if isinstance(sweep, SweepSpec) else load_sweep(sweep)
     retries = spec.retries if retries is None else retries
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:

@@ -86,5 +86,6 @@ def format_status(df) -> str:
     lines = [head, ""]
     table = df[cols].copy()
     table["error"] = table["error"].str.slice(0, 70)
+    table = table.astype(object).where(table.notna(), "-")
     lines.append(table.to_string(index=False, na_rep="-"))
     return "\n".join(lines)
