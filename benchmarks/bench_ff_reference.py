@@ -274,7 +274,7 @@ def main(argv=None) -> int:
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ref-acc", type=float, default=0.85, help="reference test accuracy for time-to-accuracy")
+    p.add_argument("--ref-acc", type=float, default=0.80, help="reference test accuracy for time-to-accuracy")
     p.add_argument("--worker", choices=("ours", "baseline"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
