@@ -106,6 +106,17 @@ def test_load_model_and_record_model_reproduce_the_recording(runs):
                                atol=1e-6)
     with pytest.raises(FileNotFoundError, match="recorded epochs"):
         load_model(d, epoch=1)
+    # every label embedded: K presentations per image, in label-major order
+    small = load_dataset("digits", "test")
+    allrec = record_model(model, small, condition="all", config=cfg2)
+    assert allrec.sizes["presentation"] == 10 * n
+    assert np.array_equal(allrec["embedded_label"].values, np.repeat(np.arange(10), n))
+    k3 = allrec["activity"].values[3 * n:4 * n]  # label 3 embedded into every image
+    is3 = small.y == 3  # for true-3 images that is the true-label condition
+    np.testing.assert_array_equal(k3[is3], rec["activity"].values[-1][is3])
+    assert not np.array_equal(k3[~is3], rec["activity"].values[-1][~is3])
+    epoch2, _ = load_model(d, epoch=2)
+    assert not torch.equal(epoch2.layers[0].weight, model.layers[0].weight)
 
 
 def test_finished_run_is_never_overwritten(runs):
