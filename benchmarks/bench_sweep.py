@@ -106,14 +106,15 @@ def main(argv=None) -> int:
     ratio = rows["sequential"]["wall_s"] / sw["wall_s"]
     steady = rows["sequential"]["wall_s"] / sw["runs_s"]
     n = sw["n_runs"]
-    result = {"benchmark": "sweep", "n_runs": n, "dataset": args.dataset, "scale": args.scale,
+    result = {"benchmark": "sweep", "load_average_1min": os.getloadavg()[0], "n_runs": n, "dataset": args.dataset, "scale": args.scale,
               "cores": os.cpu_count(), "rows": rows,
               "ratios": {"throughput_ratio": ratio, "throughput_ratio_runs_only": steady,
                          "cluster_startup_s": sw["startup_s"], "combine_s": sw["combine_s"]},
               "target": ">= 1.6"}
     OUT.mkdir(exist_ok=True)
     (OUT / "bench_sweep.json").write_text(json.dumps(result, indent=1))
-    print(f"{n}-run sweep ({args.dataset}, {args.scale} scale), {os.cpu_count()} cores")
+    print(f"{n}-run sweep ({args.dataset}, {args.scale} scale), {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print("| mode | wall s | runs/min |")
     print("|---|---|---|")
     for r in rows.values():
