@@ -17,6 +17,7 @@ import xarray as xr
 
 from ensembles.record import (
     RecordingError,
+    RecordingIncompleteError,
     load_recording,
     save_recording,
 )
@@ -65,11 +66,6 @@ def test_corrupted_bytes_never_give_wrong_data(saved, tmp_path, rng):
     assert "error" in outcomes
 
 
-@pytest.mark.xfail(strict=True, raises=(KeyError, RuntimeError),
-                   reason="ensembles.record.io._read_header/_open_raw let h5py's KeyError ('Unable to synchronously "
-                          "open object (incorrect metadata checksum)') and RuntimeError ('Error iterating over "
-                          "attributes', 'H5DSget_num_scales') escape instead of RecordingError; reported to the "
-                          "integrator. Remove this marker once fixed (strict: an XPASS fails).")
 def test_corrupted_metadata_raises_recording_error(saved, tmp_path):
     """Damage to the HDF5 metadata (superblock, object headers, attribute heaps: the first 8 KiB) must give a
     RecordingError ("truncated or corrupt"), whatever h5py raises internally."""
@@ -161,9 +157,8 @@ def test_writer_killed_mid_write_is_incomplete(tmp_path):
     assert partial.exists()
     with pytest.raises(FileNotFoundError, match="incomplete one at"):
         load_recording(final)
-    # the partial file itself is refused too (RecordingIncompleteError is a RecordingError); when the writer dies
-    # before HDF5 flushed the activity dataset's metadata the message says the file lacks 'activity'
-    with pytest.raises(RecordingError, match="incomplete|truncated|corrupt|lacks the 'activity'"):
+    # the partial file itself is refused as incomplete
+    with pytest.raises(RecordingIncompleteError, match="incomplete"):
         load_recording(partial)
 
 
@@ -199,11 +194,8 @@ def test_full_disk_never_damages_existing_output(saved, tmp_path):
     xr.testing.assert_identical(load_recording(path), rec)
 
 
-@pytest.mark.xfail(strict=True, reason="h5py/HDF5 segfaults (SIGSEGV in File.close) when the final flush of "
-                   "save_recording fails with EFBIG/ENOSPC, so no Python error is raised and the temporary file is "
-                   "not removed; reported to the integrator (ensembles.record.io.save_recording). Remove this "
-                   "marker once fixed.")
 def test_full_disk_gives_a_clear_error_and_cleans_up(saved, tmp_path):
+    """The write fails with a Python exception (EFBIG, errno 27) and the temporary file is removed."""
     rec, path = saved
     proc = run_python(FULL_DISK.format(path=str(path)), timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("ERROR"), (proc.returncode, proc.stdout)
