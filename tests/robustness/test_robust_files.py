@@ -302,3 +302,32 @@ def test_truncated_and_foreign_nwb_files_are_refused(make_rec, rng, tmp_path):
     save_recording(rec, h5)
     with pytest.raises((TypeError, ValueError), match="not a valid NWB file"):
         nwb.import_nwb(h5)
+
+
+def test_full_disk_streaming_writer(tmp_path):
+    """RecordingWriter under a file-size limit: a clear OSError (errno 27) and nothing at the final path or under
+    the .partial name."""
+    final = tmp_path / "w.h5"
+    code = f"""
+        import resource, signal
+        import numpy as np
+        from ensembles.record import RecordingWriter
+        n = 4000
+        labels = np.arange(n) % 3
+        pres = {{"stimulus_id": [f"s/{{i:05d}}" for i in range(n)], "label": labels,
+                 "label_name": [f"c{{l}}" for l in labels], "split": ["test"] * n}}
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+        try:
+            with RecordingWriter({str(final)!r}, presentation=pres, layer_sizes=[100, 100],
+                                 attrs={{"model": "ff", "dataset": "syn", "seed": 0, "config": {{}},
+                                         "site": "post-relu"}}) as w:
+                rng = np.random.default_rng(0)
+                for i in range(0, n, 100):
+                    w.append(rng.random((100, 200), dtype=np.float32))
+        except OSError as err:
+            print("ERROR", err.errno, err)
+    """
+    out = run_python(code, timeout=60).stdout
+    assert out.startswith("ERROR 27"), out
+    assert os.listdir(tmp_path) == []
