@@ -11,6 +11,9 @@ runs one after another in one process.
   ``ensembles sweep`` writes at the end (the sequential loop writes none, so it is not in the ratio).
 
 The sequential side's imports happen before its clock starts; the sweep's worker imports are inside its clock.
+CPU seconds (user + system, this process and its reaped children) divided by wall seconds gives the average number
+of cores each side actually got: on a shared machine whose cores are busy with other work, a parallel sweep cannot
+get the 2 cores it asks for, and the ratio says so.
 
 Each side runs in its own subprocess on a fresh output directory.  Throughput ratio = sequential wall time / sweep
 wall time (target >= 1.6x on 2 cores).  Writes ``benchmarks/out/bench_sweep.json`` and prints a table.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,6 +40,11 @@ def sweep_dict(seeds: int, dataset: str, scale: str) -> dict:
             "grid": {"model": ["ff", "bp_ff", "bp"], "seed": list(range(seeds))}}
 
 
+def _cpu_s(who=resource.RUSAGE_SELF) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
 def run_sequential(args) -> dict:
     import torch
 
@@ -46,14 +55,14 @@ def run_sequential(args) -> dict:
     runs = expand_sweep(parse_sweep(sweep_dict(args.seeds, args.dataset, args.scale)), make_config=make_config)
     per_run = []
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s()
         for r in runs:
             t1 = time.perf_counter()
             train_run(r.config, Path(tmp) / r.dirname, progress=False)
             per_run.append({"name": r.name, "s": time.perf_counter() - t1})
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     return {"mode": f"sequential (1 process, {args.seq_threads} torch thread(s))", "wall_s": wall, "n_runs": len(runs),
-            "per_run": per_run}
+            "cpu_s": cpu, "per_run": per_run}
 
 
 def run_dask(args) -> dict:
@@ -63,7 +72,7 @@ def run_dask(args) -> dict:
     spec = sweep_dict(args.seeds, args.dataset, args.scale)
     n_runs = 3 * args.seeds
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_s() + _cpu_s(resource.RUSAGE_CHILDREN)
         handle = connect("local", {}, n_runs=n_runs)  # exactly what `ensembles sweep` starts
         try:
             handle.client.run(lambda: __import__("ensembles.train"))  # worker imports, in parallel
@@ -75,9 +84,10 @@ def run_dask(args) -> dict:
             handle.close()
         assert res.ok and len(res.done) == len(res.runs), res.failed
         t_closed = time.perf_counter()
+        cpu = _cpu_s() + _cpu_s(resource.RUSAGE_CHILDREN) - c0  # worker processes are reaped at close
         combined = combine_sweep(Path(tmp) / "sweep")
         t_comb = time.perf_counter()
-    return {"mode": f"ensembles sweep, local cluster ({handle.description})", "wall_s": t_closed - t0,
+    return {"mode": f"ensembles sweep, local cluster ({handle.description})", "wall_s": t_closed - t0, "cpu_s": cpu,
             "n_runs": len(res.runs), "startup_s": t_ready - t0, "runs_s": t_runs - t_ready,
             "shutdown_s": t_closed - t_runs, "combine_s": t_comb - t_closed, "combined": sorted(combined)}
 
@@ -115,10 +125,11 @@ def main(argv=None) -> int:
     (OUT / "bench_sweep.json").write_text(json.dumps(result, indent=1))
     print(f"{n}-run sweep ({args.dataset}, {args.scale} scale), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print("| mode | wall s | runs/min |")
-    print("|---|---|---|")
+    print("| mode | wall s | runs/min | CPU s | cores busy (CPU s / wall s) |")
+    print("|---|---|---|---|---|")
     for r in rows.values():
-        print(f"| {r['mode']} | {r['wall_s']:.1f} | {60 * r['n_runs'] / r['wall_s']:.1f} |")
+        print(f"| {r['mode']} | {r['wall_s']:.1f} | {60 * r['n_runs'] / r['wall_s']:.1f} | {r['cpu_s']:.1f} "
+              f"| {r['cpu_s'] / r['wall_s']:.2f} |")
     print(f"sweep phases: cluster start + worker imports {sw['startup_s']:.1f} s, runs {sw['runs_s']:.1f} s, "
           f"shutdown {sw['shutdown_s']:.1f} s; combined summary (not timed above) {sw['combine_s']:.1f} s")
     print(f"throughput sweep / sequential: {ratio:.2f}x end to end, {steady:.2f}x once the cluster is up "

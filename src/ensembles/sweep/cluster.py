@@ -174,8 +174,13 @@ def connect(scheduler: str, options: Mapping[str, Mapping[str, Any]] | None = No
         raise ImportError("Sweeps need dask.distributed: pip install 'ensembles-toolkit[distributed]'") from err
     options = options or {}
     if scheduler == "local":
+        import dask
+
         kwargs, torch_threads = local_cluster_kwargs(options.get("local"), n_runs=n_runs)
-        cluster = LocalCluster(**kwargs)
+        # no statistical profiler in the workers: it samples every worker thread's stack every 10 ms, a measurable
+        # cost for training loops and useless for a sweep (the setting is passed on to the spawned workers)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(**kwargs)
         desc = (f"local cluster: {kwargs['n_workers']} worker(s) x {kwargs['threads_per_worker']} thread(s), "
                 f"torch threads {torch_threads}")
         return ClusterHandle(Client(cluster), cluster, "local", torch_threads, desc)
