@@ -46,12 +46,23 @@ def _scalars(obj, prefix="", depth=0, out=None, limit=12):
     return out
 
 
+def _short(v, width=48):
+    if isinstance(v, (list, tuple)):
+        return f"[{len(v)} items]"
+    text = str(v)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def headline(data: dict) -> dict:
+    """The headline figures of one benchmark JSON: its ``ratios``/``summary``/... entry, else its scalars."""
     for key in HEADLINE:
         if key in data:
             found = data[key]
-            return _scalars(found) if isinstance(found, dict) else {key: found}
-    return _scalars(data)
+            got = _scalars(found) if isinstance(found, dict) else {key: found}
+            break
+    else:
+        got = _scalars(data)
+    return {k: _short(v) for k, v in got.items()}
 
 
 def run_scripts(patterns: list[str], timeout: float) -> list[dict]:
