@@ -352,3 +352,16 @@ def test_combined_summary_and_recording(tmp_path):
         assert int(ds["epoch"].values) == 2
     runs = pd.read_csv(tmp_path / "combined" / "runs.csv")
     assert sorted(runs["test_accuracy"]) == [0.5, 0.6]
+
+
+def test_existing_scheduler_address(tmp_path):
+    """--scheduler tcp://...: the sweep connects to a running scheduler and leaves it running afterwards."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cluster:
+        addr = cluster.scheduler_address
+        assert addr.startswith("tcp://") or addr.startswith("inproc://")
+        res = run_sweep(SWEEP, tmp_path, scheduler=addr, make_config=fake_make_config, train_fn=fake_train,
+                        progress=False, echo=lambda m: None)
+        assert res.ok and len(res.done) == 6
+        assert cluster.status.name == "running"  # not closed by the sweep

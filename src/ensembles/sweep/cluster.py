@@ -76,7 +76,7 @@ def local_cluster_kwargs(options: Mapping[str, Any] | None = None, *, n_runs: in
     if not isinstance(processes, bool):
         raise ValueError(f"[scheduler.local] processes must be true or false. Got {processes!r} instead.")
     kwargs = dict(n_workers=n_workers, threads_per_worker=threads, processes=processes,
-                  memory_limit=options.get("memory_limit", "auto"), dashboard_address=None)
+                  memory_limit=options.get("memory_limit", "auto"), dashboard_address=":0")
     return kwargs, torch_threads
 
 
