@@ -740,7 +740,8 @@ ax.set_title("linear CKA between layers (all test presentations)");'''),
 ## Class RDMs and decoding
 
 Per layer: the class RDM's Spearman ρ with the pixel RDM (with a stimulus-bootstrap 95 % CI), and the
-5-fold cross-validated accuracy of a linear decoder of the class.'''),
+5-fold cross-validated accuracy of a linear decoder of the class (the slowest cell at full scale: about 25 s per
+layer on 2 cores).'''),
     code('''
 from ensembles.analysis.geometry import compare_rdms, decode, rdm
 
