@@ -65,6 +65,8 @@ def sweep_status(out: str | os.PathLike):
                      "seconds": info.get("seconds"), "error": err, "dir": r["dir"],
                      **{k: _cell(v) for k, v in r.get("params", {}).items()}})
     df = pd.DataFrame(rows)
+    if len(df):
+        df["attempt"] = pd.array(df["attempt"].tolist(), dtype="Int64")
     df.attrs["sweep_alive"] = alive
     df.attrs["name"] = manifest.get("name")
     return df
