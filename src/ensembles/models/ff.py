@@ -116,13 +116,14 @@ class FFNet(nn.Module):
         See :class:`FFLayer`; ``input_norm="l2_hidden_only"`` leaves the image un-normalised (Hinton).
     goodness : {"l2_norm", "sum_squares", "mean_squares", "l1", "linf"}
         Goodness of a layer's activity (see :func:`~ensembles.models.goodness.goodness`).
-    threshold : float
-        θ of the FF loss (3 on the L2-norm scale in EmergentRepresentations).
+    threshold : float or None
+        θ of the FF loss (3 on the L2-norm scale in EmergentRepresentations); ``None`` when it is per layer (the
+        layer width, Hinton's rule for ``sum_squares``). Informational: the trainers compute the loss.
     """
 
     def __init__(self, in_features: int, hidden_sizes: Sequence[int], *, n_classes: int, image_shape: Sequence[int],
                  label_value: float, activation: str = "relu", input_norm: str = "l2", goodness: str = "l2_norm",
-                 threshold: float = 3.0):
+                 threshold: float | None = 3.0):
         super().__init__()
         hidden_sizes = [int(h) for h in hidden_sizes]
         if not hidden_sizes or min(hidden_sizes) < 1:
@@ -136,7 +137,7 @@ class FFNet(nn.Module):
         self.n_classes = int(n_classes)
         self.image_shape = tuple(int(s) for s in image_shape)
         self.goodness_kind = goodness
-        self.threshold = float(threshold)
+        self.threshold = None if threshold is None else float(threshold)
         self.input_norm = input_norm
         self.activation = activation
         self.register_buffer("label_value", torch.tensor(float(label_value)))

@@ -112,7 +112,7 @@ def build_model(cfg: RunConfig, in_features: int, n_classes: int, image_shape: S
     return FFNet(in_features, net.hidden, n_classes=n_classes, image_shape=image_shape,
                  label_value=float(label_value), activation=net.activation, input_norm=net.input_norm,
                  goodness=cfg.ff.goodness,
-                 threshold=float(cfg.ff.threshold) if not isinstance(cfg.ff.threshold, str) else 0.0)
+                 threshold=None if isinstance(cfg.ff.threshold, str) else float(cfg.ff.threshold))
 
 
 def _trainer_cls(model: str):
