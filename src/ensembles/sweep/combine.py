@@ -12,7 +12,7 @@ Files (each written atomically; a run joins once it has its ``DONE`` marker):
   (``layer`` = 0, from ``metrics.json``).  ``ensembles report`` groups it by the parameter columns other than
   ``seed`` to draw across-seed error bars.
 - ``recording.h5``: ``ensembles.record.combine_recordings`` of the runs' recordings (last checkpoint of each) along a
-  ``run`` dim whose coords are ``run_id``, ``run_name``, the per-run attrs that differ (``model``, ``seed``,
+  ``run`` dim whose coords are ``run_id``, ``run_name``, ``final_epoch``, the per-run attrs that differ (``model``, ``seed``,
   ``config``, ...) and the other sweep parameters.  It is a multi-run analysis container, not a single schema-valid
   recording: open it with ``xarray.open_dataset(path, engine="h5netcdf")`` (``ensembles.analysis.summary.summarize``
   accepts the ``run`` dim).  Written only when the recordings are compatible (same presentations and neuroids),
@@ -164,8 +164,11 @@ def combine_sweep(out: str | os.PathLike, *, recording: bool = True) -> dict:
             frame = pd.concat([lead, frame.drop(columns=[c for c in lead.columns if c in frame.columns])], axis=1)
             summary_frames.append(frame)
             if recording:
-                recs.append(_last_checkpoint(rec))
-                rec_coords.append({"run_id": r["id"], "run_name": r["name"], **params})
+                last = _last_checkpoint(rec)
+                final_epoch = int(last["epoch"].values) if "epoch" in last.coords else -1
+                # runs of different rules stop at different epochs: keep the epoch as a per-run coord
+                recs.append(last.drop_vars("epoch") if "epoch" in last.coords else last)
+                rec_coords.append({"run_id": r["id"], "run_name": r["name"], "final_epoch": final_epoch, **params})
     paths: dict[str, Path] = {}
     atomic_write_text(combined / "runs.csv", pd.DataFrame(run_rows).to_csv(index=False))
     paths["runs"] = combined / "runs.csv"
