@@ -262,7 +262,7 @@ def test_status_states_and_lock(tmp_path):
               dry_run=True, echo=lambda m: None)
     df = sweep_status(tmp_path)
     assert set(df["state"]) == {"pending"} and len(df) == 6
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "sweep_manifest.json").read_text())
     d0 = tmp_path / manifest["runs"][0]["dir"]
     d0.mkdir(parents=True)
     (tmp_path / manifest["runs"][0]["log_dir"]).mkdir(parents=True)

@@ -58,9 +58,9 @@ def _param_value(v: Any) -> Any:
 def finished_runs(out: str | os.PathLike) -> list[dict]:
     """Manifest entries of the runs of ``out`` that have their ``DONE`` marker."""
     out = Path(out)
-    manifest = read_json(out / "manifest.json", None)
+    manifest = read_json(out / "sweep_manifest.json", None)
     if manifest is None:
-        raise ValueError(f"{out} is not a sweep directory (no readable manifest.json)")
+        raise ValueError(f"{out} is not a sweep directory (no readable sweep_manifest.json)")
     return [r for r in manifest.get("runs", []) if (out / r["dir"] / DONE).exists()]
 
 

@@ -4,7 +4,7 @@ Layout of a sweep directory::
 
     OUT/
       sweep.toml            copy of the sweep file
-      manifest.json         every run: id, name, directory, grid values, resolved config
+      sweep_manifest.json   every run: id, name, directory, grid values, resolved config
       sweep.json            outcome of the last submission (counts, failed runs and their errors)
       .sweep.lock           flock held by the running sweep process (released by the OS if it is killed)
       runs/<name>-<id8>/    one run directory per run, exactly as `ensembles train` writes it (config.toml,
@@ -283,7 +283,7 @@ def default_out(spec: SweepSpec) -> Path:
 
 
 def write_manifest(out: Path, spec: SweepSpec, runs: list[RunSpec]) -> None:
-    """Write ``sweep.toml`` (copy of the sweep file) and ``manifest.json`` (every run) atomically."""
+    """Write ``sweep.toml`` (copy of the sweep file) and ``sweep_manifest.json`` (every run) atomically."""
     if spec.text is not None:
         atomic_write_text(out / "sweep.toml", spec.text)
     manifest = {
@@ -294,7 +294,7 @@ def write_manifest(out: Path, spec: SweepSpec, runs: list[RunSpec]) -> None:
                   "config": r.config_dict} for r in runs],
     }
     # runs of an earlier, different submission to the same directory stay on disk under runs/ but are not listed
-    atomic_write_json(out / "manifest.json", manifest)
+    atomic_write_json(out / "sweep_manifest.json", manifest)
 
 
 def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.PathLike | None = None, *,

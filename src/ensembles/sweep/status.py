@@ -47,11 +47,11 @@ def sweep_status(out: str | os.PathLike):
     import pandas as pd
 
     out = Path(out)
-    manifest = read_json(out / "manifest.json", None)
+    manifest = read_json(out / "sweep_manifest.json", None)
     if manifest is None:
         if not out.exists():
             raise FileNotFoundError(f"Sweep directory not found: {out}")
-        raise ValueError(f"{out} is not a sweep directory (no readable manifest.json); "
+        raise ValueError(f"{out} is not a sweep directory (no readable sweep_manifest.json); "
                          "expected the --out directory of `ensembles sweep`")
     alive = is_locked(out)
     rows = []
