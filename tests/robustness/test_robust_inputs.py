@@ -69,10 +69,6 @@ def test_malicious_resume_checkpoint_is_never_unpickled(tmp_path):
     assert not (run / "DONE").exists()
 
 
-@pytest.mark.xfail(strict=True, raises=pickle.UnpicklingError,
-                   reason="ensembles.train.run._load passes torch's UnpicklingError through (its message suggests "
-                          "re-running with weights_only=False); it should raise a ValueError naming the file as "
-                          "untrusted/not a checkpoint. Reported to the integrator; remove this marker once fixed.")
 def test_malicious_checkpoint_error_is_clear(finished_run, tmp_path):
     import shutil
 

@@ -70,7 +70,18 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 def _load(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load a checkpoint of state dicts only (``weights_only=True``): never unpickles arbitrary objects."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"{path} is not a trusted ensembles checkpoint: it contains objects other than tensors and plain "
+            f"containers, so it was not loaded ({type(err).__name__})."
+        ) from None
+    except (EOFError, RuntimeError) as err:
+        raise ValueError(f"{path} is not a readable ensembles checkpoint (truncated or corrupt): {err}") from None
 
 
 # ---------------------------------------------------------------- data and models
