@@ -213,6 +213,37 @@ def test_import_errors(tmp_path):
         import_nwb(tmp_path / "e.nwb", source="units")
 
 
+def test_unreadable_files_raise_nwb_file_error_naming_the_file(tmp_path):
+    """Truncated NWB files, a text file and an HDF5 file that is not NWB: h5py/pynwb raise a bare OSError
+    ("Unable to synchronously open file (truncated file: eof = ...)") or TypeError without the path; import_nwb
+    turns them into NWBFileError (a ValueError) whose message names the file, keeping the cause chained."""
+    import h5py
+
+    from ensembles.io.nwb import NWBFileError
+
+    good = _units_file(tmp_path / "u.nwb", [[0.1, 0.6]], [0.0, 0.5], ["a", "b"])
+    data = good.read_bytes()
+    assert import_nwb(good, label_column="image_name").sizes["presentation"] == 2  # the intact file reads
+    for frac in (0.0, 0.3, 0.9):
+        bad = tmp_path / f"trunc{frac}.nwb"
+        bad.write_bytes(data[: int(len(data) * frac)])
+        with pytest.raises(NWBFileError, match=r"not a readable NWB file \(truncated or corrupt\)") as info:
+            import_nwb(bad, label_column="image_name")
+        assert str(bad) in str(info.value) and info.value.path == str(bad)
+        assert isinstance(info.value, ValueError) and isinstance(info.value.__cause__, OSError)
+    text = tmp_path / "notes.nwb"
+    text.write_text("not hdf5")
+    with pytest.raises(NWBFileError, match=r"notes\.nwb.*not a readable NWB file.*signature"):
+        import_nwb(text)
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(NWBFileError, match=r"plain\.h5.*not a valid NWB file.*Missing NWB version"):
+        import_nwb(plain)
+    with pytest.raises(FileNotFoundError, match="missing.nwb"):
+        import_nwb(tmp_path / "missing.nwb")
+
+
 # ---------------------------------------------------------------- synthetic cortex, Poisson spike trains
 def test_synthetic_cortex_round_trip_recovers_ensembles_and_sparseness(rng, tmp_path):
     """Class-driven Poisson population: 5 classes x 8 member units each (disjoint), 20 Hz for the preferred class

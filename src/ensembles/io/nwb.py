@@ -42,7 +42,28 @@ import xarray as xr
 
 from ensembles._validation import EnsemblesWarning, check_choice, param_error
 
-__all__ = ["export_nwb", "import_nwb", "PROCESSING_MODULE"]
+__all__ = ["export_nwb", "import_nwb", "NWBFileError", "PROCESSING_MODULE"]
+
+
+class NWBFileError(ValueError):
+    """A file given to :func:`import_nwb` cannot be read as NWB: not HDF5, truncated/corrupt, or HDF5 without NWB
+    metadata.  A ``ValueError`` (a user error: one line in the CLI); ``path`` is the file, the message names it."""
+
+    def __init__(self, path: str | os.PathLike, message: str):
+        self.path = str(path)
+        super().__init__(message)
+
+
+def _unreadable(path: Path, err: BaseException) -> NWBFileError:
+    detail = f"{type(err).__name__}: {err}"
+    if isinstance(err, TypeError) and "NWB version" in str(err):
+        return NWBFileError(
+            path,
+            f"{str(path)!r} is not a valid NWB file (an HDF5 file without NWB metadata; was it written by "
+            f"save_recording? use load_recording for .h5 recordings): {detail}",
+        )
+    return NWBFileError(path, f"{str(path)!r} is not a readable NWB file (truncated or corrupt): {detail}")
+
 
 PROCESSING_MODULE = "ensembles"
 _NEUROID_TABLE = "neuroids"
@@ -499,9 +520,13 @@ def import_nwb(
     ValueError
         A missing label/stimulus column (the available ones are listed), presentations without labels, no units or
         response series, or a window that contains no sample.
+    NWBFileError
+        (a ``ValueError``) ``path`` is not a readable NWB file: not HDF5, truncated or corrupt (h5py's bare
+        ``OSError`` is wrapped with the file name), or an HDF5 file without NWB metadata.
+    FileNotFoundError
+        No file at ``path``.
     """
     pynwb = _require_pynwb()
-    from ensembles.record import make_recording
 
     check_choice("source", source, ("auto", "units", "series"))
     check_choice("response", response, ("count", "rate"))
@@ -515,168 +540,213 @@ def import_nwb(
     if not path.exists():
         raise FileNotFoundError(f"No NWB file at {str(path)!r}.")
 
-    with pynwb.NWBHDF5IO(str(path), mode="r") as io:
-        nwbfile = io.read()
-        exported = (
-            PROCESSING_MODULE in nwbfile.processing
-            and _NEUROID_TABLE in nwbfile.processing[PROCESSING_MODULE].data_interfaces
-            and _SERIES in nwbfile.processing[PROCESSING_MODULE].data_interfaces
+    try:
+        io = pynwb.NWBHDF5IO(str(path), mode="r")
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
+        # h5py raises a bare OSError ("file signature not found", "truncated file: eof = ...") without the path.
+        raise _unreadable(path, err) from err
+    try:
+        with io:
+            try:
+                nwbfile = io.read()
+            except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
+                raise _unreadable(path, err) from err
+            return _import_from(
+                nwbfile,
+                path,
+                label_column=label_column,
+                w0=w0,
+                w1=w1,
+                source=source,
+                intervals=intervals,
+                response=response,
+                series=series,
+                stimulus_column=stimulus_column,
+                drop_unlabeled=drop_unlabeled,
+                dataset=dataset,
+            )
+    except OSError as err:
+        # Data read lazily from a damaged file (our own checks never raise OSError).
+        if isinstance(err, PermissionError | FileNotFoundError):
+            raise
+        raise _unreadable(path, err) from err
+
+
+def _import_from(
+    nwbfile,
+    path: Path,
+    *,
+    label_column,
+    w0,
+    w1,
+    source,
+    intervals,
+    response,
+    series,
+    stimulus_column,
+    drop_unlabeled,
+    dataset,
+) -> xr.Dataset:
+    from ensembles.record import make_recording
+
+    exported = (
+        PROCESSING_MODULE in nwbfile.processing
+        and _NEUROID_TABLE in nwbfile.processing[PROCESSING_MODULE].data_interfaces
+        and _SERIES in nwbfile.processing[PROCESSING_MODULE].data_interfaces
+    )
+    has_units = nwbfile.units is not None and "spike_times" in nwbfile.units.colnames
+    if source == "auto":
+        source = "series" if exported else ("units" if has_units else "series")
+    table_name, table = _find_intervals(nwbfile, intervals, exported and source == "series")
+    columns = _simple_columns(table)
+    data_columns = [c for c in columns if c not in _RESERVED_INTERVAL_COLUMNS]
+    if label_column not in columns:
+        raise ValueError(
+            f"The presentation table {table_name!r} has no column {label_column!r} (label_column). "
+            f"Available columns: {data_columns}."
         )
-        has_units = nwbfile.units is not None and "spike_times" in nwbfile.units.colnames
-        if source == "auto":
-            source = "series" if exported else ("units" if has_units else "series")
-        table_name, table = _find_intervals(nwbfile, intervals, exported and source == "series")
-        columns = _simple_columns(table)
-        data_columns = [c for c in columns if c not in _RESERVED_INTERVAL_COLUMNS]
-        if label_column not in columns:
+    onsets = np.asarray(table["start_time"].data[:], dtype=np.float64)
+    keep, label, label_name = _labels(
+        _read_column(table, label_column), label_column, table_name, drop_unlabeled
+    )
+    if label_column == "label" and "label_name" in columns and label.dtype.kind == "i":
+        label_name = _read_column(table, "label_name")[keep].astype(str)
+
+    # ---- responses and neuroid coords
+    neuroid: dict[str, np.ndarray] = {}
+    if source == "units":
+        if not has_units:
             raise ValueError(
-                f"The presentation table {table_name!r} has no column {label_column!r} (label_column). "
-                f"Available columns: {data_columns}."
+                "source='units' needs a Units table with spike_times; the file has "
+                + ("no Units table." if nwbfile.units is None else "a Units table without spike_times.")
             )
-        onsets = np.asarray(table["start_time"].data[:], dtype=np.float64)
-        keep, label, label_name = _labels(
-            _read_column(table, label_column), label_column, table_name, drop_unlabeled
+        units = nwbfile.units
+        values = _spike_counts(units, onsets[keep], (w0, w1))
+        if response == "rate":
+            values = values / (w1 - w0)
+        ids = np.asarray(units.id.data[:])
+        ucols = _simple_columns(units)
+        neuroid["neuroid_id"] = (
+            _read_column(units, "neuroid_id").astype(str)
+            if "neuroid_id" in ucols
+            else np.array([f"unit{int(i)}" for i in ids])
         )
-        if label_column == "label" and "label_name" in columns and label.dtype.kind == "i":
-            label_name = _read_column(table, "label_name")[keep].astype(str)
-
-        # ---- responses and neuroid coords
-        neuroid: dict[str, np.ndarray] = {}
-        if source == "units":
-            if not has_units:
-                raise ValueError(
-                    "source='units' needs a Units table with spike_times; the file has "
-                    + ("no Units table." if nwbfile.units is None else "a Units table without spike_times.")
-                )
-            units = nwbfile.units
-            values = _spike_counts(units, onsets[keep], (w0, w1))
-            if response == "rate":
-                values = values / (w1 - w0)
-            ids = np.asarray(units.id.data[:])
-            ucols = _simple_columns(units)
-            neuroid["neuroid_id"] = (
-                _read_column(units, "neuroid_id").astype(str)
-                if "neuroid_id" in ucols
-                else np.array([f"unit{int(i)}" for i in ids])
-            )
-            layer = _read_column(units, "layer") if "layer" in ucols else None
-            neuroid["layer"] = (
-                layer.astype(np.int64)
-                if layer is not None and layer.dtype.kind in "iu"
-                else np.ones(ids.size, np.int64)
-            )
-            neuroid["unit"] = np.arange(ids.size, dtype=np.int64)
-            neuroid["unit_id"] = ids.astype(np.int64)
-            _extra_coords(units, ucols, neuroid, skip={"spike_times", "obs_intervals", "electrodes"})
-            site = f"units:spike_{response}"
-            response_variable = "spike count" if response == "count" else "spike rate (spikes/s)"
-        else:
-            sname, ts = _find_series(nwbfile, series, exported)
-            if ts is None:
-                raise ValueError(
-                    "The file has no response to import: no Units table with spike_times and no 2-D response "
-                    "series (e.g. a RoiResponseSeries of ΔF/F). Looked in acquisition and processing."
-                )
-            n_t = ts.data.shape[0]
-            times = (
-                np.asarray(ts.timestamps[:], dtype=np.float64)
-                if ts.timestamps is not None
-                else float(ts.starting_time or 0.0) + np.arange(n_t) / float(ts.rate)
-            )
-            values = _window_means(times, ts.data, onsets[keep], (w0, w1))
-            n_ch = values.shape[1]
-            if exported:
-                ntab = nwbfile.processing[PROCESSING_MODULE][_NEUROID_TABLE]
-                for name in _simple_columns(ntab):
-                    arr = _read_column(ntab, name)
-                    neuroid[name] = arr.astype(str) if arr.dtype.kind in "OUS" else arr
-            else:
-                rois = getattr(ts, "rois", None)
-                rid = np.asarray(rois.data[:], dtype=np.int64) if rois is not None else np.arange(n_ch)
-                if rois is not None:
-                    rid = np.asarray(rois.table.id.data[:], dtype=np.int64)[rid]
-                base = _safe_id(ts.name)
-                neuroid["neuroid_id"] = np.array([f"{base}.{int(i):04d}" for i in rid])
-                neuroid["layer"] = np.ones(n_ch, dtype=np.int64)
-                neuroid["unit"] = np.arange(n_ch, dtype=np.int64)
-                neuroid["roi_id"] = rid
-            site = f"series:{sname}"
-            response_variable = f"mean of {ts.name} ({ts.unit}) in window"
-
-        # ---- presentation coords
-        pres: dict[str, np.ndarray] = {"label": label, "label_name": np.asarray(label_name).astype(str)}
-        if stimulus_column is not None and stimulus_column not in columns:
+        layer = _read_column(units, "layer") if "layer" in ucols else None
+        neuroid["layer"] = (
+            layer.astype(np.int64)
+            if layer is not None and layer.dtype.kind in "iu"
+            else np.ones(ids.size, np.int64)
+        )
+        neuroid["unit"] = np.arange(ids.size, dtype=np.int64)
+        neuroid["unit_id"] = ids.astype(np.int64)
+        _extra_coords(units, ucols, neuroid, skip={"spike_times", "obs_intervals", "electrodes"})
+        site = f"units:spike_{response}"
+        response_variable = "spike count" if response == "count" else "spike rate (spikes/s)"
+    else:
+        sname, ts = _find_series(nwbfile, series, exported)
+        if ts is None:
             raise ValueError(
-                f"The presentation table {table_name!r} has no column {stimulus_column!r} (stimulus_column). "
-                f"Available columns: {data_columns}."
+                "The file has no response to import: no Units table with spike_times and no 2-D response "
+                "series (e.g. a RoiResponseSeries of ΔF/F). Looked in acquisition and processing."
             )
-        scol = stimulus_column or next((c for c in _STIMULUS_ID_CANDIDATES if c in columns), None)
-        if scol is not None:
-            sv = _read_column(table, scol)[keep]
-            if sv.dtype.kind == "f" and np.all(sv == np.round(sv)):
-                sv = sv.astype(np.int64)
-            pres["stimulus_id"] = (
-                sv.astype(str) if scol == "stimulus_id" else np.array([f"{scol}={v}" for v in sv])
-            )
-        else:
-            rows = np.flatnonzero(keep)
-            pres["stimulus_id"] = np.array([f"{table_name}/{int(r):06d}" for r in rows])
-        pres["split"] = (
-            _read_column(table, "split")[keep].astype(str)
-            if "split" in columns
-            else np.full(keep.sum(), "all")
+        n_t = ts.data.shape[0]
+        times = (
+            np.asarray(ts.timestamps[:], dtype=np.float64)
+            if ts.timestamps is not None
+            else float(ts.starting_time or 0.0) + np.arange(n_t) / float(ts.rate)
         )
-        for name in columns:
-            if name in pres or name in _RESERVED_INTERVAL_COLUMNS or name in (label_column, scol):
-                continue
-            arr = _read_column(table, name)[keep]
-            if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
-                continue
-            if arr.dtype.kind in "OUS":
-                arr = arr.astype(str)
-            elif arr.dtype.kind not in "iufb":
-                continue
-            pres[name] = arr
-        if "repetition" not in pres:
-            sid = pres["stimulus_id"]
-            if np.unique(sid).size < sid.size:
-                _, inv = np.unique(sid, return_inverse=True)
-                rep = np.zeros(sid.size, dtype=np.int64)
-                seen: dict[int, int] = {}
-                for k, c in enumerate(inv):
-                    rep[k] = seen.get(c, 0)
-                    seen[c] = rep[k] + 1
-                pres["repetition"] = rep
-
+        values = _window_means(times, ts.data, onsets[keep], (w0, w1))
+        n_ch = values.shape[1]
         if exported:
-            attrs = json.loads(nwbfile.notes or "{}")
+            ntab = nwbfile.processing[PROCESSING_MODULE][_NEUROID_TABLE]
+            for name in _simple_columns(ntab):
+                arr = _read_column(ntab, name)
+                neuroid[name] = arr.astype(str) if arr.dtype.kind in "OUS" else arr
         else:
-            config = {
-                "source": source,
-                "file": path.name,
-                "intervals": table_name,
-                "label_column": label_column,
-                "stimulus_column": scol,
-                "window": [w0, w1],
-                "response": response if source == "units" else "mean",
-                "series": None if source == "units" else site.split(":", 1)[1],
-                "drop_unlabeled": bool(drop_unlabeled),
-            }
-            attrs = {
-                "model": f"neural:{nwbfile.identifier}",
-                "dataset": dataset or (nwbfile.session_id or path.stem),
-                "seed": -1,
-                "config": json.dumps(config, sort_keys=True),
-                "site": site,
-                "response_variable": response_variable,
-                "session_description": str(nwbfile.session_description),
-                "source_file": path.name,
-            }
-            if nwbfile.subject is not None and nwbfile.subject.species:
-                attrs["species"] = str(nwbfile.subject.species)
-        if dataset is not None:
-            attrs["dataset"] = dataset
-        activity = values.astype(np.float32)
+            rois = getattr(ts, "rois", None)
+            rid = np.asarray(rois.data[:], dtype=np.int64) if rois is not None else np.arange(n_ch)
+            if rois is not None:
+                rid = np.asarray(rois.table.id.data[:], dtype=np.int64)[rid]
+            base = _safe_id(ts.name)
+            neuroid["neuroid_id"] = np.array([f"{base}.{int(i):04d}" for i in rid])
+            neuroid["layer"] = np.ones(n_ch, dtype=np.int64)
+            neuroid["unit"] = np.arange(n_ch, dtype=np.int64)
+            neuroid["roi_id"] = rid
+        site = f"series:{sname}"
+        response_variable = f"mean of {ts.name} ({ts.unit}) in window"
+
+    # ---- presentation coords
+    pres: dict[str, np.ndarray] = {"label": label, "label_name": np.asarray(label_name).astype(str)}
+    if stimulus_column is not None and stimulus_column not in columns:
+        raise ValueError(
+            f"The presentation table {table_name!r} has no column {stimulus_column!r} (stimulus_column). "
+            f"Available columns: {data_columns}."
+        )
+    scol = stimulus_column or next((c for c in _STIMULUS_ID_CANDIDATES if c in columns), None)
+    if scol is not None:
+        sv = _read_column(table, scol)[keep]
+        if sv.dtype.kind == "f" and np.all(sv == np.round(sv)):
+            sv = sv.astype(np.int64)
+        pres["stimulus_id"] = (
+            sv.astype(str) if scol == "stimulus_id" else np.array([f"{scol}={v}" for v in sv])
+        )
+    else:
+        rows = np.flatnonzero(keep)
+        pres["stimulus_id"] = np.array([f"{table_name}/{int(r):06d}" for r in rows])
+    pres["split"] = (
+        _read_column(table, "split")[keep].astype(str) if "split" in columns else np.full(keep.sum(), "all")
+    )
+    for name in columns:
+        if name in pres or name in _RESERVED_INTERVAL_COLUMNS or name in (label_column, scol):
+            continue
+        arr = _read_column(table, name)[keep]
+        if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
+            continue
+        if arr.dtype.kind in "OUS":
+            arr = arr.astype(str)
+        elif arr.dtype.kind not in "iufb":
+            continue
+        pres[name] = arr
+    if "repetition" not in pres:
+        sid = pres["stimulus_id"]
+        if np.unique(sid).size < sid.size:
+            _, inv = np.unique(sid, return_inverse=True)
+            rep = np.zeros(sid.size, dtype=np.int64)
+            seen: dict[int, int] = {}
+            for k, c in enumerate(inv):
+                rep[k] = seen.get(c, 0)
+                seen[c] = rep[k] + 1
+            pres["repetition"] = rep
+
+    if exported:
+        attrs = json.loads(nwbfile.notes or "{}")
+    else:
+        config = {
+            "source": source,
+            "file": path.name,
+            "intervals": table_name,
+            "label_column": label_column,
+            "stimulus_column": scol,
+            "window": [w0, w1],
+            "response": response if source == "units" else "mean",
+            "series": None if source == "units" else site.split(":", 1)[1],
+            "drop_unlabeled": bool(drop_unlabeled),
+        }
+        attrs = {
+            "model": f"neural:{nwbfile.identifier}",
+            "dataset": dataset or (nwbfile.session_id or path.stem),
+            "seed": -1,
+            "config": json.dumps(config, sort_keys=True),
+            "site": site,
+            "response_variable": response_variable,
+            "session_description": str(nwbfile.session_description),
+            "source_file": path.name,
+        }
+        if nwbfile.subject is not None and nwbfile.subject.species:
+            attrs["species"] = str(nwbfile.subject.species)
+    if dataset is not None:
+        attrs["dataset"] = dataset
+    activity = values.astype(np.float32)
     try:
         return make_recording(activity, presentation=pres, neuroid=neuroid, attrs=attrs)
     except ValueError as err:
