@@ -130,6 +130,40 @@ def test_shuffled_label_null():
     np.testing.assert_allclose(mp.coords["size_p"].values, (1 + (null >= obs).sum(0)) / 21)
 
 
+
+def test_shuffled_label_null_is_per_layer():
+    """With a 'layer' coord the rule runs per layer, so the null is per (category, layer): each layer's
+    expected_size / size_p equal those of calling category_ensembles on that layer alone with the same seed (the
+    same permutations serve every layer); previously they were summed over layers.  The two layers are independent
+    planted populations of different widths (same label order), so both nulls are non-empty and differ."""
+    X1, truth = category_population(3, 30, 20, ensemble_size=5, random_state=4)
+    X2, truth2 = category_population(3, 12, 20, ensemble_size=2, random_state=6)
+    assert np.array_equal(truth.labels, truth2.labels)
+    X = np.concatenate([X1, X2], axis=1)
+    layers = np.repeat([1, 2], [30, 12])
+    da = _as_da(X, truth.labels, layers=layers)
+    for rule in ("paper", "fraction"):
+        m = category_ensembles(da, rule=rule, n_shuffles=15, random_state=3)
+        assert m.coords["expected_size"].dims == ("category", "neuroid")
+        sizes = ensemble_sizes(m)
+        assert sizes["expected_size"].dims == ("category", "layer")
+        per_layer = []
+        for lay in (1, 2):
+            one = category_ensembles(da.isel(neuroid=layers == lay), rule=rule, n_shuffles=15, random_state=3)
+            assert one.coords["expected_size"].dims == ("category",)  # a single layer: dims (category,)
+            np.testing.assert_allclose(sizes["expected_size"].sel(layer=lay).values, one.coords["expected_size"])
+            np.testing.assert_allclose(sizes["size_p"].sel(layer=lay).values, one.coords["size_p"])
+            np.testing.assert_allclose(m.coords["expected_size"].values[:, layers == lay],
+                                       np.repeat(one.coords["expected_size"].values[:, None], (layers == lay).sum(), 1))
+            per_layer.append(one.coords["expected_size"].values)
+        # both layers have a non-empty null, so the per-layer values are not the old sum over layers
+        assert np.all(per_layer[0] > 0) and np.all(per_layer[1] > 0), (rule, per_layer)
+    # by_layer=False: one group, one number per category (the old shape), here over all 42 neuroids
+    flat = category_ensembles(da, n_shuffles=15, random_state=3, by_layer=False)
+    assert flat.coords["expected_size"].dims == ("category",)
+    np.testing.assert_allclose(flat.coords["expected_size"],
+                               category_ensembles(X, truth.labels, n_shuffles=15, random_state=3).coords["expected_size"])
+
 def test_sizes_and_core():
     X, truth = category_population(3, 30, 20, ensemble_size=5, random_state=0)
     da = _as_da(X, truth.labels, layers=np.repeat([1, 2], 15))

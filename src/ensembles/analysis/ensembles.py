@@ -174,6 +174,11 @@ def _membership(X, lab_idx, n_classes, groups, rule, prm):
     return _welch_rule(X, lab_idx, n_classes, groups, prm["alpha"], prm["min_effect"], prm["test"])
 
 
+def _group_sizes(member: np.ndarray, groups) -> np.ndarray:
+    """(n_classes, n_groups) ensemble sizes within each neuroid group."""
+    return np.stack([member[:, g].sum(axis=1) for g in groups], axis=1)
+
+
 def category_ensembles(
     x: Any,
     labels: Any = None,
@@ -228,7 +233,12 @@ def category_ensembles(
     n_shuffles : int
         When > 0, a shuffled-label null (paper-spec 3.4 [proposed]): labels are permuted ``n_shuffles`` times and
         the rule re-applied; coords ``expected_size`` (mean null size) and ``size_p`` (Monte-Carlo p-value of an
-        ensemble at least as large, (1 + #{null >= observed}) / (1 + n_shuffles)) are added along ``category``.
+        ensemble at least as large, (1 + #{null >= observed}) / (1 + n_shuffles), Phipson & Smyth 2010) are added.
+        Sizes are counted within each group the rule is applied to: dims ``(category,)`` when the rule runs over
+        one group (all neuroids, or a single layer); dims ``(category, neuroid)`` when it runs per layer over
+        several layers, every neuroid carrying the value of its own layer (the same permutations serve all
+        layers, so each layer's values equal those of calling the function on that layer alone with the same
+        ``random_state``).  :func:`ensemble_sizes` returns them per ``(category, layer)``.
     random_state : int, Generator or None
     return_stats : bool
         Return an ``xr.Dataset`` with ``members`` and the rule's statistics (``score``: the LOO ratio or the active
@@ -281,14 +291,25 @@ def category_ensembles(
         first = np.array([np.flatnonzero(lab_idx == c)[0] for c in range(n_classes)])
         coords["label_name"] = (CATEGORY, names[first])
     if n_shuffles:
+        # null ensemble sizes per shuffle, class and neuroid group (one group per layer when the rule is per layer):
+        # the size of a layer's ensemble is compared with that layer's null, never with a sum over layers
         rng = np.random.default_rng(random_state)
-        null = np.empty((int(n_shuffles), n_classes))
+        null = np.empty((int(n_shuffles), n_classes, len(groups)))
         for s in range(int(n_shuffles)):
             m_s, _ = _membership(X, rng.permutation(lab_idx), n_classes, groups, rule, prm)
-            null[s] = m_s.sum(axis=1)
-        obs = member.sum(axis=1)
-        coords["expected_size"] = (CATEGORY, null.mean(axis=0))
-        coords["size_p"] = (CATEGORY, (1.0 + (null >= obs).sum(axis=0)) / (1.0 + n_shuffles))
+            null[s] = _group_sizes(m_s, groups)
+        obs = _group_sizes(member, groups)
+        expected = null.mean(axis=0)
+        size_p = (1.0 + (null >= obs).sum(axis=0)) / (1.0 + n_shuffles)
+        if len(groups) == 1:
+            coords["expected_size"] = (CATEGORY, expected[:, 0])
+            coords["size_p"] = (CATEGORY, size_p[:, 0])
+        else:  # each neuroid carries the value of its own layer (constant within a layer)
+            which = np.empty(X.shape[1], dtype=np.int64)
+            for g, idx in enumerate(groups):
+                which[idx] = g
+            coords["expected_size"] = ((CATEGORY, C.NEUROID), expected[:, which])
+            coords["size_p"] = ((CATEGORY, C.NEUROID), size_p[:, which])
     attrs = {"rule": rule, "n_shuffles": int(n_shuffles), "by_layer": int(len(groups) > 1 or bool(by_layer))}
     if rule == "paper":
         attrs.update(tau=float(tau), reference=_PAPER_REF)
@@ -331,7 +352,9 @@ def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Datas
 
     Returns an ``xr.Dataset`` with ``size`` and ``fraction`` (size / number of neuroids in the layer), dims
     (category,) or, per layer (default when the membership has a ``layer`` coord along ``neuroid``),
-    (category, layer).
+    (category, layer).  When ``membership`` carries the shuffled-label null of :func:`category_ensembles`
+    (``n_shuffles > 0``) computed per layer, ``expected_size`` and ``size_p`` are added with the same dims
+    (per layer when they vary along ``neuroid``).
     """
     m = _as_membership(membership)
     has_layer = "layer" in m.coords and m.coords["layer"].dims == (C.NEUROID,)
@@ -348,6 +371,12 @@ def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Datas
         size = g.sum(C.NEUROID)
         frac = size / g.count(C.NEUROID)
     ds = xr.Dataset({"size": size.astype(int), "fraction": frac}).assign_coords(keep)
+    for name in ("expected_size", "size_p"):
+        if name in m.coords and m.coords[name].dims == m.dims:  # per-layer null, one value per neuroid's layer
+            ds = ds.drop_vars(name, errors="ignore")
+            if by_layer:
+                ds[name] = m.coords[name].reset_coords(drop=True).assign_coords(
+                    layer=m.coords["layer"]).groupby("layer").first()
     ds.attrs = dict(m.attrs)
     return ds
 
