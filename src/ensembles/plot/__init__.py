@@ -45,3 +45,4 @@ __all__ = [
     "zero_shot",
     "inhibition",
 ]
+from .sweep import sweep_error_bars; __all__.append("sweep_error_bars")  # noqa: E402, E702

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ensembles.pipeline import FIGURES, _atomic_write_text, summary_text
 
-__all__ = ["build_report", "summary_text"]
+__all__ = ["analyze_sweep", "build_report", "build_sweep_report", "is_sweep_dir", "summary_text", "sweep_summary_text"]
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;
@@ -63,7 +63,9 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
     Parameters
     ----------
     results_dir : path
-        A directory written by :func:`ensembles.pipeline.analyze` (holds ``manifest.json``).
+        A directory written by :func:`ensembles.pipeline.analyze` (holds ``manifest.json``), or the across-seed
+        analysis of a sweep written by :func:`ensembles.report.sweep.analyze_sweep` (holds ``sweep_report.json``;
+        the report is then :func:`ensembles.report.sweep.build_sweep_report`).
     out : path, optional
         Output file (default ``results_dir/report.html``); written atomically.
     title : str, optional
@@ -75,6 +77,8 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
     """
     results = Path(results_dir)
     man_path = results / "manifest.json"
+    if not man_path.exists() and (results / "sweep_report.json").exists():
+        return build_sweep_report(results, out=out, title=title)  # across-seed analysis of a sweep
     if not man_path.exists():
         raise FileNotFoundError(f"{results} holds no finished analysis (no manifest.json); run 'ensembles analyze' first")
     try:
@@ -189,3 +193,7 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
     parts.append("</body></html>")
     _atomic_write_text(target, "\n".join(parts))
     return target
+
+
+# the sweep report reuses the helpers above (_CSS, _table_html, _img_tag), so it is imported after them
+from ensembles.report.sweep import analyze_sweep, build_sweep_report, is_sweep_dir, sweep_summary_text  # noqa: E402
