@@ -19,6 +19,7 @@ from ensembles.record import (
     example_recording,
     make_recording,
     select_layer,
+    select_presentations,
     validate_recording,
 )
 
@@ -256,6 +257,88 @@ def test_select_layer_errors(layer, exc, match):
     rec = example_recording(n_presentations=5, layer_sizes=(3, 2))
     with pytest.raises(exc, match=match):
         select_layer(rec, layer)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# select_presentations
+
+
+def test_select_presentations_checkpoint_then_correct():
+    """Per-checkpoint 'correct' (checkpoint, presentation): the checkpoint is selected first, then the presentations
+    correct at that checkpoint (reference: boolean indexing with numpy on the same arrays)."""
+    rec = example_recording(n_presentations=40, layer_sizes=(3, 2), epochs=[1, 2, 5], seed=4)
+    corr = rec["correct"].values  # (3, 40), about 80% true, differing between checkpoints
+    assert corr.shape == (3, 40) and not np.array_equal(corr[0], corr[2])
+    out = select_presentations(rec)  # last checkpoint, correct only
+    assert "checkpoint" not in out.dims and int(out["epoch"]) == 5
+    np.testing.assert_array_equal(out["activity"].values, rec["activity"].values[2][corr[2]])
+    np.testing.assert_array_equal(out["stimulus_id"].values, rec["stimulus_id"].values[corr[2]])
+    assert out["correct"].values.all()
+    first = select_presentations(rec["activity"], checkpoint=0)  # DataArray in, DataArray out
+    assert isinstance(first, xr.DataArray) and int(first["epoch"]) == 1
+    np.testing.assert_array_equal(first.values, rec["activity"].values[0][corr[0]])
+    assert select_presentations(rec, checkpoint=-2).sizes["presentation"] == corr[1].sum()
+    everything = select_presentations(rec, correct_only=False, checkpoint=1)
+    np.testing.assert_array_equal(everything["activity"].values, rec["activity"].values[1])
+    for keep in (None, "all"):
+        kept = select_presentations(rec, correct_only=False, checkpoint=keep)
+        xr.testing.assert_identical(kept, rec)
+    lazy = select_presentations(rec.chunk({"presentation": 8}))
+    assert isinstance(lazy["activity"].data, da.Array)
+    np.testing.assert_array_equal(lazy["activity"].values, out["activity"].values)
+
+
+def test_select_presentations_without_checkpoint_dim_and_held_out():
+    rec = example_recording(n_presentations=30, layer_sizes=(3,), seed=2)
+    corr = rec["correct"].values
+    out = select_presentations(rec)
+    np.testing.assert_array_equal(out["activity"].values, rec["activity"].values[corr])
+    assert select_presentations(rec, checkpoint=None).sizes == out.sizes
+    # no 'correct' coord (a neural recording): nothing to filter
+    neural = rec.drop_vars(["correct", "predicted"])
+    xr.testing.assert_identical(select_presentations(neural), neural)
+    # a held-out class is never correct: its presentations are kept (paper-spec 3.6 step 5) unless asked not to
+    held = (rec["label"].values == 2)
+    zs = rec.assign_coords(held_out=("presentation", held), correct=("presentation", corr & ~held))
+    np.testing.assert_array_equal(select_presentations(zs)["stimulus_id"].values,
+                                  rec["stimulus_id"].values[(corr & ~held) | held])
+    np.testing.assert_array_equal(select_presentations(zs, keep_held_out=False)["stimulus_id"].values,
+                                  rec["stimulus_id"].values[corr & ~held])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        (dict(checkpoint=3), ValueError, r"'checkpoint' parameter is 3, but the recording has 3 checkpoint\(s\) "
+                                         r"\(epochs \[1, 2, 5\]\); expected a position in \[-3, 2\]"),
+        (dict(checkpoint=-4), ValueError, r"'checkpoint' parameter is -4"),
+        (dict(checkpoint="last"), TypeError, "'checkpoint' parameter must be an int .*, None or 'all'"),
+        (dict(checkpoint=True), TypeError, "'checkpoint' parameter must be an int"),
+        (dict(checkpoint=1.0), TypeError, "'checkpoint' parameter must be an int"),
+        (dict(checkpoint=None), ValueError, r"'correct' coord has dims \('checkpoint', 'presentation'\).*"
+                                            "Select one checkpoint"),
+        (dict(correct_only="yes"), TypeError, "'correct_only' parameter must be a bool"),
+    ],
+)
+def test_select_presentations_errors(kwargs, exc, match):
+    rec = example_recording(n_presentations=6, layer_sizes=(3,), epochs=[1, 2, 5])
+    with pytest.raises(exc, match=match):
+        select_presentations(rec, **kwargs)
+
+
+def test_select_presentations_no_correct_presentation_and_bad_input():
+    rec = example_recording(n_presentations=6, layer_sizes=(3,), epochs=[1, 2])
+    wrong = rec.assign_coords(correct=(("checkpoint", "presentation"), np.zeros((2, 6), bool)))
+    with pytest.raises(ValueError, match=r"no correctly classified presentation at checkpoint -1 \(0 of 6\).*"
+                                         "correct_only=False"):
+        select_presentations(wrong)
+    assert select_presentations(wrong, correct_only=False).sizes["presentation"] == 6
+    flat = example_recording(n_presentations=6, layer_sizes=(3,))
+    with pytest.raises(ValueError, match="has no 'checkpoint' dim"):
+        select_presentations(flat, checkpoint=2)
+    with pytest.raises(TypeError, match="'rec' parameter must be a recording"):
+        select_presentations(np.zeros((3, 2)))
+    assert ensembles.select_presentations is select_presentations  # lazy top-level export
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ _EXPORTS = {
     "RecordingWriter": "ensembles.record",
     "combine_recordings": "ensembles.record",
     "select_layer": "ensembles.record",
+    "select_presentations": "ensembles.record",
     "RecordingError": "ensembles.record",
     "RecordingIncompleteError": "ensembles.record",
     "SCHEMA_VERSION": "ensembles.record",

@@ -6,11 +6,19 @@
   chunked and compressed (see :mod:`ensembles.record.io`); :func:`recording_info` summarises a file;
 * :class:`RecordingWriter` streams batches of presentations to disk so that a recording never has to fit in
   memory;
-* :func:`combine_recordings` stacks runs along a new dim; :func:`select_layer` picks layers.
+* :func:`combine_recordings` stacks runs along a new dim; :func:`select_layer` picks layers;
+  :func:`select_presentations` picks a checkpoint and the correctly classified presentations.
 """
 
 from .io import PARTIAL_SUFFIX, file_sha256, load_recording, recording_info, save_recording
-from .recording import combine_recordings, example_recording, make_recording, neuroid_coords, select_layer
+from .recording import (
+    combine_recordings,
+    example_recording,
+    make_recording,
+    neuroid_coords,
+    select_layer,
+    select_presentations,
+)
 from .schema import (
     SCHEMA_VERSION,
     RecordingError,
@@ -36,5 +44,6 @@ __all__ = [
     "recording_problems",
     "save_recording",
     "select_layer",
+    "select_presentations",
     "validate_recording",
 ]
