@@ -100,7 +100,7 @@ def wall_axes(
     ax.set_yticklabels([names[present[c]] for c in ys[starts]], fontsize=7)
     ax.set_xlabel("neuroid" + (" (ordered by preferred class)" if order == "preferred" else ""))
     if step > 1:
-        ax.set_ylabel(f"presentations (1 in {step})" if step > 1 else "presentations")
+        ax.set_ylabel(f"presentations (1 in {step})")
     else:
         ax.set_ylabel("presentations")
     if colorbar:
