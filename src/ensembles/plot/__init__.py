@@ -45,4 +45,4 @@ __all__ = [
     "zero_shot",
     "inhibition",
 ]
-from .sweep import sweep_error_bars; __all__.append("sweep_error_bars")  # noqa: E402, E702
+from .sweep import sweep_error_bars; __all__.append("sweep_error_bars")  # noqa: E402, E702, I001, F401
