@@ -24,12 +24,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 
 # ----------------------------------------------------------------------------------------------------- shared cells
-def setup(*, plt: bool = True, np: bool = True, select_layer: bool = True) -> str:
-    """The first code cell: imports (only those the notebook uses, so ruff stays clean) and the setting."""
+def setup(*, plt: bool = True, np: bool = True, select_layer: bool = True, select: bool = False) -> str:
+    """The first code cell: imports (only those the notebook uses, so ruff stays clean) and the setting.
+    ``select``: the notebook uses ``select_presentations`` (the FINAL cell, or its own selections)."""
     third = (["import matplotlib.pyplot as plt"] if plt else []) + (["import numpy as np"] if np else []) + [
         "import pandas as pd"]
+    record = [n for n, used in (("select_layer", select_layer), ("select_presentations", select)) if used]
     first = ["from ensembles import load_recording"] + (
-        ["from ensembles.record import select_layer"] if select_layer else []) + [
+        [f"from ensembles.record import {', '.join(record)}"] if record else []) + [
         "from ensembles.report.demo import demo_plan", "from ensembles.train import train_run"]
     return "\n".join(["import os", "from pathlib import Path", "", *third, "", *first, "", SETTING])
 
@@ -57,10 +59,7 @@ TRAIN = PLAN + "\n" + FIT
 
 FINAL = '''\
 # The paper's protocol (paper-spec §3.1): last checkpoint, correctly classified test presentations only
-final = {}
-for name, rec in recs.items():
-    act = rec["activity"].isel(checkpoint=-1)
-    final[name] = act.isel(presentation=act["correct"].values)
+final = {name: select_presentations(rec["activity"], correct_only=True, checkpoint=-1) for name, rec in recs.items()}
 {name: act.sizes["presentation"] for name, act in final.items()}'''
 
 
@@ -201,7 +200,7 @@ Paper-spec §3.2 (the authors' "Yukun sparseness"), numbers in §4.2–4.3.
 
 The paper's claim: FF and BP/FF hidden layers are much sparser than BP.
 '''),
-    code(setup(plt=False)),
+    code(setup(plt=False, select=True)),
     code(TRAIN),
     code(FINAL),
     md('## Population and lifetime sparseness per layer'),
@@ -308,7 +307,7 @@ Paper-spec §3.4–3.5 (the Fashion-MNIST overlap figure, §4.4).
 * **Unsupervised ensembles** (cell-assembly detection as in cortex, no labels): ICA on the z-scored activity with
   the Marchenko–Pastur bound (Lopes-dos-Santos et al. 2013), then matched to the category ensembles (Jaccard).
 '''),
-    code(setup()),
+    code(setup(select=True)),
     code(TRAIN),
     code(FINAL),
     md('## Ensembles with τ = 1 and τ = 2'),
@@ -413,7 +412,7 @@ selectivity claim; definitions in neuro-methods.md):
 
 All on the correctly classified test presentations at the last checkpoint.
 '''),
-    code(setup(plt=False, select_layer=False)),
+    code(setup(plt=False, select_layer=False, select=True)),
     code(TRAIN),
     code(FINAL),
     code('''
@@ -484,7 +483,7 @@ Paper-spec §3.6 (the paper's claim 4; the protocol is ours because the authors'
    test presentations (they cannot be correctly classified) and the correctly classified presentations of the
    seen classes; compare with the seen classes and with class k in the model trained on all classes.
 '''),
-    code(setup(plt=False, np=False)),
+    code(setup(plt=False, np=False, select=True)),
     code(TRAIN),
     code('''
 from ensembles.train import make_config
@@ -523,12 +522,10 @@ def held_out_table(act, model, condition_of):  # noqa: D103 - one row per layer 
     code('''
 rows = []
 for (m, mode), rec in zs_recs.items():
-    act = rec["activity"].isel(checkpoint=-1)
-    act = act.isel(presentation=act["correct"].values | act["held_out"].values)
+    act = select_presentations(rec["activity"])  # correct presentations, and every held-out one (keep_held_out)
     name = f"{m} ({mode})"
     rows += held_out_table(act, name, lambda c: "held out" if c == HELD else "seen")
-    full = recs[m]["activity"].isel(checkpoint=-1)
-    full = full.isel(presentation=full["correct"].values)
+    full = select_presentations(recs[m]["activity"])
     rows += [r for r in held_out_table(full, name, lambda c: "all-classes run") if r["label"] == HELD]
 zero_shot = pd.DataFrame(rows)
 zero_shot.groupby(["model", "layer", "condition"])[["size", "hoyer"]].mean().unstack("condition").round(3)'''),
@@ -544,8 +541,7 @@ null. A zero-shot ensemble is a distinct, small set of neuroids, not the union o
     code('''
 from ensembles.analysis.ensembles import ensemble_overlap
 
-act = zs_recs["FF", "strict"]["activity"].isel(checkpoint=-1)
-act = act.isel(presentation=act["correct"].values | act["held_out"].values)
+act = select_presentations(zs_recs["FF", "strict"]["activity"])  # held-out presentations are kept
 ov = ensemble_overlap(category_ensembles(act, rule="paper", tau=1.0)).sel(category=HELD).drop_sel(other_category=HELD)
 ov[["overlap", "expected", "q"]].to_dataframe()[["overlap", "expected", "q"]].round(3)'''),
     md('''
@@ -579,7 +575,7 @@ Paper-spec §3.7 (the paper's claim 5, "different inhibition mechanisms"; the pr
 * (d) FF and BP/FF divide every layer input by its L2 norm (divisive normalisation, a shared inhibition); BP has
   none. The ablation trains FF without it and BP with it.
 '''),
-    code(setup(plt=False)),
+    code(setup(plt=False, select=True)),
     code(TRAIN),
     code('''
 from ensembles.analysis.ensembles import category_ensembles
@@ -632,8 +628,7 @@ for k, cfg in ablation.items():
     train_run(cfg, ablation_runs[k], resume=True, progress=not QUICK)
 rows = []
 for name, run in [*((MODELS[m], runs[m]) for m in ("ff", "bp")), *ablation_runs.items()]:
-    act = load_recording(run / "recording.h5")["activity"].isel(checkpoint=-1)
-    act = act.isel(presentation=act["correct"].values)
+    act = select_presentations(load_recording(run / "recording.h5")["activity"])
     rows.append({"run": name, "accuracy": read_metrics(run)["test_accuracy"],
                  **{f"Hoyer L{layer}": float(population_sparseness(select_layer(act, layer), "hoyer").mean())
                     for layer in (1, 2, 3)}})
