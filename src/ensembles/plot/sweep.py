@@ -137,7 +137,7 @@ def sweep_error_bars(table: pd.DataFrame, *, x: str, hue: str | None = None, pan
     if hue:
         axes[0][0].legend(fontsize=8, frameon=False)
     n = table["n_seeds"]
-    what = {"ci": "95% CI", "sd": "± SD", "sem": "± SEM"}[error]
+    what = {"ci": "± 95% CI", "sd": "± SD", "sem": "± SEM"}[error]
     fig.suptitle((title + "\n" if title else "") + f"mean {what} across seeds, n = {int(n.min())}"
                  + (f"–{int(n.max())}" if n.max() != n.min() else "")
                  + ("; dots: runs" if values is not None else ""), fontsize=9)
