@@ -38,6 +38,7 @@ import pandas as pd
 import xarray as xr
 
 from ensembles import conventions as C
+from ensembles._io import atomic_write_text
 from ensembles._validation import describe
 
 __all__ = [
@@ -231,19 +232,6 @@ def bootstrap_mean_ci(values: np.ndarray, *, n_boot: int = 1000, ci: float = 95.
     means = v[idx].mean(axis=1)
     lo, hi = np.percentile(means, [(100 - ci) / 2, 100 - (100 - ci) / 2])
     return float(v.mean()), float(lo), float(hi), int(v.size)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _json_default(o: Any) -> Any:
@@ -782,7 +770,7 @@ def analyze(
         for tname in tabs.frames:
             df = tabs.df(tname)
             if len(df):
-                _atomic_write_text(tdir / f"{tname}.csv", df.to_csv(index=False))
+                atomic_write_text(tdir / f"{tname}.csv", df.to_csv(index=False))
                 table_files[tname] = f"tables/{tname}.csv"
 
     # ---- figures
@@ -853,7 +841,7 @@ def analyze(
         "sources": infos, "tables": table_files, "figures": fig_meta, "skipped": skipped, "notes": notes,
         "headline": headline.to_dict("records"), "timings_s": log.timings, "versions": _versions(),
     }
-    _atomic_write_text(out / "manifest.json", json.dumps(_clean_json(manifest), indent=1, default=_json_default))
+    atomic_write_text(out / "manifest.json", json.dumps(_clean_json(manifest), indent=1, default=_json_default))
     log(f"analysis written to {out}")
     return manifest
 

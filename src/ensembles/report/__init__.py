@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ensembles.pipeline import FIGURES, _atomic_write_text, summary_text
+from ensembles._io import atomic_write_text
+from ensembles.pipeline import FIGURES, summary_text
 
 __all__ = ["analyze_sweep", "build_report", "build_sweep_report", "is_sweep_dir", "summary_text", "sweep_summary_text"]
 
@@ -191,7 +192,7 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
                  esc(json.dumps({"parameters": prm, "versions": man.get("versions", {}),
                                  "timings_s": man.get("timings_s", {})}, indent=1)) + "</pre></details>")
     parts.append("</body></html>")
-    _atomic_write_text(target, "\n".join(parts))
+    atomic_write_text(target, "\n".join(parts))
     return target
 
 

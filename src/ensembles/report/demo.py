@@ -185,9 +185,10 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
     manifest["demo"] = {"dataset": dataset, "scale": scale, "seed": seed, "held_out": list(held_out),
                         "models": list(models),
                         "runs": list(plan), "timings_s": timings}
-    from ensembles.pipeline import _atomic_write_text, _clean_json, _json_default
+    from ensembles._io import atomic_write_text
+    from ensembles.pipeline import _clean_json, _json_default
 
-    _atomic_write_text(out / "manifest.json", json.dumps(_clean_json(manifest), indent=1, default=_json_default))
+    atomic_write_text(out / "manifest.json", json.dumps(_clean_json(manifest), indent=1, default=_json_default))
     say(f"report: {report}")
     return {"report": str(report), "timings_s": timings, "reused": False, "manifest": manifest,
             "summary": summary_text(out)}

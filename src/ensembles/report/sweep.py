@@ -381,9 +381,9 @@ def analyze_sweep(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = 
 
 
 def _write_text(path: Path, text: str) -> None:
-    from ensembles.pipeline import _atomic_write_text
+    from ensembles._io import atomic_write_text
 
-    _atomic_write_text(path, text)
+    atomic_write_text(path, text)
 
 
 def _write_csv(path: Path, df: pd.DataFrame) -> None:

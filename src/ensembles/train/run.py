@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ensembles._io import atomic_write_text
 from ensembles.models import BPNet, FFNet
 from ensembles.train.backprop import BPTrainer
 from ensembles.train.config import RunConfig, config_from_dict, load_config
@@ -42,20 +43,6 @@ _OWN = ("config.toml", "history.json", "metrics.json", "checkpoints", "recording
 
 
 # ---------------------------------------------------------------- small I/O helpers
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -450,7 +437,7 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
                      neg_classes)
     trainer = _trainer_cls(cfg.model)(model, cfg, data, gen, device, batch_observer)
     if state == "fresh":
-        _atomic_write_text(out / "config.toml", cfg.to_toml())
+        atomic_write_text(out / "config.toml", cfg.to_toml())
 
     history: list[dict] = []
     start, elapsed_before = 0, 0.0
@@ -551,9 +538,9 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
     })
     _atomic_torch_save(_model_blob(model, in_features, n_classes, train_ds.image_shape,
                                    label_value if ff_style else None), out / "checkpoints" / "model.pt")
-    _atomic_write_text(out / "history.json", json.dumps(history, indent=1))
-    _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
-    _atomic_write_text(out / DONE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    atomic_write_text(out / "history.json", json.dumps(history, indent=1))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    atomic_write_text(out / DONE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     return metrics
 
 
