@@ -66,7 +66,7 @@ def test_summarize_all_presentations_checkpoints_runs(rng):
     neural = recording(rng, checkpoints=False, correct=False)
     df = summarize(neural["activity"].drop_vars("layer"), measures=["population", "csi"], n_shuffles=0)
     assert set(df["subset"]) == {"all"} and set(df["layer"]) == {"all"}
-    assert len(MEASURE_GROUPS) == 9
+    assert len(MEASURE_GROUPS) == 10
 
 
 def test_summarize_errors(rng):
@@ -84,3 +84,26 @@ def test_summarize_errors(rng):
         summarize(bad)
     with pytest.raises(ValueError, match="dim='neuroid' not found"):
         summarize(rec.rename(neuroid="unit"))
+
+
+def test_ensemble_sizes_follow_the_authors_rule(rng):
+    """Ensemble rows equal a direct computation of the leave-one-out rule (paper-spec §3.4), per layer and class."""
+    rec = recording(rng, checkpoints=False, correct=False)
+    lab0 = rec["label"].values
+    rec["activity"][:, 0] = np.where(lab0 == 1, 5.0, 0.0)  # neuroid 0 (layer 1) responds to class 1 only
+    df = summarize(rec, measures=["ensembles"])
+    x, lab, layer = rec["activity"].values, rec["label"].values, rec["layer"].values
+    for lay in (1, 2):
+        xs = x[:, layer == lay]
+        for c in (0, 1, 2):
+            mu = xs[lab == c].mean(axis=0)
+            loo = (mu.sum() - mu) / (mu.size - 1)
+            expected = int(((mu - loo) / loo > 1.0).sum())
+            got = df.query(f"layer == {lay} and statistic == 'ensemble_size' and `class` == {c}")["value"].item()
+            assert got == expected
+    # neuroid 0 of layer 1 (5.0 for class 1 vs exponential(1) background means) is in class 1's ensemble
+    size1 = df.query("layer == 1 and statistic == 'ensemble_size' and `class` == 1")["value"].item()
+    assert size1 >= 1
+    frac = df.query("layer == 2 and statistic == 'ensemble_fraction' and aggregate == 'mean'")["value"].item()
+    sizes = df.query("layer == 2 and statistic == 'ensemble_size' and aggregate == 'count'")["value"]
+    assert frac == pytest.approx(sizes.mean() / 4)

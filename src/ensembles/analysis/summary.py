@@ -16,6 +16,7 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
+from ensembles.analysis import ensembles as ens
 from ensembles.analysis import selectivity as sel
 from ensembles.analysis import sparsity as sp
 
@@ -31,6 +32,7 @@ MEASURE_GROUPS = (
     "mi",
     "tuning",
     "n_driven",
+    "ensembles",  # category ensembles by the authors' leave-one-out rule (tau = 1): size and fraction per class
 )
 COLUMNS = [
     "model", "dataset", "seed", "site", "run", "checkpoint", "epoch", "layer", "subset", "class", "statistic",
@@ -129,6 +131,16 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
         drv = ds["driven"].values
         for i, c in enumerate(ds["class"].values):
             rows.append(_row(base, "n_driven_neuroids", "count", drv[i].sum(), drv.shape[1], cls=c))
+    if "ensembles" in groups:
+        # Tosato et al.'s rule (paper-spec §3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer
+        member = ens.category_ensembles(x, labels, rule="paper", tau=1.0, by_layer=False)
+        size = np.asarray(member.sum(C.NEUROID).values, dtype=np.float64)
+        n_units = member.sizes[C.NEUROID]
+        for c, sz in zip(member["category"].values, size):
+            rows.append(_row(base, "ensemble_size", "count", sz, n_units, cls=c))
+            rows.append(_row(base, "ensemble_fraction", "fraction", sz / n_units, n_units, cls=c))
+        rows += _agg_rows(size, base, "ensemble_size")
+        rows += _agg_rows(size / n_units, base, "ensemble_fraction")
     return rows
 
 
