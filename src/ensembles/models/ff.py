@@ -18,6 +18,7 @@ from ensembles.models.goodness import (
     PREDICTION_RULES,
     activation_fn,
     embed_label,
+    embed_label_,
     goodness,
     label_pixel_index,
     normalize_input,
@@ -150,6 +151,10 @@ class FFNet(nn.Module):
     def embed(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Embed ``labels`` (None or -1 = no label) into flattened images ``x``."""
         return embed_label(x, labels, value=float(self.label_value), pixel_index=self.pixel_index)
+
+    def embed_(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """In-place :meth:`embed` (``x`` must be a copy the caller owns); returns ``x``."""
+        return embed_label_(x, labels, value=float(self.label_value), pixel_index=self.pixel_index)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activities of every hidden layer for already-embedded inputs ``x``."""

@@ -111,17 +111,26 @@ def embed_label(x: torch.Tensor, labels: torch.Tensor | None, *, value: float, p
     neutral "no label" input (label pixels zeroed only); a label of -1 does the same for single rows.
     ``pixel_index`` comes from :func:`label_pixel_index`.
     """
-    out = x.clone()
+    return embed_label_(x.clone(), labels, value=value, pixel_index=pixel_index)
+
+
+def embed_label_(x: torch.Tensor, labels: torch.Tensor | None, *, value: float, pixel_index: torch.Tensor
+                 ) -> torch.Tensor:
+    """In-place :func:`embed_label`: writes the label pixels of ``x`` itself and returns ``x``.
+
+    For callers that already hold a fresh copy of the images (e.g. a gathered mini-batch), which saves
+    :func:`embed_label`'s clone; the pixel values written are the same.
+    """
     pix = pixel_index.to(x.device)
-    out[:, pix.reshape(-1)] = 0.0
+    x[:, pix.reshape(-1)] = 0.0
     if labels is None:
-        return out
+        return x
     labels = labels.to(device=x.device, dtype=torch.long)
     rows = torch.nonzero(labels >= 0).squeeze(1)
     if rows.numel():
         cols = pix[:, labels[rows]]  # (C, n)
-        out[rows.unsqueeze(0).expand_as(cols), cols] = value
-    return out
+        x[rows.unsqueeze(0).expand_as(cols), cols] = value
+    return x
 
 
 def predict_from_goodness(g: torch.Tensor, rule: str = "softmax_sum") -> torch.Tensor:

@@ -100,8 +100,10 @@ class _FFStyleTrainer:
         if self.observer is not None:
             self.observer(image_labels=y[idx].cpu(), pos_labels=y[idx].cpu(), neg_image_labels=y[nimg].cpu(),
                           neg_labels=nlab.clone())
-        xp = self.model.embed(x[idx.to(x.device)], y[idx.to(x.device)])
-        xn = self.model.embed(x[nimg.to(x.device)], nlab.to(x.device))
+        # index_select already returns a fresh copy, so the label is embedded in place (no second copy)
+        idx, nimg = idx.to(x.device), nimg.to(x.device)
+        xp = self.model.embed_(torch.index_select(x, 0, idx), torch.index_select(y, 0, idx))
+        xn = self.model.embed_(torch.index_select(x, 0, nimg), nlab.to(x.device))
         return xp, xn
 
     # --- prediction
@@ -161,20 +163,28 @@ class FFTrainer(_FFStyleTrainer):
     @torch.no_grad()
     def _build_cache(self, k: int) -> None:
         """All positive and paired negative inputs of layer k, pushed once through the trained layers below."""
+        # The previous layer's cache is not an input of this one (every layer below is re-run from the embedded
+        # images), so it is released first, and the outputs are written into preallocated tensors instead of
+        # being concatenated from a list: the peak is one 2N x H cache instead of three (old cache, list, cat).
+        self._cache = None
         self.model.eval()
         bs = self.cfg.train.eval_batch_size
         n = self.data.y.shape[0]
-        pos, neg = [], []
+        pos = neg = None
         obs, self.observer = self.observer, None
         try:
             for s in range(0, n, bs):
                 idx = torch.arange(s, min(s + bs, n))
                 xp, xn = self._embedded(idx)
-                pos.append(self._frozen(xp, k))
-                neg.append(self._frozen(xn, k))
+                hp, hn = self._frozen(xp, k), self._frozen(xn, k)
+                if pos is None:
+                    pos, neg = hp.new_empty((n, hp.shape[1])), hn.new_empty((n, hn.shape[1]))
+                pos[s:s + hp.shape[0]] = hp
+                neg[s:s + hn.shape[0]] = hn
+                del xp, xn, hp, hn
         finally:
             self.observer = obs
-        self._cache = (k, torch.cat(pos), torch.cat(neg))
+        self._cache = (k, pos, neg)
 
     def run_epoch(self, epoch: int) -> dict:
         """Train one epoch (0-based global epoch; layerwise: layer = epoch // epochs) and return its scalars."""

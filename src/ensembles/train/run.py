@@ -433,8 +433,13 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
     ytr = torch.as_tensor(train_ds.y[tr_idx], dtype=torch.long)
     train_classes = sorted(int(c) for c in np.unique(train_ds.y[tr_idx]))
     neg_classes = train_classes if cfg.data.held_out_mode == "strict" else list(range(n_classes))
-    data = TrainData(torch.as_tensor(train_ds.x[tr_idx]).to(device), ytr.to(device), n_classes, train_classes,
-                     neg_classes)
+    # no copy of the training images when all are used (torch shares the numpy buffer); the split itself is
+    # released below, so a subsample does not keep the whole split alive during training
+    whole = tr_idx.size == train_ds.x.shape[0] and train_ds.x.flags.writeable
+    x_tr = train_ds.x if whole else train_ds.x[tr_idx]
+    data = TrainData(torch.as_tensor(x_tr).to(device), ytr.to(device), n_classes, train_classes, neg_classes)
+    image_shape = train_ds.image_shape
+    del train_ds, x_tr
     trainer = _trainer_cls(cfg.model)(model, cfg, data, gen, device, batch_observer)
     if state == "fresh":
         atomic_write_text(out / "config.toml", cfg.to_toml())
@@ -479,7 +484,7 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         writer.set_presentation_coord("correct", pred[pres_idx] == yte[pres_idx], checkpoint=k)
 
     def snapshot(ep: int) -> None:
-        _atomic_torch_save(_model_blob(model, in_features, n_classes, train_ds.image_shape,
+        _atomic_torch_save(_model_blob(model, in_features, n_classes, image_shape,
                                        label_value if ff_style else None),
                            out / "checkpoints" / f"model_epoch{ep:04d}.pt")
 
@@ -536,7 +541,7 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         "label_value": label_value if ff_style else None, "batch_size": cfg.train.batch_size,
         "epochs": total, "device": device, "threads": torch.get_num_threads(),
     })
-    _atomic_torch_save(_model_blob(model, in_features, n_classes, train_ds.image_shape,
+    _atomic_torch_save(_model_blob(model, in_features, n_classes, image_shape,
                                    label_value if ff_style else None), out / "checkpoints" / "model.pt")
     atomic_write_text(out / "history.json", json.dumps(history, indent=1))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
