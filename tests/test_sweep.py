@@ -252,6 +252,33 @@ def test_sweep_runs_retries_skips_and_reports(tmp_path):
     assert len(pd.read_csv(out / "combined" / "runs.csv")) == 6
 
 
+
+def test_execute_run_reports_wall_and_cpu_seconds(tmp_path):
+    """status.json of a finished run has its wall time and the CPU time spent meanwhile (issue #8's diagnostic):
+    a trainer that sleeps 0.3 s costs ~0 CPU s, one that spins for 0.3 s costs ~0.3 CPU s."""
+
+    def trainer(spin):
+        def train(config, out_dir, *, resume, device, progress):
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            end = time.perf_counter() + 0.3
+            while time.perf_counter() < end:
+                if not spin:
+                    time.sleep(0.3)
+            (Path(out_dir) / "DONE").write_text("")
+            return {}
+        return train
+
+    for spin in (False, True):
+        run, logs = tmp_path / f"run{spin}", tmp_path / f"log{spin}"
+        res = execute_run(str(run), {}, log_dir=str(logs), train_fn=trainer(spin))
+        status = json.loads((logs / "status.json").read_text())
+        assert res["state"] == status["state"] == "done" and res["cpu_seconds"] == status["cpu_seconds"]
+        assert status["seconds"] >= 0.3
+        if spin:
+            assert 0.2 <= status["cpu_seconds"] <= status["seconds"] + 0.1, status
+        else:
+            assert status["cpu_seconds"] < 0.1, status
+
 def test_interrupted_run_is_resumed_not_restarted(tmp_path):
     run_dir = tmp_path / "r"
     (run_dir / "checkpoints").mkdir(parents=True)

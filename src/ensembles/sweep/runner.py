@@ -149,7 +149,9 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
     Skips the run if ``DONE`` exists; resumes it if the trainer left checkpoints.  Output, warnings and log records
     go to ``log_dir/log.txt`` (default ``log_dir``: ``run_dir`` + ``.log``).  Returns ``{"state": "done" |
     "failed", ...}``; a failure also writes ``log_dir/error.json`` and ``error.txt`` (type, message, traceback,
-    attempt, host).  The exception is not re-raised: the sweep decides whether to retry.
+    attempt, host).  The exception is not re-raised: the sweep decides whether to retry.  A finished run's
+    ``status.json`` and return value carry ``seconds`` (wall) and ``cpu_seconds`` (CPU time of the worker process
+    during the run, :func:`time.process_time`).
     """
     run_dir = Path(run_dir)
     log_dir = Path(log_dir) if log_dir is not None else Path(str(run_dir) + ".log")
@@ -158,7 +160,7 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     train_fn = train_fn or default_train_fn
-    started = time.time()
+    started, cpu0 = time.time(), time.process_time()
     info = {"attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started": _now()}
     atomic_write_json(log_dir / "status.json", {"state": "running", **info})
     with _capture_to(log_dir / "log.txt") as fh:
@@ -189,14 +191,19 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
             atomic_write_json(log_dir / "status.json", error)
             return {"state": "failed", "error": f"{type(err).__name__}: {err}", "attempt": attempt}
         seconds = round(time.time() - started, 3)
-        print(f"=== {_now()} done in {seconds:.1f} s ===", file=fh, flush=True)
+        # CPU seconds of the whole worker process while the run trained (training threads plus the worker's own
+        # event loop): comparable with the run's CPU time in a plain process, so a sweep whose runs cost more CPU
+        # than they should (issue #8) shows it in status.json
+        cpu_seconds = round(time.process_time() - cpu0, 3)
+        print(f"=== {_now()} done in {seconds:.1f} s ({cpu_seconds:.1f} CPU s) ===", file=fh, flush=True)
     for stale in ("error.json", "error.txt"):
         with contextlib.suppress(FileNotFoundError):
             (log_dir / stale).unlink()
-    atomic_write_json(log_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds})
+    atomic_write_json(log_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds,
+                                                "cpu_seconds": cpu_seconds})
     summary = result if isinstance(result, Mapping) else {}
     acc = summary.get("test_accuracy", summary.get("accuracy"))
-    return {"state": "done", "attempt": attempt, "seconds": seconds,
+    return {"state": "done", "attempt": attempt, "seconds": seconds, "cpu_seconds": cpu_seconds,
             "accuracy": acc if isinstance(acc, (int, float)) else None}
 
 
