@@ -284,6 +284,15 @@ def export_nwb(
 # ------------------------------------------------------------------------------------------------------------------
 # import
 # ------------------------------------------------------------------------------------------------------------------
+
+def _coord_values(arr: np.ndarray) -> np.ndarray | None:
+    """A table column as coordinate values (strings, numbers, bools), or None if it cannot be one (NaN, objects)."""
+    if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
+        return None
+    if arr.dtype.kind in "OUS":
+        return arr.astype(str)
+    return arr if arr.dtype.kind in "iufb" else None
+
 def _read_column(table, name: str) -> np.ndarray:
     col = table[name]
     data = col.data[:] if hasattr(col, "data") else col[:]
@@ -699,14 +708,9 @@ def _import_from(
     for name in columns:
         if name in pres or name in _RESERVED_INTERVAL_COLUMNS or name in (label_column, scol):
             continue
-        arr = _read_column(table, name)[keep]
-        if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
-            continue
-        if arr.dtype.kind in "OUS":
-            arr = arr.astype(str)
-        elif arr.dtype.kind not in "iufb":
-            continue
-        pres[name] = arr
+        arr = _coord_values(_read_column(table, name)[keep])
+        if arr is not None:
+            pres[name] = arr
     if "repetition" not in pres:
         sid = pres["stimulus_id"]
         if np.unique(sid).size < sid.size:
@@ -761,12 +765,6 @@ def _extra_coords(table, cols: list[str], out: dict, *, skip: set[str]) -> None:
             arr = _read_column(table, name)
         except Exception:  # pragma: no cover - exotic column types
             continue
-        if arr.ndim != 1:
-            continue
-        if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
-            continue
-        if arr.dtype.kind in "OUS":
-            arr = arr.astype(str)
-        elif arr.dtype.kind not in "iufb":
-            continue
-        out[name] = arr
+        arr = _coord_values(arr) if arr.ndim == 1 else None
+        if arr is not None:
+            out[name] = arr
