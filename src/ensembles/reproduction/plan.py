@@ -1,0 +1,73 @@
+"""The runs of the reproduction protocol (docs/reproduction.md, section 1) as sweep specifications.
+
+Each condition is one or more sweeps (a sweep is a cartesian grid; the conditions are not), run by the Dask sweep
+engine into ``OUT/sweeps/<sweep name>/``: resumable, finished runs reused (a run's directory is named by the hash
+of its resolved config). Every run uses the ``cpu`` scale profile, i.e. the authors' learning rate, batch size and
+optimiser with fewer epochs (``ensembles.train.config``); grid learning rates other than the authors' are extra,
+labelled conditions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ensembles.errors import ParameterError
+
+__all__ = ["CONDITIONS", "HELD_OUT_CLASS", "LR_GRID", "SUBSAMPLE", "reproduction_sweeps"]
+
+CONDITIONS = ("baseline", "held_out", "lr_grid")
+MODELS = ("ff", "bp_ff", "bp")
+# fixed in advance as the last class (F-MNIST "Ankle boot", MNIST digit 9), not for any property of it
+HELD_OUT_CLASS = 9
+# learning rates of the sparsity-vs-accuracy grid; the authors' values (FF 1e-2, BP/FF 1e-4, BP 1e-4) included
+LR_GRID = {"ff": [1e-3, 1e-2], "bp_ff": [1e-4, 1e-3], "bp": [1e-4, 1e-3, 1e-2]}
+# training images of the held-out and grid conditions (the baseline always uses the whole training set)
+SUBSAMPLE = {"fashion-mnist": 12000, "mnist": 12000}
+
+
+def _sweep(name: str, dataset: str, grid: dict[str, list], base: dict[str, Any], *, scale: str,
+           n_workers: int | None) -> dict[str, Any]:
+    local: dict[str, Any] = {"threads_per_worker": 1}
+    if n_workers is not None:
+        local["n_workers"] = n_workers
+    return {"sweep": {"name": name, "preset": "paper", "scale": scale, "retries": 1,
+                      "description": f"reproduction of Tosato et al. 2023, {dataset}: {name}"},
+            "base": {"dataset": dataset, **base}, "grid": grid, "scheduler": {"local": local}}
+
+
+def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int, ...] = (0, 1, 2), *,
+                        conditions: tuple[str, ...] = CONDITIONS, scale: str = "cpu",
+                        n_workers: int | None = None) -> dict[str, dict[str, Any]]:
+    """``{sweep name: sweep dict}`` for the requested conditions (dicts in the layout of a sweep TOML file).
+
+    Sweeps: ``baseline`` (3 models x seeds, all training images); ``held_out_ff`` (FF and BP/FF x strict/loose x
+    seeds) and ``held_out_bp`` (BP x seeds), class :data:`HELD_OUT_CLASS` removed from training;
+    ``lr_grid_<model>`` (that model x :data:`LR_GRID` x seeds). Held-out and grid runs use
+    :data:`SUBSAMPLE` training images where the dataset has an entry.
+    """
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ParameterError(f"The 'seeds' parameter must be a non-empty list of non-negative integers. Got {seeds!r}.")
+    if len(set(seeds)) != len(seeds):
+        raise ParameterError(f"The 'seeds' parameter must not repeat a seed. Got {seeds!r}.")
+    for c in conditions:
+        if c not in CONDITIONS:
+            raise ParameterError(f"The 'conditions' parameter must contain only {CONDITIONS}. Got {c!r}.")
+    sub = {"data.train_subsample": SUBSAMPLE[dataset]} if dataset in SUBSAMPLE else {}
+    out: dict[str, dict[str, Any]] = {}
+    kw = {"scale": scale, "n_workers": n_workers}
+    if "baseline" in conditions:
+        out["baseline"] = _sweep("baseline", dataset, {"model": list(MODELS), "seed": seeds}, {}, **kw)
+    if "held_out" in conditions:
+        held = {"data.held_out": [HELD_OUT_CLASS], **sub}
+        out["held_out_ff"] = _sweep("held_out_ff", dataset, {"model": ["ff", "bp_ff"], "data.held_out_mode":
+                                                             ["strict", "loose"], "seed": seeds}, held, **kw)
+        out["held_out_bp"] = _sweep("held_out_bp", dataset, {"model": ["bp"], "seed": seeds}, held, **kw)
+    if "lr_grid" in conditions:
+        for model in MODELS:
+            out[f"lr_grid_{model}"] = _sweep(f"lr_grid_{model}", dataset, {"model": [model], "train.lr":
+                                                                         list(LR_GRID[model]), "seed": seeds},
+                                             dict(sub), **kw)
+    return out
+
+
