@@ -35,6 +35,7 @@ __all__ = [
     "input_currents",
     "fraction_silenced",
     "currents_by_ensemble",
+    "silenced_share",
 ]
 
 
@@ -227,3 +228,19 @@ def currents_by_ensemble(
                 }
             )
     return out
+
+
+def silenced_share(exc: Any, inh: Any, bias: Any = None) -> float:
+    """Of all silent (presentation, unit) pairs (``E + I + b <= 0``), the fraction silenced by inhibition.
+
+    A silent pair is silenced *by inhibition* when excitation alone would drive the unit (``E + b > 0``); the rest
+    are silent because their excitation does not overcome the bias. NaN when nothing is silent.
+    """
+    e = as_activity(exc, name="exc")
+    i = as_activity(inh, name="inh")
+    if e.shape != i.shape:
+        raise ValueError(f"The 'inh' parameter must have the shape of 'exc' {e.shape}. Got {describe(i)} instead.")
+    b = _as_bias(bias, e.shape[1])
+    silent = e + i + b <= 0
+    n = int(silent.sum())
+    return float(((e + b > 0) & silent).sum() / n) if n else float("nan")

@@ -16,7 +16,7 @@ import numpy as np
 
 from ensembles.errors import ParameterError
 
-__all__ = ["PairEnrichment", "similar_pair_enrichment"]
+__all__ = ["PairEnrichment", "SignificantPairs", "similar_pair_enrichment", "significant_pairs"]
 
 
 class PairEnrichment(NamedTuple):
@@ -89,3 +89,36 @@ def similar_pair_enrichment(significant: Any, similarity: Any, *, top: int = 9, 
     p = (1.0 + np.sum(null >= observed)) / (1.0 + n_shuffles)
     pairs = tuple((int(iu[0][i]), int(iu[1][i])) for i in top_idx)
     return PairEnrichment(int(counts.sum()), observed, float(null.mean()), float(p), pairs)
+
+
+class SignificantPairs(NamedTuple):
+    """Result of :func:`significant_pairs`."""
+
+    matrix: np.ndarray      # bool (n_categories, n_categories), symmetric, False on the diagonal
+    count: int              # number of significant unordered pairs
+    pairs: tuple            # the significant pairs as (category_i, category_j) labels, i < j
+
+
+def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> SignificantPairs:
+    """Category pairs whose ensembles overlap significantly: BH-FDR ``q < alpha`` in one layer's overlap result.
+
+    ``overlap``: the Dataset of :func:`ensemble_overlap` for one layer (variables ``q``, dims ``category`` x
+    ``other_category``), or a square array of q-values.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise ParameterError(f"The 'alpha' parameter must be a number in (0, 1). Got {alpha!r} instead.")
+    q = overlap["q"] if hasattr(overlap, "data_vars") else overlap
+    if hasattr(q, "dims") and "layer" in q.dims:
+        raise ParameterError("The 'overlap' parameter has a 'layer' dim; select one layer first.")
+    labels = None
+    if hasattr(q, "dims") and len(q.dims) == 2:
+        labels = np.asarray(q[q.dims[0]].values) if q.dims[0] in q.coords else None
+    arr = np.asarray(getattr(q, "values", q), dtype=float)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ParameterError(f"The 'overlap' q-values must form a square matrix. Got shape {arr.shape} instead.")
+    sig = np.nan_to_num(arr, nan=1.0) < alpha
+    sig = (sig | sig.T) & ~np.eye(arr.shape[0], dtype=bool)
+    labels = np.arange(arr.shape[0]) if labels is None else labels
+    iu = np.triu_indices(arr.shape[0], 1)
+    pairs = tuple((labels[i].item(), labels[j].item()) for i, j in zip(*iu, strict=True) if sig[i, j])
+    return SignificantPairs(sig, len(pairs), pairs)
