@@ -166,3 +166,10 @@ def test_stability_flag_and_bad_tables():
     assert t.loc["C1", "verdict"] == "reproduced"  # stability never changes a verdict
     with pytest.raises(ParameterError, match="missing"):
         claims_table(pd.DataFrame({"model": ["ff"]}), dataset="mnist-5k")
+
+
+def test_one_seed_gives_untestable_not_a_verdict():
+    rows = [r for r in _base() if r["seed"] == 0]
+    t = _table(rows, pooled={"similar_pairs_p": 0.001, "n_significant": 4, "n_significant_similar": 4})
+    for c in ("C1", "C2", "C3", "C4", "C5", "C8"):
+        assert t.loc[c, "verdict"] == "untestable", c

@@ -16,7 +16,8 @@ import numpy as np
 
 from ensembles.errors import ParameterError
 
-__all__ = ["PairEnrichment", "SignificantPairs", "similar_pair_enrichment", "significant_pairs"]
+__all__ = ["PairEnrichment", "SignificantPairs", "class_mean_correlation", "similar_pair_enrichment",
+           "significant_pairs"]
 
 
 class PairEnrichment(NamedTuple):
@@ -109,7 +110,9 @@ def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> SignificantPairs:
         raise ParameterError(f"The 'alpha' parameter must be a number in (0, 1). Got {alpha!r} instead.")
     q = overlap["q"] if hasattr(overlap, "data_vars") else overlap
     if hasattr(q, "dims") and "layer" in q.dims:
-        raise ParameterError("The 'overlap' parameter has a 'layer' dim; select one layer first.")
+        if q.sizes["layer"] != 1:
+            raise ParameterError("The 'overlap' parameter has several layers; select one layer first.")
+        q = q.isel(layer=0)
     labels = None
     if hasattr(q, "dims") and len(q.dims) == 2:
         labels = np.asarray(q[q.dims[0]].values) if q.dims[0] in q.coords else None
@@ -122,3 +125,21 @@ def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> SignificantPairs:
     iu = np.triu_indices(arr.shape[0], 1)
     pairs = tuple((labels[i].item(), labels[j].item()) for i, j in zip(*iu, strict=True) if sig[i, j])
     return SignificantPairs(sig, len(pairs), pairs)
+
+
+def class_mean_correlation(images: Any, labels: Any) -> Any:
+    """Pearson correlation between the class-mean images (pixel space): a visual similarity of categories that
+    does not depend on any network. Returns a DataArray (category, other_category).
+
+    Equal to the cosine similarity of the class means after subtracting each class mean's own pixel average, which
+    is what :func:`ensembles.analysis.ensembles.class_mean_similarity` computes on images centred per image.
+    """
+    from ensembles.analysis.ensembles import class_mean_similarity
+
+    arr = np.asarray(images, dtype=float)
+    if arr.ndim < 2:
+        raise ParameterError(f"The 'images' parameter must be (n_images, ...). Got shape {arr.shape} instead.")
+    arr = arr.reshape(arr.shape[0], -1)
+    sim = class_mean_similarity(arr - arr.mean(axis=1, keepdims=True), labels)
+    sim.attrs["definition"] = "Pearson correlation of class-mean images"
+    return sim.rename("correlation")

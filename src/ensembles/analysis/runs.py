@@ -13,7 +13,7 @@ from scipy import stats
 
 from ensembles.errors import ParameterError
 
-__all__ = ["Interval", "seed_interval", "difference_interval"]
+__all__ = ["Interval", "seed_interval", "difference_interval", "seed_summary"]
 
 
 class Interval(NamedTuple):
@@ -85,3 +85,24 @@ def difference_interval(a: Any, b: Any, *, confidence: float = 0.95) -> Interval
     df = se2 ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
     half = float(stats.t.ppf((1 + confidence) / 2, df)) * float(np.sqrt(se2))
     return Interval(diff, diff - half, diff + half, n)
+
+
+def seed_summary(table: Any, by: list[str], *, value: str = "value", confidence: float = 0.95) -> Any:
+    """Across-seed mean and t-interval of ``value`` for every group of ``by`` in a tidy table (one row per seed).
+
+    Returns a pandas DataFrame with the ``by`` columns and ``mean``, ``low``, ``high``, ``n``.
+    """
+    import pandas as pd
+
+    if not isinstance(table, pd.DataFrame):
+        raise ParameterError(f"The 'table' parameter must be a pandas DataFrame. Got {type(table).__name__}.")
+    missing = [c for c in [*by, value] if c not in table.columns]
+    if missing:
+        raise ParameterError(f"The 'table' parameter lacks the columns {missing}.")
+    rows = []
+    for key, grp in table.groupby(by, sort=True, dropna=False):
+        iv = seed_interval(grp[value].to_numpy(float), confidence=confidence)
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key, strict=True)), "mean": iv.estimate, "low": iv.low, "high": iv.high,
+                     "n": iv.n})
+    return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])

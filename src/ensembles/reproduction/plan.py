@@ -37,13 +37,16 @@ def _sweep(name: str, dataset: str, grid: dict[str, list], base: dict[str, Any],
 
 def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int, ...] = (0, 1, 2), *,
                         conditions: tuple[str, ...] = CONDITIONS, scale: str = "cpu",
-                        n_workers: int | None = None) -> dict[str, dict[str, Any]]:
+                        n_workers: int | None = None, overrides: dict[str, Any] | None = None
+                        ) -> dict[str, dict[str, Any]]:
     """``{sweep name: sweep dict}`` for the requested conditions (dicts in the layout of a sweep TOML file).
 
     Sweeps: ``baseline`` (3 models x seeds, all training images); ``held_out_ff`` (FF and BP/FF x strict/loose x
     seeds) and ``held_out_bp`` (BP x seeds), class :data:`HELD_OUT_CLASS` removed from training;
     ``lr_grid_<model>`` (that model x :data:`LR_GRID` x seeds). Held-out and grid runs use
-    :data:`SUBSAMPLE` training images where the dataset has an entry.
+    :data:`SUBSAMPLE` training images where the dataset has an entry. ``overrides``: dotted config keys added to
+    every run (e.g. ``{"network.hidden": [16, 16, 16]}`` for a smoke test); never use them to change the authors'
+    settings of a baseline.
     """
     seeds = list(seeds)
     if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
@@ -54,12 +57,13 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
         if c not in CONDITIONS:
             raise ParameterError(f"The 'conditions' parameter must contain only {CONDITIONS}. Got {c!r}.")
     sub = {"data.train_subsample": SUBSAMPLE[dataset]} if dataset in SUBSAMPLE else {}
+    extra = dict(overrides or {})
     out: dict[str, dict[str, Any]] = {}
     kw = {"scale": scale, "n_workers": n_workers}
     if "baseline" in conditions:
-        out["baseline"] = _sweep("baseline", dataset, {"model": list(MODELS), "seed": seeds}, {}, **kw)
+        out["baseline"] = _sweep("baseline", dataset, {"model": list(MODELS), "seed": seeds}, dict(extra), **kw)
     if "held_out" in conditions:
-        held = {"data.held_out": [HELD_OUT_CLASS], **sub}
+        held = {"data.held_out": [HELD_OUT_CLASS], **sub, **extra}
         out["held_out_ff"] = _sweep("held_out_ff", dataset, {"model": ["ff", "bp_ff"], "data.held_out_mode":
                                                              ["strict", "loose"], "seed": seeds}, held, **kw)
         out["held_out_bp"] = _sweep("held_out_bp", dataset, {"model": ["bp"], "seed": seeds}, held, **kw)
@@ -67,7 +71,7 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
         for model in MODELS:
             out[f"lr_grid_{model}"] = _sweep(f"lr_grid_{model}", dataset, {"model": [model], "train.lr":
                                                                          list(LR_GRID[model]), "seed": seeds},
-                                             dict(sub), **kw)
+                                             {**sub, **extra}, **kw)
     return out
 
 

@@ -111,6 +111,11 @@ def _vals(stats: pd.DataFrame, statistic: str, model: str, *, layer: int = 0, co
     return stats.loc[sel].sort_values("seed")["value"].to_numpy(float)
 
 
+def _has_interval(iv: Interval) -> bool:
+    """An interval exists only with at least 2 seeds: otherwise a rule that needs it is untestable."""
+    return bool(np.isfinite(iv.low) and np.isfinite(iv.high))
+
+
 def _fmt(iv: Interval, pct: bool = False) -> str:
     k, suffix = (100.0, " %") if pct else (1.0, "")
     if not np.isfinite(iv.estimate):
@@ -145,7 +150,7 @@ def _c1(s, ds):
             for layer in LAYERS}
     above = {layer: diff[layer].above_zero for layer in LAYERS}
     l1_max = ff[1].estimate > ff[2].estimate and ff[1].estimate > ff[3].estimate
-    if not any(np.isfinite(d.estimate) for d in diff.values()):
+    if not all(_has_interval(d) for d in diff.values()):
         verdict = UNTESTABLE
     elif all(above.values()) and l1_max:
         verdict = REPRODUCED
@@ -164,7 +169,7 @@ def _c2(s, ds):
     bp = {layer: seed_interval(_vals(s, "hoyer", "bp", layer=layer)) for layer in LAYERS}
     bound_ok = [np.isfinite(bp[layer].high) and bp[layer].high <= DENSE_MAX for layer in LAYERS]
     mean_ok = [np.isfinite(bp[layer].estimate) and bp[layer].estimate <= DENSE_MAX for layer in LAYERS]
-    if not any(np.isfinite(bp[layer].estimate) for layer in LAYERS):
+    if not all(_has_interval(bp[layer]) for layer in LAYERS):
         verdict = UNTESTABLE
     elif all(bound_ok):
         verdict = REPRODUCED
@@ -184,7 +189,7 @@ def _c3(s, ds):
             for layer in (1, 2)}
     early = diff[1].above_zero and diff[2].above_zero
     collapse = bool(np.isfinite(bf[3].estimate) and bf[3].estimate <= COLLAPSE_MAX)
-    if not np.isfinite(bf[1].estimate):
+    if not (_has_interval(diff[1]) and _has_interval(diff[2])):
         verdict = UNTESTABLE
     else:
         verdict = REPRODUCED if (early and collapse) else PARTLY if (early or collapse) else NOT
@@ -199,7 +204,7 @@ def _c4(s, ds):
     med = seed_interval(_vals(s, "ensemble_median_fraction", "ff", layer=1))
     mins = _vals(s, "ensemble_min_size", "ff", layer=1)
     nonempty = bool(mins.size and np.all(mins > 0))
-    if not np.isfinite(med.estimate):
+    if not _has_interval(med):
         verdict = UNTESTABLE
     elif np.isfinite(med.high) and med.high <= FEW_PERCENT and nonempty:
         verdict = REPRODUCED
@@ -218,7 +223,7 @@ def _c5(s, ds, pooled):
     n_all = pooled.get("n_significant", np.nan)
     small = bool(np.isfinite(n_sig.estimate) and n_sig.estimate <= SMALL_OVERLAP_MAX)
     similar = bool(np.isfinite(p) and p < ALPHA)
-    if not np.isfinite(n_sig.estimate):
+    if not np.isfinite(n_sig.estimate) or n_sig.n < 2:
         verdict = UNTESTABLE
     elif small and similar:
         verdict = REPRODUCED
@@ -265,7 +270,7 @@ def _c7(s, ds):
     def reliable(d: Interval) -> bool:
         return d.above_zero or d.below_zero
 
-    if not np.isfinite(diff[1].estimate):
+    if not _has_interval(diff[1]):
         verdict = UNTESTABLE
     elif strong(diff[1]):
         verdict = REPRODUCED
@@ -283,7 +288,7 @@ def _c8(s, ds):
     acc = {m: _vals(s, "accuracy", m) for m in ("ff", "bp_ff", "bp")}
     d1 = difference_interval(acc["bp"], acc["bp_ff"])
     d2 = difference_interval(acc["bp_ff"], acc["ff"])
-    if not (np.isfinite(d1.estimate) and np.isfinite(d2.estimate)):
+    if not (_has_interval(d1) and _has_interval(d2)):
         verdict = UNTESTABLE
     elif d1.above_zero and d2.above_zero:
         verdict = REPRODUCED
@@ -307,6 +312,8 @@ def _c9(s, ds):
             if np.isfinite(af) and np.isfinite(ab) and abs(af - ab) <= MATCHED_ACCURACY:
                 d = difference_interval(_vals(s, "hoyer", "ff", layer=1, condition="lr_grid", lr=lf),
                                         _vals(s, "hoyer", "bp", layer=1, condition="lr_grid", lr=lb))
+                if not _has_interval(d):
+                    continue
                 pairs.append(f"FF lr {lf:g} ({af:.3f}) vs BP lr {lb:g} ({ab:.3f}): L1 FF−BP {_fmt(d)}")
                 holds.append(d.above_zero)
     if not pairs:
