@@ -50,9 +50,10 @@ def plot_cortex_comparison(table: pd.DataFrame, *, ncols: int = 3, figsize: tupl
     ncols : int
         Panels per row.
     """
-    require_columns(table, ("model", "layer", "reference_id", "measure", "kind", "model_value", "reference_value",
-                            "reference_sd", "reference_low", "reference_high", "study", "verification"),
-                    name="table")  # fmt: skip
+    cols = ("model", "layer", "reference_id", "measure", "kind", "model_value", "reference_value",
+                            "reference_sd", "reference_low", "reference_high", "study", "verification")
+    if not (isinstance(table, pd.DataFrame) and len(table) == 0 and all(c in table.columns for c in cols)):
+        require_columns(table, cols, name="table")
     if "status" in table.columns:
         table = table[table["status"] == "compared"]
     families = list(dict.fromkeys(zip(table["measure"], table["kind"], strict=True)))
