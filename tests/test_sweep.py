@@ -6,21 +6,14 @@ the sweep machinery itself in a few seconds; tests/robustness/test_kill_sweep.py
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
 from pathlib import Path
 
-import importlib.util
-
 import pandas as pd
 import pytest
-
-# Sweeps run on dask.distributed (the optional 'distributed' extra); without it these tests skip, with the reason.
-needs_distributed = pytest.mark.skipif(
-    importlib.util.find_spec("distributed") is None,
-    reason="needs dask.distributed (pip install 'ensembles-toolkit[distributed]')",
-)
 
 from ensembles.sweep import (
     config_hash,
@@ -34,6 +27,12 @@ from ensembles.sweep import (
     sweep_status,
 )
 from ensembles.sweep.runner import SweepLock, SweepLockedError, execute_run
+
+# Sweeps run on dask.distributed (the optional 'distributed' extra); without it these tests skip, with the reason.
+needs_distributed = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="needs dask.distributed (pip install 'ensembles-toolkit[distributed]')",
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
