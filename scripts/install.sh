@@ -1,20 +1,64 @@
 #!/usr/bin/env bash
-# Install ensembles-toolkit into the current Python environment.
+# Install ensembles-toolkit into the project environment `.venv` and leave the tools in `.venv/bin`.
 #   bash scripts/install.sh          # runtime (demo, analysis, training)
-#   bash scripts/install.sh --dev    # plus the test/notebook tooling and optional extras used by the tests
-# Where no NVIDIA accelerator is present, the CPU build of torch is installed first, so that pip does not
-# resolve an unpinned `torch` to a multi-GB CUDA build. A plain `pip install .` still works anywhere.
+#   bash scripts/install.sh --dev    # plus the test/notebook tooling and the optional extras the tests cross-check
+#
+# Which Python environment:
+#   - inside an active virtual environment or conda environment (or PYTHON=/path/to/env/bin/python): that one;
+#     `.venv` becomes a link to it, so `.venv/bin/ensembles` works the same way;
+#   - otherwise (the distribution's `python3`, marked externally managed by PEP 668, or a pyenv/system interpreter):
+#     a project virtual environment is created in `.venv` with that interpreter (PYTHON, default python3) and used.
+# Where no NVIDIA accelerator is present, the CPU build of torch is installed first, so that pip does not resolve
+# an unpinned `torch` to a multi-GB CUDA build. A plain `pip install .` into an environment of your own still works.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 extras=""
-if [[ "${1:-}" == "--dev" ]]; then extras="[dev,nwb,distributed]"; fi
-if ! "$PY" -c "import torch" >/dev/null 2>&1; then
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
-    "$PY" -m pip install --quiet "torch>=2.1"
-  else
-    # CPU wheel (stored locally on the project's machines).
-    "$PY" -m pip install --quiet "torch==2.13.0"
+case "${1:-}" in
+  "") ;;
+  --dev) extras="[dev,nwb,distributed,rsa,pynapple]" ;;
+  *) echo "install.sh: unknown option '$1' (expected nothing or --dev)" >&2; exit 2 ;;
+esac
+command -v "$PY" >/dev/null 2>&1 || { echo "install.sh: no Python interpreter '$PY' (set PYTHON=...)" >&2; exit 2; }
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+  || { echo "install.sh: $("$PY" --version 2>&1) is too old; ensembles needs Python >= 3.10" >&2; exit 2; }
+
+# Is $PY already an environment of its own (venv, virtualenv or conda)?
+env_prefix=$("$PY" - <<'EOF'
+import os, sys
+conda = os.environ.get("CONDA_PREFIX", "")
+in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
+in_conda = bool(conda) and os.path.realpath(sys.prefix) == os.path.realpath(conda) and os.path.isdir(os.path.join(conda, "conda-meta"))
+print(sys.prefix if (in_venv or in_conda) else "")
+EOF
+)
+if [[ -n "$env_prefix" ]]; then
+  if [[ -e .venv && ! -L .venv && "$(cd .venv && pwd -P)" != "$(cd "$env_prefix" && pwd -P)" ]]; then
+    echo "install.sh: a project environment .venv exists, but another environment is active ($env_prefix)." >&2
+    echo "  Deactivate it to use .venv, or remove .venv to install into the active one." >&2
+    exit 2
+  fi
+  [[ -L .venv ]] && rm .venv
+  [[ -e .venv ]] || ln -s "$env_prefix" .venv
+  echo "install.sh: installing into the active environment $env_prefix (linked as .venv)"
+else
+  if [[ ! -x .venv/bin/python ]]; then
+    echo "install.sh: creating the project virtual environment .venv with $("$PY" --version 2>&1) ($(command -v "$PY"))"
+    "$PY" -m venv .venv || {
+      echo "install.sh: '$PY -m venv' failed; on Debian/Ubuntu install it with: sudo apt install python3-venv" >&2
+      exit 2
+    }
   fi
 fi
-"$PY" -m pip install --quiet -e ".${extras}"
+VPY=.venv/bin/python
+"$VPY" -m pip install --quiet --upgrade "pip>=23" >/dev/null 2>&1 || true
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+    "$VPY" -m pip install --quiet "torch>=2.1"
+  else
+    # CPU wheel (stored locally on the project's machines).
+    "$VPY" -m pip install --quiet "torch==2.13.0"
+  fi
+fi
+"$VPY" -m pip install --quiet -e ".${extras}"
+echo "install.sh: done; the tools are in .venv/bin (e.g. .venv/bin/ensembles --help)"

@@ -6,6 +6,7 @@ the sweep machinery itself in a few seconds; tests/robustness/test_kill_sweep.py
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -26,6 +27,12 @@ from ensembles.sweep import (
     sweep_status,
 )
 from ensembles.sweep.runner import SweepLock, SweepLockedError, execute_run
+
+# Sweeps run on dask.distributed (the optional 'distributed' extra); without it these tests skip, with the reason.
+needs_distributed = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="needs dask.distributed (pip install 'ensembles-toolkit[distributed]')",
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -155,6 +162,7 @@ SLURM = {"queue": "gpu", "account": "lab42", "walltime": "04:00:00", "cores": 8,
          "max_jobs": 6}
 
 
+@needs_distributed
 def test_slurm_parameters():
     kwargs, scale = slurm_cluster_kwargs(SLURM)
     assert kwargs["queue"] == "gpu" and kwargs["account"] == "lab42" and kwargs["cores"] == 8
@@ -171,6 +179,7 @@ def worker_line(lines: list[str]) -> str:
     return line
 
 
+@needs_distributed
 def test_slurm_job_script_without_a_cluster():
     """The SLURMCluster is built (no job is submitted, no SLURM needed) and its job script checked line by line."""
     pytest.importorskip("dask_jobqueue")
@@ -205,6 +214,7 @@ def test_slurm_job_script_without_a_cluster():
     assert len(worker) == 1 and "--nthreads 8" in worker[0] and "--memory-limit 29.80GiB" in worker[0]  # 32e9 B / 2**30
 
 
+@needs_distributed
 def test_sweep_runs_retries_skips_and_reports(tmp_path):
     """6 runs on a threaded local cluster: bp_ff fails once then succeeds, bp always fails (retries=1)."""
     flag = tmp_path / "broken"
@@ -302,6 +312,7 @@ def test_trainer_without_done_marker_is_a_failure(tmp_path):
     assert res["state"] == "failed" and "without writing the DONE marker" in res["error"]
 
 
+@needs_distributed
 def test_status_states_and_lock(tmp_path):
     run_sweep(SWEEP, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
               dry_run=True, echo=lambda m: None)
@@ -325,6 +336,7 @@ def test_status_states_and_lock(tmp_path):
 
 
 @pytest.mark.slow
+@needs_distributed
 def test_process_cluster_runs_tasks(tmp_path):
     """The default process-based LocalCluster (2 single-threaded workers) runs the task function."""
     sweep = {**SWEEP, "grid": {"model": ["ff", "bp"], "seed": [0]}, "scheduler": {"local": {"n_workers": 2}}}
@@ -352,6 +364,7 @@ def _minor_faults_of_buffer_churn(n: int = 100, nbytes: int = 4 << 20) -> dict:
 
 
 @pytest.mark.slow
+@needs_distributed
 def test_local_workers_keep_glibc_malloc_defaults(monkeypatch):
     """Issue #8: Dask's nanny puts MALLOC_TRIM_THRESHOLD_=65536 in each worker's environment, which turns off glibc's
     dynamic mmap threshold, so every large buffer is mmap-ed, page-faulted in and unmapped again; training runs then
@@ -380,6 +393,7 @@ def test_local_workers_keep_glibc_malloc_defaults(monkeypatch):
                                         check=True).stdout.strip().splitlines()[-1])
     assert trimmed["env"] == "65536" and trimmed["faults"] > 25_000, trimmed
 
+@needs_distributed
 def test_cli_sweep_status_and_errors(tmp_path, capsys):
     from ensembles.cli import main
 
@@ -421,6 +435,7 @@ def recording_train(config, out_dir, *, resume, device, progress):
     return {"test_accuracy": 0.5}
 
 
+@needs_distributed
 def test_combined_summary_and_recording(tmp_path):
     """combined/summary.csv: tidy, a `run` column and the sweep parameters as columns, one block per run;
     combined/recording.h5: the runs' last checkpoints stacked along `run` with the parameters as coords."""
@@ -444,6 +459,7 @@ def test_combined_summary_and_recording(tmp_path):
     assert sorted(runs["test_accuracy"]) == [0.5, 0.6]
 
 
+@needs_distributed
 def test_existing_scheduler_address(tmp_path):
     """--scheduler tcp://...: the sweep connects to a running scheduler and leaves it running afterwards."""
     from distributed import LocalCluster

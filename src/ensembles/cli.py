@@ -14,7 +14,8 @@ import os
 import sys
 
 # order = order in --help
-SUBCOMMANDS = ("datasets", "inspect", "train", "analyze", "report", "demo", "reproduce", "sweep", "sweep_status")
+SUBCOMMANDS = ("datasets", "inspect", "train", "analyze", "report", "demo", "reproduce", "sweep", "sweep_status",
+               "import_nwb", "export_nwb")
 
 
 class UsageError(Exception):

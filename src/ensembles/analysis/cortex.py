@@ -1,378 +1,468 @@
-"""Published cortical reference values, and a model's statistics placed next to them with the caveats that matter.
+"""Published cortical reference values, each with the recipe that computes the matching model statistic.
 
-The table ``ensembles/data/cortex_reference.csv`` (shipped with the package) holds every published value of
-neuro-methods.md §2.1 -- species, area, stimulus, measure, lifetime/population, value (± SD or a range), the number of
-stimuli and neuroids it rests on, the response variable, the criterion, the citation and the tag: ``[verified]``
-against the primary source, or ``[to verify]`` (secondary knowledge; do not quote without checking).  Qualitative
-findings are rows with an empty ``value`` and the finding in ``note``.
+The table ``ensembles/data/cortex_reference.csv`` (shipped with the package; :func:`load_cortex_reference`) holds
+one row per published value or qualitative finding: species, area, study, the stimulus set and its kind, the
+measure, lifetime or population, the value as the source states it (a value ± SD, or only a range), the numbers of
+neurons and stimuli it rests on, the response variable and criterion, the citation, **where the value was read**
+(``source_location``) and its ``verification``:
 
-:func:`compare_to_cortex` takes the tidy table of :func:`ensembles.analysis.summary.summarize` (optionally with the
-rows of :func:`ensembles.analysis.geometry.summarize_geometry`) and returns one row per (model statistic, matching
-reference value) with the caveats of neuro-methods.md §2.2: matched numbers of stimuli/neuroids, rate vs
-activation, lifetime vs population, criterion differences and unverified values.  :func:`plot_cortex_comparison`
-draws it.  No torch here.
+``verified``
+    the value (or finding) was read in the primary source at ``source_location`` (an abstract, a figure legend);
+``partly verified``
+    the value was read, part of its definition was not (e.g. whether an index is a or 1 − a);
+``unverified``
+    secondary knowledge; kept as context, never in the default comparison.
+
+Each row with a numeric value carries its **recipe**: the toolkit function (``recipe_function``: one of
+:data:`RECIPE_FUNCTIONS`) and its parameters (``recipe_params``, JSON), which neuroids it runs on
+(``recipe_neuroids``: ``all``, or ``responsive`` = units that respond to at least one stimulus, since recorded
+neurons are selected for responding), what the recording must hold (``recipe_requires``: ``rate_hz`` for a
+threshold in spikes/s) and the ``aggregate`` the source reports (``mean`` or ``median`` over neurons for a lifetime
+measure, over stimuli for a population measure; ``value`` for a single number; ``fraction_below:t`` /
+``fraction_above:t`` for the fraction of neurons whose value is below/above t).  ``default_comparison`` marks the
+rows that are verified *and* like for like with a network's units (single units, a convention a ReLU unit shares).
+
+:func:`compare_to_cortex` runs every selected recipe on each layer of each recording -- on stimulus means (repeats
+of a ``stimulus_id`` averaged, as the sources do), with the reference's number of stimuli (lifetime) or neurons
+(population) matched by repeated random subsampling -- and returns one row per (recording, layer, reference) with
+the recipe written out and the caveats that remain (rate vs activation, stimulus set, sample size, verification).
+No torch, no matplotlib here: the figure is :func:`ensembles.plot.cortex.plot_cortex_comparison`.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from ensembles._validation import param_error
+from ensembles._validation import check_choice, describe
+from ensembles.errors import DataFileError, InputTypeError, ParameterError
 
 __all__ = [
     "REFERENCE_COLUMNS",
-    "MODEL_TO_REFERENCE",
+    "RECIPE_FUNCTIONS",
+    "VERIFICATION_LEVELS",
     "load_cortex_reference",
     "compare_to_cortex",
-    "plot_cortex_comparison",
+    "recipe_text",
 ]
 
 REFERENCE_COLUMNS = (
-    "system", "species", "area", "study", "stimulus", "measure", "kind", "value", "value_sd", "value_low",
-    "value_high", "n", "n_neuroids", "n_stimuli", "response_variable", "criterion", "citation", "tag", "note",
+    "id", "system", "species", "area", "study", "stimulus", "stimulus_kind", "measure", "kind", "value", "value_sd",
+    "value_low", "value_high", "n_neuroids", "n_stimuli", "response_variable", "criterion", "citation",
+    "source_location", "verification", "default_comparison", "recipe_function", "recipe_params", "recipe_neuroids",
+    "recipe_requires", "aggregate", "note",
 )  # fmt: skip
-
-#: model statistic (``summarize``'s ``statistic``, normalised: lower case, "-" -> "_") -> reference measures
-MODEL_TO_REFERENCE: dict[str, tuple[str, ...]] = {
-    "lifetime_vinje_gallant": ("vinje_gallant_s",),
-    "lifetime_treves_rolls": ("treves_rolls_a",),
-    "population_hoyer": ("hoyer",),
-    "hoyer": ("hoyer",),
-    "population_vinje_gallant": ("vinje_gallant_s",),
-    "fraction_active": (
-        "fraction_active",
-        "fraction_active_half_max",
-        "fraction_active_concept",
-        "fraction_active_max",
-        "fraction_active_environment",
-    ),
-    "eigenspectrum_alpha": ("eigenspectrum_alpha",),
-    "participation_ratio": ("intrinsic_dimensionality",),
+VERIFICATION_LEVELS = ("verified", "partly verified", "unverified")
+#: recipe_function name -> (module, function); only these can be named by a reference row
+RECIPE_FUNCTIONS = {
+    "lifetime_sparseness": ("ensembles.analysis.sparsity", "lifetime_sparseness"),
+    "population_sparseness": ("ensembles.analysis.sparsity", "population_sparseness"),
+    "fraction_active": ("ensembles.analysis.sparsity", "fraction_active"),
+    "eigenspectrum_alpha": ("ensembles.analysis.geometry", "eigenspectrum_alpha"),
+    "participation_ratio": ("ensembles.analysis.geometry", "participation_ratio"),
 }
-_KIND = {
-    "lifetime_vinje_gallant": "lifetime",
-    "lifetime_treves_rolls": "lifetime",
-    "population_hoyer": "population",
-    "hoyer": "population",
-    "population_vinje_gallant": "population",
-    "fraction_active": "population",
-    "eigenspectrum_alpha": "population",
-    "participation_ratio": "population",
-}
-_NUMERIC = ("value", "value_sd", "value_low", "value_high", "n", "n_neuroids", "n_stimuli")
-_ID_COLUMNS = ("model", "dataset", "seed", "site", "run", "checkpoint", "epoch", "layer", "subset")
+_NUMERIC = ("value", "value_sd", "value_low", "value_high", "n_neuroids", "n_stimuli")
+_AGGREGATES = ("mean", "median", "value")
+_SELECTIONS = ("default", "verified", "all")
 
 
 def load_cortex_reference() -> pd.DataFrame:
-    """The published reference values (neuro-methods.md §2.1) as a DataFrame with :data:`REFERENCE_COLUMNS`.
+    """The published reference values as a DataFrame with :data:`REFERENCE_COLUMNS`.
 
-    Numeric columns (``value``, ``value_sd``, ``value_low``, ``value_high``, ``n``, ``n_neuroids``, ``n_stimuli``)
-    are floats with NaN where the source gives none; ``tag`` is ``"[verified]"`` or ``"[to verify]"``.
+    Numeric columns are floats (NaN where the source gives none); ``default_comparison`` is a bool;
+    ``recipe_params`` stays the JSON text of the row (parsed by :func:`compare_to_cortex`).
     """
     with resources.files("ensembles.data").joinpath("cortex_reference.csv").open("r", encoding="utf-8") as f:
         df = pd.read_csv(f, dtype={c: str for c in REFERENCE_COLUMNS if c not in _NUMERIC}, keep_default_na=False,
                          na_values={c: [""] for c in _NUMERIC})  # fmt: skip
     missing = [c for c in REFERENCE_COLUMNS if c not in df.columns]
     if missing:  # pragma: no cover - guards edits of the shipped file
-        raise ValueError(f"cortex_reference.csv lacks columns {missing}")
+        raise DataFileError(f"cortex_reference.csv lacks columns {missing}")
     for c in _NUMERIC:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    df["default_comparison"] = df["default_comparison"].str.strip().str.lower().eq("yes")
     return df[list(REFERENCE_COLUMNS)]
 
 
-def _norm(stat: Any) -> str:
-    return str(stat).strip().lower().replace("-", "_").replace(" ", "_")
-
-
-def _layer_sizes(summary: pd.DataFrame) -> dict:
-    """Neuroids per (model id..., layer) from the ``n_silent`` rows of lifetime statistics (their n = layer size)."""
-    if "aggregate" not in summary.columns:
+# ------------------------------------------------------------------------------------------------------------------
+# recipes
+# ------------------------------------------------------------------------------------------------------------------
+def _params(ref: Mapping) -> dict:
+    text = str(ref.get("recipe_params", "") or "").strip()
+    if not text:
         return {}
-    rows = summary[
-        (summary["aggregate"] == "n_silent") | (summary["statistic"].isin(["participation_ratio"]))
-    ]
-    keys = [c for c in _ID_COLUMNS if c in summary.columns]
-    out = {}
-    for _, r in rows.iterrows():
-        out[tuple(str(r[c]) for c in keys)] = r["n"]
+    try:
+        out = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataFileError(f"reference {ref.get('id')!r}: recipe_params is not JSON: {text!r} ({err})") from err
+    if not isinstance(out, dict):
+        raise DataFileError(f"reference {ref.get('id')!r}: recipe_params must be a JSON object. Got {text!r}.")
     return out
 
 
-def _fmt(v: Any) -> str:
+def recipe_text(ref: Mapping) -> str:
+    """The recipe of a reference row in words, e.g. ``fraction_active(mode='fraction_of_max', threshold=0.5,
+    dim='neuroid') on responsive neuroids of stimulus means -> mean over stimuli``; ``""`` without a recipe."""
+    fn = str(ref.get("recipe_function", "") or "")
+    if not fn:
+        return ""
+    params = _params(ref)
+    kind = _recipe_kind(fn, params)
+    args = ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
+    who = "responsive neuroids" if ref.get("recipe_neuroids") == "responsive" else "all neuroids"
+    agg = str(ref.get("aggregate", "") or "")
+    over = {"lifetime": "neuroids", "population": "stimuli"}.get(kind, "")
+    if agg in ("mean", "median"):
+        tail = f"{agg} over {over}"
+    elif agg.startswith(("fraction_below:", "fraction_above:")):
+        op = "<" if agg.startswith("fraction_below") else ">"
+        tail = f"fraction of {over} with value {op} {agg.split(':', 1)[1]}"
+    else:
+        tail = "one value per layer"
+    return f"{fn}({args}) on {who} of stimulus means -> {tail}"
+
+
+def _recipe_kind(fn: str, params: Mapping) -> str:
+    if fn == "lifetime_sparseness":
+        return "lifetime"
+    if fn == "fraction_active":
+        return "lifetime" if params.get("dim") == "presentation" else "population"
+    return "population"
+
+
+def _function(fn: str):
+    import importlib
+
+    if fn not in RECIPE_FUNCTIONS:
+        raise DataFileError(f"recipe_function {fn!r} is not one of {sorted(RECIPE_FUNCTIONS)}")
+    module, name = RECIPE_FUNCTIONS[fn]
+    return getattr(importlib.import_module(module), name)
+
+
+def _aggregate(values: Any, agg: str) -> float:
+    if agg == "value":
+        return float(getattr(values, "alpha", values))
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan")
+    if agg == "mean":
+        return float(v.mean())
+    if agg == "median":
+        return float(np.median(v))
+    op, thr = agg.split(":", 1)
+    return float(np.mean(v < float(thr)) if op == "fraction_below" else np.mean(v > float(thr)))
+
+
+def _check_aggregate(ref: Mapping) -> str:
+    agg = str(ref.get("aggregate", "") or "")
+    if agg in _AGGREGATES:
+        return agg
+    if agg.startswith(("fraction_below:", "fraction_above:")):
+        try:
+            float(agg.split(":", 1)[1])
+            return agg
+        except ValueError:
+            pass
+    raise DataFileError(f"reference {ref.get('id')!r}: aggregate {agg!r} is not one of {_AGGREGATES} or "
+                        "fraction_below:<t> / fraction_above:<t>")  # fmt: skip
+
+
+def _run_recipe(fn: str, params: dict, x: np.ndarray, agg: str) -> float:
+    """One recipe on a (stimuli x neuroids) matrix, aggregated to one number."""
+    func = _function(fn)
+    if fn in ("eigenspectrum_alpha", "participation_ratio"):
+        return _aggregate(func(x, **params), "value")
+    if fn == "lifetime_sparseness":
+        out = func(x, **{"dim": "presentation", **params})
+    elif fn == "population_sparseness":
+        out = func(x, **{"dim": "neuroid", **params})
+    else:
+        out = func(x, **params)
+    return _aggregate(out, agg)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# inputs
+# ------------------------------------------------------------------------------------------------------------------
+def _as_sources(rec: Any) -> list[tuple[str, xr.DataArray, dict]]:
+    """(name, activity DataArray (presentation, neuroid), attrs) for each recording given."""
+    if isinstance(rec, pd.DataFrame):
+        raise InputTypeError(
+            "The 'rec' parameter must be a recording (xr.Dataset), its activity (xr.DataArray), or a mapping / "
+            "sequence of them. Got a DataFrame: compare_to_cortex no longer takes the summarize() table, because each "
+            "reference value has its own recipe (function, parameters, neuroids, aggregate, matched sample size) "
+            "that is computed from the recording itself."
+        )
+    if isinstance(rec, (xr.Dataset, xr.DataArray)):
+        items = [(None, rec)]
+    elif isinstance(rec, Mapping):
+        items = [(str(k), v) for k, v in rec.items()]
+    elif isinstance(rec, Sequence) and not isinstance(rec, (str, bytes)):
+        items = [(None, v) for v in rec]
+    else:
+        raise InputTypeError(
+            "The 'rec' parameter must be a recording (xr.Dataset), its activity (xr.DataArray), or a mapping / "
+            f"sequence of them. Got {describe(rec)} instead."
+        )
+    if not items:
+        raise ParameterError("The 'rec' parameter holds no recording.")
+    out = []
+    for name, r in items:
+        if isinstance(r, xr.Dataset):
+            if "activity" not in r.data_vars:
+                raise ParameterError(f"The recording {name or ''!r} has no 'activity' variable; got "
+                                     f"{list(r.data_vars)}.")  # fmt: skip
+            act, attrs = r["activity"], dict(r.attrs)
+        elif isinstance(r, xr.DataArray):
+            act, attrs = r, dict(r.attrs)
+        else:
+            raise InputTypeError(f"Each recording must be an xr.Dataset or xr.DataArray. Got {describe(r)} instead.")
+        for d in ("presentation", "neuroid"):
+            if d not in act.dims:
+                raise ParameterError(f"The activity must have dims presentation and neuroid. Got {act.dims}.")
+        out.append((name or str(attrs.get("model", "model")), act, attrs))
+    return out
+
+
+def _prepare(act: xr.DataArray, correct_only: bool) -> xr.DataArray:
+    if "checkpoint" in act.dims:
+        act = act.isel(checkpoint=-1)
+        if "correct" in act.coords and "checkpoint" in act["correct"].dims:
+            act = act.assign_coords(correct=act["correct"])
+    extra = [d for d in act.dims if d not in ("presentation", "neuroid")]
+    if extra:
+        raise ParameterError(f"The activity has unsupported dims {extra}; expected presentation, neuroid "
+                             "(and optionally checkpoint, of which the last is used).")  # fmt: skip
+    if correct_only and "correct" in act.coords:
+        act = act.isel(presentation=np.asarray(act["correct"].values, dtype=bool))
+    act = act.transpose("presentation", "neuroid")
+    if "stimulus_id" in act.coords:
+        sid = np.asarray(act["stimulus_id"].values).astype(str)
+        if np.unique(sid).size < sid.size:  # repeats: average them (trial-averaged responses, as the sources)
+            from ensembles.analysis.sparsity import condition_means
+
+            act = condition_means(act, "stimulus_id").rename(stimulus="presentation")
+            act = act.transpose("presentation", "neuroid")
+    return act
+
+
+def _layers(act: xr.DataArray, layers: Any) -> list[tuple[Any, np.ndarray]]:
+    if "layer" not in act.coords:
+        return [("all", np.ones(act.sizes["neuroid"], dtype=bool))]
+    lay = np.asarray(act["layer"].values)
+    keys = [v.item() if isinstance(v, np.generic) else v for v in np.unique(lay)]
+    if layers is not None:
+        wanted = list(layers) if isinstance(layers, (list, tuple, set, np.ndarray)) else [layers]
+        unknown = [w for w in wanted if w not in keys]
+        if unknown:
+            raise ParameterError(f"The 'layers' parameter names layer(s) {unknown} the recording lacks; it has {keys}.")
+        keys = [k for k in keys if k in wanted]
+    return [(k, lay == k) for k in keys]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# comparison
+# ------------------------------------------------------------------------------------------------------------------
+def _n(v: Any) -> float:
     try:
         v = float(v)
     except (TypeError, ValueError):
-        return str(v)
-    if not np.isfinite(v):
-        return "?"
-    return f"{v:g}"
+        return float("nan")
+    return v if np.isfinite(v) and v > 0 else float("nan")
 
 
-def _caveats(stat: str, model: str, site: str, layer_size: Any, ref: pd.Series) -> str:
-    out = []
-    neural = model.startswith("neural:")
-    if ref["tag"].strip() == "[to verify]":
-        out.append("reference value marked [to verify]: check the primary source before quoting it")
-    if ref["system"] == "ANN":
-        out.append("reference is an artificial network, not cortex")
-    elif not neural:
-        out.append(
-            f"rate vs activation: model values are unit activations (site '{site or '?'}'), the reference uses "
-            f"{ref['response_variable'] or 'recorded responses'}"
-        )
-    kind = _KIND.get(stat, "")
-    if kind == "lifetime":
-        if np.isfinite(ref["n_stimuli"]):
-            out.append(
-                f"matched n: lifetime values depend on the number of stimuli; the reference used "
-                f"{_fmt(ref['n_stimuli'])} - recompute the model's over as many conditions "
-                "(ensembles.analysis.sparsity.subsample_sparseness) before comparing"
-            )
-        else:
-            out.append("matched n: the reference's number of stimuli is not recorded here")
-    elif kind == "population":
-        nn = ref["n_neuroids"]
-        out.append(
-            f"matched n: population values depend on the number of neuroids; model layer has {_fmt(layer_size)}, "
-            f"the reference {_fmt(nn) if np.isfinite(nn) else 'an unrecorded number of'} - subsample units to match"
-        )
-    if ref["kind"] and kind and ref["kind"] != kind:
-        out.append(f"lifetime vs population: model statistic is {kind}, the reference is {ref['kind']}")
-    if stat == "fraction_active" and ref["measure"] != "fraction_active":
-        out.append(
-            f"criterion differs: model counts units with activation > 0; reference: {ref['criterion']}"
-        )
-    if stat == "participation_ratio":
-        out.append("different estimators: participation ratio vs the reference's intrinsic dimensionality")
-    if ref["measure"] == "treves_rolls_a":
-        out.append("direction: small Treves-Rolls a = sparse (Vinje-Gallant S = (1 - a)/(1 - 1/n))")
-    if ref["note"]:
-        out.append(f"note: {ref['note']}")
-    return "; ".join(out)
+def _fmt(v: float) -> str:
+    return f"{v:g}" if np.isfinite(v) else "?"
 
 
 def compare_to_cortex(
-    summary: pd.DataFrame,
+    rec: Any,
     *,
-    aggregate: str = "median",
+    references: str = "default",
     reference: pd.DataFrame | None = None,
+    correct_only: bool = False,
+    layers: Any = None,
+    n_draws: int = 20,
+    random_state: Any = 0,
     include_unmatched: bool = False,
-    match_kind: bool = True,
 ) -> pd.DataFrame:
-    """Place a model's statistics next to the published cortical values, with caveats.
+    """Compute each reference value's model statistic by its own recipe and place the two side by side.
 
     Parameters
     ----------
-    summary : pandas.DataFrame
-        Tidy statistics with at least ``statistic`` and ``value`` columns -- the output of
-        :func:`ensembles.analysis.summary.summarize` (optionally concatenated with
-        :func:`ensembles.analysis.geometry.summarize_geometry`).  Identifying columns (``model``, ``dataset``,
-        ``seed``, ``run``, ``checkpoint``, ``epoch``, ``layer``, ``subset``) are carried over when present; rows of a
-        single class (``class`` other than ``"all"``) are ignored; statistic names are matched case-insensitively
-        with ``-`` and ``_`` equivalent (:data:`MODEL_TO_REFERENCE`).
-    aggregate : str
-        Which ``aggregate`` rows to use (``"median"`` over neuroids, as the Allen analyses do, or ``"mean"``); rows
-        with aggregate ``"value"`` (single numbers such as ``eigenspectrum_alpha``) are always used.
+    rec : xr.Dataset, xr.DataArray, or a mapping name -> recording / a sequence of recordings
+        Recordings (presentation × neuroid; with a ``checkpoint`` dim the last checkpoint is used).  Neuroids are
+        grouped by their ``layer`` coord; repeats of a ``stimulus_id`` are averaged first.
+    references : {"default", "verified", "all"}
+        Which reference rows: ``"default"`` = the rows marked ``default_comparison`` (verified and like for like
+        with network units); ``"verified"`` = every verified row with a recipe; ``"all"`` = every row with a recipe,
+        unverified ones included (their caveats say so).
     reference : pandas.DataFrame, optional
-        Reference table (default :func:`load_cortex_reference`); rows without a numeric ``value`` are skipped.
+        A reference table with :data:`REFERENCE_COLUMNS` (default :func:`load_cortex_reference`).
+    correct_only : bool
+        Use only correctly classified presentations (``correct`` coord).  Default False: cortical values are over
+        every stimulus shown.
+    layers : int or sequence, optional
+        Layers to compare (default: all).
+    n_draws : int
+        Random subsamples used to match the reference's number of stimuli (lifetime recipes) or neurons
+        (population recipes) when the model has more; the model value is their mean and ``model_sd`` their SD.
+    random_state : int or numpy Generator
+        Seed of the subsampling.
     include_unmatched : bool
-        Also list numeric reference values no model statistic matched (model columns empty).
-    match_kind : bool
-        Pair a lifetime statistic only with lifetime references and a population statistic only with population
-        references (default; the two are different quantities, neuro-methods.md §1.4).  ``False`` also pairs across
-        kinds, with a "lifetime vs population" caveat.
+        Also return selected rows that could not be computed (no recipe, a recipe needing firing rates on model
+        activations, a recipe that failed), with ``model_value`` NaN and the reason in ``status``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (model statistic row, reference value): the identifying columns, ``statistic``,
-        ``model_value``, ``model_n``, ``layer_size``, ``measure``, ``kind``, ``reference_value``, ``reference_sd``,
-        ``reference_low``, ``reference_high``, ``reference_n_stimuli``, ``reference_n_neuroids``, ``system``,
-        ``species``, ``area``, ``study``, ``stimulus``, ``response_variable``, ``criterion``, ``tag``, ``citation``,
-        ``caveats`` (one string, "; "-separated).
+        One row per (recording, layer, reference): ``model``, ``dataset``, ``layer``, ``reference_id``, ``study``,
+        ``system``, ``species``, ``area``, ``measure``, ``kind``, ``recipe`` (the function, parameters, neuroids,
+        aggregate and matched sample size in words), ``aggregate``, ``model_value``, ``model_sd``,
+        ``model_n_stimuli``, ``model_n_neuroids``, ``n_draws``, ``reference_value``, ``reference_sd``,
+        ``reference_low``, ``reference_high``, ``reference_n_stimuli``, ``reference_n_neuroids``, ``stimulus``,
+        ``stimulus_kind``, ``response_variable``, ``criterion``, ``verification``, ``source_location``,
+        ``citation``, ``default_comparison``, ``status`` (``"compared"`` or why not) and ``caveats``
+        ("; "-separated: rate vs activation, stimulus set, sample size, excluded units, verification, the source's
+        own notes).
 
     Raises
     ------
-    ValueError
-        ``summary`` is not a DataFrame with ``statistic`` and ``value`` columns.
+    InputTypeError
+        ``rec`` is not a recording (a DataFrame such as the summarize() table is refused with an explanation).
+    ParameterError
+        Bad ``references``, ``layers`` or ``n_draws``.
     """
-    if not isinstance(summary, pd.DataFrame):
-        raise param_error(
-            "summary", "a pandas DataFrame (the output of summarize(rec))", summary, exc=TypeError
-        )
-    missing = [c for c in ("statistic", "value") if c not in summary.columns]
-    if missing:
-        raise ValueError(
-            f"The 'summary' parameter lacks the column(s) {missing}; expected the tidy table of "
-            f"ensembles.analysis.summary.summarize (columns include statistic, value). Got columns {list(summary.columns)}."
-        )
+    check_choice("references", references, _SELECTIONS)
+    if isinstance(n_draws, bool) or not isinstance(n_draws, (int, np.integer)) or n_draws < 1:
+        raise ParameterError(f"The 'n_draws' parameter must be a positive int. Got {describe(n_draws)} instead.")
+    sources = _as_sources(rec)
     ref = load_cortex_reference() if reference is None else reference
-    ref = ref[np.isfinite(pd.to_numeric(ref["value"], errors="coerce").astype(float))]
-    df = summary.copy()
-    if "class" in df.columns:
-        df = df[df["class"].astype(str) == "all"]
-    if "aggregate" in df.columns:
-        df = df[df["aggregate"].isin([aggregate, "value"])]
-    df = df.assign(_stat=df["statistic"].map(_norm))
-    df = df[df["_stat"].isin(list(MODEL_TO_REFERENCE))]
-    sizes = _layer_sizes(summary)
-    keys = [c for c in _ID_COLUMNS if c in summary.columns]
-    rows = []
-    matched = set()
-    for _, r in df.iterrows():
-        stat = r["_stat"]
-        model = str(r.get("model", "") or "")
-        site = str(r.get("site", "") or "")
-        layer_size = sizes.get(tuple(str(r[c]) for c in keys), np.nan)
-        cand = ref[ref["measure"].isin(MODEL_TO_REFERENCE[stat])]
-        if match_kind:
-            cand = cand[cand["kind"] == _KIND[stat]]
-        for idx, ref_row in cand.iterrows():
-            matched.add(idx)
-            rows.append(
-                {
-                    **{c: r[c] for c in keys},
-                    "statistic": r["statistic"],
-                    "aggregate": r.get("aggregate", None),
-                    "model_value": float(r["value"]),
-                    "model_n": r.get("n", np.nan),
-                    "layer_size": layer_size,
-                    **_ref_fields(ref_row),
-                    "caveats": _caveats(stat, model, site, layer_size, ref_row),
-                }
-            )
-    if include_unmatched:
-        for idx, ref_row in ref.iterrows():
-            if idx not in matched:
-                rows.append({"statistic": None, "model_value": np.nan, **_ref_fields(ref_row),
-                             "caveats": "no model statistic computed for this measure"})  # fmt: skip
-    cols = [*keys, "statistic", "aggregate", "model_value", "model_n", "layer_size", *_REF_OUT, "caveats"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-_REF_OUT = (
-    "measure", "kind", "reference_value", "reference_sd", "reference_low", "reference_high", "reference_n_stimuli",
-    "reference_n_neuroids", "system", "species", "area", "study", "stimulus", "response_variable", "criterion",
-    "tag", "citation",
-)  # fmt: skip
-
-
-def _ref_fields(ref_row: pd.Series) -> dict:
-    return {
-        "measure": ref_row["measure"],
-        "kind": ref_row["kind"],
-        "reference_value": float(ref_row["value"]),
-        "reference_sd": float(ref_row["value_sd"]),
-        "reference_low": float(ref_row["value_low"]),
-        "reference_high": float(ref_row["value_high"]),
-        "reference_n_stimuli": float(ref_row["n_stimuli"]),
-        "reference_n_neuroids": float(ref_row["n_neuroids"]),
-        **{
-            k: ref_row[k]
-            for k in (
-                "system",
-                "species",
-                "area",
-                "study",
-                "stimulus",
-                "response_variable",
-                "criterion",
-                "tag",
-                "citation",
-            )
-        },  # fmt: skip
-    }
-
-
-def plot_cortex_comparison(table: pd.DataFrame, *, figsize: tuple[float, float] | None = None):
-    """Figure of :func:`compare_to_cortex`'s table: one panel per reference measure.
-
-    In each panel the published values are black (filled = ``[verified]``, open = ``[to verify]``) with their SD or
-    range as a bar; the model values are coloured points, one row per model × layer (× statistic).  Fraction
-    measures spanning more than a decade use a log axis.  Returns a :class:`matplotlib.figure.Figure` built without
-    pyplot (nothing is shown or kept in pyplot's state).
-    """
-    from matplotlib.figure import Figure
-
-    if not isinstance(table, pd.DataFrame):
-        raise param_error("table", "the DataFrame returned by compare_to_cortex", table, exc=TypeError)
-    needed = ("measure", "reference_value", "model_value", "study", "tag")
-    missing = [c for c in needed if c not in table.columns]
+    missing = [c for c in REFERENCE_COLUMNS if c not in ref.columns]
     if missing:
-        raise ValueError(
-            f"The 'table' parameter lacks the column(s) {missing}; pass the output of compare_to_cortex."
-        )
-    measures = list(dict.fromkeys(table["measure"].dropna()))
-    if not measures:
-        fig = Figure(figsize=figsize or (6, 2))
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no model statistic matches a published reference value", ha="center", va="center")
-        ax.set_axis_off()
-        return fig
-    heights = []
-    for m in measures:
-        sub = table[table["measure"] == m]
-        n_ref = sub[["study", "area", "reference_value", "response_variable"]].drop_duplicates().shape[0]
-        n_mod = sub.dropna(subset=["model_value"]).shape[0] and _model_rows(sub).shape[0]
-        heights.append(max(2, n_ref + n_mod))
-    fig = Figure(figsize=figsize or (8, 0.35 * sum(heights) + 1.2 * len(measures)), layout="constrained")
-    axes = fig.subplots(len(measures), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)[:, 0]
-    palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
-    models = list(dict.fromkeys(table["model"].dropna().astype(str))) if "model" in table.columns else []
-    for ax, m in zip(axes, measures, strict=True):
-        sub = table[table["measure"] == m]
-        refs = sub.drop_duplicates(subset=["study", "area", "reference_value", "response_variable"])
-        labels, y = [], 0
-        values = []
-        for _, r in refs.iterrows():
-            lo, hi = r.get("reference_low", np.nan), r.get("reference_high", np.nan)
-            sd = r.get("reference_sd", np.nan)
-            if np.isfinite(lo) and np.isfinite(hi):
-                ax.plot([lo, hi], [y, y], color="black", lw=1.5)
-                values += [lo, hi]
-            elif np.isfinite(sd):
-                ax.plot([r["reference_value"] - sd, r["reference_value"] + sd], [y, y], color="black", lw=1.5)
-            verified = str(r["tag"]).strip() == "[verified]"
-            ax.plot(r["reference_value"], y, "o", color="black", mfc="black" if verified else "white", ms=6)
-            values.append(r["reference_value"])
-            resp = str(r.get("response_variable") or "")
-            resp = resp if len(resp) <= 28 else resp[:27] + "…"
-            labels.append(f"{r['study']}" + (f" - {r['area']}" if r.get("area") else "")
-                          + (f" ({resp})" if resp else "") + ("" if verified else " [to verify]"))  # fmt: skip
-            y += 1
-        mrows = _model_rows(sub)
-        for _, r in mrows.iterrows():
-            name = str(r.get("model", "model"))
-            color = palette[models.index(name) % len(palette)] if name in models else palette[0]
-            ax.plot(r["model_value"], y, "D", color=color, ms=6)
-            values.append(r["model_value"])
-            layer = r.get("layer", None)
-            labels.append(f"{name}" + (f" layer {layer}" if layer is not None and str(layer) != "nan" else "")
-                          + f" ({r['statistic']})")  # fmt: skip
-            y += 1
-        ax.set_yticks(range(len(labels)))
-        ax.set_yticklabels(labels, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_title(m.replace("_", " "), fontsize=10, loc="left")
-        pos = np.asarray([v for v in values if np.isfinite(v) and v > 0])
-        if m.startswith("fraction") and pos.size and pos.max() / pos.min() > 10:
-            from matplotlib.ticker import NullFormatter
-
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.grid(axis="x", alpha=0.3)
-    axes[-1].set_xlabel("value (model: diamonds; published: circles, open = to verify)")
-    return fig
-
-
-def _model_rows(sub: pd.DataFrame) -> pd.DataFrame:
+        raise ParameterError(f"The 'reference' table lacks the column(s) {missing}; expected {list(REFERENCE_COLUMNS)}.")
+    has_number = np.isfinite(ref["value"].astype(float)) | (
+        np.isfinite(ref["value_low"].astype(float)) | np.isfinite(ref["value_high"].astype(float))
+    )
+    sel = ref[has_number]
+    if references == "default":
+        sel = sel[sel["default_comparison"].astype(bool)]
+    elif references == "verified":
+        sel = sel[sel["verification"] == "verified"]
+    rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
+    rows = []
+    for name, raw_act, attrs in sources:
+        act = _prepare(raw_act, correct_only)
+        neural = str(attrs.get("model", "")).startswith("neural:")
+        rate_hz = "spikes/s" in str(attrs.get("response_variable", ""))
+        values = np.asarray(act.values, dtype=np.float64)
+        for layer, mask in _layers(act, layers):
+            x_layer = values[:, mask]
+            mx, mn = np.nanmax(x_layer, axis=0), np.nanmin(x_layer, axis=0)
+            responsive = (mx > 0) & (mx > mn)
+            for _, r in sel.iterrows():
+                rows.append(_one(r, name, attrs, layer, x_layer, responsive, neural, rate_hz, n_draws, rng))
     cols = [
-        c
-        for c in ("model", "dataset", "seed", "run", "checkpoint", "epoch", "layer", "statistic")
-        if c in sub
-    ]
-    return sub.dropna(subset=["model_value"]).drop_duplicates(subset=[*cols, "model_value"])
+        "model", "dataset", "layer", "reference_id", "study", "system", "species", "area", "measure", "kind",
+        "recipe", "aggregate", "model_value", "model_sd", "model_n_stimuli", "model_n_neuroids", "n_draws",
+        "reference_value", "reference_sd", "reference_low", "reference_high", "reference_n_stimuli",
+        "reference_n_neuroids", "stimulus", "stimulus_kind", "response_variable", "criterion", "verification",
+        "source_location", "citation", "default_comparison", "status", "caveats",
+    ]  # fmt: skip
+    out = pd.DataFrame(rows, columns=cols)
+    if not include_unmatched:
+        out = out[out["status"] == "compared"].reset_index(drop=True)
+    return out
+
+
+def _one(r, name, attrs, layer, x_layer, responsive, neural, rate_hz, n_draws, rng) -> dict:
+    fn = str(r["recipe_function"] or "")
+    base = {
+        "model": name, "dataset": str(attrs.get("dataset", "")), "layer": layer, "reference_id": r["id"],
+        "study": r["study"], "system": r["system"], "species": r["species"], "area": r["area"],
+        "measure": r["measure"], "kind": r["kind"], "recipe": recipe_text(r), "aggregate": r["aggregate"],
+        "model_value": np.nan, "model_sd": np.nan, "model_n_stimuli": x_layer.shape[0], "model_n_neuroids": np.nan,
+        "n_draws": 0, "reference_value": float(r["value"]), "reference_sd": float(r["value_sd"]),
+        "reference_low": float(r["value_low"]), "reference_high": float(r["value_high"]),
+        "reference_n_stimuli": float(r["n_stimuli"]), "reference_n_neuroids": float(r["n_neuroids"]),
+        "stimulus": r["stimulus"], "stimulus_kind": r["stimulus_kind"], "response_variable": r["response_variable"],
+        "criterion": r["criterion"], "verification": r["verification"], "source_location": r["source_location"],
+        "citation": r["citation"], "default_comparison": bool(r["default_comparison"]),
+    }  # fmt: skip
+    caveats = []
+    if r["verification"] != "verified":
+        caveats.append(f"reference {r['verification']}: {r['source_location']}")
+    if not fn:
+        return {**base, "status": "no recipe: no toolkit statistic matches this value", "caveats": "; ".join(caveats)}
+    if str(r["recipe_requires"] or "") == "rate_hz" and not rate_hz:
+        return {**base, "status": "not applicable: the recipe needs firing rates in spikes/s; the recording holds "
+                f"{attrs.get('response_variable') or 'unit activations'}", "caveats": "; ".join(caveats)}  # fmt: skip
+    params = _params(r)
+    agg = _check_aggregate(r)
+    kind = _recipe_kind(fn, params)
+    x = x_layer[:, responsive] if r["recipe_neuroids"] == "responsive" else x_layer
+    n_stim, n_neur = x.shape
+    base["model_n_neuroids"] = n_neur
+    if r["recipe_neuroids"] == "responsive" and (~responsive).sum():
+        caveats.append(
+            f"{int((~responsive).sum())} of {responsive.size} units never respond to these stimuli and are left out "
+            "(recorded neurons are selected for responding)"
+        )
+    # matched sample size
+    ref_n = _n(r["n_stimuli"]) if kind == "lifetime" else _n(r["n_neuroids"])
+    have = n_stim if kind == "lifetime" else n_neur
+    what = "stimuli" if kind == "lifetime" else "neurons"
+    draws = 1
+    if np.isfinite(ref_n) and ref_n < have:
+        draws, k = int(n_draws), int(ref_n)
+        base["recipe"] += f"; mean of {draws} random draws of {k} of the {have} {what}"
+        caveats.append(f"sample size matched: {k} {what} as in the reference (model has {have})")
+    elif np.isfinite(ref_n):
+        k = have
+        caveats.append(f"sample size: the model has {have} {what}, the reference {_fmt(ref_n)} (not matched)")
+    else:
+        k = have
+        caveats.append(f"sample size: the reference's number of {what} is not stated; all {have} model {what} used")
+    if n_stim < 2 or n_neur < 1:
+        return {**base, "status": f"not computed: {n_stim} stimuli x {n_neur} neuroids after selection",
+                "caveats": "; ".join(caveats)}  # fmt: skip
+    vals = []
+    try:
+        for _ in range(draws):
+            if draws > 1:
+                idx = np.sort(rng.choice(have, size=k, replace=False))
+                xd = x[idx] if kind == "lifetime" else x[:, idx]
+            else:
+                xd = x
+            vals.append(_run_recipe(fn, params, xd, agg))
+    except (ValueError, TypeError) as err:
+        return {**base, "status": f"failed: {err}", "caveats": "; ".join(caveats)}
+    vals = np.asarray(vals)
+    base.update(model_value=float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan,
+                model_sd=float(np.nanstd(vals, ddof=1)) if draws > 1 else np.nan, n_draws=draws)  # fmt: skip
+    if base["model_n_stimuli"] != n_stim:  # pragma: no cover - defensive
+        base["model_n_stimuli"] = n_stim
+    # the remaining differences, in the order a reader checks them
+    if r["system"] == "ANN":
+        caveats.insert(0, "reference is an artificial network, not cortex")
+    elif neural:
+        caveats.insert(0, f"response variable: the recording holds {attrs.get('response_variable') or '?'}; the "
+                          f"reference {r['response_variable']}")  # fmt: skip
+    else:
+        caveats.insert(0, f"rate vs activation: model values are unit activations (site "
+                          f"'{attrs.get('site', '?')}'); the reference uses {r['response_variable']}")  # fmt: skip
+    dataset = attrs.get("dataset", "?")
+    caveats.append(f"stimulus set: the model saw {n_stim} {dataset} stimuli; the reference "
+                   f"{r['stimulus']} ({r['stimulus_kind']})")  # fmt: skip
+    if r["measure"] == "treves_rolls_a":
+        caveats.append("direction: small Treves-Rolls a = sparse")
+    if r["note"]:
+        caveats.append(f"source: {r['note']}")
+    return {**base, "status": "compared", "caveats": "; ".join(caveats)}

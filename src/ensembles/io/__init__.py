@@ -8,6 +8,6 @@ No torch here: this layer runs on real neural data without a deep-learning stack
 """
 
 from .interop import to_allen_tables, to_brainscore_assembly, to_rsatoolbox
-from .nwb import export_nwb, import_nwb
+from .nwb import NWBImportWarning, export_nwb, import_nwb
 
-__all__ = ["export_nwb", "import_nwb", "to_allen_tables", "to_brainscore_assembly", "to_rsatoolbox"]
+__all__ = ["NWBImportWarning", "export_nwb", "import_nwb", "to_allen_tables", "to_brainscore_assembly", "to_rsatoolbox"]

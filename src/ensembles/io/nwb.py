@@ -3,21 +3,27 @@
 Needs the optional extra ``nwb`` (``pip install "ensembles-toolkit[nwb]"``: pynwb, nwbinspector); pynwb is imported
 only when a function here is called.
 
-Layout written by :func:`export_nwb` (one file per recording; neuro-methods.md §6.2):
+Layout written by :func:`export_nwb` (one file per recording):
 
 ``processing/ensembles/neuroids``
     ``DynamicTable``, one row per neuroid: ``neuroid_id``, ``layer``, ``unit`` and every other neuroid coord.
 ``processing/ensembles/activity``
-    ``TimeSeries`` (time × neuroids, float32, unit ``"a.u."``), column j = row j of ``neuroids``.  A synthetic
-    clock: presentation k occupies [k·d, (k + 1)·d) with d = ``presentation_duration`` (1 s), and its response is
-    held constant over the bin, sampled ``samples_per_presentation`` times (≥ n_neuroids / n_presentations, so that
-    time stays the longest axis, which nwbinspector requires).
+    ``RoiResponseSeries`` (time × neuroids, float32, unit ``"a.u."``, or ``"spikes/s"`` for imported rates) whose
+    ``rois`` region points at ``neuroids``: column j = row j, and pynapple's ``nap.load_file`` reads the neuroid
+    coords as the TsdFrame's column metadata.  A synthetic clock: presentation k starts at k·d with d =
+    ``presentation_duration`` (1 s); its response is held and sampled ``m`` times per presentation (m ≥ n_neuroids /
+    n_presentations, so that time stays the longest axis, which nwbinspector requires).
 ``intervals/presentations``
-    ``TimeIntervals`` with ``start_time``/``stop_time`` of each bin and every presentation coord (``stimulus_id``,
-    ``label``, ``label_name``, ``split``, ...).
+    ``TimeIntervals`` with ``start_time`` = k·d and ``stop_time`` = k·d + d − d/(2m) (half a sample before the next
+    onset: intervals never touch, so pynapple keeps them exactly, and each holds exactly its m samples), and every
+    presentation coord (``stimulus_id``, ``label``, ``label_name``, ...).  A coord whose name is a pynapple
+    attribute (:data:`PYNAPPLE_RESERVED`, e.g. ``split``) is written as ``presentation_split`` (``neuroid_<name>``
+    in the neuroid table); the column description keeps the coord name and :func:`import_nwb` restores it.
 file metadata
-    ``session_description`` (model, dataset, site), ``notes`` (all recording attrs as JSON: config, seed,
-    package version, ...), ``source_script``, ``keywords``; a ``Subject`` describing the network.
+    ``session_description``, ``notes`` (all recording attrs as JSON: config, seed, package version, ...),
+    ``source_script``, ``keywords`` and the caller's session fields (:data:`SESSION_FIELDS`); a ``Subject`` from the
+    caller's subject fields (:data:`SUBJECT_FIELDS`), the species an imported recording carries, or for a model
+    a description of the network.  ``dandi=True`` enforces :data:`DANDI_SUBJECT_FIELDS`.
 
 :func:`import_nwb` reads such files back exactly, and builds recordings from real sessions: spike counts or rates
 of a ``Units`` table in a window after each presentation onset, or the mean of a response series (ΔF/F,
@@ -41,8 +47,12 @@ import numpy as np
 import xarray as xr
 
 from ensembles._validation import EnsemblesWarning, check_choice, param_error
+from ensembles.errors import DataFileError, InputTypeError, ParameterError
 
-__all__ = ["export_nwb", "import_nwb", "NWBFileError", "PROCESSING_MODULE"]
+__all__ = [
+    "export_nwb", "import_nwb", "NWBFileError", "NWBImportWarning", "PROCESSING_MODULE", "SUBJECT_FIELDS",
+    "SESSION_FIELDS", "DANDI_SUBJECT_FIELDS", "PYNAPPLE_RESERVED",
+]  # fmt: skip
 
 
 class NWBFileError(ValueError):
@@ -52,6 +62,11 @@ class NWBFileError(ValueError):
     def __init__(self, path: str | os.PathLike, message: str):
         self.path = str(path)
         super().__init__(message)
+
+
+class NWBImportWarning(EnsemblesWarning):
+    """Something in an imported NWB file that changes the numbers without stopping the import: units without
+    spikes, spike times sorted on request, a response window reaching into the next presentation."""
 
 
 def _unreadable(path: Path, err: BaseException) -> NWBFileError:
@@ -87,17 +102,29 @@ def _require_pynwb():
 # ------------------------------------------------------------------------------------------------------------------
 # export
 # ------------------------------------------------------------------------------------------------------------------
-def _parse_time(value: Any) -> _dt.datetime:
+def _parse_time(value: Any, *, strict: str | None = None) -> _dt.datetime:
+    """A timezone-aware datetime from an ISO string or datetime; ``strict`` (the field name) raises on bad input,
+    otherwise a bad or missing value gives "now" (the creation time of a model recording)."""
     now = _dt.datetime.now(_dt.timezone.utc)
-    if not isinstance(value, str):
-        return now
-    try:
-        t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    if isinstance(value, _dt.datetime):
+        t = value
+    elif isinstance(value, str):
+        try:
+            t = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as err:
+            if strict:
+                raise ParameterError(
+                    f"The {strict!r} must be an ISO 8601 date/time such as '2024-05-01T10:00:00+00:00'. "
+                    f"Got {value!r} instead."
+                ) from err
+            return now
+    else:
+        if strict:
+            raise ParameterError(f"The {strict!r} must be an ISO 8601 date/time. Got {value!r} instead.")
         return now
     if t.tzinfo is None:
         t = t.replace(tzinfo=_dt.timezone.utc)
-    return min(t, now)
+    return t if strict else min(t, now)
 
 
 def _safe_id(text: str) -> str:
@@ -110,12 +137,119 @@ def _column_values(arr: np.ndarray) -> np.ndarray | list:
     return arr
 
 
+#: Subject fields accepted by :func:`export_nwb` (those of ``pynwb.file.Subject``).
+SUBJECT_FIELDS = (
+    "subject_id", "species", "sex", "age", "age__reference", "date_of_birth", "description", "strain",
+    "genotype", "weight",
+)  # fmt: skip
+#: Session fields accepted by :func:`export_nwb` (keyword arguments of ``pynwb.NWBFile``).
+SESSION_FIELDS = (
+    "session_description", "session_id", "session_start_time", "identifier", "experimenter", "institution",
+    "lab", "experiment_description", "keywords", "related_publications", "protocol", "stimulus_notes",
+)  # fmt: skip
+#: The subject fields DANDI requires (``nwbinspector --config dandi`` reports their absence as CRITICAL); age may be
+#: given as ``date_of_birth`` instead.
+DANDI_SUBJECT_FIELDS = ("subject_id", "species", "sex", "age")
+_SEXES = ("M", "F", "U", "O")
+_AGE = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?(/P.*)?$")
+_SPECIES = re.compile(r"^([A-Z][a-z]+ [a-z]+( [a-z]+)?|https?://identifiers\.org/taxonomy:\d+|NCBITaxon:\d+)$")
+
+#: Public attribute names of pynapple's ``IntervalSet`` and ``TsdFrame`` (pynapple 0.11): a metadata column of that
+#: name cannot be reached as an attribute in pynapple (``iset.split`` is the method), so :func:`export_nwb` writes
+#: such a coord as ``presentation_<name>`` / ``neuroid_<name>`` and :func:`import_nwb` restores the name.
+PYNAPPLE_RESERVED = frozenset({
+    "as_array", "as_dataframe", "as_units", "bin_average", "columns", "convolve", "copy", "count", "d", "data",
+    "decimate", "derivative", "drop_info", "drop_long_intervals", "drop_short_intervals", "dropna", "dtype", "end",
+    "end_time", "ends", "find_peaks", "find_support", "get", "get_info", "get_intervals_center", "get_slice",
+    "groupby", "groupby_apply", "in_interval", "index", "interpolate", "intersect", "loc", "merge_close_intervals",
+    "metadata", "metadata_columns", "name", "ndim", "rate", "restrict", "restrict_info", "save", "set_diff",
+    "set_info", "shape", "size", "smooth", "split", "start", "start_time", "starts", "t", "time_diff",
+    "time_span", "time_support", "times", "to_numpy", "to_trial_tensor", "tot_length", "union", "value_from",
+    "values",
+})  # fmt: skip
+_ORIGINAL_NAME = re.compile(r"^(presentation|neuroid) coord '([^']+)'")
+
+
+def _column_name(name: str, table: str) -> str:
+    return f"{table}_{name}" if name in PYNAPPLE_RESERVED else name
+
+
+def _check_fields(name: str, given: Any, allowed: tuple[str, ...]) -> dict:
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        try:
+            given = dict(given)
+        except (TypeError, ValueError) as err:
+            raise InputTypeError(
+                f"The {name!r} parameter must be a mapping of field -> value (fields: {', '.join(allowed)}). "
+                f"Got {type(given).__name__} instead."
+            ) from err
+    unknown = sorted(k for k in given if k not in allowed)
+    if unknown:
+        raise ParameterError(
+            f"The {name!r} parameter has unknown field(s) {unknown}; accepted: {', '.join(allowed)}."
+        )
+    return {k: v for k, v in given.items() if v is not None and v != ""}
+
+
+def _subject_metadata(subject: dict, attrs: dict, start: _dt.datetime, neural: bool, dandi: bool) -> dict:
+    """Subject fields: the caller's, else what an imported recording carries; for a model, its description."""
+    out = dict(subject)
+    if "species" not in out and attrs.get("species"):
+        out["species"] = str(attrs["species"])
+    model, seed = str(attrs.get("model", "")), attrs.get("seed", -1)
+    if not neural:
+        out.setdefault("subject_id", _safe_id(f"{model}-seed{seed}"))
+        out.setdefault(
+            "description",
+            f"Artificial neural network (model '{model}', seed {seed}); not an animal. Sex 'U' = not applicable"
+            + ("; date_of_birth = the time the recording was made." if "age" not in out else "."),
+        )
+        out.setdefault("sex", "U")
+        if "age" not in out:
+            out.setdefault("date_of_birth", start)
+    elif attrs.get("subject_id"):
+        out.setdefault("subject_id", str(attrs["subject_id"]))
+    if "sex" in out and out["sex"] not in _SEXES:
+        raise ParameterError(
+            f"The subject 'sex' must be one of {', '.join(_SEXES)} (M male, F female, U unknown, O other; the "
+            f"NWB/DANDI vocabulary). Got {out['sex']!r} instead."
+        )
+    if "age" in out and not _AGE.match(str(out["age"])):
+        raise ParameterError(
+            f"The subject 'age' must be an ISO 8601 duration such as 'P90D' (90 days) or 'P12W'. "
+            f"Got {out['age']!r} instead."
+        )
+    if "species" in out and not _SPECIES.match(str(out["species"])):
+        raise ParameterError(
+            "The subject 'species' must be a Latin binomial such as 'Mus musculus' or an NCBI taxonomy id such as "
+            f"'http://identifiers.org/taxonomy:10090' (DANDI's form). Got {out['species']!r} instead."
+        )
+    if isinstance(out.get("date_of_birth"), str):
+        out["date_of_birth"] = _parse_time(out["date_of_birth"], strict="subject date_of_birth")
+    if dandi:
+        missing = [k for k in ("subject_id", "species", "sex") if k not in out]
+        if "age" not in out and "date_of_birth" not in out:
+            missing.append("age (or date_of_birth)")
+        if missing:
+            raise ParameterError(
+                f"DANDI requires the subject fields {missing}, which are missing. Pass them in 'subject', e.g. "
+                "subject={'subject_id': 'mouse1', 'species': 'Mus musculus', 'sex': 'F', 'age': 'P90D'} "
+                "(command line: --subject-id, --species, --sex, --age)."
+            )
+    return out
+
+
 def export_nwb(
     rec: xr.Dataset,
     path: str | os.PathLike,
     *,
     presentation_duration: float = 1.0,
     overwrite: bool = True,
+    subject: dict | None = None,
+    session: dict | None = None,
+    dandi: bool = False,
 ) -> str:
     """Write a recording to one NWB file (layout in the module docstring); atomic (temporary file + rename).
 
@@ -128,24 +262,43 @@ def export_nwb(
     path : str or path-like
         Destination, conventionally ending in ``.nwb``.
     presentation_duration : float
-        Length in seconds of the synthetic bin of each presentation.
+        Period in seconds of the synthetic clock: presentation k starts at k·d.  Its interval ends half a sample
+        before the next onset, so that consecutive intervals do not touch (pynapple would shorten touching
+        intervals) and each holds exactly its own samples.
     overwrite : bool
         Replace an existing file at ``path`` (otherwise FileExistsError).
+    subject : dict, optional
+        Subject fields (:data:`SUBJECT_FIELDS`): ``subject_id``, ``species`` (Latin binomial or NCBI taxonomy
+        id), ``sex`` (M/F/U/O), ``age`` (ISO 8601 duration, e.g. ``"P90D"``) or ``date_of_birth``, ``strain``,
+        ``genotype``, ``description``, ``weight``.  A recording imported from NWB brings its species along.
+        A model recording gets a subject describing the network (sex ``U``, no species) unless given.
+    session : dict, optional
+        Session fields (:data:`SESSION_FIELDS`): ``experimenter``, ``institution``, ``lab``, ``session_id``,
+        ``session_description``, ``session_start_time``, ``experiment_description``, ``keywords``,
+        ``related_publications``, ...  Defaults describe the model recording.
+    dandi : bool
+        Enforce what DANDI requires (:data:`DANDI_SUBJECT_FIELDS`: subject id, species, sex, age or date of
+        birth): a ParameterError names the missing fields instead of writing a file that
+        ``nwbinspector --config dandi`` rejects.
 
     Returns
     -------
     str
         The path written.
 
-    The file passes ``nwbinspector`` with no CRITICAL message (tested); its only BEST_PRACTICE_VIOLATION is the
-    missing subject species, which an artificial network does not have; suggestions remain for experimenter,
-    institution and the processing-module name (``ensembles`` rather than ``ophys``/``ecephys``/``misc``).
+    The activity is a ``RoiResponseSeries`` whose ``rois`` region points at the ``neuroids`` table: pynapple
+    (``nap.load_file``) then reads it as a ``TsdFrame`` with the neuroid coords as column metadata.
+    ``nwbinspector`` reports no CRITICAL or ERROR message (tested, also with ``--config dandi`` when the DANDI
+    subject fields are given); its one BEST_PRACTICE_VIOLATION is that the rois region points at the neuroid table
+    rather than an imaging ``PlaneSegmentation`` (model units and imported units are not imaged ROIs), plus the
+    missing species for a model recording without one.
     """
     pynwb = _require_pynwb()
     from hdmf.backends.hdf5 import H5DataIO
-    from hdmf.common import DynamicTable, VectorData
+    from hdmf.common import DynamicTable, DynamicTableRegion, VectorData
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
+    from pynwb.ophys import RoiResponseSeries
 
     from ensembles.record import validate_recording
 
@@ -157,8 +310,15 @@ def export_nwb(
             "one checkpoint: pass rec.isel(checkpoint=-1) (or the epoch you want)."
         )
     rec = validate_recording(rec)
-    if not (isinstance(presentation_duration, (int, float)) and presentation_duration > 0):
+    if not (
+        isinstance(presentation_duration, (int, float))
+        and not isinstance(presentation_duration, bool)
+        and np.isfinite(presentation_duration)
+        and presentation_duration > 0
+    ):
         raise param_error("presentation_duration", "a positive number of seconds", presentation_duration)
+    subject = _check_fields("subject", subject, SUBJECT_FIELDS)
+    session = _check_fields("session", session, SESSION_FIELDS)
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
@@ -173,34 +333,41 @@ def export_nwb(
         str(attrs.get("dataset", "")),
         str(attrs.get("site", "")),
     )
-    start = _parse_time(attrs.get("created"))
-
-    nwbfile = pynwb.NWBFile(
-        session_description=(
-            f"Activity of model '{model}' on dataset '{dataset}' recorded at site '{site}', exported by ensembles. "
-            f"Synthetic clock: one presentation per {presentation_duration:g} s bin."
+    neural = model.startswith("neural:")
+    start = (
+        _parse_time(session.pop("session_start_time"), strict="session_start_time")
+        if "session_start_time" in session
+        else _parse_time(attrs.get("created"))
+    )
+    subj = _subject_metadata(subject, attrs, start, neural, dandi)
+    what = "Recorded neural responses" if neural else f"Activity of model '{model}'"
+    file_kwargs = {
+        "session_description": (
+            f"{what} on dataset '{dataset}' (site '{site}'), exported by ensembles. Synthetic clock: one "
+            f"presentation per {presentation_duration:g} s."
         ),
-        identifier=str(uuid.uuid4()),
+        "identifier": str(uuid.uuid4()),
+        "session_id": _safe_id(f"{model}-{dataset}-seed{attrs.get('seed', -1)}"),
+        "keywords": ["ensembles", *(["artificial neural network"] if not neural else []), model, dataset],
+        "experiment_description": (
+            "Responses treated as neuroids (presentation x neuroid)"
+            + ("" if neural else " of artificial neural network units, after Tosato et al. (arXiv 2305.18353)")
+            + "."
+        ),
+    }
+    file_kwargs.update(session)
+    if isinstance(file_kwargs.get("experimenter"), str):
+        file_kwargs["experimenter"] = [file_kwargs["experimenter"]]
+    if isinstance(file_kwargs.get("keywords"), str):
+        file_kwargs["keywords"] = [k.strip() for k in file_kwargs["keywords"].split(",") if k.strip()]
+    nwbfile = pynwb.NWBFile(
         session_start_time=start,
-        session_id=_safe_id(f"{model}-{dataset}-seed{attrs.get('seed', -1)}"),
         notes=json.dumps(attrs, sort_keys=True, default=str),
         source_script=f"ensembles {attrs.get('package_version', '')} export_nwb",
         source_script_file_name="ensembles/io/nwb.py",
-        keywords=["ensembles", "artificial neural network", model, dataset],
-        experiment_description=(
-            "Responses of artificial neural network units treated as neuroids (presentation x neuroid), "
-            "after Tosato et al. (arXiv 2305.18353)."
-        ),
+        **file_kwargs,
     )
-    nwbfile.subject = Subject(
-        subject_id=_safe_id(f"{model}-seed{attrs.get('seed', -1)}"),
-        description=(
-            f"Artificial neural network (model '{model}', seed {attrs.get('seed', -1)}); not an animal. "
-            "date_of_birth is the time the recording was made; sex 'U' = not applicable."
-        ),
-        sex="U",
-        date_of_birth=start,
-    )
+    nwbfile.subject = Subject(**subj)
 
     columns = []
     for name in rec.coords:
@@ -211,42 +378,53 @@ def export_nwb(
         if vals.dtype.kind not in "Uifb":
             continue
         columns.append(
-            VectorData(name=name, description=f"neuroid coord {name!r}", data=_column_values(vals))
+            VectorData(
+                name=_column_name(name, "neuroid"),
+                description=f"neuroid coord {name!r}",
+                data=_column_values(vals),
+            )
         )
     neuroids = DynamicTable(
         name=_NEUROID_TABLE,
-        description="One row per neuroid (model unit) in the column order of the 'activity' TimeSeries.",
+        description="One row per neuroid (model unit) in the column order of the 'activity' series.",
         columns=columns,
-    )
-    series = pynwb.TimeSeries(
-        name=_SERIES,
-        description=(
-            f"Responses (time x neuroids) of {n_neur} neuroids; column j is row j of "
-            f"processing/{PROCESSING_MODULE}/{_NEUROID_TABLE}. Each presentation's response is held for its "
-            f"{presentation_duration:g} s bin and sampled {reps} time(s) per bin."
-        ),
-        data=H5DataIO(
-            data, compression="gzip", compression_opts=4, chunks=(min(data.shape[0], 1024), n_neur)
-        ),
-        unit="a.u.",
-        starting_time=0.0,
-        rate=reps / float(presentation_duration),
-        comments=f"recording site: {site}",
     )
     module = nwbfile.create_processing_module(
         name=PROCESSING_MODULE,
         description="Network recording exported by ensembles (neuroids and their activity).",
     )
     module.add(neuroids)
+    series = RoiResponseSeries(
+        name=_SERIES,
+        description=(
+            f"Responses (time x neuroids) of {n_neur} neuroids; column j is row j of "
+            f"processing/{PROCESSING_MODULE}/{_NEUROID_TABLE} (the 'rois' region). Each presentation's response is "
+            f"held for its {presentation_duration:g} s bin and sampled {reps} time(s) per bin."
+        ),
+        data=H5DataIO(
+            data, compression="gzip", compression_opts=4, chunks=(min(data.shape[0], 1024), n_neur)
+        ),
+        rois=DynamicTableRegion(
+            name="rois",
+            data=list(range(n_neur)),
+            description=f"the neuroids (rows of processing/{PROCESSING_MODULE}/{_NEUROID_TABLE})",
+            table=neuroids,
+        ),
+        unit="spikes/s" if "spikes/s" in str(attrs.get("response_variable", "")) else "a.u.",
+        starting_time=0.0,
+        rate=reps / float(presentation_duration),
+        comments=f"recording site: {site}",
+    )
     module.add(series)
 
     starts = np.arange(n_pres, dtype=np.float64) * float(presentation_duration)
+    stops = starts + float(presentation_duration) * (1.0 - 0.5 / reps)
     icols = [
-        VectorData(name="start_time", description="Start of the presentation bin (s).", data=starts),
+        VectorData(name="start_time", description="Onset of the presentation (s).", data=starts),
         VectorData(
             name="stop_time",
-            description="End of the presentation bin (s).",
-            data=starts + presentation_duration,
+            description="End of the presentation (s): half a sample before the next onset.",
+            data=stops,
         ),
     ]
     for name in rec.coords:
@@ -257,7 +435,11 @@ def export_nwb(
         if vals.dtype.kind not in "Uifb":
             continue
         icols.append(
-            VectorData(name=name, description=f"presentation coord {name!r}", data=_column_values(vals))
+            VectorData(
+                name=_column_name(name, "presentation"),
+                description=f"presentation coord {name!r}",
+                data=_column_values(vals),
+            )
         )
     nwbfile.add_time_intervals(
         TimeIntervals(
@@ -455,11 +637,45 @@ def _window_means(times: np.ndarray, data, onsets: np.ndarray, window: tuple[flo
     return out
 
 
-def _spike_counts(units, onsets: np.ndarray, window: tuple[float, float]) -> np.ndarray:
-    """Spike counts (presentations x units) in [onset + w0, onset + w1), vectorised with np.searchsorted."""
+def _spike_counts(
+    units, onsets: np.ndarray, window: tuple[float, float], *, sort_spikes: bool, path: Path
+) -> np.ndarray:
+    """Spike counts (presentations x units) in [onset + w0, onset + w1), vectorised with np.searchsorted.
+
+    Unsorted spike trains (a CRITICAL problem for nwbinspector) raise a DataFileError naming the units unless
+    ``sort_spikes``, which sorts them with an :class:`NWBImportWarning` naming them; units without any spike give an
+    :class:`NWBImportWarning` (they become silent neuroids)."""
     flat = np.asarray(units.spike_times.data[:], dtype=np.float64)
     ends = np.asarray(units.spike_times_index.data[:], dtype=np.int64)
+    ids = np.asarray(units.id.data[:])
+    if ends.size == 0:
+        raise DataFileError(f"The Units table of {str(path)!r} has no units; there is nothing to import.")
     starts = np.concatenate([[0], ends[:-1]])
+    unsorted = [int(ids[u]) for u, (a, b) in enumerate(zip(starts, ends, strict=True))
+                if b - a > 1 and np.any(np.diff(flat[a:b]) < 0)]  # fmt: skip
+    if unsorted:
+        shown = f"{unsorted[:10]}" + (f" and {len(unsorted) - 10} more" if len(unsorted) > 10 else "")
+        if not sort_spikes:
+            raise DataFileError(
+                f"{len(unsorted)} unit(s) of {str(path)!r} have spike times that are not in ascending order "
+                f"(unit ids {shown}); nwbinspector calls such a file CRITICAL. Pass sort_spikes=True "
+                "(command line: --sort-spikes) to sort them and import anyway."
+            )
+        warnings.warn(
+            f"Sorted the spike times of {len(unsorted)} unit(s) whose spikes were not in ascending order "
+            f"(unit ids {shown}).",
+            NWBImportWarning,
+            stacklevel=4,
+        )
+    empty = [int(ids[u]) for u in np.flatnonzero(ends - starts == 0)]
+    if empty:
+        shown = f"{empty[:10]}" + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+        warnings.warn(
+            f"{len(empty)} of {ids.size} unit(s) have no spikes at all (unit ids {shown}); they are imported as "
+            "silent neuroids (sparseness measures give NaN for them and count them as silent).",
+            NWBImportWarning,
+            stacklevel=4,
+        )
     lo_t, hi_t = onsets + window[0], onsets + window[1]
     out = np.empty((onsets.size, ends.size), dtype=np.float64)
     for u, (a, b) in enumerate(zip(starts, ends, strict=True)):
@@ -468,6 +684,29 @@ def _spike_counts(units, onsets: np.ndarray, window: tuple[float, float]) -> np.
             st = np.sort(st)
         out[:, u] = np.searchsorted(st, hi_t, side="left") - np.searchsorted(st, lo_t, side="left")
     return out
+
+
+def _check_window(onsets: np.ndarray, stops: np.ndarray, w0: float, w1: float, table_name: str) -> None:
+    """A window after every presentation's end is an error; one reaching into the next onset is a warning."""
+    durations = stops - onsets
+    if onsets.size and np.all(w0 >= durations):
+        raise ParameterError(
+            f"The 'window' parameter ({w0:g}, {w1:g}) s starts after every presentation of {table_name!r} has ended "
+            f"(presentations last {durations.min():.4g}-{durations.max():.4g} s); the window is in seconds "
+            "relative to each onset, e.g. (0.05, 0.25)."
+        )
+    if onsets.size > 1:
+        order = np.argsort(onsets, kind="stable")
+        nxt = np.full(onsets.size, np.inf)
+        nxt[order[:-1]] = onsets[order[1:]]
+        over = int(np.sum(onsets + w1 > nxt + 1e-12))
+        if over:
+            warnings.warn(
+                f"The response window ({w0:g}, {w1:g}) s reaches into the next presentation's onset for {over} of "
+                f"{onsets.size} presentations of {table_name!r}; their responses mix two stimuli. Shorten the window.",
+                NWBImportWarning,
+                stacklevel=4,
+            )
 
 
 def import_nwb(
@@ -482,6 +721,7 @@ def import_nwb(
     stimulus_column: str | None = None,
     drop_unlabeled: bool = False,
     dataset: str | None = None,
+    sort_spikes: bool = False,
 ) -> xr.Dataset:
     """Build a recording (presentation × neuroid) from an NWB file.
 
@@ -516,6 +756,14 @@ def import_nwb(
         Leave out presentations with an empty/NaN label instead of raising.
     dataset : str, optional
         Value of the ``dataset`` attr (default: the file's ``session_id`` or file name).
+    sort_spikes : bool
+        Sort spike trains that are not in ascending order (with an :class:`NWBImportWarning` naming the units)
+        instead of raising a :class:`~ensembles.errors.DataFileError`.
+
+    Warns
+    -----
+    NWBImportWarning
+        Units without spikes; spike trains sorted on request; a window reaching into the next presentation.
 
     Returns
     -------
@@ -573,6 +821,7 @@ def import_nwb(
                 stimulus_column=stimulus_column,
                 drop_unlabeled=drop_unlabeled,
                 dataset=dataset,
+                sort_spikes=bool(sort_spikes),
             )
     except OSError as err:
         # Data read lazily from a damaged file (our own checks never raise OSError).
@@ -595,6 +844,7 @@ def _import_from(
     stimulus_column,
     drop_unlabeled,
     dataset,
+    sort_spikes=False,
 ) -> xr.Dataset:
     from ensembles.record import make_recording
 
@@ -607,7 +857,13 @@ def _import_from(
     if source == "auto":
         source = "series" if exported else ("units" if has_units else "series")
     table_name, table = _find_intervals(nwbfile, intervals, exported and source == "series")
-    columns = _simple_columns(table)
+    colmap = _original_names(table) if exported else {}
+    columns = [colmap.get(c, c) for c in _simple_columns(table)]
+    rename = {v: k for k, v in colmap.items()}
+
+    def _read(name: str) -> np.ndarray:
+        return _read_column(table, rename.get(name, name))
+
     data_columns = [c for c in columns if c not in _RESERVED_INTERVAL_COLUMNS]
     if label_column not in columns:
         raise ValueError(
@@ -615,11 +871,12 @@ def _import_from(
             f"Available columns: {data_columns}."
         )
     onsets = np.asarray(table["start_time"].data[:], dtype=np.float64)
-    keep, label, label_name = _labels(
-        _read_column(table, label_column), label_column, table_name, drop_unlabeled
-    )
+    stops = np.asarray(table["stop_time"].data[:], dtype=np.float64)
+    keep, label, label_name = _labels(_read(label_column), label_column, table_name, drop_unlabeled)
     if label_column == "label" and "label_name" in columns and label.dtype.kind == "i":
-        label_name = _read_column(table, "label_name")[keep].astype(str)
+        label_name = _read("label_name")[keep].astype(str)
+    if not exported:
+        _check_window(onsets[keep], stops[keep], w0, w1, table_name)
 
     # ---- responses and neuroid coords
     neuroid: dict[str, np.ndarray] = {}
@@ -630,7 +887,7 @@ def _import_from(
                 + ("no Units table." if nwbfile.units is None else "a Units table without spike_times.")
             )
         units = nwbfile.units
-        values = _spike_counts(units, onsets[keep], (w0, w1))
+        values = _spike_counts(units, onsets[keep], (w0, w1), sort_spikes=sort_spikes, path=path)
         if response == "rate":
             values = values / (w1 - w0)
         ids = np.asarray(units.id.data[:])
@@ -668,9 +925,10 @@ def _import_from(
         n_ch = values.shape[1]
         if exported:
             ntab = nwbfile.processing[PROCESSING_MODULE][_NEUROID_TABLE]
+            nmap = _original_names(ntab)
             for name in _simple_columns(ntab):
                 arr = _read_column(ntab, name)
-                neuroid[name] = arr.astype(str) if arr.dtype.kind in "OUS" else arr
+                neuroid[nmap.get(name, name)] = arr.astype(str) if arr.dtype.kind in "OUS" else arr
         else:
             rois = getattr(ts, "rois", None)
             rid = np.asarray(rois.data[:], dtype=np.int64) if rois is not None else np.arange(n_ch)
@@ -693,7 +951,7 @@ def _import_from(
         )
     scol = stimulus_column or next((c for c in _STIMULUS_ID_CANDIDATES if c in columns), None)
     if scol is not None:
-        sv = _read_column(table, scol)[keep]
+        sv = _read(scol)[keep]
         if sv.dtype.kind == "f" and np.all(sv == np.round(sv)):
             sv = sv.astype(np.int64)
         pres["stimulus_id"] = (
@@ -703,12 +961,12 @@ def _import_from(
         rows = np.flatnonzero(keep)
         pres["stimulus_id"] = np.array([f"{table_name}/{int(r):06d}" for r in rows])
     pres["split"] = (
-        _read_column(table, "split")[keep].astype(str) if "split" in columns else np.full(keep.sum(), "all")
+        _read("split")[keep].astype(str) if "split" in columns else np.full(keep.sum(), "all")
     )
     for name in columns:
         if name in pres or name in _RESERVED_INTERVAL_COLUMNS or name in (label_column, scol):
             continue
-        arr = _coord_values(_read_column(table, name)[keep])
+        arr = _coord_values(_read(name)[keep])
         if arr is not None:
             pres[name] = arr
     if "repetition" not in pres:
@@ -755,6 +1013,16 @@ def _import_from(
         return make_recording(activity, presentation=pres, neuroid=neuroid, attrs=attrs)
     except ValueError as err:
         raise ValueError(f"The NWB file {str(path)!r} did not give a valid recording: {err}") from err
+
+
+def _original_names(table) -> dict[str, str]:
+    """Column name -> coord name for tables written by :func:`export_nwb` (``presentation_split`` -> ``split``)."""
+    out = {}
+    for name in table.colnames:
+        m = _ORIGINAL_NAME.match(str(getattr(table[name], "description", "") or ""))
+        if m and m.group(2) != name:
+            out[name] = m.group(2)
+    return out
 
 
 def _extra_coords(table, cols: list[str], out: dict, *, skip: set[str]) -> None:

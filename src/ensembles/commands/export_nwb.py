@@ -1,0 +1,91 @@
+"""``ensembles export-nwb REC.h5 --out FILE.nwb``: a recording as an NWB file for DANDI, pynapple and pynwb."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "export-nwb",
+        help="write a recording as an NWB file (DANDI-ready with --dandi; pynapple reads it)",
+        description=(
+            "Write a recording (HDF5) as one NWB file: the neuroid table, the activity as a response series whose "
+            "columns carry the neuroid metadata (pynapple reads it as a TsdFrame with metadata), and a "
+            "'presentations' interval table. With --dandi the subject fields DANDI requires (subject id, species, "
+            "sex, age or date of birth) must be given, so that 'nwbinspector --config dandi' finds nothing "
+            "CRITICAL. A recording imported from NWB keeps its species."
+        ),
+    )
+    p.add_argument("path", metavar="REC.h5", help="recording file")
+    p.add_argument("--out", required=True, metavar="FILE.nwb", help="NWB file to write")
+    p.add_argument("--checkpoint", type=int, default=-1,
+                   help="checkpoint index for a recording with several (default -1, the last)")
+    p.add_argument("--presentation-duration", type=float, default=1.0, metavar="SECONDS",
+                   help="period of the synthetic clock, one presentation per period (default 1)")
+    p.add_argument("--dandi", action="store_true", help="require the subject fields DANDI needs")
+    g = p.add_argument_group("subject (NWB Subject; DANDI needs id, species, sex and age or date of birth)")
+    g.add_argument("--subject-id", default=None)
+    g.add_argument("--species", default=None, help="Latin binomial (e.g. 'Mus musculus') or NCBI taxonomy URL")
+    g.add_argument("--sex", default=None, choices=("M", "F", "U", "O"))
+    g.add_argument("--age", default=None, help="ISO 8601 duration, e.g. P90D")
+    g.add_argument("--date-of-birth", default=None, help="ISO 8601 date/time")
+    g.add_argument("--strain", default=None)
+    g.add_argument("--genotype", default=None)
+    g.add_argument("--subject-description", default=None)
+    s = p.add_argument_group("session")
+    s.add_argument("--experimenter", action="append", default=None, help="'Last, First' (repeatable)")
+    s.add_argument("--institution", default=None)
+    s.add_argument("--lab", default=None)
+    s.add_argument("--session-id", default=None)
+    s.add_argument("--session-description", default=None)
+    s.add_argument("--session-start-time", default=None, help="ISO 8601 date/time with time zone")
+    s.add_argument("--keywords", default=None, help="comma-separated")
+    s.add_argument("--related-publications", action="append", default=None, help="DOI or URL (repeatable)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ensembles.commands.import_nwb import print_warnings
+    from ensembles.io.nwb import export_nwb
+    from ensembles.record import load_recording
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise FileExistsError(f"{str(out)!r} exists; pass --force to overwrite it.")
+    rec = load_recording(args.path)
+    if "checkpoint" in rec.dims:
+        n = rec.sizes["checkpoint"]
+        if not -n <= args.checkpoint < n:
+            raise ValueError(f"--checkpoint {args.checkpoint} is out of range: the recording has {n} checkpoints.")
+        rec = rec.isel(checkpoint=args.checkpoint)
+        rec = rec.drop_vars([v for v in ("epoch", "checkpoint") if v in rec.coords], errors="ignore")
+    subject = {
+        "subject_id": args.subject_id, "species": args.species, "sex": args.sex, "age": args.age,
+        "date_of_birth": args.date_of_birth, "strain": args.strain, "genotype": args.genotype,
+        "description": args.subject_description,
+    }  # fmt: skip
+    session = {
+        "experimenter": args.experimenter, "institution": args.institution, "lab": args.lab,
+        "session_id": args.session_id, "session_description": args.session_description,
+        "session_start_time": args.session_start_time, "keywords": args.keywords,
+        "related_publications": args.related_publications,
+    }  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = export_nwb(
+            rec,
+            out,
+            presentation_duration=args.presentation_duration,
+            subject={k: v for k, v in subject.items() if v is not None},
+            session={k: v for k, v in session.items() if v is not None},
+            dandi=args.dandi,
+        )
+    print_warnings(caught, "export-nwb")
+    print(f"wrote {path}: {rec.sizes['presentation']} presentations x {rec.sizes['neuroid']} neuroids")
+    print(f"check: nwbinspector {path}" + (" --config dandi" if args.dandi else ""))
+    return 0
