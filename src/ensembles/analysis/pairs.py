@@ -140,6 +140,13 @@ def class_mean_correlation(images: Any, labels: Any) -> Any:
     if arr.ndim < 2:
         raise ParameterError(f"The 'images' parameter must be (n_images, ...). Got shape {arr.shape} instead.")
     arr = arr.reshape(arr.shape[0], -1)
-    sim = class_mean_similarity(arr - arr.mean(axis=1, keepdims=True), labels)
+    lab = np.asarray(labels)
+    sim = class_mean_similarity(arr - arr.mean(axis=1, keepdims=True), lab)
+    if not hasattr(sim, "dims"):  # numpy in -> numpy out: label it here, the categories are the sorted labels
+        import xarray as xr
+
+        classes = np.unique(lab)
+        sim = xr.DataArray(np.asarray(sim), dims=("category", "other_category"),
+                           coords={"category": classes, "other_category": classes})
     sim.attrs["definition"] = "Pearson correlation of class-mean images"
     return sim.rename("correlation")

@@ -54,7 +54,7 @@ def _median_fraction(member: np.ndarray) -> float:
 
 def _ensemble_fraction(a: np.ndarray, labels: np.ndarray) -> float:
     m = category_ensembles(a, labels, rule="paper", tau=1.0, by_layer=False)
-    return _median_fraction(np.asarray(m.values, dtype=bool))
+    return _median_fraction(np.asarray(getattr(m, "values", m), dtype=bool))
 
 
 def _boot_hoyer(a: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
@@ -81,7 +81,7 @@ def _boot_ensemble(a: np.ndarray, labels: np.ndarray, n_bootstrap: int, rng: np.
             mu[k] = counts @ block / block.shape[0]
         # the authors' leave-one-out rule applied to these class means
         m = category_ensembles(mu, own, rule="paper", tau=1.0, by_layer=False)
-        boot[b] = _median_fraction(np.asarray(m.values, dtype=bool))
+        boot[b] = _median_fraction(np.asarray(getattr(m, "values", m), dtype=bool))
     return point, boot
 
 
