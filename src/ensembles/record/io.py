@@ -46,7 +46,7 @@ from .schema import (
 )
 
 __all__ = ["save_recording", "load_recording", "recording_info", "file_sha256", "ensure_space", "estimated_file_size",
-           "PARTIAL_SUFFIX"]
+           "default_file_mode", "PARTIAL_SUFFIX"]
 
 #: suffix of the temporary name a RecordingWriter writes under until it is closed
 PARTIAL_SUFFIX = ".partial"
@@ -55,6 +55,29 @@ CHUNK_BYTES = 4 * 2**20
 _ROUND_ROWS = sorted({d for d in range(1, 1001) if 1000 % d == 0} | {1000 * k for k in (2, 5, 10, 20, 50, 100, 200, 500, 1000)})
 #: default zlib (gzip) level: 1 is ~2x faster than 4 on float32 activity and compresses nearly as well
 DEFAULT_COMPLEVEL = 1
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the platform allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # pragma: no cover - not Linux (not thread-safe, hence the /proc route above)
+    os.umask(old)
+    return old
+
+
+def default_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0o666 less the process umask.
+
+    Files written through a temporary name from :func:`tempfile.mkstemp` would keep its 0o600 otherwise; every
+    file ensembles writes gets this mode instead, like the files of any other program.
+    """
+    return 0o666 & ~_umask()
 
 
 def file_sha256(path: str | os.PathLike, *, block: int = 2**22) -> str:
@@ -225,6 +248,7 @@ def save_recording(
     os.close(fd)
     try:
         out.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        os.chmod(tmp, default_file_mode())
         _fsync_file(tmp)
         digest = file_sha256(tmp)
         os.replace(tmp, target)
@@ -272,11 +296,37 @@ def _read_header(p: Path) -> dict[str, Any]:
                     v = v.reshape(()).item()
                 attrs[k] = v
             names = list(f.keys())
+            shape_problems = _dim_length_problems(f)
     except MemoryError:
         raise
     except Exception as err:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
         raise _corrupt(p, err) from err
-    return {"attrs": attrs, "variables": names}
+    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems}
+
+
+def _dim_length_problems(f: h5py.File) -> list[str]:
+    """Variables whose length along a dim differs from the dim's length (its HDF5 dimension scale).
+
+    netCDF readers (xarray's h5netcdf backend included) take a dim's length from its dimension scale and pad a
+    shorter variable with its fill value (0 for ints) -- silently inventing data.  No writer of ensembles produces
+    such a file; an edited or damaged one is refused.
+    """
+    problems = []
+    for name, obj in f.items():
+        if not isinstance(obj, h5py.Dataset) or "DIMENSION_LIST" not in obj.attrs:
+            continue
+        for axis in range(obj.ndim):
+            scales = obj.dims[axis]
+            if len(scales) == 0:
+                continue
+            scale = scales[0]
+            dim = scale.name.rsplit("/", 1)[-1]
+            if scale == obj:
+                continue
+            if scale.shape and scale.shape[0] != obj.shape[axis]:
+                problems.append(f"variable {name!r} has {obj.shape[axis]} values along dim {dim!r}, whose length "
+                                f"is {scale.shape[0]}")
+    return problems
 
 
 def _corrupt(p: Path, err: BaseException) -> RecordingError:
@@ -308,6 +358,10 @@ def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) ->
         raise RecordingError(f"{str(p)!r} is not an ensembles recording: it lacks {' and '.join(missing)}")
     if allow_incomplete:
         return
+    if header.get("shape_problems"):
+        raise RecordingError(
+            f"{str(p)!r} is not a valid ensembles recording (the file was edited or damaged): "
+            + "; ".join(header["shape_problems"]))
     if p.name.endswith(PARTIAL_SUFFIX):
         raise RecordingIncompleteError(_partial_message(p))
     if COMPLETE_ATTR in attrs and not _is_one(attrs[COMPLETE_ATTR]):
@@ -456,7 +510,7 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
                     info["accuracy"] = [float(row.mean()) for row in corr]
                 else:
                     info["accuracy"] = float(corr.mean())
-        info["problems"] = [] if not complete else recording_problems(ds)
+        info["problems"] = list(header.get("shape_problems", [])) + ([] if not complete else recording_problems(ds))
     finally:
         ds.close()
     return info
