@@ -57,12 +57,23 @@ def cli_popen(*args: str, env: dict | None = None) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, cwd=REPO, env=full_env)
 
 
+def main_in_process(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``ensembles ARGS`` through :func:`ensembles.cli.main` in this process (fast), as a CompletedProcess."""
+    from ensembles.cli import main
+
+    capsys.readouterr()
+    os.environ.pop("ENSEMBLES_DEBUG", None)
+    rc = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["ensembles", *args], rc, captured.out, captured.err)
+
+
 def one_line_error(proc: subprocess.CompletedProcess, rc: int = 2) -> str:
     """Assert the command failed with exit status ``rc`` and a one-line message, no traceback; return the message."""
     assert proc.returncode == rc, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ensembles ")]
-    assert len(lines) == 1, proc.stderr
+    assert len(lines) == 1 and "\n" not in lines[0], proc.stderr
     return lines[0]
 
 
