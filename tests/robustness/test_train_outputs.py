@@ -156,3 +156,35 @@ def test_run_files_get_the_umask_permissions(tmp_path, umask):
                  "checkpoints/model.pt", "checkpoints/model_epoch0002.pt"):
         assert name in modes
     assert {k: oct(v) for k, v in modes.items() if v != expected} == {}
+
+
+def test_runs_written_before_ownership_markers_still_resume(tmp_path, monkeypatch):
+    """A run directory of an earlier version (no .ensembles.json marker) is recognised as a run: interrupted ones
+    resume, finished ones answer --resume, so runs in progress survive the upgrade."""
+    from ensembles._lock import LOCK_NAME, MARKER_NAME
+    from ensembles.train import train_run
+
+    from ._train_helpers import patch_trainer
+
+    out = tmp_path / "old"
+
+    def stop(trainer, epoch, stats):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    patch_trainer(monkeypatch, stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(tiny_config(), out, progress=False)
+    monkeypatch.undo()
+    for name in (MARKER_NAME, LOCK_NAME):
+        (out / name).unlink()
+    metrics = train_run(tiny_config(), out, progress=False, resume=True)
+    assert metrics["resumed_at_epoch"] == 2
+    (out / MARKER_NAME).unlink()
+    assert train_run(tiny_config(), out, progress=False, resume=True) == metrics
+    # killed before its first checkpoint: config.toml and an empty checkpoints/ -- a fresh start is allowed
+    young = tmp_path / "young"
+    (young / "checkpoints").mkdir(parents=True)
+    (young / "config.toml").write_text(tiny_config().to_toml())
+    train_run(tiny_config(), young, progress=False)
+    assert (young / "DONE").exists()

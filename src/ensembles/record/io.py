@@ -16,8 +16,17 @@ netCDF-4 reader (netCDF-C, ``netCDF4-python``, ``ncdump``):
   :class:`~ensembles.record.RecordingIncompleteError`.  ``complete`` is removed on load, so that
   ``xr.testing.assert_identical(load_recording(p), rec)`` holds after ``save_recording(rec, p)``.
 
+Integrity: every chunk of ``activity`` carries a checksum (zlib's Adler-32 when compressed, HDF5's Fletcher-32
+filter when ``compression_level=0``), and the root attribute ``metadata_sha256`` holds the SHA-256 of every coord
+and attribute (:func:`~ensembles.record.schema.metadata_digest`).  :func:`load_recording` checks all of them, and
+that every variable has the length of its dims (netCDF readers pad a shorter variable with invented fill values),
+so a damaged or edited file is a :class:`~ensembles.record.RecordingError`, never changed data.  Like
+``complete``, ``metadata_sha256`` is removed on load; files written by earlier versions have none and are read
+without that check.
+
 Writes are atomic: the file is written under a temporary name in the target directory, flushed to disk and
-renamed onto the target (``os.replace``); a failed write leaves any previous file at the target untouched.
+renamed onto the target (``os.replace``); a failed write leaves any previous file at the target untouched.  The
+file gets the permissions of any new file of the process (0o666 less the umask).
 """
 
 from __future__ import annotations
@@ -39,9 +48,11 @@ from ensembles import conventions as C
 
 from .schema import (
     COMPLETE_ATTR,
+    METADATA_HASH_ATTR,
     SCHEMA_VERSION,
     RecordingError,
     RecordingIncompleteError,
+    metadata_digest,
     validate_recording,
 )
 
@@ -119,7 +130,9 @@ def _activity_encoding(shape: tuple[int, ...], compression_level: int, chunk_pre
         raise ValueError(f"The 'compression_level' parameter must be an int in 0..9. Got {compression_level!r} instead.")
     enc: dict[str, Any] = {"chunksizes": activity_chunks(shape, chunk_presentations)}
     if int(compression_level) > 0:
-        enc.update(zlib=True, complevel=int(compression_level), shuffle=True)
+        enc.update(zlib=True, complevel=int(compression_level), shuffle=True)  # zlib's Adler-32 checks each chunk
+    else:
+        enc.update(fletcher32=True)  # an uncompressed chunk gets HDF5's Fletcher-32 checksum instead
     return enc
 
 
@@ -240,7 +253,7 @@ def save_recording(
     validate_recording(rec)
     target = _target_path(path)
     out = _strip_encoding(rec)
-    out.attrs = {**out.attrs, COMPLETE_ATTR: 1}
+    out.attrs = {**out.attrs, COMPLETE_ATTR: 1, METADATA_HASH_ATTR: metadata_digest(rec)}
     encoding = {C.ACTIVITY: _activity_encoding(tuple(rec[C.ACTIVITY].shape), compression_level, chunk_presentations)}
     if check_space:
         ensure_space(target.parent if str(target.parent) else Path("."), estimated_file_size(out))
@@ -447,7 +460,9 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
             ds = ds.load()
             ds.close()
         ds.attrs.pop(COMPLETE_ATTR, None)
+        stored = ds.attrs.pop(METADATA_HASH_ATTR, None)
         validate_recording(ds)
+        _verify_metadata(p, ds, stored)
     except ValueError as err:
         ds.close()
         if isinstance(err, RecordingError) and str(err).startswith("invalid recording"):
@@ -460,6 +475,20 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         ds.close()
         raise _corrupt(p, err) from err
     return ds
+
+
+def _verify_metadata(p: Path, ds: xr.Dataset, stored: Any) -> None:
+    """Compare the stored checksum of coords and attrs with the loaded ones (files of earlier versions have none)."""
+    if stored is None:
+        return
+    if not isinstance(stored, str):
+        raise RecordingError(f"{str(p)!r} is corrupt: its {METADATA_HASH_ATTR!r} attribute is not a checksum "
+                             f"({stored!r:.80})")
+    actual = metadata_digest(ds)
+    if actual != stored:
+        raise RecordingError(
+            f"{str(p)!r} is corrupt or was edited: its coords or attributes differ from those it was written with "
+            f"(checksum {actual[:16]}... instead of {stored[:16]}...); restore it from a backup or record it again")
 
 
 def recording_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -480,6 +509,7 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ds_attrs = dict(ds.attrs)
         ds_attrs.pop(COMPLETE_ATTR, None)
+        stored_hash = ds_attrs.pop(METADATA_HASH_ATTR, None)
         ds.attrs = ds_attrs
         info: dict[str, Any] = {
             "path": str(p),
@@ -511,6 +541,11 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
                 else:
                     info["accuracy"] = float(corr.mean())
         info["problems"] = list(header.get("shape_problems", [])) + ([] if not complete else recording_problems(ds))
+        if complete and not info["problems"]:
+            try:
+                _verify_metadata(p, ds, stored_hash)
+            except RecordingError as err:
+                info["problems"].append(str(err))
     finally:
         ds.close()
     return info

@@ -405,9 +405,18 @@ def check_threads(n: Any, name: str = "--threads") -> int:
 
 
 def _legacy_run(out: Path) -> bool:
-    """A run directory written before run directories carried an ownership marker (it is ours all the same)."""
-    return (out.is_dir() and not (out / MARKER_NAME).exists() and (out / "config.toml").is_file()
-            and ((out / DONE).is_file() or (out / "checkpoints" / "resume.pt").is_file()))
+    """A run directory written before run directories carried an ownership marker (it is ours all the same).
+
+    Such a directory holds ``config.toml`` *and* ``checkpoints/`` (created together by every version) and nothing
+    but the names of a run; a directory holding only a ``config.toml`` (the user's own file) is not one.
+    """
+    if not out.is_dir() or (out / MARKER_NAME).exists():
+        return False
+    try:
+        names = set(os.listdir(out)) - {LOCK_NAME}
+    except OSError:
+        return False
+    return ((out / "config.toml").is_file() and (out / "checkpoints").is_dir() and names <= set(_OWN))
 
 
 def _remove(path: Path) -> None:
