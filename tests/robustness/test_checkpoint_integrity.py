@@ -36,7 +36,7 @@ def _same(a, b) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and (a == b or (a != a and b != b))
 
 
@@ -196,7 +196,7 @@ def test_checkpoints_of_earlier_versions_still_load(finished, tmp_path):
     assert _same(got, blob)
     model, _ = load_model(run)
     ref, _ = load_model(finished)
-    for a, b in zip(model.state_dict().values(), ref.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), ref.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
 

@@ -48,7 +48,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     assert ck["epoch"] == 3
     assert all(bool(torch.isfinite(v).all()) for v in ck["model"].values())
     last = ck["history"][-1]["loss"]
-    assert f"Training diverged at epoch 4 in layer 2: non-finite values in the weights of layer 2" in msg
+    assert "Training diverged at epoch 4 in layer 2: non-finite values in the weights of layer 2" in msg
     assert f"the last finite loss was {last:.6g} at epoch 3" in msg
     assert "last good checkpoint is kept" in msg and "resume.pt" in msg
     assert not (out / "DONE").exists() and not (out / "recording.h5").exists()
