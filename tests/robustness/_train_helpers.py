@@ -103,3 +103,31 @@ def patch_trainer(monkeypatch, after_epoch):
         return Faulty
 
     monkeypatch.setattr(run_mod, "_trainer_cls", patched)
+
+
+def interrupted_run(out: Path, monkeypatch, *, after_epoch: int = 2, config=None) -> Path:
+    """Train into ``out`` and interrupt it (Ctrl-C) after global epoch ``after_epoch``: resume.pt holds that epoch
+    (checkpoint_every = 1), and the recorded epochs up to it have their model_epochNNNN.pt."""
+    import pytest
+
+    from ensembles.train import train_run
+
+    def stop(trainer, epoch, stats):
+        if epoch == after_epoch:  # 0-based: the epoch after ``after_epoch`` is interrupted
+            raise KeyboardInterrupt
+
+    patch_trainer(monkeypatch, stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config if config is not None else tiny_config(), out, progress=False)
+    monkeypatch.undo()
+    return out
+
+
+
+def finished_tiny_run(tmp_path_factory):
+    """A finished tiny run (the module-scoped fixture ``finished`` of conftest.py)."""
+    from ensembles.train import train_run
+
+    out = tmp_path_factory.mktemp("finished") / "run"
+    train_run(tiny_config(), out, progress=False)
+    return out

@@ -12,19 +12,16 @@ import pytest
 
 from ensembles.errors import DataFileError
 
-from ._train_helpers import main_in_process, one_line_error, patch_trainer, tiny_config, write_tiny_toml
+from ._train_helpers import (
+    interrupted_run,
+    main_in_process,
+    one_line_error,
+    tiny_config,
+    write_tiny_toml,
+)
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    from ensembles.train import train_run
-
-    out = tmp_path_factory.mktemp("ck") / "run"
-    train_run(tiny_config(), out, progress=False)
-    return out
 
 
 def _same(a, b) -> bool:
@@ -75,21 +72,9 @@ def test_100_random_bit_flips_never_load_silently(finished, tmp_path, rng):
     assert counts["error"] >= 90, counts  # measured: nearly all flips hit data or metadata that is checked
 
 
-def _interrupted_run(tmp_path, monkeypatch, at_epoch=3):
-    """A run interrupted after epoch ``at_epoch - 1`` (resume.pt at that epoch, model_epoch0002.pt recorded)."""
-    from ensembles.train import train_run
-
-    out = tmp_path / "run"
-
-    def stop(trainer, epoch, stats):
-        if epoch == at_epoch - 1:
-            raise KeyboardInterrupt
-
-    patch_trainer(monkeypatch, stop)
-    with pytest.raises(KeyboardInterrupt):
-        train_run(tiny_config(), out, progress=False)
-    monkeypatch.undo()
-    return out
+def _interrupted_run(tmp_path, monkeypatch):
+    """A run interrupted after epoch 2 (resume.pt at epoch 2, model_epoch0002.pt recorded)."""
+    return interrupted_run(tmp_path / "run", monkeypatch, after_epoch=2)
 
 
 def test_a_changed_weight_in_a_replayed_model_file_is_refused(tmp_path, monkeypatch):
@@ -138,8 +123,6 @@ def test_a_flipped_byte_in_resume_pt_is_refused_by_the_command_line(tmp_path, mo
 def test_malformed_resume_checkpoints_give_one_clear_line(tmp_path, monkeypatch, capsys, content, match):
     """`{}` used to give "error: model", a list "list indices must be integers...", a truncated file "[Errno 22]
     Invalid argument" and another architecture's checkpoint a size-mismatch traceback (issue #11)."""
-    from ensembles.train import train_run
-
     out = _interrupted_run(tmp_path, monkeypatch)
     path = out / "checkpoints" / "resume.pt"
     if content == "truncate":
@@ -147,16 +130,8 @@ def test_malformed_resume_checkpoints_give_one_clear_line(tmp_path, monkeypatch,
     elif content == "empty":
         path.write_bytes(b"")
     elif content == "foreign":  # the resume.pt of a run with another architecture
-        other = tmp_path / "other"
-
-        def stop(trainer, epoch, stats):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
-        patch_trainer(monkeypatch, stop)
-        with pytest.raises(KeyboardInterrupt):
-            train_run(tiny_config(**{"network.hidden": [8, 8]}), other, progress=False)
-        monkeypatch.undo()
+        other = interrupted_run(tmp_path / "other", monkeypatch, after_epoch=1,
+                                config=tiny_config(**{"network.hidden": [8, 8]}))
         shutil.copy(other / "checkpoints" / "resume.pt", path)
     else:
         torch.save(content, path)

@@ -60,11 +60,13 @@ def originals(tmp_path_factory):
     return out
 
 
-def _shorten(f, name):
+def _replace(f, name, transform):
+    """Rewrite the dataset ``name`` with ``transform(values)``, keeping its attributes and dimension scales (what an
+    edit with h5py looks like)."""
     d = f[name]
     attrs = {k: v for k, v in d.attrs.items() if k not in ("DIMENSION_LIST", "REFERENCE_LIST")}
     scales = [d.dims[i][0] for i in range(d.ndim)]
-    data = d[...][..., :-1]
+    data = transform(d[...])
     del f[name]
     new = f.create_dataset(name, data=data, dtype=data.dtype)
     for k, v in attrs.items():
@@ -73,17 +75,12 @@ def _shorten(f, name):
         new.dims[i].attach_scale(s)
 
 
+def _shorten(f, name):
+    _replace(f, name, lambda v: v[..., :-1])
+
+
 def _retype(f, name):
-    d = f[name]
-    attrs = {k: v for k, v in d.attrs.items() if k not in ("DIMENSION_LIST", "REFERENCE_LIST")}
-    scales = [d.dims[i][0] for i in range(d.ndim)]
-    data = d[...]
-    del f[name]
-    new = f.create_dataset(name, data=data.astype(np.float64) if data.dtype.kind in "iu" else data.astype("S"))
-    for k, v in attrs.items():
-        new.attrs[k] = v
-    for i, s in enumerate(scales):
-        new.dims[i].attach_scale(s)
+    _replace(f, name, lambda v: v.astype(np.float64) if v.dtype.kind in "iu" else v.astype("S"))
 
 
 def _change(f, name):

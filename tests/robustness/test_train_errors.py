@@ -9,19 +9,15 @@ import pytest
 
 from ensembles.errors import ParameterError
 
-from ._train_helpers import main_in_process, one_line_error, tiny_config, write_tiny_toml
+from ._train_helpers import (
+    main_in_process,
+    one_line_error,
+    tiny_config,
+    write_tiny_toml,
+)
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    from ensembles.train import train_run
-
-    out = tmp_path_factory.mktemp("fin") / "run"
-    train_run(tiny_config(), out, progress=False)
-    return out
 
 
 def test_a_finished_run_is_immutable(finished, tmp_path, capsys):

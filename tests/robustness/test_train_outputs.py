@@ -13,7 +13,15 @@ import pytest
 from ensembles._lock import dir_in_use
 from ensembles.errors import OutputDirError, ParameterError
 
-from ._train_helpers import cli, cli_popen, one_line_error, tiny_config, write_tiny_toml
+from ._train_helpers import (
+    cli,
+    cli_popen,
+    interrupted_run,
+    one_line_error,
+    patch_trainer,
+    tiny_config,
+    write_tiny_toml,
+)
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -116,19 +124,14 @@ def test_a_failed_resume_keeps_the_run(tmp_path, monkeypatch):
     """An interrupted run that fails again on resume is left as it was (it can still be resumed)."""
     from ensembles.train import train_run
 
-    from ._train_helpers import patch_trainer
-
-    out = tmp_path / "run"
-
-    def stop_at_3(trainer, epoch, stats):
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    patch_trainer(monkeypatch, stop_at_3)
-    with pytest.raises(KeyboardInterrupt):
-        train_run(tiny_config(), out, progress=False)
+    out = interrupted_run(tmp_path / "run", monkeypatch, after_epoch=2)
     files = sorted(os.listdir(out / "checkpoints"))
     assert "resume.pt" in files
+
+    def fail(trainer, epoch, stats):
+        raise KeyboardInterrupt
+
+    patch_trainer(monkeypatch, fail)
     with pytest.raises(KeyboardInterrupt):
         train_run(tiny_config(), out, progress=False, resume=True)
     assert sorted(os.listdir(out / "checkpoints")) == files
@@ -164,18 +167,7 @@ def test_runs_written_before_ownership_markers_still_resume(tmp_path, monkeypatc
     from ensembles._lock import LOCK_NAME, MARKER_NAME
     from ensembles.train import train_run
 
-    from ._train_helpers import patch_trainer
-
-    out = tmp_path / "old"
-
-    def stop(trainer, epoch, stats):
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-    patch_trainer(monkeypatch, stop)
-    with pytest.raises(KeyboardInterrupt):
-        train_run(tiny_config(), out, progress=False)
-    monkeypatch.undo()
+    out = interrupted_run(tmp_path / "old", monkeypatch, after_epoch=2)
     for name in (MARKER_NAME, LOCK_NAME):
         (out / name).unlink()
     metrics = train_run(tiny_config(), out, progress=False, resume=True)
