@@ -140,7 +140,9 @@ class OutputDirClaim:
             names = sorted(os.listdir(self.path))
         except OSError:
             return []
-        return [n for n in names if n not in _OURS]
+        # the marker's temporary name while a concurrent claimant writes it (atomic_write_text: ".NAME.XXXX.tmp")
+        ours_tmp = f".{MARKER_NAME}."
+        return [n for n in names if n not in _OURS and not (n.startswith(ours_tmp) and n.endswith(".tmp"))]
 
 
 def _parse(text: str) -> dict | None:

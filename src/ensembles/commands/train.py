@@ -1,10 +1,16 @@
-"""``ensembles train CONFIG.toml --out RUN_DIR [--resume] [--force] [--device cpu|cuda] [--set key=value ...]``."""
+"""``ensembles train CONFIG.toml --out RUN_DIR [--resume] [--force] [--device cpu|cuda] [--set key=value ...]``.
+
+Exit status: 0 done, 1 training diverged (non-finite loss, weights or activations; see ``--allow-divergence``),
+2 a user or environment error (one line on stderr, no traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import sys
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,12 +28,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
-    g.add_argument("--force", action="store_true", help="delete a previous run in RUN_DIR first")
-    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    g.add_argument("--force", action="store_true",
+                   help="delete a previous run in RUN_DIR first (and write into a directory holding other files)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda or cuda:N")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.lr=0.01 --set 'network.hidden=[500,500]'")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads, 1 to the number of CPUs (default: torch's choice)")
+    p.add_argument("--allow-divergence", action="store_true",
+                   help="keep training and recording when the loss, weights or activations become non-finite "
+                        "(default: stop with exit status 1, keeping the last good checkpoint)")
     p.set_defaults(func=run)
     return p
 
@@ -35,16 +46,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from ensembles.errors import DivergenceError
     from ensembles.train import load_config, train_run
+    from ensembles.train.run import check_threads
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"The '--threads' option must be a positive integer. Got {args.threads} instead.")
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(check_threads(args.threads, "--threads"))
     cfg = load_config(args.config, args.overrides)
-    metrics = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device,
-                        progress=not args.no_progress)
+    try:
+        metrics = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device,
+                            progress=not args.no_progress, allow_divergence=args.allow_divergence)
+    except DivergenceError as err:
+        if os.environ.get("ENSEMBLES_DEBUG"):
+            raise
+        print(f"ensembles train: error: {err}", file=sys.stderr)
+        return 1
     summary = {k: metrics.get(k) for k in ("model", "dataset", "test_accuracy", "wall_time_s")}
+    if metrics.get("diverged"):
+        summary["diverged"] = metrics["diverged"]
     print(json.dumps(summary))
     return 0

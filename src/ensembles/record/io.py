@@ -16,8 +16,17 @@ netCDF-4 reader (netCDF-C, ``netCDF4-python``, ``ncdump``):
   :class:`~ensembles.record.RecordingIncompleteError`.  ``complete`` is removed on load, so that
   ``xr.testing.assert_identical(load_recording(p), rec)`` holds after ``save_recording(rec, p)``.
 
+Integrity: every chunk of ``activity`` carries a checksum (zlib's Adler-32 when compressed, HDF5's Fletcher-32
+filter when ``compression_level=0``), and the root attribute ``metadata_sha256`` holds the SHA-256 of every coord
+and attribute (:func:`~ensembles.record.schema.metadata_digest`).  :func:`load_recording` checks all of them, and
+that every variable has the length of its dims (netCDF readers pad a shorter variable with invented fill values),
+so a damaged or edited file is a :class:`~ensembles.record.RecordingError`, never changed data.  Like
+``complete``, ``metadata_sha256`` is removed on load; files written by earlier versions have none and are read
+without that check.
+
 Writes are atomic: the file is written under a temporary name in the target directory, flushed to disk and
-renamed onto the target (``os.replace``); a failed write leaves any previous file at the target untouched.
+renamed onto the target (``os.replace``); a failed write leaves any previous file at the target untouched.  The
+file gets the permissions of any new file of the process (0o666 less the umask).
 """
 
 from __future__ import annotations
@@ -39,14 +48,16 @@ from ensembles import conventions as C
 
 from .schema import (
     COMPLETE_ATTR,
+    METADATA_HASH_ATTR,
     SCHEMA_VERSION,
     RecordingError,
     RecordingIncompleteError,
+    metadata_digest,
     validate_recording,
 )
 
 __all__ = ["save_recording", "load_recording", "recording_info", "file_sha256", "ensure_space", "estimated_file_size",
-           "PARTIAL_SUFFIX"]
+           "default_file_mode", "PARTIAL_SUFFIX"]
 
 #: suffix of the temporary name a RecordingWriter writes under until it is closed
 PARTIAL_SUFFIX = ".partial"
@@ -55,6 +66,29 @@ CHUNK_BYTES = 4 * 2**20
 _ROUND_ROWS = sorted({d for d in range(1, 1001) if 1000 % d == 0} | {1000 * k for k in (2, 5, 10, 20, 50, 100, 200, 500, 1000)})
 #: default zlib (gzip) level: 1 is ~2x faster than 4 on float32 activity and compresses nearly as well
 DEFAULT_COMPLEVEL = 1
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the platform allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # pragma: no cover - not Linux (not thread-safe, hence the /proc route above)
+    os.umask(old)
+    return old
+
+
+def default_file_mode() -> int:
+    """The mode ``open(path, "w")`` gives a new file: 0o666 less the process umask.
+
+    Files written through a temporary name from :func:`tempfile.mkstemp` would keep its 0o600 otherwise; every
+    file ensembles writes gets this mode instead, like the files of any other program.
+    """
+    return 0o666 & ~_umask()
 
 
 def file_sha256(path: str | os.PathLike, *, block: int = 2**22) -> str:
@@ -96,7 +130,9 @@ def _activity_encoding(shape: tuple[int, ...], compression_level: int, chunk_pre
         raise ValueError(f"The 'compression_level' parameter must be an int in 0..9. Got {compression_level!r} instead.")
     enc: dict[str, Any] = {"chunksizes": activity_chunks(shape, chunk_presentations)}
     if int(compression_level) > 0:
-        enc.update(zlib=True, complevel=int(compression_level), shuffle=True)
+        enc.update(zlib=True, complevel=int(compression_level), shuffle=True)  # zlib's Adler-32 checks each chunk
+    else:
+        enc.update(fletcher32=True)  # an uncompressed chunk gets HDF5's Fletcher-32 checksum instead
     return enc
 
 
@@ -217,7 +253,7 @@ def save_recording(
     validate_recording(rec)
     target = _target_path(path)
     out = _strip_encoding(rec)
-    out.attrs = {**out.attrs, COMPLETE_ATTR: 1}
+    out.attrs = {**out.attrs, COMPLETE_ATTR: 1, METADATA_HASH_ATTR: metadata_digest(rec)}
     encoding = {C.ACTIVITY: _activity_encoding(tuple(rec[C.ACTIVITY].shape), compression_level, chunk_presentations)}
     if check_space:
         ensure_space(target.parent if str(target.parent) else Path("."), estimated_file_size(out))
@@ -225,6 +261,7 @@ def save_recording(
     os.close(fd)
     try:
         out.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+        os.chmod(tmp, default_file_mode())
         _fsync_file(tmp)
         digest = file_sha256(tmp)
         os.replace(tmp, target)
@@ -272,11 +309,37 @@ def _read_header(p: Path) -> dict[str, Any]:
                     v = v.reshape(()).item()
                 attrs[k] = v
             names = list(f.keys())
+            shape_problems = _dim_length_problems(f)
     except MemoryError:
         raise
     except Exception as err:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
         raise _corrupt(p, err) from err
-    return {"attrs": attrs, "variables": names}
+    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems}
+
+
+def _dim_length_problems(f: h5py.File) -> list[str]:
+    """Variables whose length along a dim differs from the dim's length (its HDF5 dimension scale).
+
+    netCDF readers (xarray's h5netcdf backend included) take a dim's length from its dimension scale and pad a
+    shorter variable with its fill value (0 for ints) -- silently inventing data.  No writer of ensembles produces
+    such a file; an edited or damaged one is refused.
+    """
+    problems = []
+    for name, obj in f.items():
+        if not isinstance(obj, h5py.Dataset) or "DIMENSION_LIST" not in obj.attrs:
+            continue
+        for axis in range(obj.ndim):
+            scales = obj.dims[axis]
+            if len(scales) == 0:
+                continue
+            scale = scales[0]
+            dim = scale.name.rsplit("/", 1)[-1]
+            if scale == obj:
+                continue
+            if scale.shape and scale.shape[0] != obj.shape[axis]:
+                problems.append(f"variable {name!r} has {obj.shape[axis]} values along dim {dim!r}, whose length "
+                                f"is {scale.shape[0]}")
+    return problems
 
 
 def _corrupt(p: Path, err: BaseException) -> RecordingError:
@@ -308,6 +371,10 @@ def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) ->
         raise RecordingError(f"{str(p)!r} is not an ensembles recording: it lacks {' and '.join(missing)}")
     if allow_incomplete:
         return
+    if header.get("shape_problems"):
+        raise RecordingError(
+            f"{str(p)!r} is not a valid ensembles recording (the file was edited or damaged): "
+            + "; ".join(header["shape_problems"]))
     if p.name.endswith(PARTIAL_SUFFIX):
         raise RecordingIncompleteError(_partial_message(p))
     if COMPLETE_ATTR in attrs and not _is_one(attrs[COMPLETE_ATTR]):
@@ -393,7 +460,9 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
             ds = ds.load()
             ds.close()
         ds.attrs.pop(COMPLETE_ATTR, None)
+        stored = ds.attrs.pop(METADATA_HASH_ATTR, None)
         validate_recording(ds)
+        _verify_metadata(p, ds, stored)
     except ValueError as err:
         ds.close()
         if isinstance(err, RecordingError) and str(err).startswith("invalid recording"):
@@ -406,6 +475,20 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         ds.close()
         raise _corrupt(p, err) from err
     return ds
+
+
+def _verify_metadata(p: Path, ds: xr.Dataset, stored: Any) -> None:
+    """Compare the stored checksum of coords and attrs with the loaded ones (files of earlier versions have none)."""
+    if stored is None:
+        return
+    if not isinstance(stored, str):
+        raise RecordingError(f"{str(p)!r} is corrupt: its {METADATA_HASH_ATTR!r} attribute is not a checksum "
+                             f"({stored!r:.80})")
+    actual = metadata_digest(ds)
+    if actual != stored:
+        raise RecordingError(
+            f"{str(p)!r} is corrupt or was edited: its coords or attributes differ from those it was written with "
+            f"(checksum {actual[:16]}... instead of {stored[:16]}...); restore it from a backup or record it again")
 
 
 def recording_info(path: str | os.PathLike) -> dict[str, Any]:
@@ -426,6 +509,7 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ds_attrs = dict(ds.attrs)
         ds_attrs.pop(COMPLETE_ATTR, None)
+        stored_hash = ds_attrs.pop(METADATA_HASH_ATTR, None)
         ds.attrs = ds_attrs
         info: dict[str, Any] = {
             "path": str(p),
@@ -456,7 +540,12 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
                     info["accuracy"] = [float(row.mean()) for row in corr]
                 else:
                     info["accuracy"] = float(corr.mean())
-        info["problems"] = [] if not complete else recording_problems(ds)
+        info["problems"] = list(header.get("shape_problems", [])) + ([] if not complete else recording_problems(ds))
+        if complete and not info["problems"]:
+            try:
+                _verify_metadata(p, ds, stored_hash)
+            except RecordingError as err:
+                info["problems"].append(str(err))
     finally:
         ds.close()
     return info

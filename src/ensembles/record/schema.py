@@ -24,8 +24,9 @@ Rules checked by :func:`validate_recording` (every violation is collected and re
   objects are rejected (store structured metadata as a JSON string, like ``config``).
 * The attrs in :data:`ensembles.conventions.REQUIRED_ATTRS` are present, with types: ``seed`` an integer
   (-1 when not applicable), ``config`` a JSON string, ``created`` an ISO-8601 timestamp, the others strings.
-* The attribute ``complete`` is reserved for the on-disk completeness marker of streamed files
-  (:class:`~ensembles.record.RecordingWriter`); it must not appear in an in-memory recording.
+* The attributes ``complete`` and ``metadata_sha256`` are reserved for the on-disk completeness marker of streamed
+  files (:class:`~ensembles.record.RecordingWriter`) and the on-disk checksum of coords and attrs
+  (:func:`metadata_digest`); they must not appear in an in-memory recording.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ SCHEMA_VERSION = C.SCHEMA_VERSION
 
 #: attribute name of the on-disk completeness marker (1 = complete, 0 = a writer is/was still writing)
 COMPLETE_ATTR = "complete"
+#: attribute name of the on-disk checksum of everything but the activity values (see :func:`metadata_digest`)
+METADATA_HASH_ATTR = "metadata_sha256"
+#: attributes that exist only on disk and are removed on load
+ON_DISK_ATTRS = (COMPLETE_ATTR, METADATA_HASH_ATTR)
 
 _KIND_NAMES = {"U": "unicode strings (numpy dtype kind 'U')", "i": "signed integers", "b": "booleans"}
 
@@ -207,6 +212,11 @@ def recording_problems(rec: Any) -> list[str]:
             f"attribute {COMPLETE_ATTR!r} is reserved for the on-disk completeness marker of streamed files; "
             "remove it from the in-memory recording"
         )
+    if METADATA_HASH_ATTR in rec.attrs:
+        problems.append(
+            f"attribute {METADATA_HASH_ATTR!r} is reserved for the on-disk checksum of recording files; remove it "
+            "from the in-memory recording"
+        )
 
     missing = [a for a in C.REQUIRED_ATTRS if a not in rec.attrs]
     if missing:
@@ -271,3 +281,70 @@ def validate_recording(rec: Any) -> xr.Dataset:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise RecordingError(f"invalid recording ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n{lines}")
     return rec
+
+
+def _feed_value(h, value: Any) -> None:
+    if isinstance(value, (str, np.str_)):
+        data = str(value).encode("utf-8", "surrogatepass")
+        h.update(b"s" + str(len(data)).encode() + b"|" + data)
+    elif isinstance(value, (bool, np.bool_)):
+        h.update(b"b1" if value else b"b0")
+    elif isinstance(value, (int, np.integer)):
+        h.update(b"i" + str(int(value)).encode() + b"|")
+    elif isinstance(value, (float, np.floating)):
+        h.update(b"f" + float(value).hex().encode() + b"|")
+    else:  # not a valid attribute (validation reports it); hashed deterministically all the same
+        h.update(b"o" + type(value).__name__.encode() + b"|" + repr(value).encode() + b"|")
+
+
+def _feed_array(h, values: np.ndarray) -> None:
+    values = np.asarray(values)
+    h.update(f"{values.dtype.kind}{values.shape}|".encode())
+    if values.dtype.kind in "UOS":
+        enc = [v.encode("utf-8", "surrogatepass") if isinstance(v, str) else bytes(v) if isinstance(v, bytes)
+               else repr(v).encode() for v in values.ravel().tolist()]
+        h.update(np.asarray([len(e) for e in enc], dtype="<i8").tobytes())
+        h.update(b"".join(enc))
+    elif values.dtype.kind == "b":
+        h.update(values.astype(np.uint8).tobytes())
+    elif values.dtype.kind in "iu":
+        h.update(values.astype("<i8").tobytes())
+    elif values.dtype.kind == "f":
+        h.update(values.astype("<f8").tobytes())
+    else:
+        h.update(repr(values.tolist()).encode())
+
+
+def metadata_digest(rec: xr.Dataset) -> str:
+    """SHA-256 of everything in a recording but the activity values: every coord (name, dims, dtype kind, values,
+    attrs), the names, dims, dtypes and attrs of the data variables, and the dataset attrs (except the on-disk
+    ones, :data:`ON_DISK_ATTRS`).
+
+    :func:`~ensembles.record.save_recording` and :class:`~ensembles.record.RecordingWriter` store it in the file;
+    :func:`~ensembles.record.load_recording` recomputes it, so that a changed label, stimulus id, layer or attribute
+    is an error rather than a silent change.  (The activity values are covered by HDF5 itself: zlib's Adler-32 in
+    every compressed chunk, the Fletcher-32 filter on uncompressed ones.)  Coords are small, so this is cheap even
+    for a recording far larger than memory.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(map(str, rec.coords)):
+        var = rec.coords[name].variable
+        h.update(f"C|{name}|{','.join(map(str, var.dims))}|".encode())
+        _feed_array(h, _coord_values(var))
+        for key in sorted(map(str, var.attrs)):
+            h.update(f"a|{key}|".encode())
+            _feed_value(h, var.attrs[key])
+    for name in sorted(map(str, rec.data_vars)):
+        var = rec[name].variable
+        h.update(f"V|{name}|{','.join(map(str, var.dims))}|{var.dtype.str}|{var.shape}|".encode())
+        for key in sorted(map(str, var.attrs)):
+            h.update(f"a|{key}|".encode())
+            _feed_value(h, var.attrs[key])
+    for key in sorted(map(str, rec.attrs)):
+        if key in ON_DISK_ATTRS:
+            continue
+        h.update(f"A|{key}|".encode())
+        _feed_value(h, rec.attrs[key])
+    return h.hexdigest()

@@ -29,7 +29,7 @@ from .io import (
     file_sha256,
 )
 from .recording import _as_coord_array, make_recording
-from .schema import RecordingIncompleteError, validate_recording
+from .schema import METADATA_HASH_ATTR, RecordingIncompleteError, metadata_digest, validate_recording
 
 __all__ = ["RecordingWriter"]
 
@@ -180,6 +180,8 @@ class RecordingWriter:
             self._complevel = int(enc.get("complevel", 0)) if enc.get("zlib") else 0
             if self._complevel:
                 kwargs.update(compression="gzip", compression_opts=self._complevel, shuffle=True)
+            elif enc.get("fletcher32"):
+                kwargs.update(fletcher32=True)
             dims = (C.CHECKPOINT, C.PRESENTATION, C.NEUROID) if self.has_checkpoint else (C.PRESENTATION, C.NEUROID)
             self._var = self._file.create_variable(C.ACTIVITY, dims, dtype="f4", **kwargs)
             # parallel compression of whole chunks (only when one chunk spans every neuroid)
@@ -448,7 +450,8 @@ class RecordingWriter:
         for name, per in self._deferred_ck.items():
             new[name] = ((C.CHECKPOINT, C.PRESENTATION), np.stack([per[k] for k in range(self.n_checkpoints)]))
         try:
-            validate_recording(self._template.assign_coords(new))
+            final = validate_recording(self._template.assign_coords(new))
+            digest = metadata_digest(final)
         except ValueError:
             self.abort()
             raise
@@ -459,6 +462,7 @@ class RecordingWriter:
             self._var.attrs["coordinates"] = " ".join(names)
             if "coordinates" in self._file.attrs:
                 del self._file.attrs["coordinates"]
+            self._file.attrs[METADATA_HASH_ATTR] = digest
             self._file.attrs[COMPLETE_ATTR] = np.int64(1)
         except BaseException:
             self.abort()

@@ -43,6 +43,7 @@ except ModuleNotFoundError:  # pragma: no cover - python 3.10
 
 from ensembles._validation import check_choice, closest
 from ensembles.conventions import MODELS
+from ensembles.errors import ParameterError
 from ensembles.models.goodness import ACTIVATIONS, GOODNESS, INPUT_NORMS, PREDICTION_RULES
 
 PRESETS = ("paper", "hinton")
@@ -211,12 +212,18 @@ class RunConfig:
         _int("seed", self.seed, lo=0)
         check_choice("data.held_out_mode", self.data.held_out_mode, HELD_OUT_MODES)
         check_choice("data.normalize", self.data.normalize, ("paper", "none"))
-        if not isinstance(self.data.held_out, list) or not all(isinstance(c, int) and c >= 0 for c in self.data.held_out):
+        if not isinstance(self.data.dataset, str) or not self.data.dataset:
+            raise ParameterError(f"The 'data.dataset' parameter must be a dataset name (a string). Got "
+                                 f"{self.data.dataset!r} instead.")
+        if self.data.root is not None and not isinstance(self.data.root, str):
+            raise ParameterError(f"The 'data.root' parameter must be a directory path (a string). Got "
+                                 f"{self.data.root!r} instead.")
+        if not isinstance(self.data.held_out, list) or not all(_is_int(c) and c >= 0 for c in self.data.held_out):
             raise ValueError(f"The 'data.held_out' parameter must be a list of class indices. Got {self.data.held_out!r} instead.")
         if self.data.train_subsample is not None:
             _int("data.train_subsample", self.data.train_subsample, lo=1)
         h = self.network.hidden
-        if not isinstance(h, list) or not h or not all(isinstance(v, int) and v >= 1 for v in h):
+        if not isinstance(h, list) or not h or not all(_is_int(v) and v >= 1 for v in h):
             raise ValueError(f"The 'network.hidden' parameter must be a non-empty list of positive ints. Got {h!r} instead.")
         check_choice("network.activation", self.network.activation, ACTIVATIONS)
         if self.network.input_norm is not None:
@@ -225,7 +232,7 @@ class RunConfig:
         check_choice("ff.goodness", f.goodness, GOODNESS)
         if isinstance(f.threshold, str):
             check_choice("ff.threshold", f.threshold, ("n_units",))
-        elif not isinstance(f.threshold, (int, float)) or not math.isfinite(f.threshold):
+        elif isinstance(f.threshold, bool) or not isinstance(f.threshold, (int, float)) or not math.isfinite(f.threshold):
             raise ValueError(f"The 'ff.threshold' parameter must be a finite number or 'n_units'. Got {f.threshold!r} instead.")
         check_choice("ff.negatives", f.negatives, NEGATIVES)
         check_choice("ff.schedule", f.schedule, ("layerwise", "joint"))
@@ -247,6 +254,9 @@ class RunConfig:
         r = self.record
         if not isinstance(r.enabled, bool):
             raise ValueError(f"The 'record.enabled' parameter must be true or false. Got {r.enabled!r} instead.")
+        if r.epochs is not None and (not isinstance(r.epochs, list) or not all(_is_int(e) for e in r.epochs)):
+            raise ParameterError(f"The 'record.epochs' parameter must be a list of integer epochs. Got {r.epochs!r} "
+                                 "instead.")
         if not r.conditions or not isinstance(r.conditions, list):
             raise ValueError(f"The 'record.conditions' parameter must be a non-empty list. Got {r.conditions!r} instead.")
         for c in r.conditions:
@@ -257,8 +267,13 @@ class RunConfig:
         return self
 
 
+def _is_int(v) -> bool:
+    """An integer that is not a bool (``True`` is an ``int`` in Python, but never a width, epoch or class here)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _int(name, v, lo=None):
-    if isinstance(v, bool) or not isinstance(v, int) or (lo is not None and v < lo):
+    if not _is_int(v) or (lo is not None and v < lo):
         raise ValueError(f"The {name!r} parameter must be an integer >= {lo}. Got {v!r} instead.")
 
 
@@ -459,6 +474,10 @@ def load_config(path_or_dict: str | os.PathLike | Mapping[str, Any], overrides: 
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as err:
                 raise ValueError(f"Config file {path!r} is not valid TOML: {err}") from err
+            except UnicodeDecodeError as err:
+                raise ParameterError(f"Config file {path!r} is not UTF-8 text (byte {err.start}: "
+                                     f"{err.object[err.start:err.start + 1]!r}); TOML files must be UTF-8 encoded: "
+                                     "save it as UTF-8.") from None
     flat = _flatten(data)
     if isinstance(overrides, Mapping):
         for k in overrides:

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,8 +29,18 @@ import numpy as np
 import torch
 
 from ensembles._io import atomic_write_text
+from ensembles._lock import LOCK_NAME, MARKER_NAME, claim_output_dir
+from ensembles.errors import (
+    DataFileError,
+    DivergenceError,
+    InputTypeError,
+    OutputDirError,
+    ParameterError,
+    ResourceError,
+)
 from ensembles.models import BPNet, FFNet
 from ensembles.train.backprop import BPTrainer
+from ensembles.train.checkpoints import default_file_mode, load_checkpoint, save_checkpoint
 from ensembles.train.config import RunConfig, config_from_dict, load_config
 from ensembles.train.ff import BPFFTrainer, FFTrainer, TrainData
 from ensembles.train.seeding import seed_everything
@@ -45,30 +54,23 @@ _OWN = ("config.toml", "history.json", "metrics.json", "checkpoints", "recording
 # ---------------------------------------------------------------- small I/O helpers
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    """Write a checkpoint with its checksum, atomically (see :mod:`ensembles.train.checkpoints`)."""
+    save_checkpoint(obj, path)
+
+
+def _load(path: Path, kind: str = "model", fix: str = "") -> Any:
+    """Load and verify a checkpoint (CRC, checksum, keys); tensors and plain containers only, never pickled code."""
+    return load_checkpoint(path, kind=kind, fix=fix)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomic text write with the permissions of any new file of the process; a failure names the file."""
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _load(path: Path) -> Any:
-    """Load a checkpoint of state dicts only (``weights_only=True``): never unpickles arbitrary objects."""
-    import pickle
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"{path} is not a trusted ensembles checkpoint: it contains objects other than tensors and plain "
-            f"containers, so it was not loaded ({type(err).__name__})."
-        ) from None
-    except (EOFError, RuntimeError) as err:
-        raise ValueError(f"{path} is not a readable ensembles checkpoint (truncated or corrupt): {err}") from None
+        atomic_write_text(path, text)
+        os.chmod(path, default_file_mode())
+    except OSError as err:
+        raise ResourceError(f"Cannot write {str(path)!r} ({err.strerror or err}); check the free disk space and "
+                            "the permissions of the run directory.") from None
 
 
 # ---------------------------------------------------------------- data and models
@@ -95,8 +97,17 @@ def prepare_data(cfg: RunConfig):
     if d.train_subsample is not None and d.train_subsample < index.size:
         perm = np.random.RandomState(0).permutation(index.size)[: d.train_subsample]
         index = index[np.sort(perm)]
-    if len(np.unique(train.y[index])) < 2:
-        raise ValueError("Training needs at least 2 classes after removing the held-out classes.")
+    n_left = len(np.unique(train.y[index]))
+    if n_left < 2:
+        why = []
+        if d.held_out:
+            why.append(f"removing the held-out classes {list(d.held_out)}")
+        if d.train_subsample is not None and d.train_subsample < keep.sum():
+            why.append(f"keeping data.train_subsample={d.train_subsample} image(s)")
+        raise ParameterError(
+            f"Training needs images of at least 2 classes, but {' and '.join(why) or 'the training split'} leaves "
+            f"{n_left} class{'es' if n_left != 1 else ''}; " + ("raise 'data.train_subsample' or hold out fewer classes." if why else
+                             f"dataset {d.dataset!r} has fewer than 2 classes."))
     label_value = cfg.ff.label_value if cfg.ff.label_value is not None else float(train.x.max())
     return train, test, index, label_value
 
@@ -308,10 +319,29 @@ def load_model(run_dir: str | os.PathLike, *, epoch: int | None = None, device: 
     if not path.is_file():
         raise FileNotFoundError(f"No model weights at {str(path)!r}" + (
             "" if epoch is None else f"; recorded epochs: {cfg.record_epochs()}"))
-    blob = _load(path)
-    model = build_model(cfg, blob["in_features"], blob["n_classes"], blob["image_shape"], blob["label_value"])
-    model.load_state_dict(blob["state_dict"])
+    blob = _load(path, "model")
+    model = _model_from_blob(cfg, blob, path)
     return model.to(device).eval(), cfg
+
+
+def _model_from_blob(cfg: RunConfig, blob: dict, path: Path) -> torch.nn.Module:
+    """The model of ``cfg`` with the weights of a model checkpoint; a checkpoint of another model is refused."""
+    try:
+        model = build_model(cfg, int(blob["in_features"]), int(blob["n_classes"]), blob["image_shape"],
+                            blob["label_value"])
+        model.load_state_dict(blob["state_dict"])
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        raise _foreign(path, err) from None
+    return model
+
+
+def _foreign(path: Path, err: BaseException) -> DataFileError:
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()] or [""]
+    first = next((ln for ln in lines if ln.startswith(("size mismatch", "Missing key", "Unexpected key"))), lines[0])
+    return DataFileError(
+        f"The checkpoint {str(path)!r} does not belong to the run of {str(path.parent.parent / 'config.toml')!r}: "
+        f"it was written for another model or config ({type(err).__name__}: {first[:200].rstrip('.')}). Restore the run's own "
+        "checkpoint, or start the run over with --force.")
 
 
 def _model_blob(model, in_features, n_classes, image_shape, label_value) -> dict:
@@ -323,25 +353,87 @@ def _model_blob(model, in_features, n_classes, image_shape, label_value) -> dict
 
 # ---------------------------------------------------------------- the run
 
-class RunDirError(FileExistsError):
+class RunDirError(OutputDirError):
     """The run directory holds a finished or unfinished run and neither resume nor force was given."""
 
 
+def resolve_device(device: Any) -> str:
+    """Check a torch device name (``"cpu"``, ``"cuda"``, ``"cuda:N"``) against this machine; return it normalised.
+
+    Raises :class:`~ensembles.errors.ParameterError` for a name that is not a device ensembles trains on and
+    :class:`~ensembles.errors.ResourceError` for a device this machine does not have.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise InputTypeError(f"The 'device' parameter must be a string such as 'cpu' or 'cuda'. Got {device!r} "
+                             "instead.")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ParameterError(f"The 'device' parameter must be 'cpu', 'cuda' or 'cuda:N'. Got {device!r} instead.")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ResourceError(f"The 'device' parameter is {device!r} but CUDA is not available on this machine; "
+                                "use --device cpu.")
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ResourceError(f"The 'device' parameter is {device!r} but this machine has {n} CUDA device(s) "
+                                f"(cuda:0..cuda:{n - 1}).")
+    return str(dev)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(n: Any, name: str = "--threads") -> int:
+    """A torch thread count between 1 and the usable CPUs (torch crashes on absurd counts: 100000 segfaults)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InputTypeError(f"The {name!r} parameter must be an integer. Got {n!r} instead.")
+    limit = usable_cpus()
+    if not 1 <= int(n) <= limit:
+        raise ParameterError(f"The {name!r} parameter must be between 1 and {limit} (the CPUs available to this "
+                             f"process). Got {int(n)} instead.")
+    return int(n)
+
+
+def _legacy_run(out: Path) -> bool:
+    """A run directory written before run directories carried an ownership marker (it is ours all the same).
+
+    Such a directory holds ``config.toml`` *and* ``checkpoints/`` (created together by every version) and nothing
+    but the names of a run; a directory holding only a ``config.toml`` (the user's own file) is not one.
+    """
+    if not out.is_dir() or (out / MARKER_NAME).exists():
+        return False
+    try:
+        names = set(os.listdir(out)) - {LOCK_NAME}
+    except OSError:
+        return False
+    return ((out / "config.toml").is_file() and (out / "checkpoints").is_dir() and names <= set(_OWN))
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def _check_run_dir(out: Path, resume: bool, force: bool) -> str:
-    """Return "fresh", "resume" or "done"."""
-    if resume and force:
-        raise ValueError("Pass either resume or force, not both.")
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"The output path {str(out)!r} exists and is not a directory.")
-    has = out.is_dir() and any((out / n).exists() for n in _OWN)
+    """Return "fresh", "resume" or "done" (called while holding the directory's claim)."""
     if force:
-        if out.is_dir():
-            for n in _OWN:
-                p = out / n
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
+        for n in _OWN:
+            _remove(out / n)
         return "fresh"
     if (out / DONE).exists():
         if resume:
@@ -353,9 +445,22 @@ def _check_run_dir(out: Path, resume: bool, force: bool) -> str:
             return "resume"
         raise RunDirError(f"The run directory {str(out)!r} holds an unfinished run; pass --resume to continue it "
                           "or --force to start over.")
-    if out.is_dir() and any(out.iterdir()) and not has:
-        raise RunDirError(f"The output directory {str(out)!r} is not empty and is not a run directory.")
     return "fresh"
+
+
+def _remove_failed_start(out: Path, existed: bool, had_marker: bool, had_lock: bool) -> None:
+    """Undo a fresh run that failed before its first resumable checkpoint: nothing that looks like a run stays."""
+    for n in _OWN:
+        _remove(out / n)
+    if not had_marker:
+        _remove(out / MARKER_NAME)
+    if not had_lock:
+        _remove(out / LOCK_NAME)
+    if not existed:
+        try:
+            out.rmdir()
+        except OSError:
+            pass
 
 
 def _same_config(stored: RunConfig, new: RunConfig) -> list[str]:
@@ -373,9 +478,66 @@ def _same_config(stored: RunConfig, new: RunConfig) -> list[str]:
     return diffs
 
 
+def _finished_metrics(out: Path, cfg: RunConfig) -> dict:
+    """The metrics of a finished run, after checking that ``cfg`` is the config it was trained with."""
+    diffs = _same_config(load_config(out / "config.toml"), cfg)
+    if diffs:
+        raise ParameterError(
+            f"The run directory {str(out)!r} holds a finished run trained with a different config ("
+            + "; ".join(diffs) + "). A finished run is never changed: choose another --out, or pass --force to "
+            "replace it.")
+    path = out / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"The finished run's {str(path)!r} is unreadable ({err}); retrain with --force.") from None
+    if not isinstance(metrics, dict):
+        raise DataFileError(f"The finished run's {str(path)!r} does not hold a JSON object; retrain with --force.")
+    return metrics
+
+
+def _nonfinite_stats(stats: dict) -> list[str]:
+    return [k for k, v in stats.items() if isinstance(v, float) and not np.isfinite(v)]
+
+
+def _divergence(model: torch.nn.Module, stats: dict) -> tuple[int | None, str] | None:
+    """``(layer (1-based, None if unknown), what)`` when an epoch produced non-finite values, else None."""
+    bad = _nonfinite_stats(stats)
+    layer = None
+    for k in bad:  # per-layer losses and goodness of FF ("loss_l2", "g_pos_l2", ...)
+        if k.rsplit("_l", 1)[-1].isdigit():
+            layer = int(k.rsplit("_l", 1)[-1])
+            break
+    for i, lay in enumerate(getattr(model, "layers", [])):
+        if not all(bool(torch.isfinite(p).all()) for p in lay.parameters()):
+            if layer is None:
+                layer = i + 1
+            bad.append(f"the weights of layer {i + 1}")
+            break
+    else:
+        if not bad and not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            bad.append("the weights of the readout")
+    if not bad:
+        return None
+    return layer, ", ".join(bad)
+
+
+def _divergence_error(out: Path, ep: int, layer: int | None, what: str, history: list[dict],
+                      ckpt_path: Path) -> DivergenceError:
+    finite = [(h["epoch"], h["loss"]) for h in history if isinstance(h.get("loss"), float) and np.isfinite(h["loss"])]
+    last = f"the last finite loss was {finite[-1][1]:.6g} at epoch {finite[-1][0]}" if finite else \
+        "no epoch had a finite loss"
+    kept = (f"the last good checkpoint is kept in {str(ckpt_path)!r} (no recording or DONE was written)"
+            if ckpt_path.exists() else f"no epoch finished cleanly, so nothing was kept in {str(out)!r}")
+    where = f" in layer {layer}" if layer is not None else ""
+    return DivergenceError(
+        f"Training diverged at epoch {ep}{where}: non-finite values in {what}; {last}; {kept}. Lower 'train.lr' "
+        "and start over with --force, or pass --allow-divergence to record the diverged run anyway.")
+
+
 def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.PathLike, *, resume: bool = False,
               device: str = "cpu", progress: bool = True, force: bool = False,
-              batch_observer: Callable[..., None] | None = None) -> dict:
+              batch_observer: Callable[..., None] | None = None, allow_divergence: bool = False) -> dict:
     """Train, evaluate and record one run into ``out_dir``.
 
     Parameters
@@ -383,49 +545,88 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
     config : RunConfig, path to a TOML file or dict
         The run (see :mod:`ensembles.train.config`).
     out_dir : path
-        The run directory (layout in the module docstring). A finished run is never overwritten unless
-        ``force``; an unfinished one needs ``resume`` or ``force``.
+        The run directory (layout in the module docstring). It is claimed exclusively while the run lasts
+        (:mod:`ensembles._lock`): a second process gets :class:`~ensembles.errors.OutputDirError` naming the holder,
+        and a directory holding files that ``train`` did not write is refused unless ``force``. A finished run is
+        never overwritten unless ``force``; an unfinished one needs ``resume`` or ``force``.
     resume : bool
         Continue an interrupted run from its last checkpoint; the final weights are bitwise those of an
-        uninterrupted run on the CPU (same thread count). On a finished run, returns its metrics.
+        uninterrupted run on the CPU (same thread count). On a finished run, returns its metrics if ``config`` is
+        the one it was trained with (a different config is refused, naming the differing keys).
     device : str
-        ``"cpu"`` (default) or ``"cuda"``.
+        ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``.
     progress : bool
         tqdm progress bars (epochs and layers, with loss and mean positive/negative goodness).
     force : bool
-        Delete a previous run in ``out_dir`` first.
+        Delete a previous run in ``out_dir`` first (and write into a directory holding other files).
     batch_observer : callable, optional
         Called with ``image_labels``, ``pos_labels``, ``neg_image_labels``, ``neg_labels`` for every training batch
         (instrumentation for tests).
+    allow_divergence : bool
+        By default a non-finite loss, weight or recorded activation stops the run with
+        :class:`~ensembles.errors.DivergenceError` (epoch, layer, last finite loss), keeping the last good
+        checkpoint and writing no recording or ``DONE``. True: train and record to the end anyway (for studying
+        divergence); ``metrics["diverged"]`` then says where it started.
 
     Returns
     -------
     dict
         The metrics also written to ``metrics.json``.
+
+    Notes
+    -----
+    A fresh run that fails before its first resumable checkpoint (bad data, a full disk, divergence, Ctrl-C)
+    removes everything it wrote, so nothing that looks like a run is left behind.
     """
     t_start = time.perf_counter()
+    if resume and force:
+        raise ParameterError("Pass either resume or force, not both.")
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     cfg.validate()
+    device = resolve_device(device)
+    if cfg.train.threads:
+        check_threads(cfg.train.threads, "train.threads")
     out = Path(out_dir)
-    state = _check_run_dir(out, resume, force)
-    if state == "done":
-        return json.loads((out / "metrics.json").read_text())
+    existed = out.is_dir()
+    had_marker, had_lock = (out / MARKER_NAME).exists(), (out / LOCK_NAME).exists()
+    claim = claim_output_dir(out, command="train", force=force or _legacy_run(out))
+    state = None
+    try:
+        note = claim.note_stale()
+        if note:
+            log.info("%s", note)
+        state = _check_run_dir(out, resume, force)
+        if state == "done":
+            return _finished_metrics(out, cfg)
+        return _train(cfg, out, state, device=device, progress=progress, batch_observer=batch_observer,
+                      allow_divergence=allow_divergence, t_start=t_start)
+    except BaseException:
+        if state == "fresh" and not (out / "checkpoints" / "resume.pt").exists():
+            _remove_failed_start(out, existed, had_marker, had_lock)
+        raise
+    finally:
+        claim.release()
+
+
+def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool,
+           batch_observer: Callable[..., None] | None, allow_divergence: bool, t_start: float) -> dict:
+    ckpt_path = out / "checkpoints" / "resume.pt"
+    resume_fix = ("Delete the run directory and start over with --force (it cannot be resumed from this file), or "
+                  "restore the file from a backup.")
     if state == "resume":
         stored = load_config(out / "config.toml")
         diffs = _same_config(stored, cfg)
         if diffs:
-            raise ValueError("Cannot resume with a different config: " + "; ".join(diffs))
+            raise ParameterError("Cannot resume with a different config: " + "; ".join(diffs))
         cfg = stored
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"The 'device' parameter is {device!r} but CUDA is not available.")
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "checkpoints").mkdir(exist_ok=True)
 
     train_ds, test_ds, tr_idx, label_value = prepare_data(cfg)
     if cfg.model != "bp":
         cfg.ff.label_value = label_value
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "checkpoints").mkdir(exist_ok=True)
     n_classes = len(train_ds.classes)
     in_features = int(train_ds.x.shape[1])
     gen = seed_everything(cfg.seed)
@@ -442,18 +643,23 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
     del train_ds, x_tr
     trainer = _trainer_cls(cfg.model)(model, cfg, data, gen, device, batch_observer)
     if state == "fresh":
-        atomic_write_text(out / "config.toml", cfg.to_toml())
+        _write_text(out / "config.toml", cfg.to_toml())
 
     history: list[dict] = []
     start, elapsed_before = 0, 0.0
-    ckpt_path = out / "checkpoints" / "resume.pt"
     if state == "resume":
-        ck = _load(ckpt_path)
-        model.load_state_dict(ck["model"])
-        trainer.load_state_dict(ck["trainer"])
-        gen.set_state(ck["gen"])
-        torch.set_rng_state(ck["torch_rng"])
-        history, start, elapsed_before = list(ck["history"]), int(ck["epoch"]), float(ck["elapsed"])
+        ck = _load(ckpt_path, "resume", resume_fix)
+        try:
+            model.load_state_dict(ck["model"])
+            trainer.load_state_dict(ck["trainer"])
+            gen.set_state(ck["gen"])
+            torch.set_rng_state(ck["torch_rng"])
+            history, start, elapsed_before = list(ck["history"]), int(ck["epoch"]), float(ck["elapsed"])
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+            raise _foreign(ckpt_path, err) from None
+        if not 0 < start <= cfg.total_epochs:
+            raise DataFileError(f"The checkpoint {str(ckpt_path)!r} is at epoch {start}, outside 1..{cfg.total_epochs} "
+                                f"of this run. {resume_fix}")
         log.info("resuming %s at epoch %d", out, start)
 
     total = cfg.total_epochs
@@ -462,6 +668,8 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
     yte = np.asarray(test_ds.y, dtype=np.int64)
     ff_style = cfg.model != "bp"
     rows = _condition_rows(cfg.record.conditions, yte, n_classes, ff_style)
+    bounds = np.cumsum([0, *model.layer_sizes])
+    diverged: dict | None = next((h.get("diverged") for h in history if h.get("diverged")), None)
     writer = None
     record_time = 0.0
     if cfg.record.enabled:
@@ -479,6 +687,10 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         for _, emb, _ in rows:
             for block in iter_activations(model, test_ds.x, emb, batch_size=cfg.train.eval_batch_size,
                                           device=device):
+                if not allow_divergence and not np.isfinite(block).all():
+                    col = int(np.flatnonzero(~np.isfinite(block).all(axis=0))[0])
+                    layer = int(np.searchsorted(bounds, col, side="right"))
+                    raise _divergence_error(out, ep, layer, "the recorded activations", history, ckpt_path)
                 writer.append(block, checkpoint=k)
         writer.set_presentation_coord("predicted", pred[pres_idx], checkpoint=k)
         writer.set_presentation_coord("correct", pred[pres_idx] == yte[pres_idx], checkpoint=k)
@@ -492,7 +704,12 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         if writer is not None and start > 0:  # replay the checkpoints recorded before the interruption
             live = {k: v.clone() for k, v in model.state_dict().items()}
             for ep in [e for e in rec_epochs if e <= start]:
-                model.load_state_dict(_load(out / "checkpoints" / f"model_epoch{ep:04d}.pt")["state_dict"])
+                path = out / "checkpoints" / f"model_epoch{ep:04d}.pt"
+                blob = _load(path, "model", resume_fix)
+                try:
+                    model.load_state_dict(blob["state_dict"])
+                except (RuntimeError, ValueError, TypeError, KeyError) as err:
+                    raise _foreign(path, err) from None
                 do_record(ep, trainer.predict(xte).numpy())
             model.load_state_dict(live)
 
@@ -503,6 +720,15 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
             stats = trainer.run_epoch(g)
             entry = {"epoch": g + 1, **stats, "epoch_time_s": time.perf_counter() - t0}
             ep = g + 1
+            bad = _divergence(model, stats)
+            if bad is not None:
+                if not allow_divergence:
+                    raise _divergence_error(out, ep, bad[0], bad[1], history, ckpt_path)
+                if diverged is None:
+                    diverged = {"epoch": ep, "layer": bad[0], "what": bad[1]}
+                    entry["diverged"] = diverged
+                    log.warning("training diverged at epoch %d%s (%s); recording anyway (allow_divergence)", ep,
+                                "" if bad[0] is None else f" in layer {bad[0]}", bad[1])
             evaluate = ep in rec_epochs or (cfg.train.eval_every and ep % cfg.train.eval_every == 0)
             if evaluate:
                 pred = trainer.predict(xte).numpy()
@@ -541,11 +767,13 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         "label_value": label_value if ff_style else None, "batch_size": cfg.train.batch_size,
         "epochs": total, "device": device, "threads": torch.get_num_threads(),
     })
+    if diverged is not None:
+        metrics["diverged"] = diverged
     _atomic_torch_save(_model_blob(model, in_features, n_classes, image_shape,
                                    label_value if ff_style else None), out / "checkpoints" / "model.pt")
-    atomic_write_text(out / "history.json", json.dumps(history, indent=1))
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
-    atomic_write_text(out / DONE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    _write_text(out / "history.json", json.dumps(history, indent=1))
+    _write_text(out / "metrics.json", json.dumps(metrics, indent=1))
+    _write_text(out / DONE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
     return metrics
 
 
@@ -632,5 +860,5 @@ def read_metrics(run_dir: str | os.PathLike) -> dict:
     return json.loads((Path(run_dir) / "metrics.json").read_text())
 
 
-__all__ = ["train_run", "load_model", "record_model", "layer_inputs", "layer_parameters", "prepare_data",
+__all__ = ["train_run", "resolve_device", "check_threads", "load_model", "record_model", "layer_inputs", "layer_parameters", "prepare_data",
            "build_model", "iter_activations", "read_history", "read_metrics", "RunDirError", "config_from_dict"]
