@@ -2,7 +2,8 @@
 
 This is the one place that names files.  Each layout is a small frozen path object: ``RunLayout(d).recording`` is
 ``d/recording.h5``; nothing else in the package spells a file name of these directories.  It is a bottom-layer
-module (it imports only the standard library), so every part of the package may use it.
+module (it imports only the standard library, ``ensembles.errors`` and ``ensembles._lock``), so every part of the
+package may use it.
 
 Training run (``ensembles train``, written by :func:`ensembles.train.train_run`)::
 
@@ -40,11 +41,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ensembles.errors import DataFileError
+from ensembles._lock import MARKER_NAME, OutputDirClaim, claim_output_dir
+from ensembles.errors import DataFileError, ParameterError
 
-__all__ = ["DONE", "RunLayout", "ResultsLayout", "SweepLayout", "inside"]
+__all__ = ["DONE", "RESULTS_COMMANDS", "RunLayout", "ResultsLayout", "SweepLayout", "check_out",
+           "claim_results_dir", "inside"]
 
 DONE = "DONE"
+# the commands that write results directories: each may continue what another wrote
+RESULTS_COMMANDS = ("analyze", "demo", "report")
+# private staging directories of a results writer (removed by the next claim when their writer was killed)
+STAGING_PREFIX = ".staging-"
 
 
 def _p(root: str | os.PathLike) -> Path:
@@ -270,3 +277,24 @@ def inside(root: str | os.PathLike, rel: str | os.PathLike) -> Path:
     if target != base and base not in target.parents:
         raise DataFileError(f"The path {rel_s!r} named in {str(root)!r} leaves that directory; refused.")
     return target
+
+
+def check_out(out, name: str = "out") -> Path:
+    """``out`` as a Path; an empty path (which would mean the current directory) is refused."""
+    if out is None or not str(os.fspath(out)).strip():
+        raise ParameterError(f"The {name!r} parameter must name a directory. Got an empty path instead.")
+    return Path(out)
+
+
+def claim_results_dir(out: str | os.PathLike, *, command: str, force: bool = False) -> OutputDirClaim:
+    """Claim a results directory for ``command`` (:func:`ensembles._lock.claim_output_dir`, family
+    :data:`RESULTS_COMMANDS`).  A finished analysis written before directories were claimed (``manifest.json`` or
+    ``sweep_report.json`` but no ownership marker) is adopted; staging directories of killed writers are removed."""
+    import shutil
+
+    lay = ResultsLayout(check_out(out))
+    legacy = (lay.is_finished() or lay.is_sweep_analysis()) and not (lay.root / MARKER_NAME).exists()
+    claim = claim_output_dir(lay.root, command=command, force=force or legacy, family=RESULTS_COMMANDS)
+    for stale in lay.root.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return claim

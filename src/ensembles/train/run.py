@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ensembles._io import atomic_write_text
+from ensembles.layerweights import LayerWeights, write_layer_weights
 from ensembles.models import BPNet, FFNet
 from ensembles.train.backprop import BPTrainer
 from ensembles.train.config import RunConfig, config_from_dict, load_config
@@ -39,7 +40,8 @@ from ensembles.train.seeding import seed_everything
 log = logging.getLogger(__name__)
 
 DONE = "DONE"
-_OWN = ("config.toml", "history.json", "metrics.json", "checkpoints", "recording.h5", "recording.h5.partial", DONE)
+_OWN = ("config.toml", "history.json", "metrics.json", "checkpoints", "recording.h5", "recording.h5.partial", DONE,
+        "weights.npz")
 
 
 # ---------------------------------------------------------------- small I/O helpers
@@ -543,6 +545,8 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
     })
     _atomic_torch_save(_model_blob(model, in_features, n_classes, image_shape,
                                    label_value if ff_style else None), out / "checkpoints" / "model.pt")
+    # the final layers as plain arrays too, so that analyses (inhibition currents) need no torch (ensembles.layerweights)
+    write_layer_weights(out, LayerWeights.from_model(model))
     atomic_write_text(out / "history.json", json.dumps(history, indent=1))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     atomic_write_text(out / DONE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
