@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ensembles._lock import MARKER_NAME, OutputDirClaim, claim_output_dir
-from ensembles.errors import DataFileError, ParameterError
+from ensembles.errors import DataFileError, ParameterError, ResourceError
 
 __all__ = ["DONE", "RESULTS_COMMANDS", "RunLayout", "ResultsLayout", "SweepLayout", "check_out",
            "claim_results_dir", "inside"]
@@ -294,7 +294,10 @@ def claim_results_dir(out: str | os.PathLike, *, command: str, force: bool = Fal
 
     lay = ResultsLayout(check_out(out))
     legacy = (lay.is_finished() or lay.is_sweep_analysis()) and not (lay.root / MARKER_NAME).exists()
-    claim = claim_output_dir(lay.root, command=command, force=force or legacy, family=RESULTS_COMMANDS)
+    try:
+        claim = claim_output_dir(lay.root, command=command, force=force or legacy, family=RESULTS_COMMANDS)
+    except (NotADirectoryError, PermissionError) as err:  # a parent is a file, or no write permission
+        raise ResourceError(f"The output directory {str(lay.root)!r} is not writable ({err.strerror or err}).") from None
     for stale in lay.root.glob(f"{STAGING_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)
     return claim

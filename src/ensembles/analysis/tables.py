@@ -44,6 +44,7 @@ from ensembles.analysis.ensembles import category_ensembles, ensemble_overlap
 from ensembles.analysis.inhibition import currents_by_ensemble, input_currents, weight_statistics
 from ensembles.analysis.selectivity import class_selectivity_index, n_driven_classes
 from ensembles.analysis.sparsity import lifetime_sparseness, population_sparseness
+from ensembles.errors import DataFileError
 from ensembles.record import select_presentations
 
 __all__ = [
@@ -191,6 +192,9 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
     classes = np.unique(y)
     if y.size < 2 or classes.size < 2:
         raise ValueError(f"recording {name!r}: need at least 2 presentations of 2 classes for the analysis; {used}")
+    if not bool((sel[C.ACTIVITY] != 0).any()):
+        raise DataFileError(f"recording {name!r}: every activity value is zero on the {used}; there is nothing to "
+                            "analyse (was the recording written after training, at the right site?)")
     held = set()
     if "held_out" in rec.coords:
         held = {int(c) for c in np.unique(np.asarray(rec["label"].values)[np.asarray(rec["held_out"].values, bool)])}

@@ -39,15 +39,17 @@ def summary_text(results_dir: str | os.PathLike) -> str:
     if not len(head_df):
         return "no results"
     lines = []
+
+    def num(v, fmt: str) -> str:
+        return format(v, fmt) if v is not None and np.isfinite(v) else "n/a"
+
     for m, g in head_df.groupby("model", sort=False):
-        acc = g["accuracy"].iloc[0]
-        acc_s = f"accuracy {acc:.3f}" if acc is not None and np.isfinite(acc) else "accuracy n/a"
-        lines.append(f"{m}: {acc_s}")
+        lines.append(f"{m}: accuracy {num(g['accuracy'].iloc[0], '.3f')}")
         for _, r in g.iterrows():
             lines.append(
-                f"  layer {r['layer']}: Hoyer {r['hoyer']:.3f} {r['hoyer_ci']}, median ensemble "
-                f"{r['median_ensemble_size']:.0f} units ({r['median_ensemble_pct']:.1f}%), mean overlap "
-                f"{r['mean_overlap']:.2f}, significant pairs {r['pairs_significant']}/{r['pairs_total']}"
+                f"  layer {r['layer']}: Hoyer {num(r['hoyer'], '.3f')} {r['hoyer_ci']}, median ensemble "
+                f"{num(r['median_ensemble_size'], '.0f')} units ({num(r['median_ensemble_pct'], '.1f')}%), mean "
+                f"overlap {num(r['mean_overlap'], '.2f')}, significant pairs {r['pairs_significant']}/{r['pairs_total']}"
                 + (f" [{r['significant_pairs']}]" if r["significant_pairs"] and r["pairs_significant"] <= 6 else ""))
     return "\n".join(lines)
 

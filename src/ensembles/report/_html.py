@@ -68,8 +68,9 @@ def read_table(results: ResultsLayout, rel: str | None) -> pd.DataFrame | None:
 
 def figure_html(results: ResultsLayout, files: list, title: str, caption_html: str) -> str:
     """The embedded PNG of a figure named in a manifest (read only inside the results directory)."""
-    png = next((f for f in files if isinstance(f, str) and f.endswith(".png")), None)
-    path = results.resolve(png) if png else None
+    paths = {f: results.resolve(f) for f in files}  # every path the manifest names must stay inside
+    png = next((f for f in paths if f.endswith(".png")), None)
+    path = paths.get(png)
     if path is None or not path.is_file():
         return f"<p class='skip'>figure file {esc(str(png))} is missing.</p>"
     return f"<figure>{img_tag(path, title)}<figcaption>{caption_html}</figcaption></figure>"
