@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ensembles._io import atomic_write_text
-from ensembles.layout import ResultsLayout, claim_results_dir
-from ensembles.report._html import esc, figure_html, head, read_json_file, read_table, table_html
+from ensembles.layout import ResultsLayout
+from ensembles.report._html import esc, figure_html, head, read_json_file, read_table, table_html, write_report
 from ensembles.report.sweep import build_sweep_report, sweep_summary_text
 
 __all__ = ["build_report", "build_sweep_report", "summary_text", "sweep_summary_text"]
@@ -94,18 +93,7 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
         return build_sweep_report(results.root, out=out, title=title, force=force, claim=claim)
     man = _manifest(results)
     text = _render(results, man, title)
-    return _write(results, out, text, force=force, claim=claim)
-
-
-def _write(results: ResultsLayout, out, text: str, *, force: bool, claim) -> Path:
-    """Write the report: into the results directory under its claim, or to ``out`` elsewhere."""
-    if out is not None and Path(out).resolve().parent != results.root.resolve():
-        return atomic_write_text(out, text)
-    target = Path(out) if out is not None else results.report
-    if claim is not None:
-        return atomic_write_text(target, text)
-    with claim_results_dir(results.root, command="report", force=force):
-        return atomic_write_text(target, text)
+    return write_report(results, out, text, force=force, claim=claim)
 
 
 def _render(results: ResultsLayout, man: dict, title: str | None) -> str:

@@ -74,3 +74,18 @@ def figure_html(results: ResultsLayout, files: list, title: str, caption_html: s
     if path is None or not path.is_file():
         return f"<p class='skip'>figure file {esc(str(png))} is missing.</p>"
     return f"<figure>{img_tag(path, title)}<figcaption>{caption_html}</figcaption></figure>"
+
+
+def write_report(results: ResultsLayout, out, text: str, *, force: bool = False, claim=None) -> Path:
+    """Write a report: into its results directory while holding the directory's claim (or the caller's ``claim``),
+    or to ``out`` when that names a file elsewhere."""
+    from ensembles._io import atomic_write_text
+    from ensembles.layout import claim_results_dir
+
+    if out is not None and Path(out).resolve().parent != results.root.resolve():
+        return atomic_write_text(out, text)
+    target = Path(out) if out is not None else results.report
+    if claim is not None:
+        return atomic_write_text(target, text)
+    with claim_results_dir(results.root, command="report", force=force):
+        return atomic_write_text(target, text)

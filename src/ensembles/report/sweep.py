@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ensembles._io import atomic_write_text
-from ensembles.layout import ResultsLayout, claim_results_dir
-from ensembles.report._html import esc, figure_html, head, read_json_file, read_table, table_html
+from ensembles.layout import ResultsLayout
+from ensembles.report._html import esc, figure_html, head, read_json_file, read_table, table_html, write_report
 
 __all__ = ["build_sweep_report", "sweep_summary_text"]
 
@@ -64,14 +63,7 @@ def build_sweep_report(results_dir: str | os.PathLike, *, out: str | os.PathLike
     """Write the self-contained HTML report of a sweep analysis; returns its path."""
     results = ResultsLayout(results_dir)
     meta = _load_meta(results)
-    text = _render(results, meta, title)
-    if out is not None and Path(out).resolve().parent != results.root.resolve():
-        return atomic_write_text(out, text)
-    target = Path(out) if out is not None else results.report
-    if claim is not None:
-        return atomic_write_text(target, text)
-    with claim_results_dir(results.root, command="report", force=force):
-        return atomic_write_text(target, text)
+    return write_report(results, out, _render(results, meta, title), force=force, claim=claim)
 
 
 def _render(results: ResultsLayout, meta: dict, title: str | None) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import io
 import logging
 import os
@@ -233,19 +232,24 @@ class SweepResult:
 
 
 def is_locked(out: str | os.PathLike) -> bool:
-    """True if a live sweep process holds the sweep directory ``out`` (its claim, or the flock of an older version)."""
+    """True if a live sweep process holds the sweep directory ``out``: its claim (:mod:`ensembles._lock`), or, for a
+    sweep started by an older version, the process named in its ``.sweep.lock`` on this host is alive."""
     if dir_in_use(out):
         return True
-    path = SweepLayout(out).legacy_lock
-    if not path.exists():
+    try:
+        words = SweepLayout(out).legacy_lock.read_text(encoding="utf-8").split()  # "pid N on HOST since ..."
+        pid, host = int(words[1]), words[3]
+    except (OSError, ValueError, IndexError):
         return False
-    with open(path, "a+", encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    if host != socket.gethostname():
+        return True  # another node: cannot tell, assume it runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_out(spec: SweepSpec) -> Path:
