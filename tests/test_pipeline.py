@@ -163,3 +163,31 @@ def test_not_a_recording_file(tmp_path):
     bad.write_text("not hdf5")
     with pytest.raises(ValueError, match="not a readable recording"):
         analyze([bad], tmp_path / "o", progress=False)
+
+
+def test_analyse_runs_gives_across_seed_intervals():
+    """Conditions × seeds: per-run summary rows and Student-t intervals across seeds (reference: scipy.stats.t)."""
+    from scipy import stats
+
+    from ensembles.workflows import AnalysisParams, analyse_runs
+
+    rng = np.random.default_rng(5)
+    runs = {}
+    for model, dense in (("ff", False), ("bp", True)):
+        recs = []
+        for seed in (0, 1, 2):
+            r = planted(model, rng, dense=dense, n_per_class=12, width=60, layers=1)
+            recs.append(r.assign_attrs(seed=seed))
+        runs[model] = recs
+    out = analyse_runs(runs, AnalysisParams(summary_shuffles=0), statistics=["population_hoyer"])
+    per_run = out["per_run"]
+    assert set(per_run["condition"]) == {"ff", "bp"} and set(per_run["seed"]) == {0, 1, 2}
+    key = out["across_seeds"]
+    row = key[(key.condition == "ff") & (key["class"] == "all") & (key["aggregate"] == "mean")].iloc[0]
+    v = per_run[(per_run.condition == "ff") & (per_run["class"] == "all") & (per_run["aggregate"] == "mean")]["value"]
+    half = stats.t.ppf(0.975, 2) * v.std(ddof=1) / np.sqrt(3)
+    assert row["n_seeds"] == 3 and row["mean"] == pytest.approx(v.mean())
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(v.mean() - half), pytest.approx(v.mean() + half))
+    acc = out["accuracy_across_seeds"].set_index("condition")
+    # every 8th of the 60 presentations is misclassified in each run: 52/60 with zero spread across seeds
+    assert acc.loc["ff", "mean"] == pytest.approx(52 / 60) and acc.loc["ff", "sd"] == 0 and acc.loc["ff", "n_seeds"] == 3
