@@ -130,8 +130,9 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
         nd = ds["n_driven"].values
         rows += _agg_rows(nd, base, "n_driven")
         rows.append(_row(base, "mixed_selective", "fraction", (nd >= 2).mean(), nd.size))
-        drv = ds["driven"].values
-        for i, c in enumerate(ds["class"].values):
+        cat = next(d for d in ds["driven"].dims if d != C.NEUROID)  # "class" (today) or "category" (the contract)
+        drv = ds["driven"].transpose(cat, C.NEUROID).values
+        for i, c in enumerate(ds[cat].values):
             rows.append(_row(base, "n_driven_neuroids", "count", drv[i].sum(), drv.shape[1], cls=c))
     if "ensembles" in groups:
         # Tosato et al.'s rule (paper-spec §3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer

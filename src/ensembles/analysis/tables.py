@@ -251,7 +251,8 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
 
 
 def _overlap_rows(memb: np.ndarray, classes: np.ndarray, names: Mapping[int, str], name: str, layer: int) -> list[dict]:
-    res = ensemble_overlap(np.asarray(memb, dtype=bool), metric="count", by_layer=False)
+    labelled = xr.DataArray(np.asarray(memb, dtype=bool), dims=("category", C.NEUROID), coords={"category": classes})
+    res = ensemble_overlap(labelled, metric="count", by_layer=False)
     ov, exp, p, q = (np.asarray(res[v].values, float) for v in ("overlap", "expected", "p", "q"))
     rows = []
     for a, ca in enumerate(classes):
