@@ -32,7 +32,7 @@ FORBIDDEN = {
     "plot": {"report", "sweep", "train", "workflows", "commands", "cli"},
     "report": {"workflows", "sweep", "train", "commands", "cli", "analysis", "plot"},
     "sweep": {"workflows", "report", "commands", "cli", "plot"},
-    "workflows": {"commands", "cli", "sweep"},
+    "workflows": {"commands", "cli"},
 }
 BOTTOM = {"layout", "history", "layerweights", "_io", "_lock", "errors", "conventions", "_validation"}
 

@@ -140,7 +140,9 @@ class OutputDirClaim:
             names = sorted(os.listdir(self.path))
         except OSError:
             return []
-        return [n for n in names if n not in _OURS]
+        # our lock, our marker, and the marker's temporary name while another process writes it (a race otherwise
+        # makes the second of two concurrent commands see a "foreign" file instead of the holder of the lock)
+        return [n for n in names if n not in _OURS and not n.startswith(f".{MARKER_NAME}.")]
 
 
 def _parse(text: str) -> dict | None:
