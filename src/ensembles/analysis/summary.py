@@ -139,7 +139,7 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
         member = ens.category_ensembles(x, labels, rule="paper", tau=1.0, by_layer=False)
         size = np.asarray(member.sum(C.NEUROID).values, dtype=np.float64)
         n_units = member.sizes[C.NEUROID]
-        for c, sz in zip(member["category"].values, size):
+        for c, sz in zip(member["category"].values, size, strict=True):
             rows.append(_row(base, "ensemble_size", "count", sz, n_units, cls=c))
             rows.append(_row(base, "ensemble_fraction", "fraction", sz / n_units, n_units, cls=c))
         rows += _agg_rows(size, base, "ensemble_size")

@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from ensembles.layout import ResultsLayout
-from ensembles.report._html import esc, figure_html, head, read_json_file, read_table, table_html, write_report
+from ensembles.report._html import (
+    esc,
+    figure_html,
+    head,
+    read_json_file,
+    read_table,
+    table_html,
+    write_report,
+)
 from ensembles.report.sweep import build_sweep_report, sweep_summary_text
 
 __all__ = ["build_report", "build_sweep_report", "summary_text", "sweep_summary_text"]

@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ensembles.layout import ResultsLayout
-from ensembles.report._html import esc, figure_html, head, read_json_file, read_table, table_html, write_report
+from ensembles.report._html import (
+    esc,
+    figure_html,
+    head,
+    read_json_file,
+    read_table,
+    table_html,
+    write_report,
+)
 
 __all__ = ["build_sweep_report", "sweep_summary_text"]
 

@@ -12,11 +12,11 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ensembles.workflows.figures import draw_figures, figure_list
 from ensembles.layout import check_out
+from ensembles.workflows.figures import draw_figures, figure_list
 from ensembles.workflows.results import ResultsDir, now, versions
-from ensembles.workflows.tables import Analysis, AnalysisParams, Progress, analyse_sources
 from ensembles.workflows.sources import load_sources
+from ensembles.workflows.tables import Analysis, AnalysisParams, Progress, analyse_sources
 
 __all__ = ["analyze", "manifest_of"]
 

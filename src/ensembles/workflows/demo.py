@@ -21,9 +21,8 @@ from typing import Any
 
 from ensembles._validation import check_choice, closest
 from ensembles.errors import OutputDirError, ParameterError
-from ensembles.layout import ResultsLayout, RunLayout
+from ensembles.layout import ResultsLayout, RunLayout, check_out, claim_results_dir
 from ensembles.workflows.analyze import analyze
-from ensembles.layout import check_out, claim_results_dir
 
 __all__ = ["SCALES", "demo_plan", "run_demo"]
 

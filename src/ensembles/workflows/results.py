@@ -23,8 +23,8 @@ import pandas as pd
 from ensembles._io import atomic_write_json, atomic_write_text, read_json
 from ensembles._lock import OutputDirClaim
 from ensembles.errors import OutputDirError
-from ensembles.layout import STAGING_PREFIX as _STAGING
 from ensembles.layout import RESULTS_COMMANDS, ResultsLayout, check_out, claim_results_dir
+from ensembles.layout import STAGING_PREFIX as _STAGING
 
 __all__ = ["RESULTS_COMMANDS", "ResultsDir", "claim_results_dir", "versions", "now"]
 
