@@ -4,7 +4,7 @@ headless-Chromium render check of the report (skipped when Chromium is absent)."
 import json
 import shutil
 import subprocess
-from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
@@ -43,10 +43,32 @@ def test_demo_end_to_end(demo, capsys):
     zs = pd.read_csv(demo / "tables" / "zero_shot.csv")
     assert set(zs[zs.condition == "held out"]["label"]) == {3}
     assert {"held out", "seen", "all-classes run"} == set(zs.condition)
-    # inhibition: E + I + b reproduces the model's own pre-activation
+    # inhibition: relu(E + I + b) reproduces the recorded activity
     cur = pd.read_csv(demo / "tables" / "currents.csv")
     assert cur["reconstruction_error"].max() < 1e-4
     assert set(cur.model) == {"FF", "BP/FF", "BP"}
+
+
+def test_inhibition_needs_no_torch_and_matches_the_checkpoint(demo, tmp_path):
+    """The trainer writes weights.npz beside the recording: the analysis of a run reads it without torch.  A run
+    without it (trained before the file existed) falls back to checkpoints/model.pt and gives the same currents."""
+    run = demo / "runs" / "ff"
+    assert (run / "weights.npz").exists()
+    code = (f"import sys; from ensembles.workflows import analyze; "
+            f"analyze([{str(run)!r}], {str(tmp_path / 'a')!r}, n_bootstrap=20, n_shuffles=0, progress=False, "
+            "figures=False); assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    old = tmp_path / "old_run"
+    shutil.copytree(run, old)
+    (old / "weights.npz").unlink()
+    from ensembles.workflows import analyze
+
+    analyze([old], tmp_path / "b", n_bootstrap=20, n_shuffles=0, progress=False, figures=False)
+    import pandas as pd
+
+    a, b = (pd.read_csv(tmp_path / d / "tables" / "currents.csv") for d in ("a", "b"))
+    pd.testing.assert_frame_equal(a, b)
+    assert a["reconstruction_error"].max() < 1e-5
 
 
 def test_demo_second_run_reuses(demo, capsys):

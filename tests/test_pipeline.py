@@ -1,4 +1,5 @@
-"""analyze + build_report on small synthetic recordings: tables, figures, report sections, no-overwrite rules."""
+"""ensembles.workflows.analyze + build_report on small synthetic recordings: tables, figures, report sections,
+no-overwrite rules."""
 
 import json
 import re
@@ -7,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ensembles.pipeline import FIGURES, analyze, bootstrap_mean_ci, summary_text
+from ensembles.analysis.tables import bootstrap_mean_ci
 from ensembles.record import make_recording, save_recording
-from ensembles.report import build_report
+from ensembles.report import build_report, summary_text
+from ensembles.workflows import FIGURES, analyze
 
 CLASSES = np.array(["A", "B", "C", "D", "E"])
 
@@ -43,7 +45,7 @@ def results(tmp_path_factory):
     rng = np.random.default_rng(0)
     out = tmp_path_factory.mktemp("an") / "res"
     recs = [planted("ff", rng), planted("bp", rng, dense=True)]
-    man = analyze(recs, out, n_boot=200, n_shuffles=2, progress=False)
+    man = analyze(recs, out, n_bootstrap=200, n_shuffles=2, progress=False)
     return out, man, recs
 
 
@@ -75,15 +77,15 @@ def test_figures_written_and_skips_explained(results):
     # recordings without a training run: the figures that need one are skipped, with the reason
     for fid in ("training", "checkpoints", "sweep", "zero_shot", "inhibition"):
         assert fid in man["skipped"] and man["skipped"][fid]
-    assert set(man["figures"]) | set(man["skipped"]) == set(FIGURES)
+    assert set(man["figures"]) | set(man["skipped"]) == {f.id for f in FIGURES}
 
 
 def test_report_contains_every_section_and_is_self_contained(results):
     out, man, _ = results
     path = build_report(out)
     text = path.read_text()
-    for fid, (title, _) in FIGURES.items():
-        assert f"id='fig-{fid}'" in text and title in text
+    for f in FIGURES:
+        assert f"id='fig-{f.id}'" in text and f.title in text
     assert text.count("data:image/png;base64,") == len(man["figures"])
     assert "correctly classified test presentations, n=105 of 120" in text
     assert "Not shown: no training history" in text
@@ -101,8 +103,8 @@ def test_no_overwrite_without_force_then_force(results, tmp_path):
         analyze(recs, out, progress=False)
     assert (out / "manifest.json").read_text() == before
     out2 = tmp_path / "r2"
-    analyze(recs[:1], out2, n_boot=50, n_shuffles=0, progress=False, figures=False)
-    m2 = analyze(recs[1:], out2, n_boot=50, n_shuffles=0, progress=False, force=True, figures=False)
+    analyze(recs[:1], out2, n_bootstrap=50, n_shuffles=0, progress=False, figures=False)
+    m2 = analyze(recs[1:], out2, n_bootstrap=50, n_shuffles=0, progress=False, force=True, figures=False)
     assert [s["name"] for s in m2["sources"]] == ["BP"]
     assert json.loads((out2 / "manifest.json").read_text())["sources"][0]["name"] == "BP"
 
@@ -112,7 +114,7 @@ def test_neural_data_without_correct_and_from_files(tmp_path):
     rec = planted("neural:synthetic-v1", rng, correct=False)
     p = tmp_path / "neural.h5"
     save_recording(rec, p)
-    man = analyze([p], tmp_path / "n", n_boot=50, n_shuffles=0, progress=False)
+    man = analyze([p], tmp_path / "n", n_bootstrap=50, n_shuffles=0, progress=False)
     assert man["sources"][0]["data_used"] == "all test presentations (the recording has no 'correct' coord), n=120"
     assert "accuracy" not in man["sources"][0]
     html = build_report(tmp_path / "n").read_text()
@@ -122,7 +124,7 @@ def test_neural_data_without_correct_and_from_files(tmp_path):
 
 def test_duplicate_models_get_unique_names(tmp_path):
     rng = np.random.default_rng(2)
-    man = analyze([planted("ff", rng), planted("ff", rng)], tmp_path / "d", n_boot=20, n_shuffles=0,
+    man = analyze([planted("ff", rng), planted("ff", rng)], tmp_path / "d", n_bootstrap=20, n_shuffles=0,
                   progress=False, figures=False)
     assert [s["name"] for s in man["sources"]] == ["FF #1", "FF #2"]  # same seed: numbered
 
@@ -142,7 +144,8 @@ def test_bootstrap_ci_reference():
         (dict(recordings=[]), ValueError, "at least one recording"),
         (dict(recordings=["/nonexistent/rec.h5"]), FileNotFoundError, "recording not found"),
         (dict(recordings=[42]), TypeError, "paths or xr.Dataset"),
-        (dict(n_boot=0), ValueError, "'n_boot'"),
+        (dict(n_bootstrap=0), ValueError, "'n_bootstrap'"),
+        (dict(out_dir=""), ValueError, "'out_dir' parameter must name a directory"),
         (dict(tau=-1.0), ValueError, "'tau'"),
     ],
 )
@@ -152,6 +155,7 @@ def test_bad_input(kwargs, exc, match, tmp_path):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         analyze(**args)
+    assert not (tmp_path / "o").exists()  # bad input: nothing created
 
 
 def test_not_a_recording_file(tmp_path):
@@ -159,3 +163,31 @@ def test_not_a_recording_file(tmp_path):
     bad.write_text("not hdf5")
     with pytest.raises(ValueError, match="not a readable recording"):
         analyze([bad], tmp_path / "o", progress=False)
+
+
+def test_analyse_runs_gives_across_seed_intervals():
+    """Conditions × seeds: per-run summary rows and Student-t intervals across seeds (reference: scipy.stats.t)."""
+    from scipy import stats
+
+    from ensembles.workflows import AnalysisParams, analyse_runs
+
+    rng = np.random.default_rng(5)
+    runs = {}
+    for model, dense in (("ff", False), ("bp", True)):
+        recs = []
+        for seed in (0, 1, 2):
+            r = planted(model, rng, dense=dense, n_per_class=12, width=60, layers=1)
+            recs.append(r.assign_attrs(seed=seed))
+        runs[model] = recs
+    out = analyse_runs(runs, AnalysisParams(summary_shuffles=0), statistics=["population_hoyer"])
+    per_run = out["per_run"]
+    assert set(per_run["condition"]) == {"ff", "bp"} and set(per_run["seed"]) == {0, 1, 2}
+    key = out["across_seeds"]
+    row = key[(key.condition == "ff") & (key["class"] == "all") & (key["aggregate"] == "mean")].iloc[0]
+    v = per_run[(per_run.condition == "ff") & (per_run["class"] == "all") & (per_run["aggregate"] == "mean")]["value"]
+    half = stats.t.ppf(0.975, 2) * v.std(ddof=1) / np.sqrt(3)
+    assert row["n_seeds"] == 3 and row["mean"] == pytest.approx(v.mean())
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(v.mean() - half), pytest.approx(v.mean() + half))
+    acc = out["accuracy_across_seeds"].set_index("condition")
+    # every 8th of the 60 presentations is misclassified in each run: 52/60 with zero spread across seeds
+    assert acc.loc["ff", "mean"] == pytest.approx(52 / 60) and acc.loc["ff", "sd"] == 0 and acc.loc["ff", "n_seeds"] == 3

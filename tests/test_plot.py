@@ -155,19 +155,23 @@ def test_selectivity_distributions(rng):
 
 
 def test_history_frame_and_training_curves():
-    ff = [{"epoch": e, "layer": lay, "loss": 1.0 / (e + 1), "pos_goodness": 2 + e, "neg_goodness": 2 - 0.1 * e}
-          for lay in (1, 2) for e in range(5)]
-    bp = [{"epoch": e, "loss": 1.0 / (e + 1), "train_accuracy": 0.5 + 0.1 * e} for e in range(5)]
-    bpff = [{"epoch": e, "goodness_pos": [1.0, 2.0], "goodness_neg": [0.5, 0.4], "loss": 0.3} for e in range(3)]
+    # the trainers' history schema (ensembles.history): greedy FF names the trained layer and suffixes "_l<k>"
+    ff = [{"epoch": 5 * (lay - 1) + e, "layer": lay, "loss": 1.0 / e, f"loss_l{lay}": 1.0 / e,
+           f"g_pos_l{lay}": 2 + e, f"g_neg_l{lay}": 2 - 0.1 * e} for lay in (1, 2) for e in range(1, 6)]
+    bp = [{"epoch": e, "loss": 1.0 / e, "ce": 1.0 / e, "train_accuracy_running": 0.5 + 0.1 * e,
+           "epoch_time_s": 0.1, "ignored": "text", "flag": True} for e in range(1, 6)]
+    bpff = [{"epoch": e, "loss": 0.3, "g_pos_l1": 1.0, "g_neg_l1": 0.5, "g_pos_l2": 2.0, "g_neg_l2": 0.4}
+            for e in range(1, 4)]
     h = plot.history_frame({"FF": ff, "BP": bp, "BP/FF": bpff})
     assert set(h[h.model == "FF"]["layer"].dropna()) == {1, 2}
     assert set(h[h.model == "BP/FF"]["layer"].dropna()) == {1, 2}
-    flat = plot.history_frame([{"epoch": 0, "layer2_pos_goodness": 1.5}])
-    assert flat.loc[0, "layer"] == 2 and flat.loc[0, "metric"] == "pos_goodness"
-    # the trainers' keys (ensembles.train history.json): g_pos_l1, g_neg_l3, loss_l2
+    assert h[h.model == "BP"]["layer"].isna().all()  # network-wide metrics; text and booleans are not metrics
+    assert set(h[h.model == "BP"]["metric"]) == {"loss", "ce", "train_accuracy_running", "epoch_time_s"}
     tr = plot.history_frame([{"epoch": 1, "layer": 1, "loss_l1": 0.7, "g_pos_l1": 2.9, "g_neg_l3": 0.1}])
     assert sorted(zip(tr["layer"], tr["metric"], strict=True)) == [(1, "g_pos"), (1, "loss"), (3, "g_neg")]
     assert len(plot.training_curves(tr.assign(model="FF")).axes[0].lines) == 2
+    with pytest.raises(ValueError, match="list of per-epoch records"):
+        plot.history_frame("not a history")
     fig = plot.training_curves(h)
     assert len(fig.axes) == 6 + 1  # 2 x 3 + one twin accuracy axis for BP
     ff_ax = fig.axes[0]

@@ -26,7 +26,9 @@ from ensembles.sweep import (
     slurm_cluster_kwargs,
     sweep_status,
 )
-from ensembles.sweep.runner import SweepLock, SweepLockedError, execute_run
+from ensembles._lock import claim_output_dir
+from ensembles.errors import OutputDirError
+from ensembles.sweep.runner import execute_run, write_manifest
 
 # Sweeps run on dask.distributed (the optional 'distributed' extra); without it these tests skip, with the reason.
 needs_distributed = pytest.mark.skipif(
@@ -314,8 +316,11 @@ def test_trainer_without_done_marker_is_a_failure(tmp_path):
 
 @needs_distributed
 def test_status_states_and_lock(tmp_path):
-    run_sweep(SWEEP, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
-              dry_run=True, echo=lambda m: None)
+    res = run_sweep(SWEEP, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
+                    dry_run=True, echo=lambda m: None)
+    assert os.listdir(tmp_path) == []  # a dry run writes nothing
+    spec = parse_sweep(SWEEP)
+    write_manifest(tmp_path, spec, res.runs)
     df = sweep_status(tmp_path)
     assert set(df["state"]) == {"pending"} and len(df) == 6
     manifest = json.loads((tmp_path / "sweep_manifest.json").read_text())
@@ -324,9 +329,9 @@ def test_status_states_and_lock(tmp_path):
     (tmp_path / manifest["runs"][0]["log_dir"]).mkdir(parents=True)
     (tmp_path / manifest["runs"][0]["log_dir"] / "status.json").write_text(json.dumps({"state": "running", "attempt": 1}))
     assert sweep_status(tmp_path).loc[0, "state"] == "interrupted"  # no live sweep holds the lock
-    with SweepLock(tmp_path):
+    with claim_output_dir(tmp_path, command="sweep", force=True):
         assert sweep_status(tmp_path).loc[0, "state"] == "running"
-        with pytest.raises(SweepLockedError, match="Another sweep is already running"):
+        with pytest.raises(OutputDirError, match=r"in use by pid \d+ .*ensembles sweep"):
             run_sweep(SWEEP, tmp_path, make_config=fake_make_config, train_fn=fake_train, progress=False,
                       echo=lambda m: None)
     (d0 / "DONE").write_text("")

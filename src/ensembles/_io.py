@@ -1,32 +1,114 @@
-"""Atomic file writes shared by every module that writes results (runs, sweeps, analyses, reports).
+"""Atomic file writes: the one writer behind every file ``ensembles`` produces (runs, sweeps, analyses, reports).
 
-The content goes to a temporary file in the destination's directory, is flushed and fsync'ed, then renamed over
-the destination (``os.replace`` is atomic on POSIX): a reader, or a restarted job, sees either the old file or the
-complete new one, never a torn write.  On any error the temporary file is removed and the destination is untouched.
+:func:`atomic_write` hands a unique temporary path in the destination's directory to a ``write_fn`` (anything that
+writes a file given a path: ``torch.save``, ``Dataset.to_netcdf``, ``Figure.savefig``, ``np.savez``, or the text
+and JSON helpers below), fsyncs it, gives it the permissions a plain ``open()`` would (``0o666`` minus the process
+umask: temporary files are created ``0600``, which would otherwise stay), then renames it over the destination
+(``os.replace`` is atomic on POSIX).  A reader, a restarted job, or a second process sees either the old file or the
+complete new one, never a torn write; two writers never share a temporary name.  On any error the temporary file is
+removed and the destination is untouched.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "file_mode", "to_jsonable"]
+
+_umask_lock = threading.Lock()
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically, creating the parent directory if needed."""
+def file_mode() -> int:
+    """The mode a new file gets from ``open()`` in this process: ``0o666`` minus the umask."""
+    try:  # Linux >= 4.7 reports the umask without changing it
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _umask_lock:  # elsewhere: read it by setting it (restored at once)
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, suffix: str = "") -> Path:
+    """Write ``path`` atomically: ``write_fn(tmp)`` writes a temporary file that then replaces ``path``.
+
+    Parameters
+    ----------
+    path : path
+        The destination; its parent directory is created if needed.
+    write_fn : callable
+        Called with the temporary path (a :class:`~pathlib.Path` in the same directory, unique to this call).
+        It must write the complete file there (it may replace the empty file that exists at that path).
+    suffix : str
+        Suffix of the temporary name (e.g. ``".png"`` for writers that infer the format from the name).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
+        write_fn(tmp)
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         try:
-            os.unlink(tmp)
+            tmp.unlink()
         except OSError:
             pass
         raise
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays as Python values, non-finite floats as ``None``, paths as strings."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy scalars and arrays
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return str(obj)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 1) -> Path:
+    """Write ``obj`` as JSON atomically (numpy values converted, non-finite floats written as ``null``)."""
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent) + "\n")
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """Read a JSON file; ``default`` if it does not exist or is not valid JSON."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return default

@@ -140,9 +140,9 @@ class OutputDirClaim:
             names = sorted(os.listdir(self.path))
         except OSError:
             return []
-        # the marker's temporary name while a concurrent claimant writes it (atomic_write_text: ".NAME.XXXX.tmp")
-        ours_tmp = f".{MARKER_NAME}."
-        return [n for n in names if n not in _OURS and not (n.startswith(ours_tmp) and n.endswith(".tmp"))]
+        # our lock, our marker, and the marker's temporary name while another process writes it (a race otherwise
+        # makes the second of two concurrent commands see a "foreign" file instead of the holder of the lock)
+        return [n for n in names if n not in _OURS and not n.startswith(f".{MARKER_NAME}.")]
 
 
 def _parse(text: str) -> dict | None:

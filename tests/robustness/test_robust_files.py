@@ -205,13 +205,13 @@ def test_full_disk_gives_a_clear_error_and_cleans_up(saved, tmp_path):
 
 def test_full_disk_during_sweep_bookkeeping(tmp_path):
     """The sweep's own files are written atomically too: a failed write keeps the previous content."""
-    from ensembles.sweep._io import atomic_write_json, read_json
+    from ensembles._io import atomic_write_json, read_json
 
     target = tmp_path / "status.json"
     atomic_write_json(target, {"state": "running"})
     code = f"""
         import resource, signal
-        from ensembles.sweep._io import atomic_write_json
+        from ensembles._io import atomic_write_json
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
         try:

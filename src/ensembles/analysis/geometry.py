@@ -813,17 +813,15 @@ def summarize_geometry(
         act, attrs = rec, dict(rec.attrs)
     else:
         raise param_error("rec", "a recording (xr.Dataset) or an activity DataArray", rec, exc=TypeError)
-    if "checkpoint" in act.dims:
-        act = act.isel(checkpoint=-1)
+    from ensembles.record import select_presentations  # the one selection (last checkpoint, correct + held out)
+
+    act = select_presentations(act, correct_only=correct_only)
     if set(act.dims) != {"presentation", "neuroid"}:
         raise ValueError(
             f"The 'rec' parameter must have dims ('presentation', 'neuroid'). Got {tuple(act.dims)}."
         )
     act = act.transpose("presentation", "neuroid")
-    subset = "all"
-    if correct_only and "correct" in act.coords and act["correct"].dims == ("presentation",):
-        act = act.isel(presentation=np.asarray(act["correct"].values, dtype=bool))
-        subset = "correct"
+    subset = "correct" if correct_only and "correct" in act.coords else "all"
     layer_values = act["layer"].values if "layer" in act.coords else np.ones(act.sizes["neuroid"], dtype=int)
     wanted = np.unique(layer_values) if layers is None else np.atleast_1d(layers)
     base = {

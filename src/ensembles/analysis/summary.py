@@ -2,8 +2,9 @@
 
 One row per model × run × checkpoint × layer × class × statistic × aggregate, ready for seaborn
 (``sns.barplot(data=df.query("statistic == 'hoyer'"), x="layer", y="value", hue="model")``).  By default only
-correctly classified presentations are used (Tosato et al. 2023's protocol), via the recording's ``correct`` coord;
-neural data without that coord use every presentation (column ``subset`` says which).
+correctly classified presentations (and every presentation of a held-out class) are used, Tosato et al. 2023's
+protocol, chosen by :func:`ensembles.record.select_presentations`; neural data without a ``correct`` coord use every
+presentation (column ``subset`` says which).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ensembles._validation import check_choice, describe
 from ensembles.analysis import ensembles as ens
 from ensembles.analysis import selectivity as sel
 from ensembles.analysis import sparsity as sp
+from ensembles.record import select_presentations
 
 __all__ = ["MEASURE_GROUPS", "summarize"]
 
@@ -128,15 +130,16 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
         nd = ds["n_driven"].values
         rows += _agg_rows(nd, base, "n_driven")
         rows.append(_row(base, "mixed_selective", "fraction", (nd >= 2).mean(), nd.size))
-        drv = ds["driven"].values
-        for i, c in enumerate(ds["class"].values):
+        cat = next(d for d in ds["driven"].dims if d != C.NEUROID)  # "class" (today) or "category" (the contract)
+        drv = ds["driven"].transpose(cat, C.NEUROID).values
+        for i, c in enumerate(ds[cat].values):
             rows.append(_row(base, "n_driven_neuroids", "count", drv[i].sum(), drv.shape[1], cls=c))
     if "ensembles" in groups:
         # Tosato et al.'s rule (paper-spec §3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer
         member = ens.category_ensembles(x, labels, rule="paper", tau=1.0, by_layer=False)
         size = np.asarray(member.sum(C.NEUROID).values, dtype=np.float64)
         n_units = member.sizes[C.NEUROID]
-        for c, sz in zip(member["category"].values, size):
+        for c, sz in zip(member["category"].values, size, strict=True):
             rows.append(_row(base, "ensemble_size", "count", sz, n_units, cls=c))
             rows.append(_row(base, "ensemble_fraction", "fraction", sz / n_units, n_units, cls=c))
         rows += _agg_rows(size, base, "ensemble_size")
@@ -148,6 +151,7 @@ def summarize(
     rec: Any,
     *,
     correct_only: bool = True,
+    keep_held_out: bool = True,
     measures: Any = None,
     checkpoint: Any = -1,
     layers: Any = None,
@@ -167,6 +171,11 @@ def summarize(
         classes come from the ``label`` presentation coord (without it only sparseness is computed).
     correct_only : bool
         Use only presentations with ``correct == True`` when the coord exists (the paper's protocol); otherwise all.
+        The selection is :func:`ensembles.record.select_presentations`, the one used by every table of the package.
+    keep_held_out : bool
+        With ``correct_only``, also keep every presentation of a class held out of training (``held_out`` coord;
+        such a class is never predicted correctly, paper-spec §3.6).  Default True, as everywhere in the package;
+        the rows then have ``subset = "correct+held_out"``.
     measures : sequence of str, optional
         Subset of :data:`MEASURE_GROUPS` (default: all).
     checkpoint : int, "all"
@@ -224,7 +233,7 @@ def summarize(
         else:
             cks = [(None, a_run)]
         for ck, a in cks:
-            rows += _summarize_one(a, attrs, run_val, ck, correct_only, layers, groups, opts)
+            rows += _summarize_one(a, attrs, run_val, ck, correct_only, keep_held_out, layers, groups, opts)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -234,17 +243,15 @@ def _scalar(a: xr.DataArray, name: str, default: Any) -> Any:
     return default
 
 
-def _summarize_one(a, attrs, run_val, ck, correct_only, layers, groups, opts) -> list[dict]:
+def _summarize_one(a, attrs, run_val, ck, correct_only, keep_held_out, layers, groups, opts) -> list[dict]:
     subset = "all"
     if correct_only and "correct" in a.coords:
-        corr = np.asarray(a.coords["correct"].values).astype(bool)
-        if corr.ndim != 1:
+        if a.coords["correct"].ndim != 1:
             raise ValueError(f"coord 'correct' must be 1-D along presentation; got dims {a.coords['correct'].dims}")
-        if not corr.any():
-            raise ValueError("The 'rec' parameter has no correctly classified presentations (correct_only=True); "
-                             "pass correct_only=False to use all presentations.")  # fmt: skip
-        a = a.isel({C.PRESENTATION: np.flatnonzero(corr)})
+        a = select_presentations(a, correct_only=True, keep_held_out=keep_held_out)
         subset = "correct"
+        if keep_held_out and "held_out" in a.coords and bool(np.asarray(a.coords["held_out"].values).any()):
+            subset = "correct+held_out"
     labels = np.asarray(a.coords["label"].values) if "label" in a.coords else None
     epoch = _scalar(a, "epoch", None)
     base = {

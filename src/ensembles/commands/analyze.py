@@ -12,9 +12,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Compute sparseness, ensembles and overlaps, selectivity and the comparison with cortex for one or "
             "more recordings (files or training-run directories) and write tables (CSV), figures (PNG, SVG) and "
-            "report.html under --out.  Statistics use correctly classified presentations when the recording has "
-            "a 'correct' coord (the paper's protocol) unless --all-presentations.  Figures that need what a "
-            "recording lacks (history, weights, checkpoints) are skipped and the report says so."
+            "report.html under --out.  Statistics use correctly classified presentations (and every presentation "
+            "of a held-out class) when the recording has a 'correct' coord (the paper's protocol) unless "
+            "--all-presentations.  Figures that need what a recording lacks (history, weights, checkpoints) are "
+            "skipped and the report says so.  --out is claimed while the analysis runs: a second command writing "
+            "the same directory is refused."
         ),
     )
     parser.add_argument("recordings", nargs="+", metavar="REC", help="recording files (.h5) or run directories")
@@ -24,21 +26,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="use every presentation, not only the correctly classified ones")
     parser.add_argument("--tau", type=float, default=1.0, help="τ of the authors' ensemble rule (default 1)")
     parser.add_argument("--no-report", action="store_true", help="write tables and figures only")
-    parser.add_argument("--force", action="store_true", help="overwrite finished results in --out")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite finished results in --out, or write into a directory ensembles did not write")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args) -> int:
-    from ensembles.pipeline import analyze, summary_text
+    from ensembles.report import build_report, summary_text
+    from ensembles.workflows import analyze
 
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     analyze(args.recordings, args.out, correct_only=not args.all_presentations, force=args.force, tau=args.tau,
             names=names, progress=not args.quiet)
     print(summary_text(args.out))
     if not args.no_report:
-        from ensembles.report import build_report
-
         print(f"report: {build_report(args.out)}")
     return 0

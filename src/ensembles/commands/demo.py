@@ -42,14 +42,13 @@ def _held_out(text: str) -> tuple[int, ...]:
 
 def run(args) -> int:
     from ensembles._validation import check_choice
-    from ensembles.report.demo import SCALES, run_demo
+    from ensembles.report import summary_text
+    from ensembles.workflows.demo import SCALES, run_demo
 
     check_choice("--scale", args.scale, SCALES)
     res = run_demo(args.dataset, args.scale, args.out, force=args.force, seed=args.seed,
                    held_out=_held_out(args.held_out), sweep=not args.no_sweep, progress=not args.quiet,
                    device=args.device, models=tuple(m.strip() for m in args.models.split(",") if m.strip()))
-    from ensembles.pipeline import summary_text
-
     print(summary_text(args.out))
     if res["timings_s"]:
         print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in res["timings_s"].items()))

@@ -15,7 +15,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "manifest.json): the report is (re)built from it; or a training run directory (holds recording.h5): "
             "it is analysed into DIR/analysis first; or a sweep directory (the --out of 'ensembles sweep'; holds "
             "sweep_manifest.json and combined/): every statistic is aggregated across seeds (mean, SD, 95%% "
-            "Student-t CI) into DIR/analysis, with error-bar figures.  Prints the headline numbers."
+            "Student-t CI) into DIR/analysis, with error-bar figures.  Prints the headline numbers.  The report "
+            "reads only inside its directory."
         ),
     )
     parser.add_argument("run_dir", metavar="DIR", help="analysis, training run or sweep directory")
@@ -27,8 +28,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ensembles.pipeline import analyze, results_exist, summary_text
-    from ensembles.report import analyze_sweep, build_report, is_sweep_dir, sweep_summary_text
+    from ensembles.layout import ResultsLayout, RunLayout, SweepLayout
+    from ensembles.report import build_report, summary_text, sweep_summary_text
+    from ensembles.workflows import analyze, analyze_sweep
 
     d = Path(args.run_dir)
     if not d.exists():
@@ -36,22 +38,23 @@ def run(args) -> int:
     if not d.is_dir():
         raise NotADirectoryError(f"expected an analysis or run directory, got a file: {d} "
                                  "(for a recording file use 'ensembles analyze REC.h5 --out DIR')")
-    if (d / "sweep_report.json").exists() and not results_exist(d) and is_sweep_dir(d.parent):
+    results = ResultsLayout(d)
+    if results.is_sweep_analysis() and not results.is_finished() and SweepLayout(d.parent).is_sweep():
         d = d.parent  # DIR/analysis of a sweep: rebuild from the sweep
-    if is_sweep_dir(d) and not results_exist(d):
-        results = analyze_sweep(d, force=args.force)
-        print(sweep_summary_text(results))
-        print(f"report: {build_report(results, out=args.out)}")
+        results = ResultsLayout(d)
+    if SweepLayout(d).is_sweep() and not results.is_finished():
+        out = analyze_sweep(d, force=args.force)
+        print(sweep_summary_text(out))
+        print(f"report: {build_report(out, out=args.out)}")
         return 0
-    if results_exist(d):
-        results = d
-    elif (d / "recording.h5").exists():
-        results = d / "analysis"
-        if not results_exist(results) or args.force:
-            analyze([d], results, force=args.force, progress=not args.quiet)
-    else:
-        raise FileNotFoundError(f"{d} holds neither an analysis (manifest.json), a recording (recording.h5) nor a "
-                                "sweep (sweep_manifest.json)")
-    print(summary_text(results))
-    print(f"report: {build_report(results, out=args.out)}")
+    if not results.is_finished():
+        run = RunLayout(d)
+        if not run.recording.exists():
+            raise FileNotFoundError(f"{d} holds neither an analysis (manifest.json), a recording (recording.h5) nor "
+                                    "a sweep (sweep_manifest.json)")
+        results = ResultsLayout(d / "analysis")
+        if not results.is_finished() or args.force:
+            analyze([d], results.root, force=args.force, progress=not args.quiet, command="report")
+    print(summary_text(results.root))
+    print(f"report: {build_report(results.root, out=args.out)}")
     return 0

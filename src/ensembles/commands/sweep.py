@@ -18,7 +18,8 @@ def add_parser(subparsers) -> None:
                    help="'local' (default, a LocalCluster sized to this machine), 'slurm' (dask-jobqueue, options "
                         "from [scheduler.slurm]) or a scheduler address such as tcp://host:8786")
     p.add_argument("--retries", type=int, default=None, help="resubmissions of a failed run (default: sweep file, else 2)")
-    p.add_argument("--dry-run", action="store_true", help="list the runs and their state; train nothing")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state; train and write nothing")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds files ensembles did not write")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -29,7 +30,7 @@ def run(args) -> int:
     if args.retries is not None and args.retries < 0:
         raise ValueError(f"--retries must be a non-negative integer. Got {args.retries} instead.")
     result = run_sweep(args.sweep_file, args.out, scheduler=args.scheduler, retries=args.retries,
-                       dry_run=args.dry_run, progress=not args.no_progress)
+                       dry_run=args.dry_run, progress=not args.no_progress, force=args.force)
     if args.dry_run:
         return 0
     n = len(result.runs)

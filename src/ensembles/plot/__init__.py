@@ -1,6 +1,6 @@
 """Figures of the paper and of the report (seaborn/matplotlib).
 
-Every function takes results (recordings, or the tidy tables that :func:`ensembles.pipeline.analyze` writes as
+Every function takes results (recordings, or the tidy tables that :func:`ensembles.workflows.analyze` writes as
 CSV) and returns a :class:`matplotlib.figure.Figure` built without pyplot, so it is safe under the Agg backend
 and never calls ``show``.  The ``*_axes`` helpers draw into a given Axes and return it.
 

@@ -1,6 +1,6 @@
 """Across-seed error bars of a sweep (``ensembles report SWEEP_DIR``).
 
-:func:`sweep_error_bars` draws the table written by :func:`ensembles.report.sweep.across_seeds` (one row per
+:func:`sweep_error_bars` draws the table written by :func:`ensembles.analysis.tables.across_seeds` (one row per
 condition with ``mean``, ``sd``, ``sem``, ``ci_low``, ``ci_high``, ``n_seeds``): bars at the across-seed mean with
 error bars (95% t-interval by default, or ± SD / ± SEM), optionally with the value of every run overlaid as dots.
 """
@@ -66,7 +66,7 @@ def sweep_error_bars(table: pd.DataFrame, *, x: str, hue: str | None = None, pan
         for one subplot per level.
     error : {"ci", "sd", "sem"}
         ``"ci"``: the interval ``[ci_low, ci_high]`` from the table (95% Student-t interval of the mean across
-        seeds in :func:`ensembles.report.sweep.across_seeds`); ``"sd"``/``"sem"``: ± that column.  Rows with a
+        seeds in :func:`ensembles.analysis.tables.across_seeds`); ``"sd"``/``"sem"``: ± that column.  Rows with a
         single seed have no interval and are drawn without an error bar.
     values : pandas.DataFrame, optional
         Per-run values (same ``x``/``hue``/``panel`` columns plus ``value_col``), drawn as dots over the bars.

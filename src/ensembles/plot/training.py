@@ -2,76 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
 import pandas as pd
+
+from ensembles.history import history_frame
 
 from ._style import GOODNESS_COLORS, new_figure, ordered, palette, require_columns
 
 __all__ = ["history_frame", "training_curves", "checkpoint_trajectories", "sweep_scatter"]
-
-_LAYER_RE = re.compile(r"(?:^|[^a-z])(?:layer|l)[_\s./-]?(\d+)(?![a-z])", re.IGNORECASE)
-
-
-def _parse_key(key: str) -> tuple[int | None, str]:
-    """Split a history key such as ``"layer2/pos_goodness"`` into ``(2, "pos_goodness")``."""
-    m = _LAYER_RE.search(key)
-    layer = int(m.group(1)) if m else None
-    metric = _LAYER_RE.sub(" ", key) if m else key
-    metric = re.sub(r"[\s./-]+", "_", metric).strip("_").lower()
-    return layer, metric
-
-
-def history_frame(history: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]], *,
-                  model: str | None = None) -> pd.DataFrame:
-    """Tidy table ``model, step, epoch, layer, metric, value`` from per-epoch history dicts.
-
-    Accepts a list of dicts (one per epoch; nested ``{"layers": [{...}, ...]}`` or per-layer lists of numbers are
-    unrolled with 1-based layer numbers; flat keys such as ``"layer2_pos_goodness"`` are parsed), or a mapping
-    ``model -> list``.  ``step`` is the position in the history (greedy FF trains layers one after another, so
-    its ``epoch`` restarts for every layer).
-    """
-    if isinstance(history, Mapping):
-        frames = [history_frame(h, model=m) for m, h in history.items()]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["model", "step", "epoch", "layer", "metric", "value"])
-    rows = []
-    for step, entry in enumerate(history):
-        if not isinstance(entry, Mapping):
-            continue
-        epoch = entry.get("epoch", step)
-        base_layer = entry.get("layer") if isinstance(entry.get("layer"), int | np.integer) else None
-        for key, val in entry.items():
-            if key in ("epoch", "layer"):
-                continue
-            if isinstance(val, Mapping):  # {"pos_goodness": {"1": .., "2": ..}} or {"layer1": {...}}
-                for k2, v2 in val.items():
-                    lay, met = _parse_key(f"{key}_{k2}") if not str(k2).isdigit() else (int(k2), _parse_key(key)[1])
-                    if isinstance(v2, Mapping):
-                        for k3, v3 in v2.items():
-                            if isinstance(v3, int | float | np.number):
-                                rows.append((model, step, epoch, lay, _parse_key(str(k3))[1], float(v3)))
-                    elif isinstance(v2, int | float | np.number):
-                        rows.append((model, step, epoch, lay, met, float(v2)))
-            elif isinstance(val, list | tuple) and val and all(isinstance(v, Mapping) for v in val):
-                for li, d in enumerate(val, start=1):
-                    for k3, v3 in d.items():
-                        if isinstance(v3, int | float | np.number) and k3 != "layer":
-                            rows.append((model, step, epoch, int(d.get("layer", li)), _parse_key(str(k3))[1], float(v3)))
-            elif isinstance(val, list | tuple) and val and all(isinstance(v, int | float | np.number) for v in val):
-                met = _parse_key(key)[1]
-                for li, v in enumerate(val, start=1):
-                    rows.append((model, step, epoch, li, met, float(v)))
-            elif isinstance(val, int | float | np.number) and not isinstance(val, bool):
-                lay, met = _parse_key(key)
-                rows.append((model, step, epoch, lay if lay is not None else base_layer, met, float(val)))
-    df = pd.DataFrame(rows, columns=["model", "step", "epoch", "layer", "metric", "value"])
-    df["layer"] = df["layer"].astype("Int64")
-    return df
-
 
 def _is_goodness(metric: str) -> str | None:
     m = metric.lower()
@@ -90,7 +27,8 @@ def training_curves(history: pd.DataFrame, *, title: str | None = None):
     Parameters
     ----------
     history : DataFrame
-        Tidy history from :func:`history_frame` (columns ``model``, ``step``, ``layer``, ``metric``, ``value``).
+        Tidy history from :func:`ensembles.history.history_frame` (columns ``model``, ``step``, ``layer``,
+        ``metric``, ``value``; the schema of ``history.json`` is documented in :mod:`ensembles.history`).
         Goodness metrics are recognised by name (``pos``/``neg`` and ``good``), accuracies by ``acc``.
     """
     require_columns(history, ["model", "step", "layer", "metric", "value"], name="history")

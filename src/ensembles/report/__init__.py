@@ -1,112 +1,130 @@
-"""The HTML report: one self-contained, offline file built from an analysis directory.
+"""The HTML and text reports: one self-contained, offline file built from a results directory.
 
-:func:`build_report` reads ``manifest.json``, the tables and the figures that :func:`ensembles.pipeline.analyze`
+:func:`build_report` reads ``manifest.json``, the tables and the figures that :func:`ensembles.workflows.analyze`
 wrote, and writes ``report.html`` with every figure embedded (base64 PNG), the headline and detail tables, the
 data each statistic used, the skipped figures with the reason, and the configuration and package versions of
-every run.  No external resources (scripts, fonts, images) are referenced, so it opens offline.
+every run.  No external resources (scripts, fonts, images) are referenced, so it opens offline.  A report reads only
+inside its directory: a path in the manifest that is absolute or leaves the directory is refused.
+:func:`summary_text` is the plain-text headline the command line prints.  The across-seed report of a sweep is in
+:mod:`ensembles.report.sweep`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ensembles._io import atomic_write_text
-from ensembles.pipeline import FIGURES, summary_text
+from ensembles.layout import ResultsLayout
+from ensembles.report._html import (
+    esc,
+    figure_html,
+    head,
+    read_json_file,
+    read_table,
+    table_html,
+    write_report,
+)
+from ensembles.report.sweep import build_sweep_report, sweep_summary_text
 
-__all__ = ["analyze_sweep", "build_report", "build_sweep_report", "is_sweep_dir", "summary_text", "sweep_summary_text"]
-
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;
-color:#222;line-height:1.4}
-h1{font-size:1.6em;border-bottom:2px solid #1f77b4}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;font-size:12px;margin:.5em 0}th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
-th{background:#f2f5fa}td:first-child,th:first-child{text-align:left}
-figure{margin:1em 0;padding:.5em;border:1px solid #eee}figure img{max-width:100%;height:auto}
-figcaption{font-size:13px;color:#444}.used{font-size:12px;color:#666}.skip{color:#a33}
-pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto;max-height:28em}
-nav a{margin-right:.8em;font-size:13px}details{margin:.3em 0}
-"""
+__all__ = ["build_report", "build_sweep_report", "summary_text", "sweep_summary_text"]
 
 
-def _table_html(df: pd.DataFrame, *, max_rows: int = 60, floatfmt: str = "{:.3f}") -> str:
-    if df is None or not len(df):
-        return "<p><em>empty</em></p>"
-    shown = df.head(max_rows)
-    out = shown.to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="–", border=0,
-                        escape=True)
-    if len(df) > max_rows:
-        out += f"<p class='used'>first {max_rows} of {len(df)} rows; the full table is in the CSV.</p>"
-    return out
+def _manifest(results: ResultsLayout) -> dict:
+    if not results.is_finished():
+        raise FileNotFoundError(f"{results.root} holds no finished analysis (no {results.MANIFEST}); run "
+                                "'ensembles analyze' first")
+    return read_json_file(results.manifest)
 
 
-def _read_table(results: Path, rel: str | None) -> pd.DataFrame | None:
-    if not rel:
-        return None
-    p = results / rel
-    return pd.read_csv(p) if p.exists() else None
+def summary_text(results_dir: str | os.PathLike) -> str:
+    """Short plain-text summary of the headline numbers per model (printed by the CLI)."""
+    head_df = pd.DataFrame(_manifest(ResultsLayout(results_dir)).get("headline", []))
+    if not len(head_df):
+        return "no results"
+    lines = []
+
+    def num(v, fmt: str) -> str:
+        return format(v, fmt) if v is not None and np.isfinite(v) else "n/a"
+
+    for m, g in head_df.groupby("model", sort=False):
+        lines.append(f"{m}: accuracy {num(g['accuracy'].iloc[0], '.3f')}")
+        for _, r in g.iterrows():
+            lines.append(
+                f"  layer {r['layer']}: Hoyer {num(r['hoyer'], '.3f')} {r['hoyer_ci']}, median ensemble "
+                f"{num(r['median_ensemble_size'], '.0f')} units ({num(r['median_ensemble_pct'], '.1f')}%), mean "
+                f"overlap {num(r['mean_overlap'], '.2f')}, significant pairs {r['pairs_significant']}/{r['pairs_total']}"
+                + (f" [{r['significant_pairs']}]" if r["significant_pairs"] and r["pairs_significant"] <= 6 else ""))
+    return "\n".join(lines)
 
 
-def _img_tag(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def _figure_list(man: dict) -> list[dict]:
+    """The report's figures in order: from the manifest (older manifests: the figures written, then skipped)."""
+    listed = man.get("figure_list")
+    if isinstance(listed, list) and all(isinstance(f, dict) and "id" in f for f in listed):
+        return listed
+    figs = man.get("figures", {})
+    ids = list(figs) + [k for k in man.get("skipped", {}) if k not in figs]
+    return [{"id": k, "title": figs.get(k, {}).get("title", k), "caption": figs.get(k, {}).get("caption", "")}
+            for k in ids]
 
 
-def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | None = None,
-                 title: str | None = None) -> Path:
-    """Write ``report.html`` (one self-contained file) for an analysis directory.
+def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | None = None, title: str | None = None,
+                 force: bool = False, claim=None) -> Path:
+    """Write ``report.html`` (one self-contained file) for a results directory.
 
     Parameters
     ----------
     results_dir : path
-        A directory written by :func:`ensembles.pipeline.analyze` (holds ``manifest.json``), or the across-seed
-        analysis of a sweep written by :func:`ensembles.report.sweep.analyze_sweep` (holds ``sweep_report.json``;
+        A directory written by :func:`ensembles.workflows.analyze` (holds ``manifest.json``), or the across-seed
+        analysis of a sweep written by :func:`ensembles.workflows.analyze_sweep` (holds ``sweep_report.json``;
         the report is then :func:`ensembles.report.sweep.build_sweep_report`).
     out : path, optional
-        Output file (default ``results_dir/report.html``); written atomically.
+        Output file (default ``results_dir/report.html``, written while holding the directory's claim);
+        written atomically.
     title : str, optional
+    force : bool
+        Claim a directory that holds files ensembles did not write.
+    claim : OutputDirClaim, optional
+        A claim on ``results_dir`` the caller already holds.
 
     Returns
     -------
     pathlib.Path
         The report file.
     """
-    results = Path(results_dir)
-    man_path = results / "manifest.json"
-    if not man_path.exists() and (results / "sweep_report.json").exists():
-        return build_sweep_report(results, out=out, title=title)  # across-seed analysis of a sweep
-    if not man_path.exists():
-        raise FileNotFoundError(f"{results} holds no finished analysis (no manifest.json); run 'ensembles analyze' first")
-    try:
-        man = json.loads(man_path.read_text())
-    except ValueError as err:
-        raise ValueError(f"{man_path} is not valid JSON ({err})") from err
-    target = Path(out) if out is not None else results / "report.html"
-    esc = html.escape
-    sources = man.get("sources", [])
+    results = ResultsLayout(results_dir)
+    if not results.is_finished() and results.is_sweep_analysis():
+        return build_sweep_report(results.root, out=out, title=title, force=force, claim=claim)
+    man = _manifest(results)
+    text = _render(results, man, title)
+    return write_report(results, out, text, force=force, claim=claim)
+
+
+def _render(results: ResultsLayout, man: dict, title: str | None) -> str:
+    sources = [s for s in man.get("sources", []) if isinstance(s, dict)]
     datasets = sorted({str(s.get("dataset", "")) for s in sources if s.get("dataset")})
-    title = title or f"Representations report: {', '.join(s['name'] for s in sources)}" + (
+    title = title or f"Representations report: {', '.join(str(s.get('name')) for s in sources)}" + (
         f" on {', '.join(datasets)}" if datasets else "")
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
-             f"<style>{_CSS}</style></head><body>", f"<h1>{esc(title)}</h1>"]
+    parts = head(title)
     parts.append(f"<p class='used'>Generated by ensembles {esc(str(man.get('package_version', '')))} on "
                  f"{esc(str(man.get('created', '')))}. Self-contained: figures are embedded; the tables are also in "
                  f"<code>tables/*.csv</code> and the figures (PNG, SVG) in <code>figures/</code>.</p>")
+    flist = _figure_list(man)
     nav = ["<a href='#headline'>Headline</a>", "<a href='#data'>Data</a>"]
-    nav += [f"<a href='#fig-{fid}'>{esc(FIGURES[fid][0])}</a>" for fid in FIGURES]
+    nav += [f"<a href='#fig-{esc(str(f['id']))}'>{esc(str(f.get('title', f['id'])))}</a>" for f in flist]
     nav += ["<a href='#tables'>Tables</a>", "<a href='#runs'>Runs</a>"]
     parts.append("<nav>" + " ".join(nav) + "</nav>")
+    table_paths = man.get("tables", {}) if isinstance(man.get("tables"), dict) else {}
 
     # headline
     parts.append("<h2 id='headline'>Headline numbers</h2>")
-    head = pd.DataFrame(man.get("headline", []))
-    parts.append(_table_html(head))
-    parts.append("<pre>" + esc(summary_text(results)) + "</pre>")
+    headline = pd.DataFrame(man.get("headline", []))
+    parts.append(table_html(headline))
+    parts.append("<pre>" + esc(summary_text(results.root)) + "</pre>")
     prm = man.get("parameters", {})
     parts.append("<p class='used'>Hoyer = population sparseness (Hoyer 2004; the paper's 'Yukun sparseness'), mean over "
                  "presentations with a 95% bootstrap CI. Ensemble = the authors' leave-one-out rule with "
@@ -120,7 +138,7 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
         acc = s.get("accuracy")
         acc_s = f"; test accuracy {acc:.4f} (all presentations)" if isinstance(acc, int | float) else \
             "; no accuracy (the recording has no 'correct' coord)"
-        parts.append(f"<li><b>{esc(s['name'])}</b> (model {esc(str(s.get('model')))}, dataset "
+        parts.append(f"<li><b>{esc(str(s.get('name')))}</b> (model {esc(str(s.get('model')))}, dataset "
                      f"{esc(str(s.get('dataset')))}, seed {esc(str(s.get('seed')))}, layers "
                      f"{esc(str(s.get('layer_sizes')))}): statistics on {esc(str(s.get('data_used')))}{acc_s}; "
                      f"recording <code>{esc(str(s.get('path') or 'in memory'))}</code>"
@@ -130,71 +148,64 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
     parts.append("</ul>")
     if man.get("notes"):
         parts.append("<details open><summary>Notes</summary><ul>" +
-                     "".join(f"<li>{esc(n)}</li>" for n in man["notes"]) + "</ul></details>")
+                     "".join(f"<li>{esc(str(n))}</li>" for n in man["notes"]) + "</ul></details>")
 
     # figures
     figs, skipped = man.get("figures", {}), man.get("skipped", {})
-    for fid, (ftitle, caption) in FIGURES.items():
-        parts.append(f"<h2 id='fig-{fid}'>{esc(ftitle)}</h2>")
+    for f in flist:
+        fid, ftitle, caption = str(f["id"]), str(f.get("title", f["id"])), str(f.get("caption", ""))
+        parts.append(f"<h2 id='fig-{esc(fid)}'>{esc(ftitle)}</h2>")
         if fid in figs:
             meta = figs[fid]
-            png = next((f for f in meta["files"] if f.endswith(".png")), None)
-            if png and (results / png).exists():
-                parts.append("<figure>" + _img_tag(results / png, ftitle) +
-                             f"<figcaption>{esc(caption)}<br><span class='used'>Data: {esc(meta.get('data_used', ''))}"
-                             f" · files: {', '.join(esc(f) for f in meta['files'])}</span></figcaption></figure>")
-            else:
-                parts.append(f"<p class='skip'>figure file {esc(str(png))} is missing.</p>")
+            files = [str(p) for p in meta.get("files", [])]
+            parts.append(figure_html(results, files, ftitle,
+                                     f"{esc(caption)}<br><span class='used'>Data: {esc(str(meta.get('data_used', '')))}"
+                                     f" · files: {', '.join(esc(p) for p in files)}</span>"))
         else:
             why = skipped.get(fid, "not computed")
             parts.append(f"<p class='skip'>Not shown: {esc(why)}.</p>")
         if fid == "overlap":
-            ov = _read_table(results, man.get("tables", {}).get("ensemble_overlap"))
+            ov = read_table(results, table_paths.get("ensemble_overlap"))
             if ov is not None and len(ov):
                 sig = ov[(ov["label_a"] < ov["label_b"]) & (ov["q"] < float(prm.get("alpha", 0.05)))
                          & (ov["overlap"] > 0)]
                 parts.append("<p>Significant overlaps (upper triangle):</p>" +
-                             _table_html(sig[["model", "layer", "class_a", "class_b", "overlap", "expected", "p",
+                             table_html(sig[["model", "layer", "class_a", "class_b", "overlap", "expected", "p",
                                               "q", "jaccard"]]))
         if fid == "inhibition":
             for key in ("weights", "currents"):
-                t = _read_table(results, man.get("tables", {}).get(key))
+                t = read_table(results, table_paths.get(key))
                 if t is not None and len(t):
                     if key == "currents":
                         t = t.groupby(["model", "layer", "member"], as_index=False)[
                             ["excitatory", "inhibitory", "bias", "net", "fraction_active", "fraction_silenced",
                              "reconstruction_error"]].mean()
                     parts.append(f"<p>{'Weight/bias statistics' if key == 'weights' else 'Currents (mean over classes)'}:"
-                                 "</p>" + _table_html(t))
+                                 "</p>" + table_html(t))
         if fid == "cortex":
-            t = _read_table(results, man.get("tables", {}).get("cortex"))
+            t = read_table(results, table_paths.get("cortex"))
             if t is not None:
-                parts.append(_table_html(t))
+                parts.append(table_html(t))
 
     # tables
     parts.append("<h2 id='tables'>Tables</h2>")
     for key in ("accuracy", "sparseness_by_layer", "ensemble_sizes", "sweep", "zero_shot", "summary"):
-        t = _read_table(results, man.get("tables", {}).get(key))
+        t = read_table(results, table_paths.get(key))
         if t is not None and len(t):
             parts.append(f"<details{' open' if key in ('sparseness_by_layer',) else ''}><summary><b>{esc(key)}</b> "
-                         f"({len(t)} rows, <code>{esc(man['tables'][key])}</code>)</summary>{_table_html(t)}</details>")
-    parts.append("<p class='used'>All tables: " + ", ".join(f"<code>{esc(v)}</code>" for v in
-                                                            man.get("tables", {}).values()) + "</p>")
+                         f"({len(t)} rows, <code>{esc(str(table_paths[key]))}</code>)</summary>{table_html(t)}</details>")
+    parts.append("<p class='used'>All tables: " + ", ".join(f"<code>{esc(str(v))}</code>" for v in
+                                                            table_paths.values()) + "</p>")
 
     # runs: config and versions
     parts.append("<h2 id='runs'>Runs: configuration and versions</h2>")
     for s in sources:
-        parts.append(f"<details><summary><b>{esc(s['name'])}</b> — package {esc(str(s.get('package_version')))}, "
-                     f"recorded {esc(str(s.get('created')))}, site {esc(str(s.get('site')))}"
-                     f"{', run ' + esc(str(s.get('run_dir'))) if s.get('run_dir') else ''}</summary>"
-                     f"<pre>{esc(json.dumps(s.get('config', {}), indent=1, sort_keys=True))}</pre></details>")
+        parts.append(f"<details><summary><b>{esc(str(s.get('name')))}</b> — package "
+                     f"{esc(str(s.get('package_version')))}, recorded {esc(str(s.get('created')))}, site "
+                     f"{esc(str(s.get('site')))}{', run ' + esc(str(s.get('run_dir'))) if s.get('run_dir') else ''}"
+                     f"</summary><pre>{esc(json.dumps(s.get('config', {}), indent=1, sort_keys=True))}</pre></details>")
     parts.append("<details><summary><b>Analysis parameters and software versions</b></summary><pre>" +
                  esc(json.dumps({"parameters": prm, "versions": man.get("versions", {}),
                                  "timings_s": man.get("timings_s", {})}, indent=1)) + "</pre></details>")
     parts.append("</body></html>")
-    atomic_write_text(target, "\n".join(parts))
-    return target
-
-
-# the sweep report reuses the helpers above (_CSS, _table_html, _img_tag), so it is imported after them
-from ensembles.report.sweep import analyze_sweep, build_sweep_report, is_sweep_dir, sweep_summary_text  # noqa: E402
+    return "\n".join(parts)

@@ -6,7 +6,8 @@ Layout of a sweep directory::
       sweep.toml            copy of the sweep file
       sweep_manifest.json   every run: id, name, directory, grid values, resolved config
       sweep.json            outcome of the last submission (counts, failed runs and their errors)
-      .sweep.lock           flock held by the running sweep process (released by the OS if it is killed)
+      .ensembles.lock       the claim of the running sweep process (ensembles._lock; released by the OS if it is
+                            killed); .ensembles.json names the command that owns the directory
       runs/<name>-<id8>/    one run directory per run, exactly as `ensembles train` writes it (config.toml,
                             history.json, metrics.json, checkpoints/, recording.h5, DONE last)
       logs/<name>-<id8>/    the sweep's bookkeeping of that run (kept apart because the trainer refuses
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import fcntl
 import io
 import logging
 import os
@@ -41,11 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ensembles.sweep._io import atomic_write_json, atomic_write_text
+from ensembles import layout as L
+from ensembles._io import atomic_write_json, atomic_write_text
+from ensembles._lock import MARKER_NAME, claim_output_dir, dir_in_use
+from ensembles.errors import OutputDirError, ParameterError
+from ensembles.layout import DONE, RunLayout, SweepLayout
+from ensembles.sweep.combine import combine_sweep
 from ensembles.sweep.spec import RunSpec, SweepSpec, expand_sweep, load_sweep
 
-DONE = "DONE"
-LOCK = ".sweep.lock"
 log = logging.getLogger("ensembles.sweep")
 
 
@@ -138,7 +141,7 @@ def default_train_fn(config: Any, out_dir: str | os.PathLike, *, resume: bool, d
 
 
 def _has_partial_state(run_dir: Path) -> bool:
-    ckpt = run_dir / "checkpoints"
+    ckpt = RunLayout(run_dir).checkpoints
     return ckpt.is_dir() and any(ckpt.iterdir())
 
 
@@ -155,15 +158,15 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
     """
     run_dir = Path(run_dir)
     log_dir = Path(log_dir) if log_dir is not None else Path(str(run_dir) + ".log")
-    if (run_dir / DONE).exists():
+    if RunLayout(run_dir).is_done():
         return {"state": "done", "skipped": True, "attempt": attempt}
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     train_fn = train_fn or default_train_fn
     started, cpu0 = time.time(), time.process_time()
     info = {"attempt": attempt, "host": socket.gethostname(), "pid": os.getpid(), "started": _now()}
-    atomic_write_json(log_dir / "status.json", {"state": "running", **info})
-    with _capture_to(log_dir / "log.txt") as fh:
+    atomic_write_json(log_dir / L.STATUS, {"state": "running", **info})
+    with _capture_to(log_dir / L.LOG_TEXT) as fh:
         resume = _has_partial_state(run_dir)
         print(f"=== {_now()} attempt {attempt} on {info['host']} (pid {info['pid']}), "
               f"{'resuming' if resume else 'starting'} ===", file=fh, flush=True)
@@ -179,16 +182,16 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
             with warnings.catch_warnings():
                 warnings.simplefilter("default")
                 result = train_fn(config, run_dir, resume=resume, device=device, progress=False)
-            if not (run_dir / DONE).exists():
+            if not RunLayout(run_dir).is_done():
                 raise RuntimeError(f"the trainer returned without writing the {DONE} marker in {run_dir}")
         except Exception as err:  # noqa: BLE001 - every failure is reported, then retried or listed
             tb = traceback.format_exc()
             fh.write(tb)
             error = {"state": "failed", "type": type(err).__name__, "message": str(err), "traceback": tb,
                      **info, "finished": _now(), "seconds": round(time.time() - started, 3)}
-            atomic_write_json(log_dir / "error.json", error)
-            atomic_write_text(log_dir / "error.txt", f"{type(err).__name__}: {err}\n\n{tb}")
-            atomic_write_json(log_dir / "status.json", error)
+            atomic_write_json(log_dir / L.ERROR_JSON, error)
+            atomic_write_text(log_dir / L.ERROR_TEXT, f"{type(err).__name__}: {err}\n\n{tb}")
+            atomic_write_json(log_dir / L.STATUS, error)
             return {"state": "failed", "error": f"{type(err).__name__}: {err}", "attempt": attempt}
         seconds = round(time.time() - started, 3)
         # CPU seconds of the whole worker process while the run trained (training threads plus the worker's own
@@ -196,10 +199,10 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
         # than they should (issue #8) shows it in status.json
         cpu_seconds = round(time.process_time() - cpu0, 3)
         print(f"=== {_now()} done in {seconds:.1f} s ({cpu_seconds:.1f} CPU s) ===", file=fh, flush=True)
-    for stale in ("error.json", "error.txt"):
+    for stale in (L.ERROR_JSON, L.ERROR_TEXT):
         with contextlib.suppress(FileNotFoundError):
             (log_dir / stale).unlink()
-    atomic_write_json(log_dir / "status.json", {"state": "done", **info, "finished": _now(), "seconds": seconds,
+    atomic_write_json(log_dir / L.STATUS, {"state": "done", **info, "finished": _now(), "seconds": seconds,
                                                 "cpu_seconds": cpu_seconds})
     summary = result if isinstance(result, Mapping) else {}
     acc = summary.get("test_accuracy", summary.get("accuracy"))
@@ -228,60 +231,25 @@ class SweepResult:
         return not self.failed
 
 
-class SweepLockedError(OSError):
-    """Another live sweep process holds the output directory."""
-
-
-class SweepLock:
-    """An exclusive ``flock`` on ``OUT/.sweep.lock``; the OS releases it when the holder dies (even by SIGKILL)."""
-
-    def __init__(self, out: Path):
-        self.path = Path(out) / LOCK
-        self.fh = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
-            raise SweepLockedError(f"Another sweep is already running in {self.path.parent} ({holder}); "
-                               "wait for it to finish or stop it first") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n")
-        fh.flush()
-        self.fh = fh
-
-    def release(self) -> None:
-        if self.fh is not None:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
-            self.fh.close()
-            self.fh = None
-
-    def __enter__(self):
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
-
-
 def is_locked(out: str | os.PathLike) -> bool:
-    """True if a live sweep process holds ``OUT/.sweep.lock``."""
-    path = Path(out) / LOCK
-    if not path.exists():
+    """True if a live sweep process holds the sweep directory ``out``: its claim (:mod:`ensembles._lock`), or, for a
+    sweep started by an older version, the process named in its ``.sweep.lock`` on this host is alive."""
+    if dir_in_use(out):
+        return True
+    try:
+        words = SweepLayout(out).legacy_lock.read_text(encoding="utf-8").split()  # "pid N on HOST since ..."
+        pid, host = int(words[1]), words[3]
+    except (OSError, ValueError, IndexError):
         return False
-    with open(path, "a+", encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    if host != socket.gethostname():
+        return True  # another node: cannot tell, assume it runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
+    return True
 
 
 def default_out(spec: SweepSpec) -> Path:
@@ -291,23 +259,38 @@ def default_out(spec: SweepSpec) -> Path:
 
 def write_manifest(out: Path, spec: SweepSpec, runs: list[RunSpec]) -> None:
     """Write ``sweep.toml`` (copy of the sweep file) and ``sweep_manifest.json`` (every run) atomically."""
+    lay = SweepLayout(out)
     if spec.text is not None:
-        atomic_write_text(out / "sweep.toml", spec.text)
+        atomic_write_text(lay.spec_copy, spec.text)
     manifest = {
         "name": spec.name, "preset": spec.preset, "scale": spec.scale, "retries": spec.retries,
         "grid_keys": list(spec.grid), "created": _now(),
-        "runs": [{"id": r.run_id, "name": r.name, "dir": f"runs/{r.dirname}", "log_dir": f"logs/{r.dirname}",
-                  "params": r.params,
-                  "config": r.config_dict} for r in runs],
+        "runs": [{"id": r.run_id, "name": r.name, "dir": lay.run_rel(r.dirname), "log_dir": lay.log_rel(r.dirname),
+                  "params": r.params, "config": r.config_dict} for r in runs],
     }
     # runs of an earlier, different submission to the same directory stay on disk under runs/ but are not listed
-    atomic_write_json(out / "sweep_manifest.json", manifest)
+    atomic_write_json(lay.manifest, manifest, indent=2)
+
+
+def claim_sweep_dir(out: str | os.PathLike, *, force: bool = False):
+    """Claim a sweep directory for ``ensembles sweep`` (:func:`ensembles._lock.claim_output_dir`).
+
+    A sweep directory written before directories were claimed (it holds ``sweep_manifest.json`` but no ownership
+    marker) is adopted; any other directory with files in it is refused unless ``force``.
+    """
+    lay = SweepLayout(out)
+    legacy = lay.is_sweep() and not (lay.root / MARKER_NAME).exists()
+    if lay.legacy_lock.exists() and is_locked(out):
+        raise OutputDirError(f"The sweep directory {str(out)!r} is in use by a running sweep (an older version of "
+                             "ensembles); wait for it to finish or choose another directory.")
+    return claim_output_dir(out, command="sweep", force=force or legacy)
 
 
 def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.PathLike | None = None, *,
               scheduler: str = "local", retries: int | None = None, dry_run: bool = False, progress: bool = True,
               make_config: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
-              client: Any = None, combine: bool = True, echo: Callable[[str], None] | None = None) -> SweepResult:
+              client: Any = None, combine: bool = True, echo: Callable[[str], None] | None = None,
+              force: bool = False) -> SweepResult:
     """Run (or resume) a sweep.
 
     Parameters
@@ -315,19 +298,23 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
     sweep : path, dict or SweepSpec
         The sweep file (see :mod:`ensembles.sweep.spec`).
     out : path, optional
-        Output directory (default ``results/sweeps/<name>``).  Re-using it resumes the sweep.
+        Output directory (default ``results/sweeps/<name>``).  Re-using it resumes the sweep.  It is claimed for
+        the duration (:mod:`ensembles._lock`): a second sweep on the same directory is refused with
+        :class:`~ensembles.errors.OutputDirError`.
     scheduler : str
         ``"local"``, ``"slurm"`` or a scheduler address (see :mod:`ensembles.sweep.cluster`).
     retries : int, optional
         Resubmissions of a failed run (default: the sweep file's ``retries``, else 2).
     dry_run : bool
-        Only expand the grid and write the manifest; print what would run.
+        Only expand the grid and print what would run (with the state of every run); writes nothing.
     make_config, train_fn : callable, optional
         Resolver of a grid point and trainer (defaults: ``ensembles.train.make_config`` / ``train_run``).
     client : distributed.Client, optional
         Use this client instead of starting a cluster (then ``scheduler`` is ignored).
     combine : bool
         Write ``combined/`` (summary and recording of all finished runs) at the end.
+    force : bool
+        Write into ``out`` even if it holds files that ``ensembles sweep`` did not write.
     """
     t0 = time.time()
     if client is None and not dry_run:
@@ -340,48 +327,59 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
         raise ValueError(f"The 'retries' parameter must be a non-negative integer. Got {retries!r} instead.")
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
     out = Path(out) if out is not None else default_out(spec)
+    if not str(out).strip():
+        raise ParameterError("The 'out' parameter must name a directory. Got an empty path instead.")
     runs = expand_sweep(spec, make_config=make_config)
     result = SweepResult(out=out, runs=runs)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"The sweep output {out} exists and is not a directory")
-    lock = SweepLock(out)
-    lock.acquire()
+    lay = SweepLayout(out)
+
+    def state_of(r: RunSpec) -> str:
+        if lay.run(r.dirname).is_done():
+            return "complete"
+        return "resume" if _has_partial_state(lay.run(r.dirname).root) else "new"
+
+    if dry_run:  # read-only: nothing is created, written or locked
+        states = {r.name: state_of(r) for r in runs}
+        result.skipped = [n for n, st in states.items() if st == "complete"]
+        echo(f"sweep {spec.name!r}: {len(runs)} runs, {len(result.skipped)} already complete, "
+             f"{len(runs) - len(result.skipped)} to run -> {out} (dry run: nothing written)")
+        for r in runs:
+            echo(f"  {r.dirname:<48} {states[r.name]}")
+        return result
+    claim = claim_sweep_dir(out, force=force)
     try:
+        note = claim.note_stale()
+        if note:
+            echo(note)
         write_manifest(out, spec, runs)
         todo = []
         for r in runs:
-            if (out / "runs" / r.dirname / DONE).exists():
+            if lay.run(r.dirname).is_done():
                 result.skipped.append(r.name)
             else:
                 todo.append(r)
         echo(f"sweep {spec.name!r}: {len(runs)} runs, {len(result.skipped)} already complete, "
              f"{len(todo)} to run -> {out}")
-        if dry_run:
-            for r in runs:
-                state = "complete" if r.name in result.skipped else (
-                    "resume" if _has_partial_state(out / "runs" / r.dirname) else "new")
-                echo(f"  {r.dirname:<48} {state}")
-            return result
         if todo:
             _execute(todo, out, spec, result, scheduler=scheduler, retries=retries, progress=progress,
                      train_fn=train_fn, client=client, total=len(runs), echo=echo)
         if combine and (result.done or result.skipped):
-            from ensembles.sweep.combine import combine_sweep
-
             try:
                 result.combined = combine_sweep(out)
             except Exception as err:  # noqa: BLE001 - the runs themselves are safe; report and go on
                 echo(f"warning: could not write the combined summary: {type(err).__name__}: {err}")
                 result.combined = {"error": f"{type(err).__name__}: {err}"}
         result.seconds = round(time.time() - t0, 3)
-        atomic_write_json(out / "sweep.json", {
+        atomic_write_json(lay.outcome, {
             "name": spec.name, "finished": _now(), "seconds": result.seconds, "n_runs": len(runs),
             "n_done": len(result.done) + len(result.skipped), "n_failed": len(result.failed),
             "done": result.done, "skipped": result.skipped, "failed": result.failed,
             "combined": {k: str(v) for k, v in result.combined.items()},
-        })
+        }, indent=2)
     finally:
-        lock.release()
+        claim.release()
     return result
 
 
@@ -403,8 +401,8 @@ def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResul
     by_key: dict[str, tuple[RunSpec, int]] = {}
 
     def submit(run: RunSpec, attempt: int):
-        fut = client.submit(execute_run, str(out / "runs" / run.dirname), run.config,
-                            log_dir=str(out / "logs" / run.dirname), attempt=attempt,
+        fut = client.submit(execute_run, str(SweepLayout(out).run(run.dirname).root), run.config,
+                            log_dir=str(SweepLayout(out).log_dir(run.dirname)), attempt=attempt,
                             device=spec.device, torch_threads=torch_threads, train_fn=train_fn,
                             key=f"run-{run.run_id}-attempt{attempt}-{os.getpid()}-{time.time_ns()}", pure=False)
         by_key[fut.key] = (run, attempt)
@@ -416,15 +414,15 @@ def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResul
         pending = as_completed([submit(r, 1) for r in todo])
         for fut in pending:
             run, attempt = by_key.pop(fut.key)
-            log_dir = out / "logs" / run.dirname
+            log_dir = SweepLayout(out).log_dir(run.dirname)
             try:
                 res = fut.result()
             except Exception as err:  # noqa: BLE001 - a lost worker (KilledWorker) or a pickling error
                 msg = f"{type(err).__name__}: {err}"
-                atomic_write_json(log_dir / "error.json", {"state": "failed", "type": type(err).__name__,
+                atomic_write_json(log_dir / L.ERROR_JSON, {"state": "failed", "type": type(err).__name__,
                                                            "message": str(err), "attempt": attempt,
                                                            "finished": _now(), "where": "scheduler"})
-                atomic_write_text(log_dir / "error.txt", msg + "\n")
+                atomic_write_text(log_dir / L.ERROR_TEXT, msg + "\n")
                 res = {"state": "failed", "error": msg}
             if res["state"] == "done":
                 result.done.append(run.name)
@@ -437,7 +435,7 @@ def _execute(todo: list[RunSpec], out: Path, spec: SweepSpec, result: SweepResul
             else:
                 result.failed[run.name] = res["error"]
                 echo(f"run {run.dirname} FAILED after {attempt} attempt(s): {res['error']} "
-                     f"(see {log_dir / 'error.txt'})")
+                     f"(see {log_dir / L.ERROR_TEXT})")
                 bar.update(1)
     finally:
         bar.close()

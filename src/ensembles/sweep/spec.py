@@ -112,6 +112,15 @@ def _check_table(name: str, value: Any, source: str | None) -> dict:
     return dict(value)
 
 
+def _check_keys(table: Mapping, allowed: tuple[str, ...], what: str, hint_fmt: str, source) -> None:
+    """Raise the sweep-file error for the first key of ``table`` not in ``allowed`` (with the closest match)."""
+    for key in table:
+        if key not in allowed:
+            hint = closest(key, allowed, n=1)
+            raise _err(what.format(key=key) + f"; expected one of {', '.join(allowed)}"
+                       + (f". Did you mean {hint_fmt.format(hint=hint[0])}?" if hint else ""), source)
+
+
 def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str | None = None) -> SweepSpec:
     """Validate a sweep given as a dict (the parsed TOML) and return a :class:`SweepSpec`.
 
@@ -120,23 +129,9 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str
     """
     if not isinstance(data, Mapping):
         raise TypeError(f"A sweep must be a mapping (a parsed TOML file). Got {type(data).__name__} instead.")
-    for key in data:
-        if key not in TOP_LEVEL:
-            hint = closest(key, TOP_LEVEL, n=1)
-            raise _err(
-                f"Unknown section [{key}]; expected one of {', '.join(TOP_LEVEL)}"
-                + (f". Did you mean [{hint[0]}]?" if hint else ""),
-                source,
-            )
+    _check_keys(data, TOP_LEVEL, "Unknown section [{key}]", "[{hint}]", source)
     sweep = _check_table("sweep", data.get("sweep", {}), source)
-    for key in sweep:
-        if key not in SWEEP_KEYS:
-            hint = closest(key, SWEEP_KEYS, n=1)
-            raise _err(
-                f"Unknown key {key!r} in [sweep]; expected one of {', '.join(SWEEP_KEYS)}"
-                + (f". Did you mean {hint[0]!r}?" if hint else ""),
-                source,
-            )
+    _check_keys(sweep, SWEEP_KEYS, "Unknown key {key!r} in [sweep]", "{hint!r}", source)
     default_name = Path(source).stem if source else "sweep"
     name = sweep.get("name", default_name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):

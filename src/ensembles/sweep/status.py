@@ -15,18 +15,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ensembles.sweep._io import read_json
-from ensembles.sweep.runner import DONE, is_locked
+from ensembles import layout as L
+from ensembles._io import read_json
+from ensembles.layout import RunLayout, SweepLayout
+from ensembles.sweep.runner import is_locked
 
 STATES = ("complete", "running", "failed", "interrupted", "pending")
 
 
 def run_state(run_dir: Path, log_dir: Path, *, sweep_alive: bool) -> tuple[str, dict]:
     """State of one run (its run directory and its sweep log directory) and the status record behind it."""
-    if (run_dir / DONE).exists():
-        return "complete", read_json(log_dir / "status.json", {}) or {}
-    status = read_json(log_dir / "status.json", {}) or {}
-    error = read_json(log_dir / "error.json", None)
+    if RunLayout(run_dir).is_done():
+        return "complete", read_json(log_dir / L.STATUS, {}) or {}
+    status = read_json(log_dir / L.STATUS, {}) or {}
+    error = read_json(log_dir / L.ERROR_JSON, None)
     if status.get("state") == "running":
         if sweep_alive:
             return "running", status
@@ -47,7 +49,8 @@ def sweep_status(out: str | os.PathLike):
     import pandas as pd
 
     out = Path(out)
-    manifest = read_json(out / "sweep_manifest.json", None)
+    lay = SweepLayout(out)
+    manifest = read_json(lay.manifest, None)
     if manifest is None:
         if not out.exists():
             raise FileNotFoundError(f"Sweep directory not found: {out}")
@@ -56,8 +59,8 @@ def sweep_status(out: str | os.PathLike):
     alive = is_locked(out)
     rows = []
     for r in manifest.get("runs", []):
-        run_dir = out / r["dir"]
-        state, info = run_state(run_dir, out / r.get("log_dir", r["dir"]), sweep_alive=alive)
+        run_dir = lay.resolve(r["dir"])
+        state, info = run_state(run_dir, lay.resolve(r.get("log_dir", r["dir"])), sweep_alive=alive)
         err = ""
         if state == "failed":
             err = f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()

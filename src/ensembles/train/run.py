@@ -38,6 +38,7 @@ from ensembles.errors import (
     ParameterError,
     ResourceError,
 )
+from ensembles.layerweights import LayerWeights, write_layer_weights
 from ensembles.models import BPNet, FFNet
 from ensembles.train.backprop import BPTrainer
 from ensembles.train.checkpoints import default_file_mode, load_checkpoint, save_checkpoint
@@ -48,7 +49,8 @@ from ensembles.train.seeding import seed_everything
 log = logging.getLogger(__name__)
 
 DONE = "DONE"
-_OWN = ("config.toml", "history.json", "metrics.json", "checkpoints", "recording.h5", "recording.h5.partial", DONE)
+_OWN = ("config.toml", "history.json", "metrics.json", "checkpoints", "recording.h5", "recording.h5.partial", DONE,
+        "weights.npz")
 
 
 # ---------------------------------------------------------------- small I/O helpers
@@ -771,6 +773,8 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
         metrics["diverged"] = diverged
     _atomic_torch_save(_model_blob(model, in_features, n_classes, image_shape,
                                    label_value if ff_style else None), out / "checkpoints" / "model.pt")
+    # the final layers as plain arrays too, so that analyses (inhibition currents) need no torch (ensembles.layerweights)
+    write_layer_weights(out, LayerWeights.from_model(model))
     _write_text(out / "history.json", json.dumps(history, indent=1))
     _write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     _write_text(out / DONE, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")

@@ -1,0 +1,91 @@
+"""Shared pieces of the HTML reports: the style sheet, tables, embedded images, and reading only inside a directory."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ensembles.errors import DataFileError
+from ensembles.layout import ResultsLayout
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1200px;padding:1em 2em;
+color:#222;line-height:1.4}
+h1{font-size:1.6em;border-bottom:2px solid #1f77b4}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:12px;margin:.5em 0}th,td{border:1px solid #ddd;padding:2px 6px;text-align:right}
+th{background:#f2f5fa}td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0;padding:.5em;border:1px solid #eee}figure img{max-width:100%;height:auto}
+figcaption{font-size:13px;color:#444}.used{font-size:12px;color:#666}.skip{color:#a33}
+pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto;max-height:28em}
+nav a{margin-right:.8em;font-size:13px}details{margin:.3em 0}
+"""
+
+esc = html.escape
+
+
+def head(title: str) -> list[str]:
+    return [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+            f"<style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>"]
+
+
+def table_html(df: pd.DataFrame | None, *, max_rows: int = 60, floatfmt: str = "{:.3f}") -> str:
+    if df is None or not len(df):
+        return "<p><em>empty</em></p>"
+    out = df.head(max_rows).to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="–", border=0,
+                                    escape=True)
+    if len(df) > max_rows:
+        out += f"<p class='used'>first {max_rows} of {len(df)} rows; the full table is in the CSV.</p>"
+    return out
+
+
+def img_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def read_json_file(path: Path) -> dict:
+    """A manifest (JSON object); DataFileError when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataFileError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise DataFileError(f"{path} is not a manifest (expected a JSON object)")
+    return data
+
+
+def read_table(results: ResultsLayout, rel: str | None) -> pd.DataFrame | None:
+    """A table named in a manifest, read only inside the results directory (None when absent)."""
+    if not rel:
+        return None
+    path = results.resolve(rel)
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def figure_html(results: ResultsLayout, files: list, title: str, caption_html: str) -> str:
+    """The embedded PNG of a figure named in a manifest (read only inside the results directory)."""
+    paths = {f: results.resolve(f) for f in files}  # every path the manifest names must stay inside
+    png = next((f for f in paths if f.endswith(".png")), None)
+    path = paths.get(png)
+    if path is None or not path.is_file():
+        return f"<p class='skip'>figure file {esc(str(png))} is missing.</p>"
+    return f"<figure>{img_tag(path, title)}<figcaption>{caption_html}</figcaption></figure>"
+
+
+def write_report(results: ResultsLayout, out, text: str, *, force: bool = False, claim=None) -> Path:
+    """Write a report: into its results directory while holding the directory's claim (or the caller's ``claim``),
+    or to ``out`` when that names a file elsewhere."""
+    from ensembles._io import atomic_write_text
+    from ensembles.layout import claim_results_dir
+
+    if out is not None and Path(out).resolve().parent != results.root.resolve():
+        return atomic_write_text(out, text)
+    target = Path(out) if out is not None else results.report
+    if claim is not None:
+        return atomic_write_text(target, text)
+    with claim_results_dir(results.root, command="report", force=force):
+        return atomic_write_text(target, text)
