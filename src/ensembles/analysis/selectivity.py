@@ -41,8 +41,19 @@ import xarray as xr
 from scipy import special, stats
 
 from ensembles import conventions as C
-from ensembles._validation import as_labels, check_choice, describe
+from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
+from ensembles.analysis._input import (
+    Result,
+    check_count,
+    check_finite,
+    check_nan_policy,
+    class_names,
+    make_result,
+    resolve_labels,
+    unwrap,
+)
+from ensembles.errors import ParameterError
 from ensembles.analysis import sparsity as _sp
 from ensembles.analysis._stats import fdr_bh, permutation_pvalue
 
@@ -57,7 +68,7 @@ __all__ = [
     "tuning_sparseness",
 ]
 
-CLASS = "class"
+CLASS = C.CATEGORY  # the result dim of one entry per class (coord values: the class labels)
 _TOL = 1e-6  # relative tolerance when comparing null and observed statistics (float32 shuffle sums, round-off)
 _SHUFFLE_BATCH = 64
 
@@ -75,6 +86,7 @@ class _Ctx:
     codes: np.ndarray
     counts: np.ndarray
     nan_policy: str
+    names: np.ndarray | None = None  # class names (the recording's label_name), when known
 
     @property
     def k(self) -> int:
@@ -86,25 +98,21 @@ class _Ctx:
 
 
 def _prepare(x: Any, labels: Any, dim: str, nan_policy: str, *, min_classes: int = 2) -> _Ctx:
-    check_choice("nan_policy", nan_policy, ("propagate", "raise"))
+    check_nan_policy(nan_policy, supported=("propagate", "raise"))
     lay = _xr.to_last(x, dim)
+    x = unwrap(x)
     if lay.data.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             f"The 'x' parameter must be 2-D ({dim!r} x neuroids); select a checkpoint/run first. "
             f"Got {describe(x)} instead."
         )
-    y = as_labels(_xr.resolve_labels(x, labels, dim=dim), lay.n, name="labels", min_classes=min_classes)
+    y = resolve_labels(x, labels, lay.n, dim=dim, min_classes=min_classes)
     classes, codes = np.unique(y, return_inverse=True)
     codes = codes.reshape(-1)
     counts = np.bincount(codes, minlength=len(classes))
-    data = lay.data.T
-    if nan_policy == "raise":
-        (bad,) = _xr.compute(~np.isfinite(data).all())
-        if bool(bad):
-            raise ValueError(
-                "The 'x' parameter must contain only finite values under nan_policy='raise'; it contains NaN or inf."
-            )
-    return _Ctx(lay, data, classes, codes, counts, nan_policy)
+    data, _ = check_finite(lay.data.T, nan_policy=nan_policy)
+    names = class_names(lay.template.transpose(dim, ...) if lay.template is not None else None, y, classes, dim)
+    return _Ctx(lay, data, classes, codes, counts, nan_policy, names)
 
 
 def _onehot(codes: np.ndarray, k: int, dtype=np.float64) -> np.ndarray:
@@ -183,29 +191,27 @@ def _pvalues(observed: np.ndarray, null: np.ndarray | None) -> tuple[np.ndarray,
 
 
 def _check_shuffles(n_shuffles: Any) -> int:
-    if not isinstance(n_shuffles, (int, np.integer)) or isinstance(n_shuffles, bool) or n_shuffles < 0:
-        raise ValueError(f"The 'n_shuffles' parameter must be an int >= 0. Got {describe(n_shuffles)} instead.")
-    return int(n_shuffles)
+    return check_count("n_shuffles", n_shuffles, 0)
 
 
-def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset:
+def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset | Result:
+    """Labelled input: an ``xr.Dataset`` with the neuroid coords of the input and a ``category`` dim for
+    (class, neuroid) variables; numpy input: a :class:`~ensembles.analysis._input.Result` of the same arrays."""
+    labelled = ctx.lay.template is not None
+    kept = ctx.lay.kept_dims if labelled else (C.NEUROID,)
     out = {}
     for name, val in variables.items():
         val = np.asarray(val)
-        if val.ndim == 2:  # (class, neuroid)
-            da = _xr.wrap_reduced(val.T, ctx.lay, name=name, new_dims=(CLASS,), new_coords={CLASS: ctx.classes})
-            if not _xr.is_dataarray(da):
-                da = xr.DataArray(val, dims=(CLASS, C.NEUROID), coords={CLASS: ctx.classes})
-            else:
-                da = da.transpose(CLASS, ...)
-        else:
-            da = _xr.wrap_reduced(val, ctx.lay, name=name)
-            if not _xr.is_dataarray(da):
-                da = xr.DataArray(val, dims=(C.NEUROID,))
-        out[name] = da
+        out[name] = ((CLASS,) + tuple(kept), val) if val.ndim == 2 else (tuple(kept), val)
+    coords: dict = {}
+    if labelled:
+        coords = dict(_xr.wrap_reduced(np.zeros(ctx.data.shape[1]), ctx.lay).coords)
+        coords[CLASS] = ctx.classes
+        if ctx.names is not None:
+            coords[C.CLASS_NAME] = (CLASS, ctx.names)
     base = {"n_presentations": ctx.n, "n_classes": ctx.k, "classes": [str(c) for c in ctx.classes]}
     base.update(attrs)
-    return xr.Dataset(out, attrs=base)
+    return make_result(labelled, out, coords=coords, attrs=base)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -218,7 +224,7 @@ def class_means(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_po
 
     Parameters
     ----------
-    x : array-like of shape (n_presentations, n_neuroids) or 2-D xr.DataArray
+    x : array-like of shape (n_presentations, n_neuroids), 2-D xr.DataArray or recording
     labels : array-like of length n_presentations, or the name of a coord along ``dim`` (default ``"label"``)
     dim : str
     nan_policy : {"propagate", "omit", "raise"}
@@ -226,25 +232,24 @@ def class_means(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_po
     Returns
     -------
     numpy.ndarray of shape (n_classes, n_neuroids) (classes in sorted order) or xr.DataArray with dims
-    (``"class"``, neuroid dim), a ``class`` coord and an ``n_presentations`` coord per class.
+    (``"category"``, neuroid dim), a ``category`` coord (the class labels), ``class_name`` when the input has
+    ``label_name``, and an ``n_presentations`` coord per class.
     """
-    if labels is None and not _xr.is_dataarray(x):
-        raise TypeError("The 'labels' parameter must be an array of one class label per presentation. Got None.")
-    if labels is None:
-        labels = "label"
-    y = _xr.resolve_labels(x, labels, dim=dim)
-    if _xr.is_dataarray(x):
-        as_labels(y, x.sizes[dim] if dim in x.dims else -1, name="labels", min_classes=1)
+    x = unwrap(x)
+    y = resolve_labels(x, labels, x.sizes[dim] if _xr.is_dataarray(x) and dim in x.dims else None, dim=dim)
     out = _sp.condition_means(x, y, dim=dim, new_dim=CLASS, nan_policy=nan_policy)
     if _xr.is_dataarray(out):
         out.name = "class_mean"
         out.attrs = {"statistic": "class_mean", "dim": dim, "nan_policy": nan_policy}
+        names = class_names(x, y, out[CLASS].values, dim)
+        if names is not None:
+            out = out.assign_coords({C.CLASS_NAME: (CLASS, names)})
     return out
 
 
 def preferred_class(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION) -> Any:
     """The class with the highest mean response per neuroid (ties: the first in sorted order), as a class label."""
-    ctx = _prepare(x, "label" if labels is None and _xr.is_dataarray(x) else labels, dim, "propagate", min_classes=1)
+    ctx = _prepare(x, labels, dim, "propagate", min_classes=1)
     shift = _pilot(ctx)
     s1, _, _ = _moments(ctx, shift)
     means = s1 / ctx.counts[:, None] + shift
@@ -294,7 +299,7 @@ def class_selectivity_index(
     if not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
         raise ValueError(f"The 'epsilon' parameter must be a finite number >= 0. Got {describe(epsilon)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
     s1, _, bad = _moments(ctx, shift)
     means = s1 / ctx.counts[:, None] + shift
@@ -334,10 +339,6 @@ def _shuffle_attrs(n_shuffles: int, random_state: Any) -> dict:
     }
 
 
-def _default_labels(x: Any, labels: Any) -> Any:
-    return "label" if labels is None and _xr.is_dataarray(x) else labels
-
-
 def _dprime_from_moments(s1, s2, counts, total1, total2, n):
     """s1, s2 (..., k, m) of shifted data; returns d' (preferred vs rest) and the preferred index."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -375,7 +376,7 @@ def dprime(
     xr.Dataset with ``dprime``, ``preferred``, ``p``, ``q``.
     """
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2) or ctx.n - ctx.counts.min() < 2:
         raise ValueError(
             f"The 'labels' parameter must give every class at least 2 presentations for d'. "
@@ -419,7 +420,7 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
     xr.Dataset with ``F``, ``p``, ``q`` (BH over neuroids), ``eta2``, ``omega2``; attrs ``df_between``,
     ``df_within``.
     """
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k
     if N <= k:
         raise ValueError(
@@ -491,7 +492,7 @@ def tuning_sparseness(
     """
     m = _sp._canonical(measure)
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
     s1, _, bad = _moments(ctx, shift)
     means = (s1 / ctx.counts[:, None] + shift).T  # (n_neuroids, k)
@@ -558,7 +559,7 @@ def n_driven_classes(
     check_choice("test", test, ("welch", "mannwhitney"))
     if not np.isscalar(alpha) or not 0 < alpha < 1:
         raise ValueError(f"The 'alpha' parameter must be in (0, 1). Got {describe(alpha)} instead.")
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2):
         raise ValueError(
             f"The 'labels' parameter must give every class at least 2 presentations. Got class counts "
@@ -661,7 +662,7 @@ def mutual_information(
     if not isinstance(n_bins, (int, np.integer)) or isinstance(n_bins, bool) or n_bins < 2:
         raise ValueError(f"The 'n_bins' parameter must be an int >= 2. Got {describe(n_bins)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k
     n_neur = ctx.data.shape[1]
     perm = _permutations(ctx, n_shuffles, random_state) if n_shuffles else None
