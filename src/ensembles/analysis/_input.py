@@ -50,6 +50,7 @@ __all__ = [
     "renamed_keywords",
     "resolve_labels",
     "scalar_result",
+    "unlabel",
     "unwrap",
 ]
 
@@ -435,6 +436,19 @@ def make_result(
         return xr.Dataset(dict(variables), coords=dict(coords or {}), attrs=attrs)
     return Result({k: np.asarray(v) for k, (_, v) in variables.items()}, attrs,
                   {k: tuple(d) for k, (d, _) in variables.items()})  # fmt: skip
+
+
+def unlabel(obj: Any, labelled: bool) -> Any:
+    """Return ``obj`` for labelled input; otherwise strip the labels: a DataArray becomes its numpy values, a Dataset
+    a :class:`Result` (data variables, attrs and dims; coords dropped)."""
+    if labelled:
+        return obj
+    if isinstance(obj, xr.DataArray):
+        return np.asarray(obj.values)
+    if isinstance(obj, xr.Dataset):
+        return Result({k: np.asarray(v.values) for k, v in obj.data_vars.items()}, obj.attrs,
+                      {k: tuple(v.dims) for k, v in obj.data_vars.items()})  # fmt: skip
+    return obj
 
 
 def scalar_result(value: float, labelled: bool, *, name: str, attrs: Mapping | None = None) -> Any:
