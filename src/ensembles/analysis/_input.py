@@ -290,8 +290,8 @@ def resolve_labels(
         if coord not in x.coords:
             avail = [c for c in x.coords if x.coords[c].dims == (dim,)]
             raise ParameterError(
-                f"The {name!r} parameter must be labels or the name of a coord along {dim!r}; coord {coord!r} not "
-                f"found. Available presentation coordinates: {avail}."
+                f"The {name!r} parameter names the presentation coordinate {coord!r}, which the input lacks (coord "
+                f"{coord!r} not found along {dim!r}). Available presentation coordinates: {avail}."
             )
         c = x.coords[coord]
         if c.dims != (dim,):
