@@ -332,55 +332,44 @@ def class_names(da: xr.DataArray | None, labels: np.ndarray, classes: np.ndarray
 # ---------------------------------------------------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------------------------------------------------
-class Result(Mapping):
+class Result(dict):
     """Several named numpy outputs of one analysis function called on numpy input.
 
     The same function called on a DataArray or a recording returns an ``xr.Dataset`` with the same variable names
-    and attrs.  Access by key (``res["csi"]``) or attribute (``res.csi``); ``res.attrs`` holds the metadata (counts,
-    definitions, parameters); ``res.dims`` the dim names of each variable; :meth:`to_dataset` labels it.
+    and attrs.  A ``dict`` (so ``pandas.DataFrame(res)``, ``{**res}`` and ``res["csi"]`` work) with attribute access
+    (``res.csi``); ``res.attrs`` holds the metadata (counts, definitions, parameters), ``res.dims`` the dim names
+    of each variable, and :meth:`to_dataset` labels it.
     """
 
-    __slots__ = ("_data", "attrs", "dims")
+    __slots__ = ("attrs", "dims")
 
     def __init__(self, data: Mapping[str, Any], attrs: Mapping | None = None, dims: Mapping | None = None):
-        object.__setattr__(self, "_data", dict(data))
-        object.__setattr__(self, "attrs", dict(attrs or {}))
-        object.__setattr__(self, "dims", dict(dims or {}))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
+        super().__init__(data)
+        self.attrs = dict(attrs or {})
+        self.dims = dict(dims or {})
 
     def __getattr__(self, key: str) -> Any:
         try:
-            return self._data[key]
+            return self[key]
         except KeyError:
-            raise AttributeError(f"{type(self).__name__} has no field {key!r}; fields: {list(self._data)}") from None
-
-    def __setattr__(self, key, value):
-        raise AttributeError("Result is read-only")
+            raise AttributeError(f"{type(self).__name__} has no field {key!r}; fields: {list(self)}") from None
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._data))
+        return sorted(set(super().__dir__()) | set(self))
 
     def __repr__(self) -> str:
         def short(v):
             a = np.asarray(v)
             return repr(a.item()) if a.ndim == 0 else f"array(shape={a.shape}, dtype={a.dtype})"
 
-        body = ", ".join(f"{k}={short(v)}" for k, v in self._data.items())
+        body = ", ".join(f"{k}={short(v)}" for k, v in self.items())
         return f"Result({body})"
 
     def to_dataset(self) -> xr.Dataset:
         """The result as an ``xr.Dataset`` (dims as recorded, coords without values)."""
         return xr.Dataset(
             {k: (self.dims.get(k, tuple(f"dim_{i}" for i in range(np.ndim(v)))), np.asarray(v))
-             for k, v in self._data.items()},  # fmt: skip
+             for k, v in self.items()},  # fmt: skip
             attrs=self.attrs,
         )
 
@@ -434,8 +423,14 @@ def make_result(
     attrs = dict(attrs or {})
     if labelled:
         return xr.Dataset(dict(variables), coords=dict(coords or {}), attrs=attrs)
-    return Result({k: np.asarray(v) for k, (_, v) in variables.items()}, attrs,
+    return Result({k: _plain(v) for k, (_, v) in variables.items()}, attrs,
                   {k: tuple(d) for k, (d, _) in variables.items()})  # fmt: skip
+
+
+def _plain(v: Any) -> Any:
+    """A numpy array, or a numpy scalar for 0-d values (so that tables built from results hold numbers)."""
+    a = np.asarray(v)
+    return a[()] if a.ndim == 0 else a
 
 
 def unlabel(obj: Any, labelled: bool) -> Any:
@@ -446,7 +441,7 @@ def unlabel(obj: Any, labelled: bool) -> Any:
     if isinstance(obj, xr.DataArray):
         return np.asarray(obj.values)
     if isinstance(obj, xr.Dataset):
-        return Result({k: np.asarray(v.values) for k, v in obj.data_vars.items()}, obj.attrs,
+        return Result({k: _plain(v.values) for k, v in obj.data_vars.items()}, obj.attrs,
                       {k: tuple(v.dims) for k, v in obj.data_vars.items()})  # fmt: skip
     return obj
 
