@@ -111,8 +111,8 @@ KEYWORD_SYNONYMS = {
     "level": "ci",
     "confidence": "ci",
     "significance_level": "alpha",
-    "y": "labels",
     "classes_of": "labels",
+    "class_labels": "labels",
     "axis": "dim",
 }
 NAN_POLICIES = ("propagate", "omit", "raise")

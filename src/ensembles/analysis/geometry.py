@@ -604,9 +604,7 @@ def decode(
     from sklearn.preprocessing import StandardScaler
 
     arr, da = _matrix(x, "x")
-    if labels is None:
-        raise ValueError("The 'labels' parameter is required for decoding; got None.")
-    y = _resolve_labels(labels, da, arr.shape[0])
+    y = resolve_labels(da if da is not None else arr, labels, arr.shape[0])
     arr = _select_neuroids(arr, da, neuroids)
     if not isinstance(cv, (int, np.integer)) or isinstance(cv, bool) or cv < 2:
         raise param_error("cv", "an int >= 2", cv)

@@ -45,7 +45,14 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
-from ensembles.analysis._input import Result, check_finite, check_nan_policy, make_result, renamed_keywords
+from ensembles.analysis._input import (
+    Result,
+    check_finite,
+    check_nan_policy,
+    is_labelled,
+    make_result,
+    renamed_keywords,
+)
 from ensembles.analysis._input import resolve_labels as _resolve_labels
 from ensembles.errors import ParameterError
 
@@ -523,7 +530,8 @@ def _image_selectivity_np(r: np.ndarray, num_steps: int) -> np.ndarray:
     return out.reshape(lead)
 
 
-def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATION) -> Any:
+@renamed_keywords(responses="x")
+def image_selectivity(x: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATION) -> Any:
     """Image selectivity of the AllenSDK (after Quian Quiroga et al. 2007), S = 1 - 2·mean_j F(θ_j).
 
     θ_j = f_min + j·(f_max - f_min)/M for j = 0 … M - 1 (M = ``num_steps``) and F(θ) is the fraction of conditions
@@ -533,8 +541,8 @@ def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRE
 
     Parameters
     ----------
-    responses : 1-D array (one neuroid), array-like of shape (n_conditions, n_neuroids), or xr.DataArray
-        Trial-averaged responses per condition, blank dropped.
+    x : 1-D array (one neuroid), array-like of shape (n_conditions, n_neuroids), xr.DataArray or recording
+        Trial-averaged responses per condition, blank dropped.  NaN gives NaN; +-inf is an error.
     num_steps : int
     dim : str
         Reduced dim for 2-D and DataArray input.
@@ -545,14 +553,19 @@ def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRE
     """
     if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool):
         raise TypeError(f"The 'num_steps' parameter must be an int. Got {describe(num_steps)} instead.")
-    if not _xr.is_dataarray(responses):
-        arr = np.asarray(responses, dtype=np.float64)
+    if not is_labelled(x) and not _xr.is_dask(x) and np.shape(x) == (0,):
+        return float("nan")  # fewer than 2 conditions (AllenSDK's behaviour)
+    x = _xr.unwrap(x, ndim=None)
+    if not _xr.is_dataarray(x):
+        arr = np.asarray(x, dtype=np.float64)
         if arr.ndim == 1:
+            arr, _ = check_finite(arr)
             if arr.size < 2:
                 return float("nan")
             return float(_image_selectivity_np(arr, int(num_steps)))
-    lay = _xr.to_last(responses, dim, name="responses")
-    val = _xr.apply_last(lambda b: _image_selectivity_np(b, int(num_steps)), lay.data)
+    lay = _xr.to_last(x, dim)
+    data, _ = check_finite(lay.data)
+    val = _xr.apply_last(lambda b: _image_selectivity_np(b, int(num_steps)), data)
     (val,) = _xr.compute(val)
     attrs = {
         "measure": "image_selectivity",
