@@ -91,6 +91,7 @@ ACTIVITY = {
     "subsample_sparseness": lambda x, lab: A.subsample_sparseness(x, 6, n_bootstrap=5, random_state=0),
     "class_means": lambda x, lab: A.class_means(x, lab),
     "preferred_class": lambda x, lab: A.preferred_class(x, lab),
+    "preference_order": lambda x, lab: A.preference_order(x, lab),
     "class_selectivity_index": lambda x, lab: A.class_selectivity_index(x, lab, n_shuffles=9, random_state=0),
     "dprime": lambda x, lab: A.dprime(x, lab, n_shuffles=9, random_state=0),
     "anova": lambda x, lab: A.anova(x, lab),
@@ -111,7 +112,7 @@ ACTIVITY = {
     "fraction_silenced": lambda x, lab: A.fraction_silenced(x, x, np.full(P, -0.1)),
     "currents_by_ensemble": lambda x, lab: A.currents_by_ensemble(x, x, None, lab, MEMBERS),
 }
-NEEDS_LABELS = {"condition_means", "class_means", "preferred_class", "class_selectivity_index", "dprime", "anova",
+NEEDS_LABELS = {"condition_means", "class_means", "preferred_class", "preference_order", "class_selectivity_index", "dprime", "anova",
                 "tuning_sparseness", "n_driven_classes", "mutual_information", "category_ensembles", "decode",
                 "currents_by_ensemble"}  # fmt: skip
 

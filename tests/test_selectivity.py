@@ -206,3 +206,18 @@ def test_error_table(rng, call, exc, match):
     x, lab = make(rng, n=120, n_neur=5, k=3)
     with pytest.raises(exc, match=match):
         call(x, lab)
+
+
+def test_preference_order_hand_example():
+    # neuroid: 0 prefers class 1 (contrast 3), 1 ties (means 1 and 1: argmax takes class 0, contrast 0), 2 is
+    # silent, 3 prefers class 0 (contrast 4), 4 prefers class 1 (contrast 1): blocks by preferred class, within a
+    # block by decreasing contrast, the silent neuroid last
+    x = np.array([[0.0, 2.0, 0.0, 4.0, 0.0],
+                  [0.0, 0.0, 0.0, 4.0, 0.0],
+                  [3.0, 1.0, 0.0, 0.0, 1.0],
+                  [3.0, 1.0, 0.0, 0.0, 1.0]])
+    y = [0, 0, 1, 1]
+    # class means: class 0 = [0, 1, 0, 4, 0]; class 1 = [3, 1, 0, 0, 1]
+    assert S.preference_order(x, y).tolist() == [3, 1, 0, 4, 2]
+    da = S.preference_order(as_da(x, np.array(y)))
+    assert da.values.tolist() == [3, 1, 0, 4, 2] and da["neuroid_id"].values.tolist() == [f"n{i:02d}" for i in (3, 1, 0, 4, 2)]

@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     # selectivity (selectivity.py)
     "class_means": "selectivity",
     "preferred_class": "selectivity",
+    "preference_order": "selectivity",
     "class_selectivity_index": "selectivity",
     "dprime": "selectivity",
     "anova": "selectivity",
@@ -170,6 +171,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         dprime,
         mutual_information,
         n_driven_classes,
+        preference_order,
         preferred_class,
         tuning_sparseness,
     )

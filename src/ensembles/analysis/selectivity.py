@@ -50,6 +50,7 @@ from ensembles.analysis._input import (
     check_nan_policy,
     class_names,
     make_result,
+    matrix,
     resolve_labels,
     unwrap,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "dprime",
     "mutual_information",
     "n_driven_classes",
+    "preference_order",
     "preferred_class",
     "tuning_sparseness",
 ]
@@ -255,6 +257,44 @@ def preferred_class(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION) ->
     means = s1 / ctx.counts[:, None] + shift
     pref = ctx.classes[np.argmax(means, axis=0)]
     return _xr.wrap_reduced(pref, ctx.lay, name="preferred_class", attrs={"statistic": "preferred_class"})
+
+
+def preference_order(x: Any, labels: Any = None) -> Any:
+    """Neuroid order that groups neuroids by preferred class, so that category ensembles form blocks (Figure 1).
+
+    Neuroids are sorted by preferred class (argmax of the NaN-skipping class means; classes in sorted order), within
+    a class by decreasing contrast (preferred-class mean minus the mean of the other class means), and silent
+    neuroids (all zero) go last.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_presentations, n_neuroids), DataArray (presentation, neuroid) or recording
+    labels : array-like of length n_presentations, or the name of a presentation coord (default ``"label"``)
+
+    Returns
+    -------
+    numpy.ndarray of int (a permutation of ``range(n_neuroids)``), or, for labelled input, a DataArray of those
+    indices along ``neuroid`` carrying the neuroid coords in the new order.
+    """
+    m = matrix(x, allow_nan=True)
+    a = m.values
+    y = resolve_labels(m.da if m.da is not None else a, labels, a.shape[0])
+    classes = np.unique(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a class with a NaN-only neuroid: NaN mean, never preferred
+        means = np.stack([np.nanmean(a[y == c], axis=0) for c in classes])  # (n_classes, n_neuroids)
+    pref = np.nanargmax(np.where(np.isnan(means), -np.inf, means), axis=0)
+    k = len(classes)
+    rest = (np.nansum(means, axis=0) - means[pref, np.arange(a.shape[1])]) / max(k - 1, 1)
+    contrast = means[pref, np.arange(a.shape[1])] - rest
+    silent = ~(np.abs(np.nan_to_num(a)).sum(axis=0) > 0)
+    order = np.lexsort((-contrast, pref, silent))  # lexsort: the last key is primary
+    if m.da is None:
+        return order
+    da = m.da.isel({C.NEUROID: order})
+    coords = {n: c.variable for n, c in da.coords.items() if c.dims == (C.NEUROID,)}
+    return xr.DataArray(order, dims=(C.NEUROID,), coords=coords, name="preference_order",
+                        attrs={"statistic": "preference_order"})
 
 
 # --------------------------------------------------------------------------------------------------------------------
