@@ -369,6 +369,9 @@ NAN_POLICY_FUNCS = {
     "gini_sparseness": lambda x, **kw: A.gini_sparseness(x, **kw),
     "fraction_active": lambda x, **kw: A.fraction_active(x, **kw),
     "condition_means": lambda x, **kw: A.condition_means(x, _data()[1], **kw),
+    "class_selectivity_index": lambda x, **kw: A.class_selectivity_index(x, _data()[1], n_shuffles=0, **kw)["csi"],
+    "anova": lambda x, **kw: A.anova(x, _data()[1], **kw)["F"],
+    "n_driven_classes": lambda x, **kw: A.n_driven_classes(x, _data()[1], **kw)["statistic"],
 }
 
 

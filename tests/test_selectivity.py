@@ -221,3 +221,49 @@ def test_preference_order_hand_example():
     assert S.preference_order(x, y).tolist() == [3, 1, 0, 4, 2]
     da = S.preference_order(as_da(x, np.array(y)))
     assert da.values.tolist() == [3, 1, 0, 4, 2] and da["neuroid_id"].values.tolist() == [f"n{i:02d}" for i in (3, 1, 0, 4, 2)]
+
+
+@pytest.mark.parametrize(
+    "func,kw,variables",
+    [
+        (S.class_selectivity_index, {"n_shuffles": 0}, ("csi", "preferred", "mu_max", "mu_rest")),
+        (S.dprime, {"n_shuffles": 0}, ("dprime", "preferred")),
+        (S.anova, {}, ("F", "p", "eta2", "omega2")),
+        (S.tuning_sparseness, {"n_shuffles": 0}, ("tuning_sparseness",)),
+        (S.n_driven_classes, {}, ("statistic", "p")),
+        (S.n_driven_classes, {"test": "mannwhitney"}, ("statistic", "p")),
+        (S.mutual_information, {"n_shuffles": 0, "n_bins": 4}, ("mi_plugin",)),
+    ],
+    ids=["csi", "dprime", "anova", "tuning", "n_driven", "n_driven_mw", "mi"],
+)
+def test_nan_policy_omit_equals_dropping_the_missing_entries(rng, func, kw, variables):
+    """nan_policy="omit" (scipy's convention, as in sparsity) on a neuroid with missing entries gives what the same
+    function gives on that neuroid's complete presentations alone (an independent path: the propagate code on a
+    smaller matrix)."""
+    x, lab = make(rng, n=120, n_neur=6, k=3)
+    x = x + 0.1  # no silent neuroid
+    holes = rng.random(x.shape) < 0.08
+    holes[:, :2] = False  # neuroids 0 and 1 complete
+    x[holes] = np.nan
+    got = func(x, lab, nan_policy="omit", **kw)
+    for j in range(x.shape[1]):
+        ok = np.isfinite(x[:, j])
+        ref = func(x[ok, j : j + 1], lab[ok], **kw)
+        for v in variables:
+            want = np.asarray(ref[v])[..., 0]
+            np.testing.assert_allclose(np.asarray(got[v])[..., j], want, rtol=1e-9, err_msg=f"{v}, neuroid {j}")
+    with pytest.raises(ValueError, match="nan_policy='raise'"):
+        func(x, lab, nan_policy="raise", **kw)
+
+
+def test_nan_policy_omit_shuffle_pvalues(rng):
+    x, lab = make(rng, n=120, n_neur=6, k=3)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    prop = S.class_selectivity_index(x, lab, n_shuffles=49, random_state=0)
+    omit = S.class_selectivity_index(x, lab, n_shuffles=49, random_state=0, nan_policy="omit")
+    has_nan = np.isnan(x).any(0)
+    assert has_nan.sum() >= 3 and np.isnan(prop["csi"][has_nan]).all()
+    assert np.isfinite(omit["csi"][has_nan & (np.nanstd(x, 0) > 0)]).all()
+    assert np.all((omit["p"][np.isfinite(omit["csi"])] > 0) & (omit["p"][np.isfinite(omit["csi"])] <= 1))
+    complete = ~has_nan  # neuroids without NaN: the same numbers under both policies
+    np.testing.assert_array_equal(omit["p"][complete], prop["p"][complete])

@@ -24,6 +24,10 @@ Shuffled class sums are accumulated in float32 (sgemm), so "≥" allows a relati
 ``n_shuffles=0`` skips the shuffles (p, q NaN).  Results are ``xr.Dataset`` objects with one variable per quantity
 (``csi``, ``p``, ``q``, ...), the neuroid coords of a DataArray input and attrs stating definitions and corrections.
 
+Non-finite values: ``nan_policy="propagate"`` (default; a neuroid with a NaN gives NaN), ``"omit"`` (each neuroid's
+statistic from its complete presentations; the shuffle null permutes all labels and keeps those of the complete
+presentations) or ``"raise"``; +-inf is an error unless ``"omit"`` (docs/architecture.md, "The analysis contract").
+
 Input: ``x`` array-like of shape (n_presentations, n_neuroids) or a 2-D ``xr.DataArray`` with presentation dim
 ``dim``; ``labels`` an array with one class per presentation or (DataArray) the name of a presentation coord
 (default ``"label"``).  Dask-backed input is reduced chunk by chunk (class sums, moments and the shuffle null in one
@@ -98,9 +102,13 @@ class _Ctx:
     def n(self) -> int:
         return int(self.codes.shape[0])
 
+    @property
+    def omit(self) -> bool:
+        return self.nan_policy == "omit"
+
 
 def _prepare(x: Any, labels: Any, dim: str, nan_policy: str, *, min_classes: int = 2) -> _Ctx:
-    check_nan_policy(nan_policy, supported=("propagate", "raise"))
+    check_nan_policy(nan_policy)
     lay = _xr.to_last(x, dim)
     x = unwrap(x)
     if lay.data.ndim != 2:
@@ -131,7 +139,11 @@ def _pilot(ctx: _Ctx) -> np.ndarray:
 
 
 def _moments(ctx: _Ctx, shift: np.ndarray):
-    """Per class sums S1, S2 of (x - shift), shape (k, n_neuroids), and a per-neuroid non-finite flag."""
+    """Per class sums S1, S2 of (x - shift), shape (k, n_neuroids), a per-neuroid NaN flag and the per-class counts.
+
+    Counts: ``ctx.counts[:, None]`` (k, 1); under ``nan_policy="omit"`` the valid entries per class and neuroid
+    (k, n_neuroids), NaN entries left out of the sums, and the flag all False.
+    """
     codes, k = ctx.codes, ctx.k
 
     def f(block, rows, cols):
@@ -139,10 +151,15 @@ def _moments(ctx: _Ctx, shift: np.ndarray):
         bad = ~np.isfinite(b)
         b = np.where(bad, 0.0, b)
         oh = _onehot(codes[rows], k)
-        return np.concatenate([oh @ b, oh @ (b * b), bad.sum(0, keepdims=True).astype(np.float64)], axis=0)
+        parts = [oh @ b, oh @ (b * b), bad.sum(0, keepdims=True).astype(np.float64)]
+        if ctx.omit:
+            parts.append(oh @ (~bad).astype(np.float64))
+        return np.concatenate(parts, axis=0)
 
     res = _xr.reduce_rows(f, ctx.data, with_cols=True)
-    return res[:k], res[k : 2 * k], res[2 * k] > 0
+    if ctx.omit:
+        return res[:k], res[k : 2 * k], np.zeros(res.shape[1], dtype=bool), res[2 * k + 1 :]
+    return res[:k], res[k : 2 * k], res[2 * k] > 0, ctx.counts[:, None]
 
 
 def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
@@ -154,15 +171,18 @@ def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
 
 
 def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares: bool):
-    """Class sums under each label permutation: (n_shuffles, k, n_neuroids) for S1 (and S2)."""
+    """Class sums under each label permutation: (n_shuffles, k, n_neuroids) for S1 (and S2), and the class counts
+    (``ctx.counts[None, :, None]``, or per permutation, class and neuroid under ``nan_policy="omit"``)."""
     k, n_sh = ctx.k, perm.shape[0]
+    n_out = (2 if squares else 1) + int(ctx.omit)
 
     def f(block, rows, cols):
         # float32 products (sgemm): the null only needs ~1e-7 relative precision; see _TOL
         b = (np.asarray(block, dtype=np.float64) - shift[None, cols]).astype(np.float32)
-        b = np.where(np.isfinite(b), b, np.float32(0.0))
+        valid = np.isfinite(b)
+        b = np.where(valid, b, np.float32(0.0))
         b2 = b * b if squares else None
-        out = np.empty((2 if squares else 1, n_sh * k, b.shape[1]))
+        out = np.empty((n_out, n_sh * k, b.shape[1]))
         pc = perm[:, rows]
         for s0 in range(0, n_sh, _SHUFFLE_BATCH):
             s1 = min(n_sh, s0 + _SHUFFLE_BATCH)
@@ -172,12 +192,15 @@ def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares
             out[0, s0 * k : s1 * k] = oh @ b
             if squares:
                 out[1, s0 * k : s1 * k] = oh @ b2
+            if ctx.omit:
+                out[-1, s0 * k : s1 * k] = oh @ valid.astype(np.float32)
         return out
 
     res = _xr.reduce_rows(f, ctx.data, with_cols=True)
     s1 = res[0].reshape(n_sh, k, -1)
     s2 = res[1].reshape(n_sh, k, -1) if squares else None
-    return s1, s2
+    cnt = res[-1].reshape(n_sh, k, -1) if ctx.omit else ctx.counts[None, :, None]
+    return s1, s2, cnt
 
 
 def _pvalues(observed: np.ndarray, null: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -253,8 +276,8 @@ def preferred_class(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION) ->
     """The class with the highest mean response per neuroid (ties: the first in sorted order), as a class label."""
     ctx = _prepare(x, labels, dim, "propagate", min_classes=1)
     shift = _pilot(ctx)
-    s1, _, _ = _moments(ctx, shift)
-    means = s1 / ctx.counts[:, None] + shift
+    s1, _, _, cnt = _moments(ctx, shift)
+    means = s1 / cnt + shift
     pref = ctx.classes[np.argmax(means, axis=0)]
     return _xr.wrap_reduced(pref, ctx.lay, name="preferred_class", attrs={"statistic": "preferred_class"})
 
@@ -341,16 +364,16 @@ def class_selectivity_index(
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
-    s1, _, bad = _moments(ctx, shift)
-    means = s1 / ctx.counts[:, None] + shift
+    s1, _, bad, cnt = _moments(ctx, shift)
+    means = s1 / cnt + shift
     csi, mu_max, mu_rest, arg = _csi_from_means(means, float(epsilon))
     silent = (mu_max == 0) & (mu_rest == 0)
     csi = np.where(bad, np.nan, csi)
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, _ = _shuffled_moments(ctx, perm, shift, squares=False)
-        null = _csi_from_means(ps1 / ctx.counts[None, :, None] + shift, float(epsilon))[0]
+        ps1, _, pcnt = _shuffled_moments(ctx, perm, shift, squares=False)
+        null = _csi_from_means(ps1 / pcnt + shift, float(epsilon))[0]
     p, q = _pvalues(csi, null)
     attrs = {
         "statistic": "class_selectivity_index",
@@ -380,13 +403,37 @@ def _shuffle_attrs(n_shuffles: int, random_state: Any) -> dict:
 
 
 def _dprime_from_moments(s1, s2, counts, total1, total2, n):
-    """s1, s2 (..., k, m) of shifted data; returns d' (preferred vs rest) and the preferred index."""
+    """s1, s2 (..., k, m) of shifted data; returns d' (preferred vs rest) and the preferred index.
+
+    ``counts`` is (k,) with ``n`` the number of presentations, or (..., k, m) per class and neuroid with ``n`` per
+    neuroid (``nan_policy="omit"``)."""
+    if np.ndim(counts) > 1:
+        return _dprime_from_moments_omit(s1, s2, counts, total1, total2, n)
     with np.errstate(divide="ignore", invalid="ignore"):
         means = s1 / counts[:, None]
         arg = np.argmax(means, axis=-2)
         a1 = np.take_along_axis(s1, arg[..., None, :], axis=-2)[..., 0, :]
         a2 = np.take_along_axis(s2, arg[..., None, :], axis=-2)[..., 0, :]
         n1 = counts[arg].astype(np.float64)
+        n2 = n - n1
+        r1, r2 = total1 - a1, total2 - a2
+        m1, m2 = a1 / n1, r1 / n2
+        v1 = np.maximum(a2 - n1 * m1 * m1, 0.0) / (n1 - 1)
+        v2 = np.maximum(r2 - n2 * m2 * m2, 0.0) / (n2 - 1)
+        d = (m1 - m2) / np.sqrt((v1 + v2) / 2)
+    return d, arg
+
+
+def _dprime_from_moments_omit(s1, s2, counts, total1, total2, n):
+    counts = np.broadcast_to(counts, s1.shape).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = s1 / counts
+        arg = np.argmax(np.where(np.isnan(means), -np.inf, means), axis=-2)
+
+        def take(a):
+            return np.take_along_axis(a, arg[..., None, :], axis=-2)[..., 0, :]
+
+        a1, a2, n1 = take(s1), take(s2), take(counts)
         n2 = n - n1
         r1, r2 = total1 - a1, total2 - a2
         m1, m2 = a1 / n1, r1 / n2
@@ -423,15 +470,16 @@ def dprime(
             f"Got class counts {ctx.counts.tolist()} instead."
         )
     shift = _pilot(ctx)
-    s1, s2, bad = _moments(ctx, shift)
+    s1, s2, bad, cnt = _moments(ctx, shift)
     t1, t2 = s1.sum(0), s2.sum(0)
-    d, arg = _dprime_from_moments(s1, s2, ctx.counts, t1, t2, ctx.n)
+    counts, total = (cnt, cnt.sum(0)) if ctx.omit else (ctx.counts, ctx.n)
+    d, arg = _dprime_from_moments(s1, s2, counts, t1, t2, total)
     d = np.where(bad, np.nan, d)
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, ps2 = _shuffled_moments(ctx, perm, shift, squares=True)
-        null = _dprime_from_moments(ps1, ps2, ctx.counts, t1, t2, ctx.n)[0]
+        ps1, ps2, pcnt = _shuffled_moments(ctx, perm, shift, squares=True)
+        null = _dprime_from_moments(ps1, ps2, pcnt if ctx.omit else ctx.counts, t1, t2, total)[0]
     p, q = _pvalues(d, null)
     attrs = {
         "statistic": "dprime",
@@ -468,14 +516,23 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
             "classes."
         )
     shift = _pilot(ctx)
-    s1, s2, bad = _moments(ctx, shift)
-    cnt = ctx.counts[:, None].astype(np.float64)
+    s1, s2, bad, cnt = _moments(ctx, shift)
+    cnt = cnt.astype(np.float64)
     t1, t2 = s1.sum(0), s2.sum(0)
-    ss_t = np.maximum(t2 - t1 * t1 / N, 0.0)
-    ss_w = np.maximum((s2 - s1 * s1 / cnt).sum(0), 0.0)
-    grand = t1 / N
-    ss_b = (cnt * (s1 / cnt - grand) ** 2).sum(0)
-    dfb, dfw = k - 1, N - k
+    if ctx.omit:  # per neuroid: its valid entries, and the classes that have any
+        N, has = cnt.sum(0), cnt > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ss_w = np.maximum(np.where(has, s2 - s1 * s1 / cnt, 0.0).sum(0), 0.0)
+            grand = t1 / N
+            ss_b = np.where(has, cnt * (s1 / cnt - grand) ** 2, 0.0).sum(0)
+            ss_t = np.maximum(t2 - t1 * t1 / N, 0.0)
+        dfb, dfw = has.sum(0) - 1, N - has.sum(0)
+    else:
+        ss_t = np.maximum(t2 - t1 * t1 / N, 0.0)
+        ss_w = np.maximum((s2 - s1 * s1 / cnt).sum(0), 0.0)
+        grand = t1 / N
+        ss_b = (cnt * (s1 / cnt - grand) ** 2).sum(0)
+        dfb, dfw = k - 1, N - k
     with np.errstate(divide="ignore", invalid="ignore"):
         msw = ss_w / dfw
         F = (ss_b / dfb) / msw
@@ -483,12 +540,14 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
         omega2 = (ss_b - dfb * msw) / (ss_t + msw)
     p = special.fdtrc(dfb, dfw, F)
     p = np.where(np.isinf(F), 0.0, p)
+    if ctx.omit:
+        bad = (dfb < 1) | (dfw < 1)  # too few valid entries left for this neuroid
     F, p, eta2, omega2 = (np.where(bad, np.nan, v) for v in (F, p, eta2, omega2))
     attrs = {
         "statistic": "anova",
         "definition": "one-way ANOVA F; eta2 = SS_b/SS_t; omega2 = (SS_b - (k-1) MS_w)/(SS_t + MS_w) (Hays 1963)",
-        "df_between": dfb,
-        "df_within": dfw,
+        "df_between": dfb if np.ndim(dfb) == 0 else "per neuroid (nan_policy='omit')",
+        "df_within": dfw if np.ndim(dfw) == 0 else "per neuroid (nan_policy='omit')",
         "p_value": "F distribution (as scipy.stats.f_oneway)",
         "correction": "fdr_bh over neuroids (Benjamini & Hochberg 1995), variable q",
         "n_nan": int(np.isnan(F).sum()),
@@ -534,8 +593,8 @@ def tuning_sparseness(
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
-    s1, _, bad = _moments(ctx, shift)
-    means = (s1 / ctx.counts[:, None] + shift).T  # (n_neuroids, k)
+    s1, _, bad, cnt = _moments(ctx, shift)
+    means = (s1 / cnt + shift).T  # (n_neuroids, k)
     means = np.where(bad[:, None], np.nan, means)
     a = _sp._apply_policies(means, negative=negative, nan_policy="propagate", measure=m, name="x (class means)")
 
@@ -547,8 +606,8 @@ def tuning_sparseness(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, _ = _shuffled_moments(ctx, perm, shift, squares=False)
-        pm = np.swapaxes(ps1 / ctx.counts[None, :, None] + shift, -1, -2)  # (n_shuffles, n_neuroids, k)
+        ps1, _, pcnt = _shuffled_moments(ctx, perm, shift, squares=False)
+        pm = np.swapaxes(ps1 / pcnt + shift, -1, -2)  # (n_shuffles, n_neuroids, k)
         if negative == "raise" and np.any(pm < 0):
             pm = np.maximum(pm, 0.0)  # only reachable through round-off when the observed means are >= 0
         null = stat(_transform_negative(pm, negative))[0]
@@ -607,9 +666,9 @@ def n_driven_classes(
         )
     if test == "welch":
         shift = _pilot(ctx)
-        s1, s2, bad = _moments(ctx, shift)
-        n1 = ctx.counts[:, None].astype(np.float64)
-        n2 = ctx.n - n1
+        s1, s2, bad, cnt = _moments(ctx, shift)
+        n1 = cnt.astype(np.float64)
+        n2 = (n1.sum(0) if ctx.omit else ctx.n) - n1
         t1, t2 = s1.sum(0), s2.sum(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             m1, m2 = s1 / n1, (t1 - s1) / n2
@@ -632,9 +691,10 @@ def n_driven_classes(
             sel = ctx.codes == c
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                r = stats.mannwhitneyu(data[sel], data[~sel], alternative="greater", axis=0, method="asymptotic")
+                r = stats.mannwhitneyu(data[sel], data[~sel], alternative="greater", axis=0, method="asymptotic",
+                                       nan_policy="omit" if ctx.omit else "propagate")
             stat[c], p[c] = r.statistic, r.pvalue
-        bad = ~np.isfinite(data).all(0)
+        bad = ~np.isfinite(data).all(0) if not ctx.omit else np.zeros(data.shape[1], dtype=bool)
         stat = np.where(bad[None, :], np.nan, stat)
         p = np.where(bad[None, :], np.nan, p)
         test_desc = "one-sided Mann-Whitney U, class c > rest (asymptotic, tie-corrected)"
@@ -674,6 +734,24 @@ def _mi_from_counts(joint: np.ndarray, ns: np.ndarray, nb: np.ndarray, N: int) -
         ratio = joint * N / (ns[:, None] * nb[..., None, :])
         terms = np.where(joint > 0, joint * np.log2(ratio), 0.0)
     return terms.sum(axis=(-2, -1)) / N
+
+
+def _mi_one(v: np.ndarray, codes: np.ndarray, perm: np.ndarray | None, n_bins: int, k: int):
+    """Plug-in MI of one neuroid's values ``v`` with class codes, and under each row of ``perm`` (or None)."""
+    n = v.size
+    if n == 0:
+        return np.nan, None if perm is None else np.full(perm.shape[0], np.nan)
+    bins = _equipop_bins(v[:, None], n_bins)[:, 0]
+    ohb = np.zeros((n, n_bins))
+    ohb[np.arange(n), bins] = 1.0
+    nb = ohb.sum(0)[None]
+
+    def mi_of(c):
+        ns = np.bincount(c, minlength=k).astype(np.float64)
+        return _mi_from_counts((_onehot(c, k) @ ohb)[None], ns, nb, n)[0]
+
+    null = None if perm is None else np.array([mi_of(perm[i]) for i in range(perm.shape[0])])
+    return mi_of(codes), null
 
 
 def mutual_information(
@@ -732,6 +810,13 @@ def mutual_information(
                 pj = (oh @ ohb).reshape(s1 - s0, k, m, n_bins).transpose(0, 2, 1, 3).astype(np.float64)
                 null_all[s0:s1, j0:j1] = _mi_from_counts(pj, ns, nb[None], N)
             null_all[:, j0:j1][:, bad] = np.nan
+        if ctx.omit:  # a neuroid with NaN: its valid presentations only (the same permutations, restricted)
+            for jj in np.flatnonzero(bad):
+                ok = np.isfinite(block[:, jj])
+                mi[j0 + jj], null_j = _mi_one(block[ok, jj], ctx.codes[ok], None if perm is None else perm[:, ok],
+                                              n_bins, k)  # fmt: skip
+                if n_shuffles:
+                    null_all[:, j0 + jj] = null_j
     if n_shuffles:
         bias = np.mean(null_all, axis=0)
         mi_corr = mi - bias
