@@ -21,7 +21,6 @@ matplotlib (``tests/test_layering.py``).
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 # public name -> submodule that defines it (tests/test_analysis_contract.py checks that every name a submodule
 # exports is listed here)
@@ -117,79 +116,3 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(__all__))
 
-
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._input import Result
-    from .cortex import (
-        MODEL_TO_REFERENCE,
-        REFERENCE_COLUMNS,
-        compare_to_cortex,
-        load_cortex_reference,
-        plot_cortex_comparison,
-    )
-    from .distributions import (
-        PROPERTIES,
-        DistributionSimilarity,
-        distribution_similarity,
-        ks_similarity,
-        property_similarity,
-    )
-    from .ensembles import (
-        EnsembleDetector,
-        category_ensembles,
-        class_mean_similarity,
-        detect_ensembles,
-        ensemble_core,
-        ensemble_overlap,
-        ensemble_sizes,
-        marchenko_pastur_bound,
-        match_ensembles,
-        overlap_vs_similarity,
-        tracy_widom_bound,
-    )
-    from .geometry import (
-        RDM_COMPARISONS,
-        RDM_METRICS,
-        DecodingResult,
-        EigenspectrumFit,
-        RDMComparison,
-        compare_rdms,
-        decode,
-        eigenspectrum,
-        eigenspectrum_alpha,
-        kendall_tau_a,
-        linear_cka,
-        participation_ratio,
-        rdm,
-        summarize_geometry,
-    )
-    from .inhibition import InputCurrents, currents_by_ensemble, fraction_silenced, input_currents, weight_statistics
-    from .selectivity import (
-        anova,
-        class_means,
-        class_selectivity_index,
-        dprime,
-        mutual_information,
-        n_driven_classes,
-        preference_order,
-        preferred_class,
-        tuning_sparseness,
-    )
-    from .sparsity import (
-        MEASURES,
-        NAN_POLICIES,
-        NEGATIVE_POLICIES,
-        condition_means,
-        fraction_active,
-        gini_sparseness,
-        hoyer_sparseness,
-        image_selectivity,
-        kurtosis_sparseness,
-        lifetime_sparseness,
-        population_sparseness,
-        sparseness,
-        subsample_sparseness,
-        treves_rolls_activity,
-        vinje_gallant_sparseness,
-    )
-    from .summary import MEASURE_GROUPS, summarize

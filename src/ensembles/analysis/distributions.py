@@ -23,7 +23,14 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
-from ensembles.analysis._input import ResultFields, check_count, is_labelled, resolve_labels, scalar_result, unwrap
+from ensembles.analysis._input import (
+    ResultFields,
+    check_count,
+    is_labelled,
+    resolve_labels,
+    scalar_result,
+    unwrap,
+)
 from ensembles.errors import ParameterError
 
 __all__ = [

@@ -35,7 +35,7 @@ from scipy import stats
 
 from .. import conventions as C
 from .._validation import check_choice, describe
-from ..errors import InputTypeError, ParameterError
+from ..errors import ParameterError
 from ._detectors import EnsembleDetector, marchenko_pastur_bound, tracy_widom_bound
 from ._input import (
     Result,

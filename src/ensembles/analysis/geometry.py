@@ -29,17 +29,16 @@ import xarray as xr
 from scipy import stats
 
 from ensembles import conventions as C
-from ensembles._validation import check_choice, describe, param_error
+from ensembles._validation import check_choice, param_error
 from ensembles.analysis._input import (
     ResultFields,
-    check_count,
     is_labelled,
     matrix,
     resolve_labels,
     scalar_result,
     unwrap,
 )
-from ensembles.errors import InputTypeError, ParameterError
+from ensembles.errors import ParameterError
 
 __all__ = [
     "RDM_METRICS",

@@ -31,7 +31,15 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import describe
-from ensembles.analysis._input import Result, check_finite, is_labelled, make_result, matrix, resolve_labels, unwrap
+from ensembles.analysis._input import (
+    Result,
+    check_finite,
+    is_labelled,
+    make_result,
+    matrix,
+    resolve_labels,
+    unwrap,
+)
 from ensembles.errors import ParameterError
 
 __all__ = [

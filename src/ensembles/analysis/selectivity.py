@@ -47,6 +47,7 @@ from scipy import special, stats
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
+from ensembles.analysis import sparsity as _sp
 from ensembles.analysis._input import (
     Result,
     check_count,
@@ -58,9 +59,8 @@ from ensembles.analysis._input import (
     resolve_labels,
     unwrap,
 )
-from ensembles.errors import ParameterError
-from ensembles.analysis import sparsity as _sp
 from ensembles.analysis._stats import fdr_bh, permutation_pvalue
+from ensembles.errors import ParameterError
 
 __all__ = [
     "anova",
