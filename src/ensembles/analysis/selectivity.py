@@ -406,34 +406,22 @@ def _dprime_from_moments(s1, s2, counts, total1, total2, n):
     """s1, s2 (..., k, m) of shifted data; returns d' (preferred vs rest) and the preferred index.
 
     ``counts`` is (k,) with ``n`` the number of presentations, or (..., k, m) per class and neuroid with ``n`` per
-    neuroid (``nan_policy="omit"``)."""
-    if np.ndim(counts) > 1:
-        return _dprime_from_moments_omit(s1, s2, counts, total1, total2, n)
+    neuroid (``nan_policy="omit"``; a class without valid entries is never preferred)."""
+
+    def take(a):
+        return np.take_along_axis(a, arg[..., None, :], axis=-2)[..., 0, :]
+
     with np.errstate(divide="ignore", invalid="ignore"):
-        means = s1 / counts[:, None]
-        arg = np.argmax(means, axis=-2)
-        a1 = np.take_along_axis(s1, arg[..., None, :], axis=-2)[..., 0, :]
-        a2 = np.take_along_axis(s2, arg[..., None, :], axis=-2)[..., 0, :]
-        n1 = counts[arg].astype(np.float64)
-        n2 = n - n1
-        r1, r2 = total1 - a1, total2 - a2
-        m1, m2 = a1 / n1, r1 / n2
-        v1 = np.maximum(a2 - n1 * m1 * m1, 0.0) / (n1 - 1)
-        v2 = np.maximum(r2 - n2 * m2 * m2, 0.0) / (n2 - 1)
-        d = (m1 - m2) / np.sqrt((v1 + v2) / 2)
-    return d, arg
-
-
-def _dprime_from_moments_omit(s1, s2, counts, total1, total2, n):
-    counts = np.broadcast_to(counts, s1.shape).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        means = s1 / counts
-        arg = np.argmax(np.where(np.isnan(means), -np.inf, means), axis=-2)
-
-        def take(a):
-            return np.take_along_axis(a, arg[..., None, :], axis=-2)[..., 0, :]
-
-        a1, a2, n1 = take(s1), take(s2), take(counts)
+        if np.ndim(counts) > 1:
+            counts = np.broadcast_to(counts, s1.shape).astype(np.float64)
+            means = s1 / counts
+            arg = np.argmax(np.where(np.isnan(means), -np.inf, means), axis=-2)
+            n1 = take(counts)
+        else:
+            means = s1 / counts[:, None]
+            arg = np.argmax(means, axis=-2)
+            n1 = counts[arg].astype(np.float64)
+        a1, a2 = take(s1), take(s2)
         n2 = n - n1
         r1, r2 = total1 - a1, total2 - a2
         m1, m2 = a1 / n1, r1 / n2
