@@ -416,3 +416,14 @@ def test_all_zero_recording_gives_nan_with_counts():
     assert np.isnan(csi["csi"].values).all() and csi.attrs["n_silent"] == P
     geo = A.summarize_geometry(rec, fit_range=(0, 8))
     assert geo["value"].isna().all() and (geo["n_nan"] == 1).all()
+
+
+def test_all_zero_recording_summary_table():
+    # summary-level: NaN statistics with their counts, no crash ("n_driven" waits for summary.py's 'category' dim)
+    t = A.summarize(_zero_recording(), measures=["population", "lifetime", "csi", "anova", "tuning", "ensembles"],
+                    n_shuffles=5)
+    for stat in ("population_hoyer", "lifetime_vinje-gallant", "csi", "omega2", "tuning_sparseness"):
+        rows = t[(t["statistic"] == stat) & t["aggregate"].isin(["mean", "median"])]
+        assert len(rows) and rows["value"].isna().all() and (rows["n_nan"] == rows["n"]).all(), stat
+    sizes = t[(t["statistic"] == "ensemble_size") & (t["aggregate"] == "count")]
+    assert len(sizes) == K and (sizes["value"] == 0).all()  # silent neuroids are members of no ensemble
