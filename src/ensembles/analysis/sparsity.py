@@ -22,7 +22,8 @@ Policies (neuro-methods §1.6), recorded in the attrs of DataArray results
     NaN (counted in ``n_constant``); fewer than two values → NaN; ``negative="raise"`` (default) | ``"clip"``
     (max(r, 0)) | ``"abs"`` | ``"shift"`` (subtract the vector's minimum, Kreiman et al. 2006) | ``"allow"`` (only for
     the sign-tolerant measures hoyer, gini and kurtosis); ``nan_policy="propagate"`` | ``"omit"`` | ``"raise"``
-    (scipy's convention; ``"raise"`` also rejects ±inf).
+    (scipy's convention).  +inf and -inf are treated alike: an error naming the parameter and the counts, unless
+    ``nan_policy="omit"``, which skips them like NaN (never clipped; docs/architecture.md, "The analysis contract").
 
 Input: ``x`` is array-like of shape (n_presentations, n_neuroids) or an ``xr.DataArray``; ``dim`` names the dim that
 is reduced.  DataArray results keep the coords of the other dims.  Dask-backed input is reduced chunk by chunk:
