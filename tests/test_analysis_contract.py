@@ -149,10 +149,12 @@ RESULT = {
         A.lifetime_sparseness(_variants(*_data())[kind][0]), A.lifetime_sparseness(_variants(*_data(1))[kind][0]),
         n_bootstrap=20, random_state=0),
     "weight_statistics": lambda kind: A.weight_statistics(_as_kind(W, kind), np.zeros(5)),
+    "bootstrap_mean_ci": lambda kind: A.bootstrap_mean_ci(
+        A.population_sparseness(_variants(*_data())[kind][0]), n_bootstrap=50, random_state=0),
 }
 TABLES = {"summarize", "summarize_geometry", "compare_to_cortex", "load_cortex_reference"}
 RESULT_TYPES = {"Result", "RDMComparison", "DecodingResult", "EigenspectrumFit", "DistributionSimilarity",
-                "InputCurrents"}  # fmt: skip
+                "InputCurrents", "MeanCI"}  # fmt: skip
 ESTIMATORS = {"EnsembleDetector"}  # scikit-learn's estimator contract: tests/test_detector_api.py
 CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound"}  # numbers in, a number out
 CONSTANTS = {"MEASURES", "NEGATIVE_POLICIES", "NAN_POLICIES", "RDM_METRICS", "RDM_COMPARISONS", "PROPERTIES",
@@ -161,7 +163,8 @@ CONSTANTS = {"MEASURES", "NEGATIVE_POLICIES", "NAN_POLICIES", "RDM_METRICS", "RD
 DRAWING = {"plot_cortex_comparison"}
 
 CLASSES = [ACTIVITY.keys(), RESULT.keys(), TABLES, RESULT_TYPES, ESTIMATORS, CLOSED_FORM, CONSTANTS, DRAWING]
-SUBMODULES = ("sparsity", "selectivity", "ensembles", "geometry", "distributions", "inhibition", "summary", "cortex")
+SUBMODULES = ("sparsity", "selectivity", "ensembles", "geometry", "distributions", "inhibition", "resampling", "summary",
+              "cortex")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -196,7 +199,7 @@ def test_flat_api_imports_neither_torch_nor_matplotlib():
 # ---------------------------------------------------------------------------------------------------------------------
 # numpy in -> numpy out, labelled in -> labelled out, the same numbers on every path
 # ---------------------------------------------------------------------------------------------------------------------
-NUMPY_OUT = (np.ndarray, float, np.floating, Result, ResultFields, A.InputCurrents)
+NUMPY_OUT = (np.ndarray, float, np.floating, Result, ResultFields, A.InputCurrents, A.MeanCI)
 LABELLED_OUT = (xr.DataArray, xr.Dataset)
 
 
@@ -205,7 +208,7 @@ def _numbers(out) -> dict:
         return {k: np.asarray(v.values) for k, v in out.data_vars.items()}
     if isinstance(out, xr.DataArray):
         return {"": np.asarray(out.values)}
-    if isinstance(out, A.InputCurrents):
+    if isinstance(out, (A.InputCurrents, A.MeanCI)):
         return {k: np.asarray(v) for k, v in out._asdict().items()}
     if isinstance(out, (Result, ResultFields)):
         return {k: np.asarray(v) for k, v in out.items() if not isinstance(v, str)}
@@ -427,3 +430,16 @@ def test_all_zero_recording_summary_table():
         assert len(rows) and rows["value"].isna().all() and (rows["n_nan"] == rows["n"]).all(), stat
     sizes = t[(t["statistic"] == "ensemble_size") & (t["aggregate"] == "count")]
     assert len(sizes) == K and (sizes["value"] == 0).all()  # silent neuroids are members of no ensemble
+
+
+def test_bootstrap_mean_ci_is_the_pipelines_numbers():
+    """The workflows' bootstrap CI moved into the analysis layer with the same numbers: the reference is the
+    formula written out here (Efron & Tibshirani 1993, percentile interval) on the same generator stream."""
+    v = np.array([0.2, 0.5, np.nan, 0.9, 0.4, 0.7])
+    got = A.bootstrap_mean_ci(v, n_bootstrap=300, random_state=np.random.default_rng(5))
+    f = v[np.isfinite(v)]
+    means = f[np.random.default_rng(5).integers(0, f.size, size=(300, f.size))].mean(axis=1)
+    assert got == (f.mean(), *np.percentile(means, [2.5, 97.5]), 5)
+    empty = A.bootstrap_mean_ci([np.nan])
+    assert np.isnan(empty.mean) and empty.n == 0
+    assert A.bootstrap_mean_ci([3.0]) == (3.0, 3.0, 3.0, 1)

@@ -92,6 +92,9 @@ _EXPORTS: dict[str, str] = {
     "fraction_silenced": "inhibition",
     "currents_by_ensemble": "inhibition",
     "InputCurrents": "inhibition",
+    # resampling (resampling.py)
+    "bootstrap_mean_ci": "resampling",
+    "MeanCI": "resampling",
     # tidy tables (summary.py) and cortical reference values (cortex.py)
     "summarize": "summary",
     "MEASURE_GROUPS": "summary",
