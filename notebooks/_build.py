@@ -234,14 +234,14 @@ pd.concat({"ours": ours, "paper (MNIST)": paper}, axis=1).round(3)'''),
 
 Mean population Hoyer of each class's presentations with a 95 % bootstrap CI over presentations.'''),
     code('''
-from ensembles.pipeline import bootstrap_mean_ci
+from ensembles.analysis import bootstrap_mean_ci
 from ensembles.plot import sparseness_bars
 
 rng = np.random.default_rng(0)
 bars = []
 for (name, layer), values in pop.items():
     for label, v in values.groupby("label"):
-        mean, lo, hi, n = bootstrap_mean_ci(v.values, n_boot=500, rng=rng)
+        mean, lo, hi, n = bootstrap_mean_ci(v.values, n_bootstrap=500, random_state=rng)
         bars.append({"model": name, "layer": layer, "label": int(label), "class": str(v["label_name"].values[0]),
                      "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})
 bars = pd.DataFrame(bars)

@@ -41,7 +41,7 @@ def bootstrap_mean_ci(
     """Mean of the finite values and its percentile bootstrap confidence interval, resampling the values.
 
     Non-finite values (e.g. NaN sparseness of silent presentations) are dropped first and ``n`` counts the values
-    used.  No finite value gives NaN with ``n = 0``; one value gives that value for the mean and both bounds.
+    used.  No finite value (or no value) gives NaN with ``n = 0``; one value gives that value for the mean and both bounds.
 
     Parameters
     ----------
@@ -65,8 +65,11 @@ def bootstrap_mean_ci(
     n_bootstrap = check_count("n_bootstrap", n_bootstrap, 1)
     if not np.isscalar(ci) or not 0 < ci < 1:
         raise ParameterError(f"The 'ci' parameter must be a float in (0, 1). Got {ci!r} instead.")
-    v = unwrap(values, name="values", ndim=None)
-    v = np.asarray(v.values if isinstance(v, xr.DataArray) else v, dtype=float).ravel()
+    if is_labelled(values) or np.size(values) > 0:  # empty input: NaN with n = 0, like all-NaN input
+        values_ = unwrap(values, name="values", ndim=None)
+        v = np.asarray(values_.values if isinstance(values_, xr.DataArray) else values_, dtype=float).ravel()
+    else:
+        v = np.zeros(0)
     v = v[np.isfinite(v)]
     if v.size == 0:
         res = MeanCI(np.nan, np.nan, np.nan, 0)
