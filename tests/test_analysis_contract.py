@@ -395,7 +395,8 @@ def _zero_recording():
     return xr.Dataset({"activity": _labelled(np.zeros_like(x), y)})
 
 
-# an all-zero population has no variance: these raise a clear ParameterError/ValueError by design
+# an all-zero population has no variance: these say so by design (detect_ensembles warns, EnsemblesWarning, and finds
+# 0 ensembles -- an error under this test-suite's warning filter; the other two raise a ValueError)
 ZERO_RAISES = {"detect_ensembles": "silent", "eigenspectrum_alpha": "positive components",
                "property_similarity": "no finite value"}  # fmt: skip
 
