@@ -164,7 +164,7 @@ pd.DataFrame({name: pd.Series(r["correct"].mean("presentation").values, index=r[
 condition says which label is embedded: `"true"` (the paper's condition), `"none"` (label pixels zeroed) or
 `"all"` (every label).'''),
     code('''
-from ensembles.analysis.sparsity import fraction_active
+from ensembles.analysis import fraction_active
 from ensembles.train import load_model, record_model
 
 model, cfg = load_model(runs["ff"])
@@ -205,7 +205,7 @@ The paper's claim: FF and BP/FF hidden layers are much sparser than BP.
     code(FINAL),
     md('## Population and lifetime sparseness per layer'),
     code('''
-from ensembles.analysis.sparsity import lifetime_sparseness, population_sparseness
+from ensembles.analysis import lifetime_sparseness, population_sparseness
 
 pop, life, rows = {}, {}, []
 for name, act in final.items():
@@ -234,14 +234,14 @@ pd.concat({"ours": ours, "paper (MNIST)": paper}, axis=1).round(3)'''),
 
 Mean population Hoyer of each class's presentations with a 95 % bootstrap CI over presentations.'''),
     code('''
-from ensembles.pipeline import bootstrap_mean_ci
+from ensembles.analysis import bootstrap_mean_ci
 from ensembles.plot import sparseness_bars
 
 rng = np.random.default_rng(0)
 bars = []
 for (name, layer), values in pop.items():
     for label, v in values.groupby("label"):
-        mean, lo, hi, n = bootstrap_mean_ci(v.values, n_boot=500, rng=rng)
+        mean, lo, hi, n = bootstrap_mean_ci(v.values, n_bootstrap=500, random_state=rng)
         bars.append({"model": name, "layer": layer, "label": int(label), "class": str(v["label_name"].values[0]),
                      "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})
 bars = pd.DataFrame(bars)
@@ -268,13 +268,13 @@ sparseness_violins(values)'''),
 Hoyer over `N_MATCH` randomly drawn neuroids per layer (bootstrap over draws): the number comparable to a
 recorded population of that size.'''),
     code('''
-from ensembles.analysis.sparsity import subsample_sparseness
+from ensembles.analysis import subsample_sparseness
 
 N_MATCH = 16 if QUICK else 300
 matched = []
 for name, act in final.items():
     for layer in (1, 2, 3):
-        est = subsample_sparseness(select_layer(act, layer), N_MATCH, "hoyer", n_boot=100, random_state=0)
+        est = subsample_sparseness(select_layer(act, layer), N_MATCH, "hoyer", n_bootstrap=100, random_state=0)
         matched.append({"model": name, "layer": layer, f"Hoyer at n={N_MATCH}": float(est["estimate"]),
                         "ci_low": float(est["ci_low"]), "ci_high": float(est["ci_high"])})
 pd.DataFrame(matched).merge(by_layer[["model", "layer", "population Hoyer"]]).round(3)'''),
@@ -284,7 +284,7 @@ pd.DataFrame(matched).merge(by_layer[["model", "layer", "population Hoyer"]]).ro
 `summarize` computes every sparseness and selectivity statistic per model × checkpoint × layer × class in one
 long table (the analysis pipeline and the report use it).'''),
     code('''
-from ensembles.analysis.summary import summarize
+from ensembles.analysis import summarize
 
 summary = pd.concat([summarize(rec, measures=["population", "lifetime", "fraction_active"]) for rec in recs.values()])
 summary.query("`class` == 'all' and aggregate == 'mean'").pivot_table(
@@ -312,7 +312,7 @@ Paper-spec §3.4–3.5 (the Fashion-MNIST overlap figure, §4.4).
     code(FINAL),
     md('## Ensembles with τ = 1 and τ = 2'),
     code('''
-from ensembles.analysis.ensembles import category_ensembles, ensemble_sizes
+from ensembles.analysis import category_ensembles, ensemble_sizes
 
 N_SHUFFLES = 10 if QUICK else 50
 members = {name: category_ensembles(act, rule="paper", tau=1.0) for name, act in final.items()}
@@ -324,7 +324,7 @@ sizes = pd.concat([ensemble_sizes(m).to_dataframe().reset_index().assign(model=n
 sizes_tau2 = pd.concat([ensemble_sizes(m).to_dataframe().reset_index().assign(model=name)
                         for name, m in members_tau2.items()])
 sizes["size (tau=2)"] = sizes_tau2["size"].values
-sizes = sizes.rename(columns={"label_name": "class"})
+sizes = sizes.rename(columns={"class_name": "class"})
 sizes.groupby(["model", "layer"])[["size", "fraction", "size (tau=2)"]].median()'''),
     code('''
 from ensembles.plot import ensemble_sizes as plot_ensemble_sizes
@@ -342,11 +342,11 @@ the layer:'''),
     code('sizes.pivot_table(index="class", columns=["model", "layer"], values="fraction").round(3)'),
     md('## Overlap between ensembles'),
     code('''
-from ensembles.analysis.ensembles import ensemble_overlap
+from ensembles.analysis import ensemble_overlap
 
 overlap = {name: ensemble_overlap(m) for name, m in members.items()}
 ff1 = overlap["FF"].sel(layer=1)
-names = [str(v) for v in members["FF"]["label_name"].values]
+names = [str(v) for v in members["FF"]["class_name"].values]
 pd.DataFrame(ff1["overlap"].values, index=names, columns=names)'''),
     code('''
 from ensembles.plot import overlap_axes
@@ -362,7 +362,7 @@ pairs[pairs["q"] < 0.05][["model", "layer", "category", "other_category", "overl
     code('''
 from ensembles.plot import overlap_heatmaps
 
-heat = long.rename(columns={"label_name": "class_a", "other_label_name": "class_b"}).assign(label_a=long["category"])
+heat = long.rename(columns={"class_name": "class_a", "other_class_name": "class_b"}).assign(label_a=long["category"])
 heat.loc[heat["category"] == heat["other_category"], "overlap"] = 0
 overlap_heatmaps(heat)'''),
     md('''
@@ -371,15 +371,15 @@ overlap_heatmaps(heat)'''),
 Spearman correlation between the overlap of two classes' ensembles and the cosine similarity of their class-mean
 images, with a Mantel permutation p-value (paper-spec §3.5 [proposed]).'''),
     code('''
-from ensembles.analysis.ensembles import class_mean_similarity, overlap_vs_similarity
+from ensembles.analysis import class_mean_similarity, overlap_vs_similarity
 from ensembles.data import load_dataset
 
 test = load_dataset(DATASET, "test")
-similarity = class_mean_similarity(test.x, test.y)
+similarity = class_mean_similarity(test.x, test.y)  # plain arrays in: a plain (class x class) array, labels 0..k-1
 pd.DataFrame([{"model": name, "layer": layer,
                **overlap_vs_similarity(ov.sel(layer=layer)["overlap"].values,  # the classes with an ensemble
-                                       similarity.sel(category=ov["category"], other_category=ov["other_category"]).values,
-                                       n_permutations=200, random_state=0)}
+                                       similarity[np.ix_(ov["category"].values, ov["other_category"].values)],
+                                       n_shuffles=200, random_state=0)}
               for name, ov in overlap.items() for layer in (1, 2, 3)]).round(3)'''),
     md('''
 ## Unsupervised ensembles vs category ensembles
@@ -387,7 +387,7 @@ pd.DataFrame([{"model": name, "layer": layer,
 The detector sees only the activity of FF layer 1 (no labels); `match_ensembles` finds, for every category
 ensemble, the detected ensemble with the largest Jaccard index.'''),
     code('''
-from ensembles.analysis.ensembles import EnsembleDetector, detect_ensembles, match_ensembles
+from ensembles.analysis import EnsembleDetector, detect_ensembles, match_ensembles
 
 detected = detect_ensembles(select_layer(final["FF"], 1), EnsembleDetector(method="ica", random_state=0))
 print(detected.sizes["ensemble"], "ensembles detected;", int(detected["is_global"].sum()), "population-wide")
@@ -416,7 +416,7 @@ All on the correctly classified test presentations at the last checkpoint.
     code(TRAIN),
     code(FINAL),
     code('''
-from ensembles.analysis.selectivity import (
+from ensembles.analysis import (
     anova,
     class_selectivity_index,
     mutual_information,
@@ -461,7 +461,7 @@ pd.crosstab([selectivity["model"], selectivity["layer"]], selectivity["n_driven"
 Category-ensemble members (τ = 1, notebook 3) should be the selective neuroids: CSI inside vs outside the
 ensembles.'''),
     code('''
-from ensembles.analysis.ensembles import category_ensembles
+from ensembles.analysis import category_ensembles
 
 selectivity["member"] = np.concatenate([category_ensembles(act, rule="paper", tau=1.0).any("category").values
                                         for act in final.values()])
@@ -504,8 +504,7 @@ pd.DataFrame({f"{m} ({mode})": rec["correct"].isel(checkpoint=-1).groupby("label
               for (m, mode), rec in zs_recs.items()}).round(3)'''),
     md('## Ensembles and sparseness of the held-out class'),
     code('''
-from ensembles.analysis.ensembles import category_ensembles
-from ensembles.analysis.sparsity import population_sparseness
+from ensembles.analysis import category_ensembles, population_sparseness
 
 
 def held_out_table(act, model, condition_of):  # noqa: D103 - one row per layer x class, see the markdown above
@@ -539,7 +538,7 @@ plot_zero_shot(zero_shot)'''),
 Within the held-out FF run (strict): overlap of E_k with the seen classes' ensembles against the hypergeometric
 null. A zero-shot ensemble is a distinct, small set of neuroids, not the union of the others.'''),
     code('''
-from ensembles.analysis.ensembles import ensemble_overlap
+from ensembles.analysis import ensemble_overlap
 
 act = select_presentations(zs_recs["FF", "strict"]["activity"])  # held-out presentations are kept
 ov = ensemble_overlap(category_ensembles(act, rule="paper", tau=1.0)).sel(category=HELD).drop_sel(other_category=HELD)
@@ -578,8 +577,7 @@ Paper-spec §3.7 (the paper's claim 5, "different inhibition mechanisms"; the pr
     code(setup(plt=False, select=True)),
     code(TRAIN),
     code('''
-from ensembles.analysis.ensembles import category_ensembles
-from ensembles.analysis.inhibition import currents_by_ensemble, input_currents, weight_statistics
+from ensembles.analysis import category_ensembles, currents_by_ensemble, input_currents, weight_statistics
 from ensembles.data import load_dataset
 from ensembles.train import layer_inputs, layer_parameters, load_model
 
@@ -598,10 +596,10 @@ for m, name in MODELS.items():
                     pd.DataFrame({"model": name, "layer": layer, "kind": "bias", "value": par["bias"]})]
         exc, inh = input_currents(par["weight"], inp["normalized_input"], normalize="none")
         assert np.allclose(exc + inh + par["bias"], inp["current"], atol=1e-3)  # E + I + b is the layer's input
-        membership = category_ensembles(inp["activity"], y, rule="paper", tau=1.0).values
-        currents += [{"model": name, "layer": layer, **r}
-                     for r in currents_by_ensemble(exc, inh, par["bias"], y, membership)]
-weights, samples, currents = pd.DataFrame(weights), pd.concat(samples), pd.DataFrame(currents)'''),
+        membership = category_ensembles(inp["activity"], y, rule="paper", tau=1.0)
+        currents.append(pd.DataFrame(currents_by_ensemble(exc, inh, par["bias"], y, membership))
+                        .assign(model=name, layer=layer))
+weights, samples, currents = pd.DataFrame(weights), pd.concat(samples), pd.concat(currents, ignore_index=True)'''),
     md('## Weights and biases'),
     code('weights.set_index(["model", "layer"]).round(4)'),
     md('## Currents inside vs outside the ensembles (mean over classes)'),
@@ -618,7 +616,7 @@ inhibition(samples, currents)'''),
 FF trained without the L2 normalisation of its layer inputs, BP trained with it. If the divisive normalisation is
 FF's inhibition, removing it should change FF's sparseness and adding it should sparsify BP.'''),
     code('''
-from ensembles.analysis.sparsity import population_sparseness
+from ensembles.analysis import population_sparseness
 from ensembles.train import make_config, read_metrics
 
 ablation = {"FF, no input norm": make_config("ff", DATASET, scale=SCALE, network__input_norm="none"),
@@ -690,7 +688,7 @@ cortex = make_recording(
 cortex = import_nwb(export_nwb(cortex, CACHE / "synthetic_cortex.nwb"))
 cortex'''),
     code('''
-from ensembles.analysis.ensembles import category_ensembles, ensemble_overlap, match_ensembles
+from ensembles.analysis import category_ensembles, ensemble_overlap, match_ensembles
 
 found = category_ensembles(cortex["activity"], rule="paper", tau=1.0)
 recovery = match_ensembles(found, truth.members)
@@ -699,13 +697,13 @@ overlap = ensemble_overlap(found).squeeze(drop=True)
 print("pairs sharing more neuroids than chance (q < 0.05):",
       int(((overlap["q"] < 0.05) & (overlap["category"] < overlap["other_category"])).sum()))'''),
     code('''
-from ensembles.analysis.ensembles import EnsembleDetector, detect_ensembles
+from ensembles.analysis import EnsembleDetector, detect_ensembles
 from ensembles.data.synthetic import planted_ensembles
 
 Y, assemblies = planted_ensembles(n_neuroids=200, n_presentations=2000 if QUICK else 5000, n_ensembles=6,
                                   random_state=0)
 detected = detect_ensembles(Y, EnsembleDetector(method="ica", random_state=0))
-print(f"{detected.sizes['ensemble']} assemblies detected (6 planted); mean Jaccard with the planted ones:",
+print(f"{len(detected['members'])} assemblies detected (6 planted); mean Jaccard with the planted ones:",
       round(match_ensembles(detected, assemblies.members).attrs["mean_jaccard"], 3))'''),
     md('''
 ## Representational similarity between models: linear CKA
@@ -713,7 +711,7 @@ print(f"{detected.sizes['ensemble']} assemblies detected (6 planted); mean Jacca
 On every test presentation (same images in the same order for all models), last checkpoint; "pixels" is the
 input image.'''),
     code('''
-from ensembles.analysis.geometry import linear_cka
+from ensembles.analysis import linear_cka
 from ensembles.data import load_dataset
 
 test = load_dataset(DATASET, "test")
@@ -738,7 +736,7 @@ Per layer: the class RDM's Spearman ρ with the pixel RDM (with a stimulus-boots
 5-fold cross-validated accuracy of a linear decoder of the class (the slowest cell at full scale: about 25 s per
 layer on 2 cores).'''),
     code('''
-from ensembles.analysis.geometry import compare_rdms, decode, rdm
+from ensembles.analysis import compare_rdms, decode, rdm
 
 pixel_rdm = rdm(test.x, test.y)
 rows = []
@@ -756,9 +754,7 @@ pd.DataFrame(rows).set_index("layer").round(3)'''),
 give tidy rows; `compare_to_cortex` pairs each with the matching published value (neuro-methods.md §2.1) and
 states the caveats. The synthetic cortex goes through the same call.'''),
     code('''
-from ensembles.analysis.cortex import compare_to_cortex, plot_cortex_comparison
-from ensembles.analysis.geometry import summarize_geometry
-from ensembles.analysis.summary import summarize
+from ensembles.analysis import compare_to_cortex, plot_cortex_comparison, summarize, summarize_geometry
 
 N_SHUFFLES = 20 if QUICK else 200
 summary = pd.concat([summarize(r, n_shuffles=N_SHUFFLES) for r in [*recs.values(), cortex]]

@@ -53,21 +53,22 @@ def test_paper_rule_hand_example():
     x = np.array([[4.0, 1, 1, 0], [2, 1, 3, 0], [0, 0, 0, 5]])
     y = [0, 0, 1]
     m = category_ensembles(x, y)
-    assert m.dims == ("category", "neuroid") and m.dtype == bool
-    assert m.values.tolist() == [[True, False, False, False], [False, False, False, True]]
+    assert isinstance(m, np.ndarray) and m.dtype == bool  # numpy in, numpy out
+    assert category_ensembles(_as_da(x, y)).dims == ("category", "neuroid")
+    assert m.tolist() == [[True, False, False, False], [False, False, False, True]]
     # tau = 0.4 admits unit 2 of class 0 (ratio 0.5)
-    assert category_ensembles(x, y, tau=0.4).values[0].tolist() == [True, False, True, False]
+    assert category_ensembles(x, y, tau=0.4)[0].tolist() == [True, False, True, False]
     # tau = 2 (the authors' robustness check) rejects unit 0 of class 0 (ratio exactly 2, strict >)
-    assert category_ensembles(x, y, tau=2.0).values[0].tolist() == [False, False, False, False]
+    assert category_ensembles(x, y, tau=2.0)[0].tolist() == [False, False, False, False]
     ds = category_ensembles(x, y, return_stats=True)
-    np.testing.assert_allclose(ds["score"].values[0], [2.0, -0.4, 0.5, -1.0])
+    np.testing.assert_allclose(ds["score"][0], [2.0, -0.4, 0.5, -1.0])
 
 
 @pytest.mark.parametrize("tau", [1.0, 2.0])
 def test_paper_rule_matches_literal_authors_loop(rng, tau):
     X = rng.gamma(0.3, 1.0, size=(300, 40)) * (rng.random((300, 40)) < 0.4)
     y = rng.integers(0, 3, 300)
-    m = category_ensembles(X, y, tau=tau).values
+    m = category_ensembles(X, y, tau=tau)
     for c in range(3):
         np.testing.assert_array_equal(m[c], _authors_loo(X[y == c], tau))
 
@@ -93,7 +94,7 @@ def test_paper_rule_is_per_layer():
 def test_rules_find_the_driven_set(kwargs):
     X, truth = category_population(10, 200, 60, ensemble_size=10, overlap=0.2, random_state=5)
     m = category_ensembles(X, truth.labels, **kwargs)
-    np.testing.assert_array_equal(m.values, truth.members)
+    np.testing.assert_array_equal(m, truth.members)
 
 
 def test_labelled_input_keeps_coords_and_names():
@@ -101,10 +102,10 @@ def test_labelled_input_keeps_coords_and_names():
     names = np.array(["cat", "dog", "owl"])[truth.labels]
     da = _as_da(X, truth.labels, names=names)
     m = category_ensembles(da)
-    assert m.coords["label_name"].values.tolist() == ["cat", "dog", "owl"]
+    assert m.coords["class_name"].values.tolist() == ["cat", "dog", "owl"]
     assert m.coords["neuroid_id"].values.tolist() == [f"n{i}" for i in range(20)]
     assert m.coords["n_presentations"].values.tolist() == [10, 10, 10]
-    np.testing.assert_array_equal(m.values, category_ensembles(X, truth.labels).values)
+    np.testing.assert_array_equal(m.values, category_ensembles(X, truth.labels))
     # dask-backed input gives the same
     xr.testing.assert_identical(category_ensembles(da.chunk({"presentation": 7})), m)
     # neuroid order (transpose) does not matter
@@ -115,8 +116,8 @@ def test_shuffled_label_null():
     X, truth = category_population(4, 100, 40, ensemble_size=8, random_state=2)
     # rule="test": without category structure the FDR-controlled rule admits (almost) nobody
     m = category_ensembles(X, truth.labels, rule="test", n_shuffles=30, random_state=0)
-    assert np.all(m.coords["expected_size"].values < 1)
-    np.testing.assert_allclose(m.coords["size_p"].values, 1 / 31)
+    assert np.all(m["expected_size"] < 1)
+    np.testing.assert_allclose(m["size_p"], 1 / 31)
     # rule="paper": the null is recomputed by an independent loop (same permutations) with the literal rule;
     # it is far from 0 here because driven units have a high overall rate, which the LOO rule rewards
     mp = category_ensembles(X, truth.labels, n_shuffles=20, random_state=1)
@@ -125,9 +126,9 @@ def test_shuffled_label_null():
     for s in range(20):
         y = rng.permutation(truth.labels)
         null[s] = [_authors_loo(X[y == c], 1.0).sum() for c in range(4)]
-    np.testing.assert_allclose(mp.coords["expected_size"].values, null.mean(0))
+    np.testing.assert_allclose(mp["expected_size"], null.mean(0))
     obs = truth.members.sum(1)
-    np.testing.assert_allclose(mp.coords["size_p"].values, (1 + (null >= obs).sum(0)) / 21)
+    np.testing.assert_allclose(mp["size_p"], (1 + (null >= obs).sum(0)) / 21)
 
 
 
@@ -162,7 +163,7 @@ def test_shuffled_label_null_is_per_layer():
     flat = category_ensembles(da, n_shuffles=15, random_state=3, by_layer=False)
     assert flat.coords["expected_size"].dims == ("category",)
     np.testing.assert_allclose(flat.coords["expected_size"],
-                               category_ensembles(X, truth.labels, n_shuffles=15, random_state=3).coords["expected_size"])
+                               category_ensembles(X, truth.labels, n_shuffles=15, random_state=3)["expected_size"])
 
 def test_sizes_and_core():
     X, truth = category_population(3, 30, 20, ensemble_size=5, random_state=0)
@@ -191,23 +192,23 @@ def test_overlap_counts_and_hypergeometric_against_scipy():
     M[1, 5:20] = True  # shares 5 with 0
     M[2, 40:45] = True  # disjoint
     ds = ensemble_overlap(M)
-    assert ds["overlap"].values[0, 1] == 5 and ds["overlap"].values[0, 2] == 0
-    assert ds["expected"].values[0, 1] == pytest.approx(10 * 15 / 50)
-    assert ds["p"].values[0, 1] == pytest.approx(stats.hypergeom(50, 10, 15).sf(4))
-    assert ds["p"].values[0, 2] == pytest.approx(1.0)
-    assert np.isnan(ds["p"].values[0, 0])
-    assert ds["q"].values[0, 1] == pytest.approx(min(1.0, 3 * ds["p"].values[0, 1]))
+    assert ds["overlap"][0, 1] == 5 and ds["overlap"][0, 2] == 0
+    assert ds["expected"][0, 1] == pytest.approx(10 * 15 / 50)
+    assert ds["p"][0, 1] == pytest.approx(stats.hypergeom(50, 10, 15).sf(4))
+    assert ds["p"][0, 2] == pytest.approx(1.0)
+    assert np.isnan(ds["p"][0, 0])
+    assert ds["q"][0, 1] == pytest.approx(min(1.0, 3 * ds["p"][0, 1]))
     j = ensemble_overlap(M, "jaccard")
-    assert j["overlap"].values[0, 1] == pytest.approx(5 / 20)
+    assert j["overlap"][0, 1] == pytest.approx(5 / 20)
     oc = ensemble_overlap(M, "overlap-coefficient")
-    assert oc["overlap"].values[0, 1] == pytest.approx(5 / 10)
+    assert oc["overlap"][0, 1] == pytest.approx(5 / 10)
 
 
 def test_expected_jaccard_matches_monte_carlo(rng):
     M = np.zeros((2, 40), bool)
     M[0, :8] = True
     M[1, :12] = True
-    exp = ensemble_overlap(M, "jaccard")["expected"].values[0, 1]
+    exp = ensemble_overlap(M, "jaccard")["expected"][0, 1]
     sims = []
     for _ in range(20000):
         a = rng.choice(40, 8, replace=False)
@@ -228,14 +229,14 @@ def test_overlap_vs_similarity():
     rng = np.random.default_rng(0)
     s = rng.random((8, 8))
     s = (s + s.T) / 2
-    r = overlap_vs_similarity(3 * s + 1, s, n_permutations=200, random_state=0)
+    r = overlap_vs_similarity(3 * s + 1, s, n_shuffles=200, random_state=0)
     assert r["rho"] == pytest.approx(1.0) and r["p"] == pytest.approx(1 / 201) and r["n_pairs"] == 28
     noise = rng.random((8, 8))
-    r0 = overlap_vs_similarity(noise + noise.T, s, n_permutations=200, random_state=0)
+    r0 = overlap_vs_similarity(noise + noise.T, s, n_shuffles=200, random_state=0)
     assert r0["p"] > 0.05
     imgs = np.array([[1.0, 0], [1, 0], [0, 1], [1, 1]])
     sim = class_mean_similarity(imgs, [0, 0, 1, 2])
-    np.testing.assert_allclose(sim.values, [[1, 0, 2**-0.5], [0, 1, 2**-0.5], [2**-0.5, 2**-0.5, 1]])
+    np.testing.assert_allclose(sim, [[1, 0, 2**-0.5], [0, 1, 2**-0.5], [2**-0.5, 2**-0.5, 1]])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -250,14 +251,14 @@ def test_match_ensembles_hand_example():
     found[1, :2] = True  # 2 of 4 -> J = 0.5
     found[2, 0:4] = True  # exact
     ds = match_ensembles(found, ref)
-    assert ds["match"].values.tolist() == [2, 0]
-    np.testing.assert_allclose(ds["jaccard"].values, [1.0, 0.8])
-    np.testing.assert_allclose(ds["precision"].values, [1.0, 0.8])
-    np.testing.assert_allclose(ds["recall"].values, [1.0, 1.0])
-    np.testing.assert_allclose(ds["best_jaccard"].values, [0.8, 0.5, 1.0])
+    assert ds["match"].tolist() == [2, 0]
+    np.testing.assert_allclose(ds["jaccard"], [1.0, 0.8])
+    np.testing.assert_allclose(ds["precision"], [1.0, 0.8])
+    np.testing.assert_allclose(ds["recall"], [1.0, 1.0])
+    np.testing.assert_allclose(ds["best_jaccard"], [0.8, 0.5, 1.0])
     assert ds.attrs["mean_jaccard"] == pytest.approx(0.9)
     empty = match_ensembles(np.zeros((0, 10), bool), ref)
-    assert empty["match"].values.tolist() == [-1, -1] and empty.attrs["mean_jaccard"] == 0
+    assert empty["match"].tolist() == [-1, -1] and empty.attrs["mean_jaccard"] == 0
 
 
 def test_detect_ensembles_labelled_adapter():
@@ -332,8 +333,8 @@ def test_bad_input(call, exc, match):
 
 def test_one_class_is_allowed_for_paper_and_fraction():
     x = np.array([[5.0, 1, 1], [3, 1, 0]])
-    assert category_ensembles(x, [7, 7]).values.tolist() == [[True, False, False]]
-    assert category_ensembles(x, [7, 7], rule="fraction", threshold=0.5, min_fraction=0.6).values.tolist() == [[True, True, False]]
+    assert category_ensembles(x, [7, 7]).tolist() == [[True, False, False]]
+    assert category_ensembles(x, [7, 7], rule="fraction", threshold=0.5, min_fraction=0.6).tolist() == [[True, True, False]]
 
 
 @pytest.mark.parametrize(

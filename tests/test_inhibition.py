@@ -1,6 +1,7 @@
 """Tests of ensembles.analysis.inhibition: closed-form values written in the test (tier 1) and loops (tier 3)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ensembles.analysis.inhibition import (
@@ -55,7 +56,8 @@ def test_currents_by_ensemble_inside_vs_outside():
     e = np.array([[2.0, 0.5], [2.0, 0.5], [0.0, 0.5]])
     i = np.array([[0.0, -1.0], [0.0, -1.0], [-1.0, 0.0]])
     recs = currents_by_ensemble(e, i, [0.0, 0.0], [0, 0, 1], [[True, False], [False, True]])
-    r = {(d["class"], d["member"]): d for d in recs}
+    assert list(recs.dims.values()) == [("record",)] * len(recs)  # a Result of columns: one row per (class, member)
+    r = {(d["class"], d["member"]): d for d in pd.DataFrame(recs).to_dict("records")}
     assert r[(0, True)]["excitatory"] == 2.0 and r[(0, True)]["fraction_active"] == 1.0
     assert r[(0, False)]["inhibitory"] == -1.0 and r[(0, False)]["fraction_silenced"] == 1.0
     assert r[(1, True)]["net"] == 0.5

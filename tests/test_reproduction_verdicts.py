@@ -48,8 +48,8 @@ def test_interval_helpers_match_scipy():
     s = seed_interval(a)
     assert (s.low, s.high) == (pytest.approx(lo), pytest.approx(hi))
     assert np.isnan(seed_interval([0.5]).low) and seed_interval([]).n == 0
-    with pytest.raises(ParameterError, match="'confidence'"):
-        seed_interval(a, confidence=95)
+    with pytest.raises(ParameterError, match="'ci'"):
+        seed_interval(a, ci=95)
 
 
 def test_the_papers_pattern_is_reproduced():

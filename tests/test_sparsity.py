@@ -211,14 +211,21 @@ def test_condition_means_and_lifetime_on_trial_average(rng):
 
 def test_subsample_sparseness(rng):
     x = rng.exponential(size=(50, 200))
-    r = S.subsample_sparseness(x, 20, "hoyer", n_boot=30, random_state=1)
+    r = S.subsample_sparseness(x, 20, "hoyer", n_bootstrap=30, random_state=1)
     assert r["draws"].shape == (30,) and r["ci_low"] <= r["estimate"] <= r["ci_high"]
-    again = S.subsample_sparseness(x, 20, "hoyer", n_boot=30, random_state=1)
-    xr.testing.assert_identical(r, again)
-    full = S.subsample_sparseness(x, 200, "hoyer", n_boot=2, random_state=1)
+    assert r.dims["draws"] == ("bootstrap",) and r.attrs["n_bootstrap"] == 30
+    with pytest.warns(FutureWarning, match="'n_boot' keyword is now 'n_bootstrap'"):  # the old name, for one release
+        again = S.subsample_sparseness(x, 20, "hoyer", n_boot=30, random_state=1)
+    xr.testing.assert_identical(r.to_dataset(), again.to_dataset())
+    full = S.subsample_sparseness(x, 200, "hoyer", n_bootstrap=2, random_state=1)
     assert float(full["estimate"]) == pytest.approx(np.mean(S.population_sparseness(x, "hoyer")))
-    per = S.subsample_sparseness(x, 10, "vinje-gallant", dim="presentation", n_boot=5, aggregate=None, random_state=0)
+    per = S.subsample_sparseness(x, 10, "vinje-gallant", dim="presentation", n_bootstrap=5, aggregate=None,
+                                 random_state=0)
     assert per["estimate"].shape == (200,)
+    labelled = S.subsample_sparseness(xr.DataArray(x, dims=("presentation", "neuroid")), 20, "hoyer",
+                                      n_bootstrap=30, random_state=1)
+    assert isinstance(labelled, xr.Dataset) and labelled["draws"].dims == ("bootstrap",)
+    np.testing.assert_array_equal(labelled["draws"].values, r["draws"])
 
 
 # ---- backends ----------------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_summarize_columns_and_values(rng):
     got = df.query("layer == 1 and statistic == 'population_hoyer' and aggregate == 'mean' and `class` == 'all'")
     assert got["value"].item() == pytest.approx(want, rel=1e-6)
     assert got["n"].item() == len(keep)
-    csi = S.class_selectivity_index(sub.values, rec["label"].values[keep], n_shuffles=0)["csi"].values
+    csi = np.asarray(S.class_selectivity_index(sub.values, rec["label"].values[keep], n_shuffles=0)["csi"])
     got = df.query("layer == 1 and statistic == 'csi' and aggregate == 'mean' and `class` == 'all'")["value"].item()
     assert got == pytest.approx(np.nanmean(csi), rel=1e-6)
     pref = df.query("layer == 1 and statistic == 'n_preferring'")

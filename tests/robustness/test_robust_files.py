@@ -242,9 +242,12 @@ def test_nonfinite_activity_documented_behaviour(make_rec, rng, tmp_path):
     back = load_recording(p)["activity"].values
     np.testing.assert_array_equal(back, act)  # NaN == NaN positions, inf kept
 
-    h = np.asarray(hoyer_sparseness(back, nan_policy="propagate"))
-    assert np.isnan(h[0]) and np.isnan(h[1]) and np.isnan(h[2])  # NaN row, inf row, silent row
-    assert np.all(np.isfinite(h[3:])) and np.all((h[3:] >= 0) & (h[3:] <= 1))
+    # +inf and -inf are both an error by default, naming the counts (issue #11: -inf is not silently clipped)
+    with pytest.raises(ValueError, match="infinite value"):
+        hoyer_sparseness(back, nan_policy="propagate")
+    h = np.asarray(hoyer_sparseness(np.delete(back, 1, axis=0), nan_policy="propagate"))
+    assert np.isnan(h[0]) and np.isnan(h[1])  # NaN row, silent row
+    assert np.all(np.isfinite(h[2:])) and np.all((h[2:] >= 0) & (h[2:] <= 1))
     omit = np.asarray(hoyer_sparseness(back[:1], nan_policy="omit"))
     row = back[0, 1:].astype(np.float64)
     n = row.size

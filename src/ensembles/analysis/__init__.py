@@ -1,5 +1,138 @@
-"""The analysis layer: works on model recordings and on real neural data alike.
+"""The analysis layer: works on model recordings and on real neural data alike (flat, verb-first API).
 
-This package never imports torch (``tests/test_layering.py`` enforces it).  Functions accept numpy arrays of
-shape (n_presentations, n_neuroids) and ``xr.DataArray`` (in-memory or dask-backed) alike.
+Import every analysis function from here (``from ensembles.analysis import hoyer_sparseness, detect_ensembles``);
+the submodules (``sparsity``, ``selectivity``, ``ensembles``, ``geometry``, ``distributions``, ``inhibition``,
+``summary``, ``cortex``) are where they are defined and documented.
+
+Every public function keeps one contract (``docs/architecture.md``, "The analysis contract"; checked over all of
+``__all__`` by ``tests/test_analysis_contract.py``):
+
+* activity is array-like of shape ``(n_presentations, n_neuroids)``, an ``xr.DataArray`` (in memory or
+  dask-backed) or a recording (an ``xr.Dataset`` with ``activity``; labels come from its coords);
+* numpy in -> numpy out (one array or number, or a :class:`Result` / named result of arrays when there are several
+  outputs); labelled in -> labelled out (``xr.DataArray`` / ``xr.Dataset``), with the same numbers;
+* result dims and shared keyword names come from :mod:`ensembles.conventions` (``category``, ``n_bootstrap``,
+  ``n_shuffles``, ``random_state``, ``nan_policy``, ...); the same mistake raises the same error everywhere.
+
+Names are resolved lazily, so ``import ensembles.analysis`` stays cheap; this package never imports torch or
+matplotlib (``tests/test_layering.py``).
 """
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule that defines it (tests/test_analysis_contract.py checks that every name a submodule
+# exports is listed here)
+_EXPORTS: dict[str, str] = {
+    # results
+    "Result": "_input",
+    # sparseness (sparsity.py)
+    "sparseness": "sparsity",
+    "lifetime_sparseness": "sparsity",
+    "population_sparseness": "sparsity",
+    "vinje_gallant_sparseness": "sparsity",
+    "treves_rolls_activity": "sparsity",
+    "hoyer_sparseness": "sparsity",
+    "gini_sparseness": "sparsity",
+    "kurtosis_sparseness": "sparsity",
+    "fraction_active": "sparsity",
+    "image_selectivity": "sparsity",
+    "condition_means": "sparsity",
+    "subsample_sparseness": "sparsity",
+    "MEASURES": "sparsity",
+    "NEGATIVE_POLICIES": "sparsity",
+    "NAN_POLICIES": "sparsity",
+    # selectivity (selectivity.py)
+    "class_means": "selectivity",
+    "preferred_class": "selectivity",
+    "preference_order": "selectivity",
+    "class_selectivity_index": "selectivity",
+    "dprime": "selectivity",
+    "anova": "selectivity",
+    "tuning_sparseness": "selectivity",
+    "n_driven_classes": "selectivity",
+    "mutual_information": "selectivity",
+    # ensembles (ensembles.py)
+    "category_ensembles": "ensembles",
+    "ensemble_sizes": "ensembles",
+    "ensemble_core": "ensembles",
+    "ensemble_overlap": "ensembles",
+    "class_mean_similarity": "ensembles",
+    "overlap_vs_similarity": "ensembles",
+    "EnsembleDetector": "ensembles",
+    "detect_ensembles": "ensembles",
+    "match_ensembles": "ensembles",
+    "marchenko_pastur_bound": "ensembles",
+    "tracy_widom_bound": "ensembles",
+    # reproduction statistics: across seeds (runs.py), category pairs (pairs.py), stability between checkpoints
+    # (stability.py), held-out categories (zero_shot.py)
+    "Interval": "runs",
+    "seed_interval": "runs",
+    "difference_interval": "runs",
+    "seed_summary": "runs",
+    "PairEnrichment": "pairs",
+    "SignificantPairs": "pairs",
+    "class_mean_correlation": "pairs",
+    "similar_pair_enrichment": "pairs",
+    "significant_pairs": "pairs",
+    "STABILITY_STATISTICS": "stability",
+    "checkpoint_stability": "stability",
+    "HeldOutEnsemble": "zero_shot",
+    "held_out_ensemble": "zero_shot",
+    "silenced_share": "inhibition",
+    # representational geometry (geometry.py)
+    "rdm": "geometry",
+    "compare_rdms": "geometry",
+    "kendall_tau_a": "geometry",
+    "linear_cka": "geometry",
+    "decode": "geometry",
+    "participation_ratio": "geometry",
+    "eigenspectrum": "geometry",
+    "eigenspectrum_alpha": "geometry",
+    "summarize_geometry": "geometry",
+    "RDMComparison": "geometry",
+    "DecodingResult": "geometry",
+    "EigenspectrumFit": "geometry",
+    "RDM_METRICS": "geometry",
+    "RDM_COMPARISONS": "geometry",
+    # distribution similarity (distributions.py)
+    "ks_similarity": "distributions",
+    "distribution_similarity": "distributions",
+    "property_similarity": "distributions",
+    "DistributionSimilarity": "distributions",
+    "PROPERTIES": "distributions",
+    # inhibition (inhibition.py)
+    "weight_statistics": "inhibition",
+    "input_currents": "inhibition",
+    "fraction_silenced": "inhibition",
+    "currents_by_ensemble": "inhibition",
+    "InputCurrents": "inhibition",
+    # resampling (resampling.py)
+    "bootstrap_mean_ci": "resampling",
+    "MeanCI": "resampling",
+    # tidy tables (summary.py) and cortical reference values (cortex.py)
+    "summarize": "summary",
+    "MEASURE_GROUPS": "summary",
+    "load_cortex_reference": "cortex",
+    "compare_to_cortex": "cortex",
+    "REFERENCE_COLUMNS": "cortex",
+    "RECIPE_FUNCTIONS": "cortex",
+    "VERIFICATION_LEVELS": "cortex",
+    "recipe_text": "cortex",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # cache: later look-ups are plain attribute access
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+

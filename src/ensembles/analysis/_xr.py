@@ -15,7 +15,6 @@ Stable helpers (also used by :mod:`ensembles.analysis.ensembles`):
   the last axis is one chunk, then block by block).
 - :func:`reduce_rows` -- chunk-wise sum over presentations of a per-block statistic (``func(block, rows)``), the
   way to compute class sums, moments and shuffle nulls of a dask-backed recording in one pass.
-- :func:`resolve_labels` -- labels given as an array or as the name of a presentation coord.
 """
 
 from __future__ import annotations
@@ -29,6 +28,8 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import describe
+from ensembles.analysis._input import is_dask, unwrap
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
     "Layout",
@@ -38,7 +39,6 @@ __all__ = [
     "is_dataarray",
     "numpy_axis",
     "reduce_rows",
-    "resolve_labels",
     "to_last",
     "wrap_reduced",
 ]
@@ -51,19 +51,12 @@ def is_dataarray(x: Any) -> bool:
     return isinstance(x, xr.DataArray)
 
 
-def is_dask(a: Any) -> bool:
-    """True for a dask array, or a DataArray backed by one."""
-    if isinstance(a, xr.DataArray):
-        a = a.data
-    return type(a).__module__.split(".")[0] == "dask"
-
-
 def numpy_axis(dim: str, *, name: str = "dim") -> int:
     """Axis of a numpy ``(n_presentations, n_neuroids)`` array that ``dim`` names (0 or 1)."""
     if not isinstance(dim, str):
-        raise TypeError(f"The {name!r} parameter must be a dim name (str). Got {describe(dim)} instead.")
+        raise InputTypeError(f"The {name!r} parameter must be a dim name (str). Got {describe(dim)} instead.")
     if dim not in _NUMPY_DIMS:
-        raise ValueError(
+        raise ParameterError(
             f"{name}={dim!r} not found in the dims of a numpy input {_NUMPY_DIMS} "
             f"(numpy arrays are read as (n_presentations, n_neuroids)); pass an xr.DataArray to use other dim names"
         )
@@ -85,51 +78,27 @@ class Layout:
         return int(self.data.shape[-1])
 
 
-def _check_numeric(arr: Any, name: str) -> None:
-    dtype = getattr(arr, "dtype", None)
-    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
-        raise TypeError(
-            f"The {name!r} parameter must be a numeric array of shape (n_presentations, n_neuroids). "
-            f"Got {describe(arr)} instead."
-        )
-
-
 def to_last(x: Any, dim: str, *, name: str = "x") -> Layout:
-    """Validate ``x`` and move ``dim`` last.
+    """Validate ``x`` (through :func:`ensembles.analysis._input.unwrap`: a recording gives its ``activity``) and
+    move ``dim`` last.
 
     numpy/array-like input must be 2-D ``(n_presentations, n_neuroids)``; ``dim`` must then be ``"presentation"`` or
     ``"neuroid"``.  DataArray input may have any number of dims; ``dim`` must be one of them.  Boolean and integer
     data are converted to float64 (float32 stays float32; kernels accumulate in float64).
     """
+    x = unwrap(x, name=name)
     if is_dataarray(x):
         if not isinstance(dim, str):
-            raise TypeError(f"The 'dim' parameter must be a dim name (str). Got {describe(dim)} instead.")
+            raise InputTypeError(f"The 'dim' parameter must be a dim name (str). Got {describe(dim)} instead.")
         if dim not in x.dims:
-            raise ValueError(f"dim={dim!r} not found in {name} dims {tuple(x.dims)}")
-        _check_numeric(x, name)
-        if x.size == 0:
-            raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(x)} instead.")
+            raise ParameterError(f"dim={dim!r} not found in {name} dims {tuple(x.dims)}")
         xt = x.transpose(..., dim)
         data = xt.data
         if data.dtype.kind == "b" or not np.issubdtype(data.dtype, np.floating):
             data = data.astype(np.float64)
         return Layout(data=data, dim=dim, template=xt, kept_dims=tuple(d for d in xt.dims if d != dim))
     axis = numpy_axis(dim)
-    if is_dask(x):
-        arr = x
-    else:
-        try:
-            arr = np.asarray(x)
-        except Exception as err:  # pragma: no cover - exotic inputs
-            raise TypeError(f"The {name!r} parameter must be array-like. Got {describe(x)} instead.") from err
-    _check_numeric(arr, name)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"The {name!r} parameter must be a 2-D array of shape (n_presentations, n_neuroids). "
-            f"Got {describe(arr)} instead."
-        )
-    if arr.size == 0:
-        raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(arr)} instead.")
+    arr = x
     if arr.dtype.kind == "b" or not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     data = arr.T if axis == 0 else arr
@@ -226,31 +195,3 @@ def reduce_rows(func: Callable[..., np.ndarray], a: Any, *, with_cols: bool = Fa
         columns.append(parts[0])
     results = dask.compute(*columns)
     return np.concatenate([np.asarray(r) for r in results], axis=-1)
-
-
-def resolve_labels(x: Any, labels: Any, *, dim: str = C.PRESENTATION, name: str = "labels") -> np.ndarray:
-    """Class labels, one per presentation: an array-like, or (DataArray input) the name of a coord along ``dim``.
-
-    ``labels=None`` with a DataArray uses its ``"label"`` coord.
-    """
-    if labels is None or isinstance(labels, str):
-        coord = "label" if labels is None else labels
-        if not is_dataarray(x):
-            raise TypeError(
-                f"The {name!r} parameter must be an array of one class label per presentation for numpy input. "
-                f"Got {describe(labels)} instead."
-            )
-        if coord not in x.coords:
-            raise ValueError(
-                f"The {name!r} parameter must be labels or the name of a coord along {dim!r}; coord {coord!r} not found "
-                f"in coords {tuple(x.coords)}"
-            )
-        c = x.coords[coord]
-        if c.dims != (dim,):
-            raise ValueError(
-                f"The {name!r} parameter names coord {coord!r} with dims {c.dims}; expected a coord along ({dim!r},)"
-            )
-        return np.asarray(c.values)
-    if is_dataarray(labels):
-        return np.asarray(labels.values)
-    return np.asarray(labels)

@@ -21,7 +21,17 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
+from ensembles.analysis._input import (
+    ResultFields,
+    check_count,
+    is_labelled,
+    resolve_labels,
+    scalar_result,
+    unwrap,
+)
+from ensembles.errors import ParameterError
 
 __all__ = [
     "DistributionSimilarity",
@@ -34,15 +44,17 @@ __all__ = [
 PROPERTIES = ("lifetime_sparseness", "image_selectivity", "n_driven_classes")
 
 
-def ks_similarity(p: Any, q: Any) -> float:
+def ks_similarity(p: Any, q: Any) -> Any:
     """KS similarity of two normalised histograms on the same bins: 1 − D/D_max.
 
     D = max_b |CDF_p − CDF_q|; D_max = the larger KS distance between ``q`` (the data histogram) and a point mass
     in its first or in its last bin, so that 1 means identical and 0 means as far as a point mass at an end of the
-    data range (Brain-Score ``ks_similarity``; Marques et al. 2021).
+    data range (Brain-Score ``ks_similarity``; Marques et al. 2021).  A float for plain arrays, a 0-d DataArray
+    for labelled input.
     """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
+    labelled = is_labelled(p) or is_labelled(q)
+    p = np.asarray(unwrap(p, name="p", ndim=None), dtype=np.float64)
+    q = np.asarray(unwrap(q, name="q", ndim=None), dtype=np.float64)
     if p.ndim != 1 or p.shape != q.shape or p.size == 0:
         raise ValueError(
             f"ks_similarity needs two 1-D histograms of equal length. Got shapes {p.shape} and {q.shape}."
@@ -54,11 +66,12 @@ def ks_similarity(p: Any, q: Any) -> float:
     cq = np.cumsum(q)
     d = np.max(np.abs(np.cumsum(p) - cq))
     d_max = max(np.max(np.abs(np.cumsum(z1) - cq)), np.max(np.abs(np.cumsum(z2) - cq)))
-    return float(1.0 - d / d_max)
+    return scalar_result(float(1.0 - d / d_max), labelled, name="ks_similarity",
+                         attrs={"statistic": "ks_similarity", "reference": "Marques et al. 2021"})
 
 
 @dataclass(frozen=True)
-class DistributionSimilarity:
+class DistributionSimilarity(ResultFields):
     """Result of :func:`distribution_similarity`: ``score`` (mean over bootstrap draws) and ``error`` (their SD)."""
 
     score: float
@@ -70,6 +83,7 @@ class DistributionSimilarity:
     bins: np.ndarray = field(repr=False, compare=False)
     data_hist: np.ndarray = field(repr=False, compare=False)
     similarities: np.ndarray = field(repr=False, compare=False)
+    _dims = {"bins": ("bin_edge",), "data_hist": ("bin",), "similarities": (C.BOOTSTRAP,)}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -79,9 +93,8 @@ class DistributionSimilarity:
 
 
 def _values(v: Any, name: str) -> np.ndarray:
-    if hasattr(v, "values") and hasattr(v, "dims"):
-        v = v.values
-    arr = np.asarray(v, dtype=np.float64)
+    v = unwrap(v, name=name, ndim=None)
+    arr = np.asarray(v.values if hasattr(v, "dims") else v, dtype=np.float64)
     if arr.ndim != 1:
         raise param_error(name, "a 1-D array of one property value per neuroid", arr)
     if arr.size == 0:
@@ -96,7 +109,7 @@ def distribution_similarity(
     bins: Any = None,
     n_bootstrap: int = 1000,
     random_state: int | np.random.Generator | None = None,
-) -> DistributionSimilarity:
+) -> DistributionSimilarity | xr.Dataset:
     """Bootstrap KS similarity of a model's distribution of a property to a neural recording's (Marques2020).
 
     Steps (Brain-Score ``BootstrapDistributionSimilarity.__call__``): clip model and data values into
@@ -122,8 +135,7 @@ def distribution_similarity(
     data = data[np.isfinite(data)].copy()
     if data.size == 0:
         raise ValueError("The 'data_values' parameter has no finite value.")
-    if not isinstance(n_bootstrap, (int, np.integer)) or isinstance(n_bootstrap, bool) or n_bootstrap < 1:
-        raise param_error("n_bootstrap", "an int >= 1", n_bootstrap)
+    n_bootstrap = check_count("n_bootstrap", n_bootstrap, 1)
     if bins is None or isinstance(bins, (int, np.integer)):
         k = 20 if bins is None else int(bins)
         if k < 1:
@@ -155,7 +167,7 @@ def distribution_similarity(
         score = error = 0.0
     else:
         score, error = float(np.nanmean(sims)), float(np.nanstd(sims))
-    return DistributionSimilarity(
+    res = DistributionSimilarity(
         score=score,
         error=error,
         n_model=int(model.size),
@@ -166,21 +178,28 @@ def distribution_similarity(
         data_hist=data_hist,
         similarities=sims,
     )
+    labelled = is_labelled(model_values) or is_labelled(data_values)
+    return res.to_dataset(attrs={"statistic": "distribution_similarity"}) if labelled else res
 
 
-def _property(rec: Any, prop: str, n_conditions: int | None, rng: np.random.Generator) -> np.ndarray:
+def _labelled(x: Any, labels: Any, name: str) -> xr.DataArray:
+    """(presentation, neuroid) DataArray with a ``label`` coord, from a recording, a DataArray or a plain array."""
+    a = unwrap(x, name=name)
+    if not isinstance(a, xr.DataArray):
+        a = xr.DataArray(np.asarray(a), dims=(C.PRESENTATION, C.NEUROID))
+    if set(a.dims) != {C.PRESENTATION, C.NEUROID}:
+        raise ParameterError(
+            f"The {name!r} parameter must have dims ('presentation', 'neuroid') (select one checkpoint first). "
+            f"Got dims {tuple(a.dims)} instead."
+        )
+    y = resolve_labels(a, labels, a.sizes[C.PRESENTATION])
+    return a.transpose(C.PRESENTATION, C.NEUROID).assign_coords(label=(C.PRESENTATION, y))
+
+
+def _property(da: xr.DataArray, prop: str, n_conditions: int | None, rng: np.random.Generator) -> np.ndarray:
     from ensembles.analysis import selectivity as sel
     from ensembles.analysis import sparsity as sp
 
-    da = rec["activity"] if isinstance(rec, xr.Dataset) else rec
-    if not isinstance(da, xr.DataArray) or set(da.dims) != {"presentation", "neuroid"}:
-        raise ValueError(
-            "property_similarity needs recordings (or activity DataArrays) with dims ('presentation', 'neuroid'); "
-            "select one checkpoint first."
-        )
-    if "label" not in da.coords:
-        raise ValueError("property_similarity needs a 'label' presentation coord (the stimulus conditions).")
-    da = da.transpose("presentation", "neuroid")
     classes = np.unique(da["label"].values)
     if n_conditions is not None and n_conditions < classes.size:
         keep = np.sort(rng.choice(classes, size=n_conditions, replace=False))
@@ -199,34 +218,40 @@ def property_similarity(
     model: Any,
     data: Any,
     *,
+    labels: Any = "label",
     property: str = "lifetime_sparseness",
     bins: Any = None,
     n_bootstrap: int = 1000,
     match_conditions: bool = True,
     random_state: int | np.random.Generator | None = None,
-) -> DistributionSimilarity:
+) -> DistributionSimilarity | xr.Dataset:
     """KS similarity of a single-neuroid property between a model recording and a neural recording.
 
-    The property is computed per neuroid on the trial-averaged response to each condition (``label``):
+    The property is computed per neuroid on the trial-averaged response to each condition (``labels``):
     ``"lifetime_sparseness"`` (Vinje–Gallant S of the condition means, negatives clipped; AllenSDK's form),
     ``"image_selectivity"`` (AllenSDK), or ``"n_driven_classes"`` (:func:`ensembles.analysis.selectivity.n_driven_classes`).
     With ``match_conditions`` the recording with more conditions is reduced to a random subset of as many conditions
     as the other has (lifetime measures depend on the number of stimuli, neuro-methods.md §2.2); neuroids are
     matched by drawing n_data model values per bootstrap draw (:func:`distribution_similarity`).
+
+    ``model`` and ``data`` are recordings, DataArrays (presentation, neuroid) or plain arrays of shape
+    (n_presentations, n_neuroids); ``labels`` is the presentation coord holding the conditions (default
+    ``"label"``) or, for plain arrays, a pair ``(model_labels, data_labels)``.  Returns a
+    :class:`DistributionSimilarity` for plain arrays, an ``xr.Dataset`` with the same fields for labelled input.
     """
     check_choice("property", property, PROPERTIES)
+    pair = isinstance(labels, (tuple, list)) and len(labels) == 2 and not isinstance(labels[0], (int, np.integer))
+    ml, dl = labels if pair else (labels, labels)
+    mda, dda = _labelled(model, ml, "model"), _labelled(data, dl, "data")
     rng = np.random.default_rng(random_state)
     n = None
     if match_conditions:
-
-        def n_cond(r):
-            da = r["activity"] if isinstance(r, xr.Dataset) else r
-            return np.unique(da["label"].values).size if "label" in da.coords else None
-
-        counts = [c for c in (n_cond(model), n_cond(data)) if c is not None]
-        n = min(counts) if counts else None
-    mv = _property(model, property, n, rng)
-    dv = _property(data, property, n, rng)
+        n = min(np.unique(mda["label"].values).size, np.unique(dda["label"].values).size)
+    mv = _property(mda, property, n, rng)
+    dv = _property(dda, property, n, rng)
     if bins is None and property in ("lifetime_sparseness",):
         bins = np.linspace(0.0, 1.0, 21)
-    return distribution_similarity(mv, dv, bins=bins, n_bootstrap=n_bootstrap, random_state=rng)
+    res = distribution_similarity(mv, dv, bins=bins, n_bootstrap=n_bootstrap, random_state=rng)
+    if is_labelled(model) or is_labelled(data):
+        return res.to_dataset(attrs={"statistic": "property_similarity", "property": property})
+    return res

@@ -34,10 +34,24 @@ import xarray as xr
 from scipy import stats
 
 from .. import conventions as C
-from .._validation import as_activity, check_choice, describe
+from .._validation import check_choice, describe
+from ..errors import ParameterError
 from ._detectors import EnsembleDetector, marchenko_pastur_bound, tracy_widom_bound
+from ._input import (
+    Result,
+    check_count,
+    check_finite,
+    class_names,
+    is_labelled,
+    make_result,
+    matrix,
+    renamed_keywords,
+    resolve_labels,
+    unlabel,
+    unwrap,
+)
 from ._stats import fdr_bh
-from ._xr import is_dataarray, resolve_labels
+from ._xr import is_dataarray
 
 __all__ = [
     "category_ensembles",
@@ -53,9 +67,9 @@ __all__ = [
     "tracy_widom_bound",
 ]
 
-CATEGORY = "category"
-OTHER = "other_category"
-ENSEMBLE = "ensemble"
+CATEGORY = C.CATEGORY
+OTHER = C.OTHER_CATEGORY
+ENSEMBLE = C.ENSEMBLE
 
 _PAPER_REF = "Tosato et al. (2023) arXiv:2305.18353, leave-one-out rule (paper-spec.md 3.4)"
 
@@ -64,18 +78,10 @@ _PAPER_REF = "Tosato et al. (2023) arXiv:2305.18353, leave-one-out rule (paper-s
 # helpers
 # ----------------------------------------------------------------------------------------------------------------------
 def _activity(x: Any, name: str = "x") -> tuple[np.ndarray, xr.DataArray | None]:
-    """(n_presentations, n_neuroids) float array without NaN, plus the DataArray (transposed) when given one."""
-    if is_dataarray(x):
-        missing = [d for d in (C.PRESENTATION, C.NEUROID) if d not in x.dims]
-        if missing or x.ndim != 2:
-            raise ValueError(
-                f"The {name!r} parameter must have dims ('presentation', 'neuroid'). Got {describe(x)} instead; "
-                "select a checkpoint (x.isel(checkpoint=-1)) first if there is one."
-            )
-        x = x.transpose(C.PRESENTATION, C.NEUROID)
-        arr = as_activity(np.asarray(x.data), name=name, allow_nan=False)
-        return arr, x
-    return as_activity(x, name=name, allow_nan=False), None
+    """(n_presentations, n_neuroids) float array without NaN or +-inf, plus the DataArray (transposed) when given one
+    (:func:`ensembles.analysis._input.matrix`, the one conversion path)."""
+    m = matrix(x, name=name)
+    return m.values, m.da
 
 
 def _neuroid_coords(da: xr.DataArray | None) -> dict:
@@ -246,9 +252,12 @@ def category_ensembles(
 
     Returns
     -------
-    DataArray of bool, dims (category, neuroid)
-        ``category`` coord = sorted class labels (plus ``label_name`` when ``x`` has that coord, and
+    DataArray of bool, dims (category, neuroid) (labelled input)
+        ``category`` coord = sorted class labels (plus ``class_name`` when ``x`` has a ``label_name`` coord, and
         ``n_presentations``); every ``neuroid`` coord of ``x`` is kept. ``attrs`` record the rule and parameters.
+    numpy.ndarray of bool, shape (n_categories, n_neuroids) (numpy input)
+        Rows in sorted label order; a :class:`~ensembles.analysis.Result` with ``members`` (and ``expected_size``,
+        ``size_p`` or the rule's statistics) when ``n_shuffles > 0`` or ``return_stats``.
 
     Raises
     ------
@@ -260,17 +269,14 @@ def category_ensembles(
     Examples
     --------
     >>> x = np.array([[4.0, 1.0, 1.0], [0.0, 1.0, 6.0]])
-    >>> category_ensembles(x, [0, 1]).values.tolist()
+    >>> category_ensembles(x, [0, 1]).tolist()
     [[True, False, False], [False, False, True]]
     """
     check_choice("rule", rule, ("paper", "test", "fraction"))
     check_choice("test", test, ("welch", "mannwhitney"))
+    n_shuffles = check_count("n_shuffles", n_shuffles, 0)
     X, da = _activity(x)
-    lab = resolve_labels(da if da is not None else x, labels)
-    if lab.ndim != 1 or lab.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"The 'labels' parameter must have one entry per presentation ({X.shape[0]}). Got {describe(lab)} instead."
-        )
+    lab = resolve_labels(da if da is not None else x, labels, X.shape[0])
     classes, lab_idx = np.unique(lab, return_inverse=True)
     n_classes = classes.size
     if rule == "test":
@@ -286,10 +292,9 @@ def category_ensembles(
     coords: dict = {CATEGORY: classes}
     coords.update(_neuroid_coords(da))
     coords["n_presentations"] = (CATEGORY, np.bincount(lab_idx, minlength=n_classes))
-    if da is not None and "label_name" in da.coords and da.coords["label_name"].dims == (C.PRESENTATION,):
-        names = np.asarray(da.coords["label_name"].values)
-        first = np.array([np.flatnonzero(lab_idx == c)[0] for c in range(n_classes)])
-        coords["label_name"] = (CATEGORY, names[first])
+    names = class_names(da, lab, classes)
+    if names is not None:
+        coords[C.CLASS_NAME] = (CATEGORY, names)
     if n_shuffles:
         # null ensemble sizes per shuffle, class and neuroid group (one group per layer when the rule is per layer):
         # the size of a layer's ensemble is compared with that layer's null, never with a sum over layers
@@ -318,6 +323,16 @@ def category_ensembles(
                      reference="one-sided Welch t / Mann-Whitney U, Benjamini-Hochberg (1995) FDR, effect floor")
     else:
         attrs.update(threshold=float(threshold), min_fraction=float(min_fraction))
+    if da is None:  # numpy in: the membership array, or a Result when there is more than the membership
+        if not return_stats and not n_shuffles:
+            return member
+        data = {"members": member, **(extra if return_stats else {})}
+        dims = {k: (CATEGORY, C.NEUROID) for k in data}
+        for k in ("expected_size", "size_p"):
+            if k in coords:
+                d, v = coords[k]
+                data[k], dims[k] = np.asarray(v), (d,) if isinstance(d, str) else tuple(d)
+        return Result(data, attrs, dims)
     out = xr.DataArray(member, dims=(CATEGORY, C.NEUROID), coords=coords, name="members", attrs=attrs)
     if not return_stats:
         return out
@@ -328,9 +343,9 @@ def category_ensembles(
 
 
 def _as_membership(m: Any, name: str = "membership") -> xr.DataArray:
-    if isinstance(m, xr.Dataset):
+    if isinstance(m, (xr.Dataset, Result)):
         if "members" not in m:
-            raise ValueError(f"The {name!r} parameter is a Dataset without a 'members' variable.")
+            raise ParameterError(f"The {name!r} parameter is a Dataset without a 'members' variable.")
         m = m["members"]
     if is_dataarray(m):
         if m.ndim != 2 or C.NEUROID not in m.dims:
@@ -347,14 +362,15 @@ def _as_membership(m: Any, name: str = "membership") -> xr.DataArray:
     return xr.DataArray(arr, dims=(CATEGORY, C.NEUROID), coords={CATEGORY: np.arange(arr.shape[0])})
 
 
-def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Dataset:
+def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Dataset | Result:
     """Size of each ensemble and its fraction of the layer (or of all neuroids).
 
     Returns an ``xr.Dataset`` with ``size`` and ``fraction`` (size / number of neuroids in the layer), dims
     (category,) or, per layer (default when the membership has a ``layer`` coord along ``neuroid``),
     (category, layer).  When ``membership`` carries the shuffled-label null of :func:`category_ensembles`
     (``n_shuffles > 0``) computed per layer, ``expected_size`` and ``size_p`` are added with the same dims
-    (per layer when they vary along ``neuroid``).
+    (per layer when they vary along ``neuroid``).  A plain-array membership gives a
+    :class:`~ensembles.analysis.Result` with the same variables.
     """
     m = _as_membership(membership)
     has_layer = "layer" in m.coords and m.coords["layer"].dims == (C.NEUROID,)
@@ -378,14 +394,14 @@ def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Datas
                 ds[name] = m.coords[name].reset_coords(drop=True).assign_coords(
                     layer=m.coords["layer"]).groupby("layer").first()
     ds.attrs = dict(m.attrs)
-    return ds
+    return unlabel(ds, is_labelled(membership))
 
 
-def ensemble_core(memberships: Sequence[Any]) -> xr.DataArray:
+def ensemble_core(memberships: Sequence[Any]) -> xr.DataArray | np.ndarray:
     """Units present in the ensemble of every recording (e.g. every seed): the logical AND of the memberships.
 
     All memberships must have the same categories and neuroids (same coords for DataArrays); otherwise a
-    ValueError is raised.
+    ValueError is raised.  Plain arrays give a plain boolean array.
     """
     ms = [_as_membership(m, name=f"memberships[{i}]") for i, m in enumerate(memberships)]
     if not ms:
@@ -401,7 +417,7 @@ def ensemble_core(memberships: Sequence[Any]) -> xr.DataArray:
     for m in aligned[1:]:
         out = out & m
     out.attrs = {**ms[0].attrs, "n_recordings": len(ms)}
-    return out.rename("core")
+    return unlabel(out.rename("core"), any(is_labelled(m) for m in memberships))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -442,7 +458,9 @@ def _overlap_block(M: np.ndarray, metric: str):
     return obs, exp, p, q
 
 
-def ensemble_overlap(membership: Any, metric: str = "count", *, by_layer: bool | None = None) -> xr.Dataset:
+def ensemble_overlap(
+    membership: Any, metric: str = "count", *, by_layer: bool | None = None
+) -> xr.Dataset | Result:
     """Overlap between ensembles, its expectation under random membership and a hypergeometric p-value.
 
     For ensembles ``A`` and ``B`` of sizes ``a`` and ``b`` among ``n`` neuroids (of the layer), the shared count
@@ -462,10 +480,10 @@ def ensemble_overlap(membership: Any, metric: str = "count", *, by_layer: bool |
 
     Returns
     -------
-    xr.Dataset
+    xr.Dataset (labelled membership) or Result (plain array)
         ``overlap``, ``expected``, ``p``, ``q`` with dims (category, other_category[, layer]). The diagonal holds
         each ensemble with itself in ``overlap`` (the authors blank it for display) and NaN in ``expected``, ``p``
-        and ``q``.
+        and ``q``.  ``class_name`` and ``other_class_name`` coords when the membership has ``class_name``.
     """
     check_choice("metric", metric, ("count", "jaccard", "overlap-coefficient"))
     m = _as_membership(membership)
@@ -489,38 +507,40 @@ def ensemble_overlap(membership: Any, metric: str = "count", *, by_layer: bool |
         coords["layer"] = layers
     else:
         arrs = [a[..., 0] for a in arrs]
-    for extra in ("label_name",):
+    for extra in (C.CLASS_NAME,):
         if extra in m.coords and m.coords[extra].dims == (cat,):
             coords[extra] = (CATEGORY, m.coords[extra].values)
             coords[f"other_{extra}"] = (OTHER, m.coords[extra].values)
     ds = xr.Dataset({n: (dims, a) for n, a in zip(("overlap", "expected", "p", "q"), arrs, strict=True)}, coords=coords)
     ds.attrs = {"metric": metric, "null": "hypergeometric (random membership of the same sizes)",
                 "reference": "paper-spec.md 3.5; Benjamini-Hochberg (1995)"}
-    return ds
+    return unlabel(ds, is_labelled(membership))
 
 
-def class_mean_similarity(images: Any, labels: Any) -> xr.DataArray:
+def class_mean_similarity(images: Any, labels: Any) -> xr.DataArray | np.ndarray:
     """Cosine similarity of class-mean images (visual similarity of categories, paper-spec 3.5 [proposed]).
 
-    ``images``: array (n_images, ...) (flattened per image); ``labels``: (n_images,). Returns a DataArray
-    (category, other_category).
+    ``images``: array (n_images, ...) (flattened per image) or a DataArray whose first dim runs over images;
+    ``labels``: (n_images,) or, for a DataArray, the name of a coord along its first dim.  Returns a DataArray
+    (category, other_category) for a DataArray, a plain (n_categories, n_categories) array (sorted labels) for a
+    plain array.
     """
-    arr = np.asarray(images, dtype=float)
+    img = unwrap(images, name="images", ndim=None)
+    arr = np.asarray(img.values if is_dataarray(img) else img, dtype=float)
     if arr.ndim < 2:
-        raise ValueError(f"The 'images' parameter must be (n_images, ...). Got {describe(arr)} instead.")
+        raise ParameterError(f"The 'images' parameter must be (n_images, ...). Got {describe(arr)} instead.")
     arr = arr.reshape(arr.shape[0], -1)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("The 'images' parameter must contain only finite values; it contains NaN or inf.")
-    lab = np.asarray(labels)
-    if lab.shape != (arr.shape[0],):
-        raise ValueError(f"The 'labels' parameter must have one entry per image ({arr.shape[0]}). Got {describe(lab)} instead.")
+    arr, _ = check_finite(arr, allow_nan=False, name="images")
+    dim = img.dims[0] if is_dataarray(img) else C.PRESENTATION
+    lab = resolve_labels(img, labels, arr.shape[0], dim=dim)
     classes, idx = np.unique(lab, return_inverse=True)
     mu, _ = _class_means(arr, idx, classes.size)
     nrm = np.linalg.norm(mu, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sim = (mu @ mu.T) / np.outer(nrm, nrm)
-    return xr.DataArray(sim, dims=(CATEGORY, OTHER), coords={CATEGORY: classes, OTHER: classes},
-                        name="similarity", attrs={"definition": "cosine similarity of class-mean images"})
+    out = xr.DataArray(sim, dims=(CATEGORY, OTHER), coords={CATEGORY: classes, OTHER: classes},
+                       name="similarity", attrs={"definition": "cosine similarity of class-mean images"})
+    return unlabel(out, is_labelled(images))
 
 
 def _square(a: Any, name: str) -> np.ndarray:
@@ -534,27 +554,30 @@ def _square(a: Any, name: str) -> np.ndarray:
     return arr
 
 
+@renamed_keywords(n_permutations="n_shuffles")
 def overlap_vs_similarity(
     overlap: Any,
     similarity: Any,
     *,
-    n_permutations: int = 1000,
+    n_shuffles: int = 1000,
     alternative: str = "greater",
     random_state: int | np.random.Generator | None = None,
-) -> dict:
+) -> xr.Dataset | Result:
     """Does ensemble overlap follow class similarity? Spearman correlation over off-diagonal pairs with a
     Mantel (1967) permutation p-value.
 
     ``similarity`` may be a class confusion matrix (symmetrised as ``(S + S') / 2``) or the output of
     :func:`class_mean_similarity`; ``overlap`` a matrix or the Dataset of :func:`ensemble_overlap`.  The null
     permutes the category order of ``similarity`` (rows and columns together); ``p = (1 + #{rho_perm >= rho}) /
-    (1 + n_permutations)`` for ``alternative="greater"`` (``"two-sided"`` compares absolute values).
+    (1 + n_shuffles)`` for ``alternative="greater"`` (``"two-sided"`` compares absolute values).
 
     Returns
     -------
-    dict with ``rho``, ``p``, ``n_pairs``, ``n_permutations``.
+    Result (plain arrays) or xr.Dataset of 0-d variables (labelled input) with ``rho``, ``p``, ``n_pairs``,
+    ``n_shuffles``.
     """
     check_choice("alternative", alternative, ("greater", "two-sided"))
+    n_shuffles = check_count("n_shuffles", n_shuffles, 1)
     o = _square(overlap, "overlap")
     s = _square(similarity, "similarity")
     if o.shape != s.shape:
@@ -567,44 +590,45 @@ def overlap_vs_similarity(
     ro = stats.rankdata(o[iu])
     rho = float(stats.spearmanr(o[iu], s[iu]).statistic)
     rng = np.random.default_rng(random_state)
-    null = np.empty(int(n_permutations))
-    for i in range(int(n_permutations)):
+    null = np.empty(n_shuffles)
+    for i in range(n_shuffles):
         perm = rng.permutation(o.shape[0])
         sp = s[np.ix_(perm, perm)][iu]
         null[i] = np.corrcoef(ro, stats.rankdata(sp))[0, 1]
     null = np.nan_to_num(null, nan=0.0)
     if alternative == "greater":
-        p = (1.0 + np.sum(null >= rho - 1e-12)) / (1.0 + n_permutations)
+        p = (1.0 + np.sum(null >= rho - 1e-12)) / (1.0 + n_shuffles)
     else:
-        p = (1.0 + np.sum(np.abs(null) >= abs(rho) - 1e-12)) / (1.0 + n_permutations)
-    return {"rho": rho, "p": float(p), "n_pairs": int(iu[0].size), "n_permutations": int(n_permutations)}
+        p = (1.0 + np.sum(np.abs(null) >= abs(rho) - 1e-12)) / (1.0 + n_shuffles)
+    values = {"rho": rho, "p": float(p), "n_pairs": int(iu[0].size), "n_shuffles": n_shuffles}
+    attrs = {"statistic": "overlap_vs_similarity", "alternative": alternative,
+             "definition": "Spearman rho over off-diagonal pairs; Mantel (1967) permutation p-value"}
+    return make_result(is_labelled(overlap) or is_labelled(similarity),
+                       {k: ((), v) for k, v in values.items()}, attrs=attrs)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # unsupervised: labelled adapter and scoring
 # ----------------------------------------------------------------------------------------------------------------------
-def detect_ensembles(rec: Any, detector: EnsembleDetector | None = None) -> xr.Dataset:
+@renamed_keywords(rec="x")
+def detect_ensembles(x: Any, detector: EnsembleDetector | None = None) -> xr.Dataset | Result:
     """Fit an :class:`EnsembleDetector` on a recording and return labelled results.
 
     Parameters
     ----------
-    rec : xr.Dataset with ``activity``, or DataArray (presentation, neuroid), or numpy array
+    x : array-like of shape (n_presentations, n_neuroids), DataArray (presentation, neuroid) or recording
     detector : EnsembleDetector or None
         Unfitted (it is fitted here, in place) ; None uses ``EnsembleDetector(random_state=0)``.
 
     Returns
     -------
-    xr.Dataset
+    xr.Dataset (labelled input) or Result (numpy input)
         ``patterns`` (ensemble, neuroid), ``members`` (ensemble, neuroid), ``strength`` (presentation, ensemble),
         ``eigenvalues`` (component) when defined; every presentation and neuroid coord of the input;
-        ``participation_ratio`` and ``is_global`` along ``ensemble``; ``attrs`` with the detector's parameters and
-        ``threshold``.
+        ``participation_ratio`` and ``is_global`` along ``ensemble`` (coords of the Dataset, variables of the
+        Result); ``attrs`` with the detector's parameters and ``threshold``.
     """
-    if isinstance(rec, xr.Dataset):
-        if C.ACTIVITY not in rec:
-            raise ValueError(f"The 'rec' parameter is a Dataset without an {C.ACTIVITY!r} variable.")
-        rec = rec[C.ACTIVITY]
-    X, da = _activity(rec, name="rec")
+    X, da = _activity(x)
     det = EnsembleDetector(random_state=0) if detector is None else detector
     if not isinstance(det, EnsembleDetector):
         raise TypeError(f"The 'detector' parameter must be an EnsembleDetector or None. Got {describe(det)} instead.")
@@ -618,7 +642,7 @@ def detect_ensembles(rec: Any, detector: EnsembleDetector | None = None) -> xr.D
             "patterns": ((ENSEMBLE, C.NEUROID), det.patterns_),
             "members": ((ENSEMBLE, C.NEUROID), det.members_),
             "strength": ((C.PRESENTATION, ENSEMBLE), strength),
-            "eigenvalues": (("component",), np.asarray(det.eigenvalues_, dtype=float)),
+            "eigenvalues": ((C.COMPONENT,), np.asarray(det.eigenvalues_, dtype=float)),
         },
         coords=coords,
     )
@@ -626,10 +650,12 @@ def detect_ensembles(rec: Any, detector: EnsembleDetector | None = None) -> xr.D
     attrs = {k2: ("None" if v is None else v) for k2, v in det.get_params().items() if not hasattr(v, "randint")}
     attrs.update(threshold=float(det.threshold_), significance_used=det.significance_, n_ensembles_found=int(k))
     ds.attrs = {k2: (int(v) if isinstance(v, bool) else v) for k2, v in attrs.items()}
+    if da is None:
+        return unlabel(ds.reset_coords(["participation_ratio", "is_global"]), False)
     return ds
 
 
-def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> xr.Dataset:
+def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> xr.Dataset | Result:
     """Score detected ensembles against reference ensembles (Mölter et al. 2018 best match).
 
     For each reference ensemble R, the found ensemble F with the largest Jaccard index ``|F & R| / |F | R|``;
@@ -678,7 +704,7 @@ def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> 
         rec = np.where(R.sum(1) > 0, it / np.maximum(R.sum(1), 1), 0.0)
     ds = xr.Dataset(
         {
-            "match": ("reference", match),
+            "match": (C.REFERENCE, match),
             "jaccard": ("reference", jac),
             "precision": ("reference", prec),
             "recall": ("reference", rec),
@@ -689,4 +715,4 @@ def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> 
     )
     ds.attrs = {"mean_jaccard": float(jac.mean()) if nr else float("nan"), "n_found": nf, "n_reference": nr,
                 "one_to_one": int(one_to_one), "reference": "Mölter et al. (2018) best match"}
-    return ds
+    return unlabel(ds, is_labelled(found) or is_labelled(reference))

@@ -28,7 +28,17 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from ensembles._validation import as_activity, check_choice, describe, param_error
+from ensembles import conventions as C
+from ensembles._validation import check_choice, param_error
+from ensembles.analysis._input import (
+    ResultFields,
+    is_labelled,
+    matrix,
+    resolve_labels,
+    scalar_result,
+    unwrap,
+)
+from ensembles.errors import ParameterError
 
 __all__ = [
     "RDM_METRICS",
@@ -56,59 +66,15 @@ _COMPARISON_ALIASES = {"tau_a": "kendall_tau_a", "tau-a": "kendall_tau_a", "corr
 # --------------------------------------------------------------------------------------------------------------
 # input helpers
 # --------------------------------------------------------------------------------------------------------------
-def _as_dataarray_or_none(x: Any, name: str) -> xr.DataArray | None:
-    """Return ``x`` as a (presentation, neuroid) DataArray if it is labelled, else None."""
-    if isinstance(x, xr.Dataset):
-        if "activity" not in x.data_vars:
-            raise param_error(name, "a recording with an 'activity' variable, a DataArray or an array", x)
-        x = x["activity"]
-    if isinstance(x, xr.DataArray):
-        if "checkpoint" in x.dims:
-            raise ValueError(
-                f"The {name!r} parameter has a 'checkpoint' dim ({x.sizes['checkpoint']} checkpoints); select one "
-                f"first, e.g. rec.isel(checkpoint=-1)."
-            )
-        if set(x.dims) == {"presentation", "neuroid"}:
-            return x.transpose("presentation", "neuroid")
-        if x.ndim == 2:
-            return None  # anonymous 2-D DataArray: treat as numpy (rows = presentations)
-        raise ValueError(
-            f"The {name!r} parameter must have dims ('presentation', 'neuroid'). Got dims {tuple(x.dims)} instead."
-        )
-    return None
-
-
 def _matrix(x: Any, name: str) -> tuple[np.ndarray, xr.DataArray | None]:
-    da = _as_dataarray_or_none(x, name)
-    arr = as_activity(da if da is not None else x, name=name, allow_nan=False)
-    return arr.astype(np.float64, copy=False), da
+    """float64 (n_presentations, n_neuroids) without NaN/+-inf, and the labelled view (the one conversion path)."""
+    m = matrix(x, name=name, float64=True)
+    return m.values, m.da
 
 
 def _resolve_labels(labels: Any, da: xr.DataArray | None, n: int, name: str = "labels") -> np.ndarray:
     """Labels given as an array, or as the name of a presentation coordinate of ``da``."""
-    if isinstance(labels, str):
-        if da is None:
-            raise ValueError(
-                f"The {name!r} parameter names a coordinate ({labels!r}), which needs a labelled input "
-                f"(DataArray or recording); got a plain array."
-            )
-        if labels not in da.coords:
-            avail = [c for c in da.coords if da[c].dims == ("presentation",)]
-            raise ValueError(
-                f"The {name!r} parameter names the presentation coordinate {labels!r}, which the input lacks. "
-                f"Available presentation coordinates: {avail}."
-            )
-        labels = da[labels].values
-    if hasattr(labels, "dims") and hasattr(labels, "values"):
-        labels = labels.values
-    arr = np.asarray(labels)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ValueError(
-            f"The {name!r} parameter must have one entry per presentation ({n}). Got {describe(arr)} instead."
-        )
-    if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
-        raise ValueError(f"The {name!r} parameter must not contain NaN.")
-    return arr
+    return resolve_labels(da if da is not None else np.empty((n, 0)), labels, n, default=None, name=name)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -127,7 +93,7 @@ def rdm(
 
     Parameters
     ----------
-    x : array-like of shape (n_presentations, n_neuroids)
+    x : array-like of shape (n_presentations, n_neuroids), DataArray or recording
         Responses; a DataArray/recording keeps its coordinates.
     labels : array-like of shape (n_presentations,), str or None
         Condition of each presentation, or the name of a presentation coordinate (e.g. ``"label"`` for class
@@ -152,10 +118,10 @@ def rdm(
 
     Returns
     -------
-    xr.DataArray
+    xr.DataArray (labelled input) or numpy.ndarray of shape (n_conditions, n_conditions) (numpy input)
         dims ``("condition_1", "condition_2")`` with the condition values as coordinates of both dims (plus
-        ``label_name`` when ``labels="label"`` and the input has it); attrs ``metric``, ``n_neuroids``,
-        ``n_presentations``, ``reference``.
+        ``class_name_1``/``class_name_2`` when ``labels="label"`` and the input has ``label_name``); attrs
+        ``metric``, ``n_neuroids``, ``n_presentations``, ``reference``.  Conditions are in sorted order.
     """
     metric = _METRIC_ALIASES.get(metric, metric)
     check_choice("metric", metric, RDM_METRICS)
@@ -195,14 +161,16 @@ def rdm(
             d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * means @ means.T, 0.0)
             np.fill_diagonal(d2, 0.0)
             values = np.sqrt(d2) if metric == "euclidean" else d2 / p
-    coords: dict[str, Any] = {"condition_1": conds, "condition_2": conds}
-    if label_coord == "label" and da is not None and "label_name" in da.coords:
+    if da is None:  # numpy in, numpy out: the (n_conditions, n_conditions) matrix, conditions in sorted order
+        return values
+    coords: dict[str, Any] = {C.CONDITION_1: conds, C.CONDITION_2: conds}
+    if label_coord == "label" and "label_name" in da.coords:
         names = np.empty(c, dtype=object)
         names[inverse] = da["label_name"].values
         names = names.astype(str)
-        coords["label_name_1"] = ("condition_1", names)
-        coords["label_name_2"] = ("condition_2", names)
-    out = xr.DataArray(values, dims=("condition_1", "condition_2"), coords=coords, name="rdm")
+        coords[f"{C.CLASS_NAME}_1"] = (C.CONDITION_1, names)
+        coords[f"{C.CLASS_NAME}_2"] = (C.CONDITION_2, names)
+    out = xr.DataArray(values, dims=(C.CONDITION_1, C.CONDITION_2), coords=coords, name="rdm")
     out.attrs = {
         "metric": metric,
         "n_neuroids": int(p),
@@ -262,7 +230,7 @@ def _crossnobis(arr, inverse, c, *, n_folds, noise, random_state) -> np.ndarray:
 # RDM comparison
 # --------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RDMComparison:
+class RDMComparison(ResultFields):
     """Result of :func:`compare_rdms`.
 
     ``value`` is the comparison of the full upper triangles; ``ci_low``/``ci_high`` the percentile interval of the
@@ -277,6 +245,7 @@ class RDMComparison:
     n_bootstrap: int
     ci: float
     bootstrap: np.ndarray = field(repr=False, compare=False)
+    _dims = {"bootstrap": (C.BOOTSTRAP,)}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -284,15 +253,19 @@ class RDMComparison:
         return d
 
 
-def kendall_tau_a(a: Any, b: Any) -> float:
+def kendall_tau_a(a: Any, b: Any) -> Any:
     """Kendall's τ-a = (n_concordant − n_discordant) / (n(n − 1)/2), ties counted in the denominator.
 
     Computed in O(n log n) from scipy's τ-b: τ-b = (C − D)/√((n₀ − n₁)(n₀ − n₂)), so
     τ-a = τ-b · √((n₀ − n₁)(n₀ − n₂)) / n₀ with n₀ = n(n − 1)/2 and n₁, n₂ the tied pairs in a and in b.
-    τ-a is the recommended comparator when a model RDM has ties (Nili et al. 2014).
+    τ-a is the recommended comparator when a model RDM has ties (Nili et al. 2014).  A float for plain arrays, a
+    0-d DataArray for labelled input.
     """
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
+    labelled = is_labelled(a) or is_labelled(b)
+    a = np.asarray(unwrap(a, name="a", ndim=None), dtype=np.float64).ravel()
+    b = np.asarray(unwrap(b, name="b", ndim=None), dtype=np.float64).ravel()
+    if labelled:
+        return scalar_result(kendall_tau_a(a, b), True, name="kendall_tau_a", attrs={"statistic": "kendall_tau_a"})
     if a.shape != b.shape:
         raise ValueError(f"kendall_tau_a needs two vectors of equal length. Got {a.size} and {b.size}.")
     n = a.size
@@ -351,7 +324,7 @@ def compare_rdms(
     n_bootstrap: int = 0,
     ci: float = 0.95,
     random_state: int | np.random.Generator | None = None,
-) -> RDMComparison:
+) -> RDMComparison | xr.Dataset:
     """Compare two RDMs over their upper triangles, with a stimulus-bootstrap confidence interval.
 
     Parameters
@@ -373,7 +346,7 @@ def compare_rdms(
 
     Returns
     -------
-    RDMComparison
+    RDMComparison (plain arrays) or xr.Dataset with the same fields (labelled RDMs)
     """
     method = _COMPARISON_ALIASES.get(method, method)
     check_choice("method", method, RDM_COMPARISONS)
@@ -420,7 +393,7 @@ def compare_rdms(
         lo, hi = np.quantile(finite, [(1 - ci) / 2, 1 - (1 - ci) / 2])
     else:
         lo = hi = float("nan")
-    return RDMComparison(
+    res = RDMComparison(
         value=float(value),
         ci_low=float(lo),
         ci_high=float(hi),
@@ -430,6 +403,7 @@ def compare_rdms(
         ci=float(ci),
         bootstrap=boot,
     )
+    return res.to_dataset(attrs={"statistic": "compare_rdms"}) if is_labelled(a) or is_labelled(b) else res
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -488,7 +462,7 @@ def _hsic_u(x: np.ndarray, y: np.ndarray) -> float:
     return (tr_kl + s_k * s_l / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * float(np.dot(k1, l1))) / (n * (n - 3))
 
 
-def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> float:
+def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
     """Linear centred kernel alignment (CKA) between two representations of the same stimuli.
 
     Parameters
@@ -505,7 +479,7 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> float:
 
     Returns
     -------
-    float
+    float (plain arrays) or 0-d xr.DataArray with attrs (labelled input)
         In [0, 1] for the biased estimator (the debiased one can be slightly negative); NaN when a representation
         is constant.
     """
@@ -518,19 +492,23 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> float:
             raise ValueError(f"Debiased CKA needs at least 4 presentations. Got {n}.")
         hxy, hxx, hyy = _hsic_u(xc, yc), _hsic_u(xc, xc), _hsic_u(yc, yc)
         den = hxx * hyy
-        return float(hxy / np.sqrt(den)) if den > 0 else float("nan")
-    if n < 2:
-        raise ValueError(f"CKA needs at least 2 presentations. Got {n}.")
-    num = _gram_inner(xc, yc)
-    den = np.sqrt(_gram_inner(xc, xc) * _gram_inner(yc, yc))
-    return float(num / den) if den > 0 else float("nan")
+        value = float(hxy / np.sqrt(den)) if den > 0 else float("nan")
+    else:
+        if n < 2:
+            raise ValueError(f"CKA needs at least 2 presentations. Got {n}.")
+        num = _gram_inner(xc, yc)
+        den = np.sqrt(_gram_inner(xc, xc) * _gram_inner(yc, yc))
+        value = float(num / den) if den > 0 else float("nan")
+    attrs = {"statistic": "linear_cka", "debiased": int(debiased), "n_presentations": int(n),
+             "reference": "Kornblith et al. 2019" + ("; unbiased HSIC, Song et al. 2012" if debiased else "")}
+    return scalar_result(value, is_labelled(x) or is_labelled(y), name="linear_cka", attrs=attrs)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # decoding
 # --------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DecodingResult:
+class DecodingResult(ResultFields):
     """Result of :func:`decode`: mean and SD of the cross-validated accuracy and its chance level."""
 
     accuracy: float
@@ -541,6 +519,7 @@ class DecodingResult:
     n_neuroids: int = 0
     n_presentations: int = 0
     cv: int = 0
+    _dims = {"fold_accuracies": (C.FOLD,)}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -590,7 +569,7 @@ def decode(
     standardize: bool = True,
     max_iter: int = 2000,
     random_state: int | None = 0,
-) -> DecodingResult:
+) -> DecodingResult | xr.Dataset:
     """Cross-validated linear decoding of class labels from a layer, a region or an ensemble.
 
     A multinomial logistic regression (scikit-learn ``LogisticRegression``, L2, lbfgs) on z-scored responses
@@ -615,7 +594,7 @@ def decode(
 
     Returns
     -------
-    DecodingResult
+    DecodingResult (plain arrays) or xr.Dataset with the same fields (labelled input)
         ``chance`` is the frequency of the most common class (accuracy of always guessing it).
     """
     from sklearn.linear_model import LogisticRegression
@@ -624,9 +603,7 @@ def decode(
     from sklearn.preprocessing import StandardScaler
 
     arr, da = _matrix(x, "x")
-    if labels is None:
-        raise ValueError("The 'labels' parameter is required for decoding; got None.")
-    y = _resolve_labels(labels, da, arr.shape[0])
+    y = resolve_labels(da if da is not None else arr, labels, arr.shape[0])
     arr = _select_neuroids(arr, da, neuroids)
     if not isinstance(cv, (int, np.integer)) or isinstance(cv, bool) or cv < 2:
         raise param_error("cv", "an int >= 2", cv)
@@ -642,7 +619,7 @@ def decode(
     model = make_pipeline(StandardScaler(), clf) if standardize else clf
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     scores = cross_val_score(model, arr, y, cv=folds, scoring="accuracy")
-    return DecodingResult(
+    res = DecodingResult(
         accuracy=float(scores.mean()),
         accuracy_sd=float(scores.std(ddof=1)) if scores.size > 1 else 0.0,
         fold_accuracies=scores,
@@ -652,34 +629,49 @@ def decode(
         n_presentations=int(arr.shape[0]),
         cv=int(cv),
     )
+    return res.to_dataset(attrs={"statistic": "decode"}) if da is not None else res
 
 
 # --------------------------------------------------------------------------------------------------------------
 # dimensionality
 # --------------------------------------------------------------------------------------------------------------
-def participation_ratio(x: Any) -> float:
+def participation_ratio(x: Any) -> Any:
     """Participation ratio PR = (Σ λ_i)² / Σ λ_i² of the covariance eigenvalues λ across presentations.
 
     Ranges from 1 (one dimension) to n_neuroids (isotropic).  Definition: Gao et al. (2017); Litwin-Kumar et al.
     (2017, Neuron 93:1153); Recanatesi et al. (2019).  Computed as tr(C)²/‖C‖²_F without an eigendecomposition.
+    A float for plain arrays, a 0-d DataArray (attrs: counts, reference) for labelled input; NaN for a
+    population without variance (e.g. all zero).
     """
-    arr, _ = _matrix(x, "x")
+    arr, da = _matrix(x, "x")
     if arr.shape[0] < 2:
         raise ValueError(f"participation_ratio needs at least 2 presentations. Got {arr.shape[0]}.")
     xc = arr - arr.mean(axis=0)
     tr = float(np.sum(xc * xc))
     tr2 = _gram_inner(xc, xc)
-    return tr * tr / tr2 if tr2 > 0 else float("nan")
+    value = tr * tr / tr2 if tr2 > 0 else float("nan")
+    attrs = {"statistic": "participation_ratio", "n_neuroids": int(arr.shape[1]),
+             "n_presentations": int(arr.shape[0]), "reference": "Gao et al. 2017"}
+    return scalar_result(value, da is not None, name="participation_ratio", attrs=attrs)
 
 
-def eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
+def eigenspectrum(x: Any, x2: Any = None) -> np.ndarray | xr.DataArray:
     """PCA eigenspectrum (variance per component, descending) of responses across presentations.
 
     With ``x2`` (a second repeat of the same stimuli, same shape), the cross-validated spectrum of Stringer et al.
     (2019): components are estimated on ``x``, and the variance along component k is the covariance across
     stimuli of the projections of the two repeats, s_k = (X₁u_k)ᵀ(X₂u_k)/(n − 1), which is unbiased by
-    trial-to-trial noise (and can be negative in the noise floor).
+    trial-to-trial noise (and can be negative in the noise floor).  A numpy array for plain arrays, a DataArray
+    along ``component`` for labelled input.
     """
+    values = _eigenspectrum(x, x2)
+    if not is_labelled(x):
+        return values
+    return xr.DataArray(values, dims=(C.COMPONENT,), name="eigenspectrum",
+                        attrs={"statistic": "eigenspectrum", "cross_validated": int(x2 is not None)})
+
+
+def _eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
     arr, _ = _matrix(x, "x")
     n = arr.shape[0]
     if n < 2:
@@ -703,7 +695,7 @@ def eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class EigenspectrumFit:
+class EigenspectrumFit(ResultFields):
     """Power-law fit λ_n ∝ n^(−α) of a PCA eigenspectrum (see :func:`eigenspectrum_alpha`)."""
 
     alpha: float
@@ -712,6 +704,7 @@ class EigenspectrumFit:
     fit_stop: int
     n_points: int
     eigenvalues: np.ndarray = field(repr=False, compare=False)
+    _dims = {"eigenvalues": (C.COMPONENT,)}
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -725,7 +718,7 @@ def eigenspectrum_alpha(
     *,
     fit_range: tuple[int, int] = (11, 500),
     min_points: int = 5,
-) -> EigenspectrumFit:
+) -> EigenspectrumFit | xr.Dataset:
     """Power-law exponent α of the PCA eigenspectrum, λ_n ∝ n^(−α) (Stringer et al. 2019).
 
     The fit follows the authors' ``get_powerlaw(ss, trange)`` (MouseLand stringer-pachitariu-et-al-2018b,
@@ -752,7 +745,7 @@ def eigenspectrum_alpha(
         or fit_range[1] <= fit_range[0]
     ):
         raise param_error("fit_range", "a pair of ints (start, stop) with 0 <= start < stop", fit_range)
-    ss = eigenspectrum(x, x2)
+    ss = _eigenspectrum(x, x2)
     arr_rank = int(np.sum(ss > ss[0] * 1e-12)) if ss[0] > 0 else 0
     start = int(fit_range[0])
     stop = int(min(fit_range[1], arr_rank))
@@ -769,7 +762,7 @@ def eigenspectrum_alpha(
     w = 1.0 / rank
     yv = np.log(ss[idx])
     coef = np.linalg.solve(design.T @ (design * w[:, None]), (design * w[:, None]).T @ yv)
-    return EigenspectrumFit(
+    res = EigenspectrumFit(
         alpha=float(coef[0]),
         intercept=float(coef[1]),
         fit_start=int(idx[0]),
@@ -777,6 +770,7 @@ def eigenspectrum_alpha(
         n_points=int(idx.size),
         eigenvalues=ss,
     )
+    return res.to_dataset(attrs={"statistic": "eigenspectrum_alpha"}) if is_labelled(x) else res
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -805,19 +799,16 @@ def summarize_geometry(
     """
     import pandas as pd
 
-    if isinstance(rec, xr.Dataset):
-        if "activity" not in rec.data_vars:
-            raise param_error("rec", "a recording (xr.Dataset with an 'activity' variable)", rec)
-        act, attrs = rec["activity"], dict(rec.attrs)
-    elif isinstance(rec, xr.DataArray):
-        act, attrs = rec, dict(rec.attrs)
+    attrs = dict(rec.attrs) if is_labelled(rec) else {}
+    act = unwrap(rec, name="rec")
+    if not isinstance(act, xr.DataArray):  # a plain (n_presentations, n_neuroids) array: one layer, no labels
+        act = xr.DataArray(np.asarray(act), dims=(C.PRESENTATION, C.NEUROID))
     else:
-        raise param_error("rec", "a recording (xr.Dataset) or an activity DataArray", rec, exc=TypeError)
-    from ensembles.record import select_presentations  # the one selection (last checkpoint, correct + held out)
+        from ensembles.record import select_presentations  # the one selection (last checkpoint, correct + held out)
 
-    act = select_presentations(act, correct_only=correct_only)
+        act = select_presentations(act, correct_only=correct_only)
     if set(act.dims) != {"presentation", "neuroid"}:
-        raise ValueError(
+        raise ParameterError(
             f"The 'rec' parameter must have dims ('presentation', 'neuroid'). Got {tuple(act.dims)}."
         )
     act = act.transpose("presentation", "neuroid")

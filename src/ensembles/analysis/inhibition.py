@@ -24,13 +24,26 @@ image) the sign of the *product* decides whether a synapse excites or inhibits, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+import xarray as xr
 
-from ensembles._validation import as_activity, describe
+from ensembles import conventions as C
+from ensembles._validation import describe
+from ensembles.analysis._input import (
+    Result,
+    check_finite,
+    is_labelled,
+    make_result,
+    matrix,
+    resolve_labels,
+    unwrap,
+)
+from ensembles.errors import ParameterError
 
 __all__ = [
+    "InputCurrents",
     "weight_statistics",
     "input_currents",
     "fraction_silenced",
@@ -40,13 +53,13 @@ __all__ = [
 
 
 def _as_weight(weight: Any) -> np.ndarray:
-    w = np.asarray(weight, dtype=np.float64)
+    w = unwrap(weight, name="weight", ndim=None)
+    w = np.asarray(w.values if isinstance(w, xr.DataArray) else w, dtype=np.float64)
     if w.ndim != 2 or w.size == 0:
-        raise ValueError(
+        raise ParameterError(
             f"The 'weight' parameter must be a non-empty 2-D array of shape (n_out, n_in). Got {describe(w)} instead."
         )
-    if not np.all(np.isfinite(w)):
-        raise ValueError("The 'weight' parameter must contain only finite values; it contains NaN or inf.")
+    w, _ = check_finite(w, allow_nan=False, name="weight")
     return w
 
 
@@ -59,7 +72,7 @@ def _as_bias(bias: Any, n_out: int) -> np.ndarray:
     return b
 
 
-def weight_statistics(weight: Any, bias: Any = None) -> dict[str, float]:
+def weight_statistics(weight: Any, bias: Any = None) -> Result | xr.Dataset:
     """Summary statistics of one layer's weights and biases (paper-spec.md §3.7 a-b).
 
     Parameters
@@ -69,7 +82,7 @@ def weight_statistics(weight: Any, bias: Any = None) -> dict[str, float]:
 
     Returns
     -------
-    dict
+    Result (a mapping of numbers; an xr.Dataset of 0-d variables for a DataArray ``weight``)
         ``fraction_negative`` (share of weights < 0), ``mean_positive``/``sd_positive`` and
         ``mean_negative``/``sd_negative`` (the positive and negative parts), ``mean_weight``,
         ``sum_positive_per_unit``/``sum_negative_per_unit`` (mean over units of the summed positive/negative
@@ -96,18 +109,26 @@ def weight_statistics(weight: Any, bias: Any = None) -> dict[str, float]:
             sd_bias=float(b.std(ddof=1)) if b.size > 1 else np.nan,
             fraction_bias_negative=float((b < 0).mean()),
         )
-    return out
+    return make_result(is_labelled(weight), {k: ((), v) for k, v in out.items()},
+                       attrs={"statistic": "weight_statistics"})
+
+
+class InputCurrents(NamedTuple):
+    """Result of :func:`input_currents` for plain arrays: unpacks as ``E, I = input_currents(...)``."""
+
+    excitatory: np.ndarray
+    inhibitory: np.ndarray
 
 
 def input_currents(
     weight: Any, inputs: Any, *, normalize: str = "l2", batch_size: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
+) -> InputCurrents | xr.Dataset:
     """Excitatory and inhibitory input currents of every unit on every presentation.
 
     Parameters
     ----------
     weight : array-like of shape (n_out, n_in)
-    inputs : array-like of shape (n_presentations, n_in)
+    inputs : array-like of shape (n_presentations, n_in), or a DataArray (presentation, neuroid) / recording
     normalize : {"l2", "none"}
         ``"l2"``: divide each input row by ``max(||x||_2, 1e-12)`` first (FF and BP/FF layers).
     batch_size : int
@@ -116,7 +137,8 @@ def input_currents(
 
     Returns
     -------
-    E, I : ndarray of shape (n_presentations, n_out)
+    InputCurrents (E, I), each an ndarray of shape (n_presentations, n_out); an xr.Dataset with variables
+    ``excitatory`` and ``inhibitory`` (presentation, neuroid) and the presentation coords for labelled ``inputs``
         ``E = Σ_j max(W_ij x̂_j, 0) ≥ 0`` and ``I = Σ_j min(W_ij x̂_j, 0) ≤ 0`` (module docstring).
 
     References
@@ -124,7 +146,8 @@ def input_currents(
     paper-spec.md §3.7(c) ([proposed] protocol).
     """
     w = _as_weight(weight)
-    x = as_activity(inputs, name="inputs", allow_nan=False).astype(np.float64)
+    m = matrix(inputs, name="inputs", float64=True)
+    x = m.values
     if x.shape[1] != w.shape[1]:
         raise ValueError(
             f"The 'inputs' parameter must have n_in={w.shape[1]} columns to match 'weight'. Got {describe(x)} instead."
@@ -135,15 +158,20 @@ def input_currents(
         raise ValueError(f"The 'normalize' parameter must be one of 'l2', 'none'. Got {normalize!r} instead.")
     wp, wn = np.clip(w, 0, None), np.clip(w, None, 0)
     if np.all(x >= 0):
-        return x @ wp.T, x @ wn.T
-    # signed inputs: split on the sign of the product W_ij * x_j
-    xp, xn = np.clip(x, 0, None), np.clip(x, None, 0)
-    exc = xp @ wp.T + xn @ wn.T
-    inh = xp @ wn.T + xn @ wp.T
-    return exc, inh
+        exc, inh = x @ wp.T, x @ wn.T
+    else:  # signed inputs: split on the sign of the product W_ij * x_j
+        xp, xn = np.clip(x, 0, None), np.clip(x, None, 0)
+        exc = xp @ wp.T + xn @ wn.T
+        inh = xp @ wn.T + xn @ wp.T
+    if m.da is None:
+        return InputCurrents(exc, inh)
+    coords = {k: c.variable for k, c in m.da.coords.items() if c.dims == (C.PRESENTATION,)}
+    dims = (C.PRESENTATION, C.NEUROID)
+    return xr.Dataset({"excitatory": (dims, exc), "inhibitory": (dims, inh)}, coords=coords,
+                      attrs={"statistic": "input_currents", "normalize": normalize})
 
 
-def fraction_silenced(exc: Any, inh: Any, bias: Any = None) -> np.ndarray:
+def fraction_silenced(exc: Any, inh: Any, bias: Any = None) -> np.ndarray | xr.DataArray:
     """Per unit, the fraction of presentations on which inhibition silences it.
 
     Silenced means ``E + b > 0`` (excitation alone would drive the ReLU) but ``E + I + b ≤ 0`` (it is off).
@@ -155,19 +183,24 @@ def fraction_silenced(exc: Any, inh: Any, bias: Any = None) -> np.ndarray:
 
     Returns
     -------
-    ndarray of shape (n_out,)
+    ndarray of shape (n_out,), or a DataArray along ``neuroid`` for labelled ``exc``
     """
-    e = as_activity(exc, name="exc")
-    i = as_activity(inh, name="inh")
+    me, mi = matrix(exc, name="exc"), matrix(inh, name="inh")
+    e, i = me.values, mi.values
     if e.shape != i.shape:
-        raise ValueError(f"The 'inh' parameter must have the shape of 'exc' {e.shape}. Got {describe(i)} instead.")
+        raise ParameterError(f"The 'inh' parameter must have the shape of 'exc' {e.shape}. Got {describe(i)} instead.")
     b = _as_bias(bias, e.shape[1])
-    return ((e + b > 0) & (e + i + b <= 0)).mean(axis=0)
+    out = ((e + b > 0) & (e + i + b <= 0)).mean(axis=0)
+    if me.da is None:
+        return out
+    coords = {k: c.variable for k, c in me.da.coords.items() if c.dims == (C.NEUROID,)}
+    return xr.DataArray(out, dims=(C.NEUROID,), coords=coords, name="fraction_silenced",
+                        attrs={"statistic": "fraction_silenced", "definition": "E + b > 0 >= E + I + b"})
 
 
 def currents_by_ensemble(
     exc: Any, inh: Any, bias: Any, labels: Any, membership: Any, *, classes: Any = None
-) -> list[dict[str, Any]]:
+) -> Result | xr.Dataset:
     """Mean currents of units inside vs outside each class's ensemble, on that class's presentations.
 
     Parameters
@@ -182,18 +215,17 @@ def currents_by_ensemble(
 
     Returns
     -------
-    list of dict
-        One record per (class, member) with ``n_units``, ``n_presentations``, ``excitatory`` (mean E),
+    Result of columns (plain arrays; ``pandas.DataFrame(result)`` is the table) or xr.Dataset along ``record``
+    (labelled ``exc``)
+        One record per (class, member): ``class``, ``member``, ``n_units``, ``n_presentations``, ``excitatory`` (mean E),
         ``inhibitory`` (mean I), ``bias`` (mean b), ``net`` (mean E + I + b), ``fraction_active``
         (share with E + I + b > 0) and ``fraction_silenced`` (E + b > 0 ≥ E + I + b), averaged over units and
         the class's presentations.  Records with no units are omitted.
     """
-    e = as_activity(exc, name="exc")
-    i = as_activity(inh, name="inh")
+    me = matrix(exc, name="exc")
+    e, i = me.values, matrix(inh, name="inh").values
     b = _as_bias(bias, e.shape[1])
-    y = np.asarray(labels)
-    if y.shape != (e.shape[0],):
-        raise ValueError(f"The 'labels' parameter must have length {e.shape[0]}. Got {describe(y)} instead.")
+    y = resolve_labels(me.da if me.da is not None else e, labels, e.shape[0])
     m = np.asarray(membership, dtype=bool)
     if classes is None:
         classes = np.unique(y)
@@ -202,7 +234,7 @@ def currents_by_ensemble(
         raise ValueError(
             f"The 'membership' parameter must have shape ({len(classes)}, {e.shape[1]}). Got {describe(m)} instead."
         )
-    out = []
+    out: list[dict[str, Any]] = []
     for k, c in enumerate(classes):
         rows = y == c
         if not rows.any():
@@ -227,20 +259,30 @@ def currents_by_ensemble(
                     "fraction_silenced": float(((ec[:, cols] + b[cols] > 0) & (net[:, cols] <= 0)).mean()),
                 }
             )
-    return out
+    columns = ("class", "member", "n_units", "n_presentations", "excitatory", "inhibitory", "bias", "net",
+               "fraction_active", "fraction_silenced")
+    table = {k: np.asarray([r[k] for r in out]) for k in columns}
+    attrs = {"statistic": "currents_by_ensemble", "definition": "mean currents of ensemble members vs non-members "
+             "on the presentations of the ensemble's class"}
+    return make_result(me.da is not None, {k: (("record",), v) for k, v in table.items()}, attrs=attrs)
 
 
-def silenced_share(exc: Any, inh: Any, bias: Any = None) -> float:
+def silenced_share(exc: Any, inh: Any, bias: Any = None) -> float | xr.DataArray:
     """Of all silent (presentation, unit) pairs (``E + I + b <= 0``), the fraction silenced by inhibition.
 
     A silent pair is silenced *by inhibition* when excitation alone would drive the unit (``E + b > 0``); the rest
-    are silent because their excitation does not overcome the bias. NaN when nothing is silent.
+    are silent because their excitation does not overcome the bias. NaN when nothing is silent. One number for the
+    whole layer: a float for numpy input, a 0-d DataArray (``n_silent`` in ``attrs``) for labelled input.
     """
-    e = as_activity(exc, name="exc")
-    i = as_activity(inh, name="inh")
+    me, mi = matrix(exc, name="exc"), matrix(inh, name="inh")
+    e, i = me.values, mi.values
     if e.shape != i.shape:
-        raise ValueError(f"The 'inh' parameter must have the shape of 'exc' {e.shape}. Got {describe(i)} instead.")
+        raise ParameterError(f"The 'inh' parameter must have the shape of 'exc' {e.shape}. Got {describe(i)} instead.")
     b = _as_bias(bias, e.shape[1])
     silent = e + i + b <= 0
     n = int(silent.sum())
-    return float(((e + b > 0) & silent).sum() / n) if n else float("nan")
+    value = float(((e + b > 0) & silent).sum() / n) if n else float("nan")
+    if me.da is None:
+        return value
+    return xr.DataArray(value, name="silenced_share", attrs={"statistic": "silenced_share", "n_silent": n,
+                                                              "definition": "share of E + I + b <= 0 with E + b > 0"})

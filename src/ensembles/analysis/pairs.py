@@ -129,24 +129,25 @@ def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> SignificantPairs:
 
 def class_mean_correlation(images: Any, labels: Any) -> Any:
     """Pearson correlation between the class-mean images (pixel space): a visual similarity of categories that
-    does not depend on any network. Returns a DataArray (category, other_category).
+    does not depend on any network. numpy in -> (n_categories, n_categories) array (categories = sorted labels);
+    DataArray in -> DataArray (category, other_category).
 
     Equal to the cosine similarity of the class means after subtracting each class mean's own pixel average, which
     is what :func:`ensembles.analysis.ensembles.class_mean_similarity` computes on images centred per image.
     """
     from ensembles.analysis.ensembles import class_mean_similarity
 
+    if hasattr(images, "dims"):  # labelled images: centre each image, keep the labels
+        flat = images - images.mean([d for d in images.dims if d != images.dims[0]])
+        sim = class_mean_similarity(flat, labels)
+        sim.attrs["definition"] = "Pearson correlation of class-mean images"
+        return sim.rename("correlation")
     arr = np.asarray(images, dtype=float)
     if arr.ndim < 2:
         raise ParameterError(f"The 'images' parameter must be (n_images, ...). Got shape {arr.shape} instead.")
     arr = arr.reshape(arr.shape[0], -1)
-    lab = np.asarray(labels)
-    sim = class_mean_similarity(arr - arr.mean(axis=1, keepdims=True), lab)
-    if not hasattr(sim, "dims"):  # numpy in -> numpy out: label it here, the categories are the sorted labels
-        import xarray as xr
-
-        classes = np.unique(lab)
-        sim = xr.DataArray(np.asarray(sim), dims=("category", "other_category"),
-                           coords={"category": classes, "other_category": classes})
+    sim = class_mean_similarity(arr - arr.mean(axis=1, keepdims=True), labels)
+    if not hasattr(sim, "dims"):  # numpy in -> numpy out
+        return np.asarray(sim)
     sim.attrs["definition"] = "Pearson correlation of class-mean images"
     return sim.rename("correlation")

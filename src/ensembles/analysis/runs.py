@@ -17,7 +17,7 @@ __all__ = ["Interval", "seed_interval", "difference_interval", "seed_summary"]
 
 
 class Interval(NamedTuple):
-    """An estimate with its two-sided confidence interval; ``low``/``high`` are NaN when ``n`` is too small."""
+    """An estimate with its two-sided ci interval; ``low``/``high`` are NaN when ``n`` is too small."""
 
     estimate: float
     low: float
@@ -42,17 +42,17 @@ def _values(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _check_confidence(confidence: float) -> None:
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ParameterError(f"The 'confidence' parameter must be a number in (0, 1). Got {confidence!r} instead.")
+def _check_confidence(ci: float) -> None:
+    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
+        raise ParameterError(f"The 'ci' parameter (confidence level) must be a number in (0, 1). Got {ci!r} instead.")
 
 
-def seed_interval(values: Any, *, confidence: float = 0.95) -> Interval:
+def seed_interval(values: Any, *, ci: float = 0.95) -> Interval:
     """Mean of ``values`` (one per seed; NaN dropped) with its Student-t interval, ``mean ± t_{n-1} · s / sqrt(n)``.
 
     ``n = 1`` gives NaN bounds; ``n = 0`` gives a NaN estimate.
     """
-    _check_confidence(confidence)
+    _check_confidence(ci)
     v = _values(values, "values")
     n = int(v.size)
     if n == 0:
@@ -60,17 +60,17 @@ def seed_interval(values: Any, *, confidence: float = 0.95) -> Interval:
     mean = float(v.mean())
     if n == 1:
         return Interval(mean, float("nan"), float("nan"), 1)
-    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * float(v.std(ddof=1)) / np.sqrt(n)
+    half = float(stats.t.ppf((1 + ci) / 2, n - 1)) * float(v.std(ddof=1)) / np.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
 
 
-def difference_interval(a: Any, b: Any, *, confidence: float = 0.95) -> Interval:
+def difference_interval(a: Any, b: Any, *, ci: float = 0.95) -> Interval:
     """``mean(a) - mean(b)`` with Welch's t interval (unequal variances, Welch–Satterthwaite degrees of freedom).
 
     ``n`` of the result is ``min(n_a, n_b)``; bounds are NaN unless both have at least 2 values. When both groups
     have zero variance the interval collapses to the difference itself.
     """
-    _check_confidence(confidence)
+    _check_confidence(ci)
     x, y = _values(a, "a"), _values(b, "b")
     if x.size == 0 or y.size == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0)
@@ -83,11 +83,11 @@ def difference_interval(a: Any, b: Any, *, confidence: float = 0.95) -> Interval
     if se2 == 0:
         return Interval(diff, diff, diff, n)
     df = se2 ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
-    half = float(stats.t.ppf((1 + confidence) / 2, df)) * float(np.sqrt(se2))
+    half = float(stats.t.ppf((1 + ci) / 2, df)) * float(np.sqrt(se2))
     return Interval(diff, diff - half, diff + half, n)
 
 
-def seed_summary(table: Any, by: list[str], *, value: str = "value", confidence: float = 0.95) -> Any:
+def seed_summary(table: Any, by: list[str], *, value: str = "value", ci: float = 0.95) -> Any:
     """Across-seed mean and t-interval of ``value`` for every group of ``by`` in a tidy table (one row per seed).
 
     Returns a pandas DataFrame with the ``by`` columns and ``mean``, ``low``, ``high``, ``n``.
@@ -101,7 +101,7 @@ def seed_summary(table: Any, by: list[str], *, value: str = "value", confidence:
         raise ParameterError(f"The 'table' parameter lacks the columns {missing}.")
     rows = []
     for key, grp in table.groupby(by, sort=True, dropna=False):
-        iv = seed_interval(grp[value].to_numpy(float), confidence=confidence)
+        iv = seed_interval(grp[value].to_numpy(float), ci=ci)
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key, strict=True)), "mean": iv.estimate, "low": iv.low, "high": iv.high,
                      "n": iv.n})

@@ -24,6 +24,10 @@ Shuffled class sums are accumulated in float32 (sgemm), so "≥" allows a relati
 ``n_shuffles=0`` skips the shuffles (p, q NaN).  Results are ``xr.Dataset`` objects with one variable per quantity
 (``csi``, ``p``, ``q``, ...), the neuroid coords of a DataArray input and attrs stating definitions and corrections.
 
+Non-finite values: ``nan_policy="propagate"`` (default; a neuroid with a NaN gives NaN), ``"omit"`` (each neuroid's
+statistic from its complete presentations; the shuffle null permutes all labels and keeps those of the complete
+presentations) or ``"raise"``; +-inf is an error unless ``"omit"`` (docs/architecture.md, "The analysis contract").
+
 Input: ``x`` array-like of shape (n_presentations, n_neuroids) or a 2-D ``xr.DataArray`` with presentation dim
 ``dim``; ``labels`` an array with one class per presentation or (DataArray) the name of a presentation coord
 (default ``"label"``).  Dask-backed input is reduced chunk by chunk (class sums, moments and the shuffle null in one
@@ -41,10 +45,22 @@ import xarray as xr
 from scipy import special, stats
 
 from ensembles import conventions as C
-from ensembles._validation import as_labels, check_choice, describe
+from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
 from ensembles.analysis import sparsity as _sp
+from ensembles.analysis._input import (
+    Result,
+    check_count,
+    check_finite,
+    check_nan_policy,
+    class_names,
+    make_result,
+    matrix,
+    resolve_labels,
+    unwrap,
+)
 from ensembles.analysis._stats import fdr_bh, permutation_pvalue
+from ensembles.errors import ParameterError
 
 __all__ = [
     "anova",
@@ -53,11 +69,12 @@ __all__ = [
     "dprime",
     "mutual_information",
     "n_driven_classes",
+    "preference_order",
     "preferred_class",
     "tuning_sparseness",
 ]
 
-CLASS = "class"
+CLASS = C.CATEGORY  # the result dim of one entry per class (coord values: the class labels)
 _TOL = 1e-6  # relative tolerance when comparing null and observed statistics (float32 shuffle sums, round-off)
 _SHUFFLE_BATCH = 64
 
@@ -75,6 +92,7 @@ class _Ctx:
     codes: np.ndarray
     counts: np.ndarray
     nan_policy: str
+    names: np.ndarray | None = None  # class names (the recording's label_name), when known
 
     @property
     def k(self) -> int:
@@ -84,27 +102,27 @@ class _Ctx:
     def n(self) -> int:
         return int(self.codes.shape[0])
 
+    @property
+    def omit(self) -> bool:
+        return self.nan_policy == "omit"
+
 
 def _prepare(x: Any, labels: Any, dim: str, nan_policy: str, *, min_classes: int = 2) -> _Ctx:
-    check_choice("nan_policy", nan_policy, ("propagate", "raise"))
+    check_nan_policy(nan_policy)
     lay = _xr.to_last(x, dim)
+    x = unwrap(x)
     if lay.data.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             f"The 'x' parameter must be 2-D ({dim!r} x neuroids); select a checkpoint/run first. "
             f"Got {describe(x)} instead."
         )
-    y = as_labels(_xr.resolve_labels(x, labels, dim=dim), lay.n, name="labels", min_classes=min_classes)
+    y = resolve_labels(x, labels, lay.n, dim=dim, min_classes=min_classes)
     classes, codes = np.unique(y, return_inverse=True)
     codes = codes.reshape(-1)
     counts = np.bincount(codes, minlength=len(classes))
-    data = lay.data.T
-    if nan_policy == "raise":
-        (bad,) = _xr.compute(~np.isfinite(data).all())
-        if bool(bad):
-            raise ValueError(
-                "The 'x' parameter must contain only finite values under nan_policy='raise'; it contains NaN or inf."
-            )
-    return _Ctx(lay, data, classes, codes, counts, nan_policy)
+    data, _ = check_finite(lay.data.T, nan_policy=nan_policy)
+    names = class_names(lay.template.transpose(dim, ...) if lay.template is not None else None, y, classes, dim)
+    return _Ctx(lay, data, classes, codes, counts, nan_policy, names)
 
 
 def _onehot(codes: np.ndarray, k: int, dtype=np.float64) -> np.ndarray:
@@ -121,7 +139,11 @@ def _pilot(ctx: _Ctx) -> np.ndarray:
 
 
 def _moments(ctx: _Ctx, shift: np.ndarray):
-    """Per class sums S1, S2 of (x - shift), shape (k, n_neuroids), and a per-neuroid non-finite flag."""
+    """Per class sums S1, S2 of (x - shift), shape (k, n_neuroids), a per-neuroid NaN flag and the per-class counts.
+
+    Counts: ``ctx.counts[:, None]`` (k, 1); under ``nan_policy="omit"`` the valid entries per class and neuroid
+    (k, n_neuroids), NaN entries left out of the sums, and the flag all False.
+    """
     codes, k = ctx.codes, ctx.k
 
     def f(block, rows, cols):
@@ -129,10 +151,15 @@ def _moments(ctx: _Ctx, shift: np.ndarray):
         bad = ~np.isfinite(b)
         b = np.where(bad, 0.0, b)
         oh = _onehot(codes[rows], k)
-        return np.concatenate([oh @ b, oh @ (b * b), bad.sum(0, keepdims=True).astype(np.float64)], axis=0)
+        parts = [oh @ b, oh @ (b * b), bad.sum(0, keepdims=True).astype(np.float64)]
+        if ctx.omit:
+            parts.append(oh @ (~bad).astype(np.float64))
+        return np.concatenate(parts, axis=0)
 
     res = _xr.reduce_rows(f, ctx.data, with_cols=True)
-    return res[:k], res[k : 2 * k], res[2 * k] > 0
+    if ctx.omit:
+        return res[:k], res[k : 2 * k], np.zeros(res.shape[1], dtype=bool), res[2 * k + 1 :]
+    return res[:k], res[k : 2 * k], res[2 * k] > 0, ctx.counts[:, None]
 
 
 def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
@@ -144,15 +171,18 @@ def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
 
 
 def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares: bool):
-    """Class sums under each label permutation: (n_shuffles, k, n_neuroids) for S1 (and S2)."""
+    """Class sums under each label permutation: (n_shuffles, k, n_neuroids) for S1 (and S2), and the class counts
+    (``ctx.counts[None, :, None]``, or per permutation, class and neuroid under ``nan_policy="omit"``)."""
     k, n_sh = ctx.k, perm.shape[0]
+    n_out = (2 if squares else 1) + int(ctx.omit)
 
     def f(block, rows, cols):
         # float32 products (sgemm): the null only needs ~1e-7 relative precision; see _TOL
         b = (np.asarray(block, dtype=np.float64) - shift[None, cols]).astype(np.float32)
-        b = np.where(np.isfinite(b), b, np.float32(0.0))
+        valid = np.isfinite(b)
+        b = np.where(valid, b, np.float32(0.0))
         b2 = b * b if squares else None
-        out = np.empty((2 if squares else 1, n_sh * k, b.shape[1]))
+        out = np.empty((n_out, n_sh * k, b.shape[1]))
         pc = perm[:, rows]
         for s0 in range(0, n_sh, _SHUFFLE_BATCH):
             s1 = min(n_sh, s0 + _SHUFFLE_BATCH)
@@ -162,12 +192,15 @@ def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares
             out[0, s0 * k : s1 * k] = oh @ b
             if squares:
                 out[1, s0 * k : s1 * k] = oh @ b2
+            if ctx.omit:
+                out[-1, s0 * k : s1 * k] = oh @ valid.astype(np.float32)
         return out
 
     res = _xr.reduce_rows(f, ctx.data, with_cols=True)
     s1 = res[0].reshape(n_sh, k, -1)
     s2 = res[1].reshape(n_sh, k, -1) if squares else None
-    return s1, s2
+    cnt = res[-1].reshape(n_sh, k, -1) if ctx.omit else ctx.counts[None, :, None]
+    return s1, s2, cnt
 
 
 def _pvalues(observed: np.ndarray, null: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -183,29 +216,27 @@ def _pvalues(observed: np.ndarray, null: np.ndarray | None) -> tuple[np.ndarray,
 
 
 def _check_shuffles(n_shuffles: Any) -> int:
-    if not isinstance(n_shuffles, (int, np.integer)) or isinstance(n_shuffles, bool) or n_shuffles < 0:
-        raise ValueError(f"The 'n_shuffles' parameter must be an int >= 0. Got {describe(n_shuffles)} instead.")
-    return int(n_shuffles)
+    return check_count("n_shuffles", n_shuffles, 0)
 
 
-def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset:
+def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset | Result:
+    """Labelled input: an ``xr.Dataset`` with the neuroid coords of the input and a ``category`` dim for
+    (class, neuroid) variables; numpy input: a :class:`~ensembles.analysis._input.Result` of the same arrays."""
+    labelled = ctx.lay.template is not None
+    kept = ctx.lay.kept_dims if labelled else (C.NEUROID,)
     out = {}
     for name, val in variables.items():
         val = np.asarray(val)
-        if val.ndim == 2:  # (class, neuroid)
-            da = _xr.wrap_reduced(val.T, ctx.lay, name=name, new_dims=(CLASS,), new_coords={CLASS: ctx.classes})
-            if not _xr.is_dataarray(da):
-                da = xr.DataArray(val, dims=(CLASS, C.NEUROID), coords={CLASS: ctx.classes})
-            else:
-                da = da.transpose(CLASS, ...)
-        else:
-            da = _xr.wrap_reduced(val, ctx.lay, name=name)
-            if not _xr.is_dataarray(da):
-                da = xr.DataArray(val, dims=(C.NEUROID,))
-        out[name] = da
+        out[name] = ((CLASS,) + tuple(kept), val) if val.ndim == 2 else (tuple(kept), val)
+    coords: dict = {}
+    if labelled:
+        coords = dict(_xr.wrap_reduced(np.zeros(ctx.data.shape[1]), ctx.lay).coords)
+        coords[CLASS] = ctx.classes
+        if ctx.names is not None:
+            coords[C.CLASS_NAME] = (CLASS, ctx.names)
     base = {"n_presentations": ctx.n, "n_classes": ctx.k, "classes": [str(c) for c in ctx.classes]}
     base.update(attrs)
-    return xr.Dataset(out, attrs=base)
+    return make_result(labelled, out, coords=coords, attrs=base)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -218,7 +249,7 @@ def class_means(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_po
 
     Parameters
     ----------
-    x : array-like of shape (n_presentations, n_neuroids) or 2-D xr.DataArray
+    x : array-like of shape (n_presentations, n_neuroids), 2-D xr.DataArray or recording
     labels : array-like of length n_presentations, or the name of a coord along ``dim`` (default ``"label"``)
     dim : str
     nan_policy : {"propagate", "omit", "raise"}
@@ -226,30 +257,67 @@ def class_means(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_po
     Returns
     -------
     numpy.ndarray of shape (n_classes, n_neuroids) (classes in sorted order) or xr.DataArray with dims
-    (``"class"``, neuroid dim), a ``class`` coord and an ``n_presentations`` coord per class.
+    (``"category"``, neuroid dim), a ``category`` coord (the class labels), ``class_name`` when the input has
+    ``label_name``, and an ``n_presentations`` coord per class.
     """
-    if labels is None and not _xr.is_dataarray(x):
-        raise TypeError("The 'labels' parameter must be an array of one class label per presentation. Got None.")
-    if labels is None:
-        labels = "label"
-    y = _xr.resolve_labels(x, labels, dim=dim)
-    if _xr.is_dataarray(x):
-        as_labels(y, x.sizes[dim] if dim in x.dims else -1, name="labels", min_classes=1)
+    x = unwrap(x)
+    y = resolve_labels(x, labels, x.sizes[dim] if _xr.is_dataarray(x) and dim in x.dims else None, dim=dim)
     out = _sp.condition_means(x, y, dim=dim, new_dim=CLASS, nan_policy=nan_policy)
     if _xr.is_dataarray(out):
         out.name = "class_mean"
         out.attrs = {"statistic": "class_mean", "dim": dim, "nan_policy": nan_policy}
+        names = class_names(x, y, out[CLASS].values, dim)
+        if names is not None:
+            out = out.assign_coords({C.CLASS_NAME: (CLASS, names)})
     return out
 
 
 def preferred_class(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION) -> Any:
     """The class with the highest mean response per neuroid (ties: the first in sorted order), as a class label."""
-    ctx = _prepare(x, "label" if labels is None and _xr.is_dataarray(x) else labels, dim, "propagate", min_classes=1)
+    ctx = _prepare(x, labels, dim, "propagate", min_classes=1)
     shift = _pilot(ctx)
-    s1, _, _ = _moments(ctx, shift)
-    means = s1 / ctx.counts[:, None] + shift
+    s1, _, _, cnt = _moments(ctx, shift)
+    means = s1 / cnt + shift
     pref = ctx.classes[np.argmax(means, axis=0)]
     return _xr.wrap_reduced(pref, ctx.lay, name="preferred_class", attrs={"statistic": "preferred_class"})
+
+
+def preference_order(x: Any, labels: Any = None) -> Any:
+    """Neuroid order that groups neuroids by preferred class, so that category ensembles form blocks (Figure 1).
+
+    Neuroids are sorted by preferred class (argmax of the NaN-skipping class means; classes in sorted order), within
+    a class by decreasing contrast (preferred-class mean minus the mean of the other class means), and silent
+    neuroids (all zero) go last.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_presentations, n_neuroids), DataArray (presentation, neuroid) or recording
+    labels : array-like of length n_presentations, or the name of a presentation coord (default ``"label"``)
+
+    Returns
+    -------
+    numpy.ndarray of int (a permutation of ``range(n_neuroids)``), or, for labelled input, a DataArray of those
+    indices along ``neuroid`` carrying the neuroid coords in the new order.
+    """
+    m = matrix(x, allow_nan=True)
+    a = m.values
+    y = resolve_labels(m.da if m.da is not None else a, labels, a.shape[0])
+    classes = np.unique(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a class with a NaN-only neuroid: NaN mean, never preferred
+        means = np.stack([np.nanmean(a[y == c], axis=0) for c in classes])  # (n_classes, n_neuroids)
+    pref = np.nanargmax(np.where(np.isnan(means), -np.inf, means), axis=0)
+    k = len(classes)
+    rest = (np.nansum(means, axis=0) - means[pref, np.arange(a.shape[1])]) / max(k - 1, 1)
+    contrast = means[pref, np.arange(a.shape[1])] - rest
+    silent = ~(np.abs(np.nan_to_num(a)).sum(axis=0) > 0)
+    order = np.lexsort((-contrast, pref, silent))  # lexsort: the last key is primary
+    if m.da is None:
+        return order
+    da = m.da.isel({C.NEUROID: order})
+    coords = {n: c.variable for n, c in da.coords.items() if c.dims == (C.NEUROID,)}
+    return xr.DataArray(order, dims=(C.NEUROID,), coords=coords, name="preference_order",
+                        attrs={"statistic": "preference_order"})
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -294,18 +362,18 @@ def class_selectivity_index(
     if not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
         raise ValueError(f"The 'epsilon' parameter must be a finite number >= 0. Got {describe(epsilon)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
-    s1, _, bad = _moments(ctx, shift)
-    means = s1 / ctx.counts[:, None] + shift
+    s1, _, bad, cnt = _moments(ctx, shift)
+    means = s1 / cnt + shift
     csi, mu_max, mu_rest, arg = _csi_from_means(means, float(epsilon))
     silent = (mu_max == 0) & (mu_rest == 0)
     csi = np.where(bad, np.nan, csi)
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, _ = _shuffled_moments(ctx, perm, shift, squares=False)
-        null = _csi_from_means(ps1 / ctx.counts[None, :, None] + shift, float(epsilon))[0]
+        ps1, _, pcnt = _shuffled_moments(ctx, perm, shift, squares=False)
+        null = _csi_from_means(ps1 / pcnt + shift, float(epsilon))[0]
     p, q = _pvalues(csi, null)
     attrs = {
         "statistic": "class_selectivity_index",
@@ -334,18 +402,26 @@ def _shuffle_attrs(n_shuffles: int, random_state: Any) -> dict:
     }
 
 
-def _default_labels(x: Any, labels: Any) -> Any:
-    return "label" if labels is None and _xr.is_dataarray(x) else labels
-
-
 def _dprime_from_moments(s1, s2, counts, total1, total2, n):
-    """s1, s2 (..., k, m) of shifted data; returns d' (preferred vs rest) and the preferred index."""
+    """s1, s2 (..., k, m) of shifted data; returns d' (preferred vs rest) and the preferred index.
+
+    ``counts`` is (k,) with ``n`` the number of presentations, or (..., k, m) per class and neuroid with ``n`` per
+    neuroid (``nan_policy="omit"``; a class without valid entries is never preferred)."""
+
+    def take(a):
+        return np.take_along_axis(a, arg[..., None, :], axis=-2)[..., 0, :]
+
     with np.errstate(divide="ignore", invalid="ignore"):
-        means = s1 / counts[:, None]
-        arg = np.argmax(means, axis=-2)
-        a1 = np.take_along_axis(s1, arg[..., None, :], axis=-2)[..., 0, :]
-        a2 = np.take_along_axis(s2, arg[..., None, :], axis=-2)[..., 0, :]
-        n1 = counts[arg].astype(np.float64)
+        if np.ndim(counts) > 1:
+            counts = np.broadcast_to(counts, s1.shape).astype(np.float64)
+            means = s1 / counts
+            arg = np.argmax(np.where(np.isnan(means), -np.inf, means), axis=-2)
+            n1 = take(counts)
+        else:
+            means = s1 / counts[:, None]
+            arg = np.argmax(means, axis=-2)
+            n1 = counts[arg].astype(np.float64)
+        a1, a2 = take(s1), take(s2)
         n2 = n - n1
         r1, r2 = total1 - a1, total2 - a2
         m1, m2 = a1 / n1, r1 / n2
@@ -375,22 +451,23 @@ def dprime(
     xr.Dataset with ``dprime``, ``preferred``, ``p``, ``q``.
     """
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2) or ctx.n - ctx.counts.min() < 2:
         raise ValueError(
             f"The 'labels' parameter must give every class at least 2 presentations for d'. "
             f"Got class counts {ctx.counts.tolist()} instead."
         )
     shift = _pilot(ctx)
-    s1, s2, bad = _moments(ctx, shift)
+    s1, s2, bad, cnt = _moments(ctx, shift)
     t1, t2 = s1.sum(0), s2.sum(0)
-    d, arg = _dprime_from_moments(s1, s2, ctx.counts, t1, t2, ctx.n)
+    counts, total = (cnt, cnt.sum(0)) if ctx.omit else (ctx.counts, ctx.n)
+    d, arg = _dprime_from_moments(s1, s2, counts, t1, t2, total)
     d = np.where(bad, np.nan, d)
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, ps2 = _shuffled_moments(ctx, perm, shift, squares=True)
-        null = _dprime_from_moments(ps1, ps2, ctx.counts, t1, t2, ctx.n)[0]
+        ps1, ps2, pcnt = _shuffled_moments(ctx, perm, shift, squares=True)
+        null = _dprime_from_moments(ps1, ps2, pcnt if ctx.omit else ctx.counts, t1, t2, total)[0]
     p, q = _pvalues(d, null)
     attrs = {
         "statistic": "dprime",
@@ -419,7 +496,7 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
     xr.Dataset with ``F``, ``p``, ``q`` (BH over neuroids), ``eta2``, ``omega2``; attrs ``df_between``,
     ``df_within``.
     """
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k
     if N <= k:
         raise ValueError(
@@ -427,14 +504,23 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
             "classes."
         )
     shift = _pilot(ctx)
-    s1, s2, bad = _moments(ctx, shift)
-    cnt = ctx.counts[:, None].astype(np.float64)
+    s1, s2, bad, cnt = _moments(ctx, shift)
+    cnt = cnt.astype(np.float64)
     t1, t2 = s1.sum(0), s2.sum(0)
-    ss_t = np.maximum(t2 - t1 * t1 / N, 0.0)
-    ss_w = np.maximum((s2 - s1 * s1 / cnt).sum(0), 0.0)
-    grand = t1 / N
-    ss_b = (cnt * (s1 / cnt - grand) ** 2).sum(0)
-    dfb, dfw = k - 1, N - k
+    if ctx.omit:  # per neuroid: its valid entries, and the classes that have any
+        N, has = cnt.sum(0), cnt > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ss_w = np.maximum(np.where(has, s2 - s1 * s1 / cnt, 0.0).sum(0), 0.0)
+            grand = t1 / N
+            ss_b = np.where(has, cnt * (s1 / cnt - grand) ** 2, 0.0).sum(0)
+            ss_t = np.maximum(t2 - t1 * t1 / N, 0.0)
+        dfb, dfw = has.sum(0) - 1, N - has.sum(0)
+    else:
+        ss_t = np.maximum(t2 - t1 * t1 / N, 0.0)
+        ss_w = np.maximum((s2 - s1 * s1 / cnt).sum(0), 0.0)
+        grand = t1 / N
+        ss_b = (cnt * (s1 / cnt - grand) ** 2).sum(0)
+        dfb, dfw = k - 1, N - k
     with np.errstate(divide="ignore", invalid="ignore"):
         msw = ss_w / dfw
         F = (ss_b / dfb) / msw
@@ -442,12 +528,14 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
         omega2 = (ss_b - dfb * msw) / (ss_t + msw)
     p = special.fdtrc(dfb, dfw, F)
     p = np.where(np.isinf(F), 0.0, p)
+    if ctx.omit:
+        bad = (dfb < 1) | (dfw < 1)  # too few valid entries left for this neuroid
     F, p, eta2, omega2 = (np.where(bad, np.nan, v) for v in (F, p, eta2, omega2))
     attrs = {
         "statistic": "anova",
         "definition": "one-way ANOVA F; eta2 = SS_b/SS_t; omega2 = (SS_b - (k-1) MS_w)/(SS_t + MS_w) (Hays 1963)",
-        "df_between": dfb,
-        "df_within": dfw,
+        "df_between": dfb if np.ndim(dfb) == 0 else "per neuroid (nan_policy='omit')",
+        "df_within": dfw if np.ndim(dfw) == 0 else "per neuroid (nan_policy='omit')",
         "p_value": "F distribution (as scipy.stats.f_oneway)",
         "correction": "fdr_bh over neuroids (Benjamini & Hochberg 1995), variable q",
         "n_nan": int(np.isnan(F).sum()),
@@ -491,10 +579,10 @@ def tuning_sparseness(
     """
     m = _sp._canonical(measure)
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
-    s1, _, bad = _moments(ctx, shift)
-    means = (s1 / ctx.counts[:, None] + shift).T  # (n_neuroids, k)
+    s1, _, bad, cnt = _moments(ctx, shift)
+    means = (s1 / cnt + shift).T  # (n_neuroids, k)
     means = np.where(bad[:, None], np.nan, means)
     a = _sp._apply_policies(means, negative=negative, nan_policy="propagate", measure=m, name="x (class means)")
 
@@ -506,8 +594,8 @@ def tuning_sparseness(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, _ = _shuffled_moments(ctx, perm, shift, squares=False)
-        pm = np.swapaxes(ps1 / ctx.counts[None, :, None] + shift, -1, -2)  # (n_shuffles, n_neuroids, k)
+        ps1, _, pcnt = _shuffled_moments(ctx, perm, shift, squares=False)
+        pm = np.swapaxes(ps1 / pcnt + shift, -1, -2)  # (n_shuffles, n_neuroids, k)
         if negative == "raise" and np.any(pm < 0):
             pm = np.maximum(pm, 0.0)  # only reachable through round-off when the observed means are >= 0
         null = stat(_transform_negative(pm, negative))[0]
@@ -558,7 +646,7 @@ def n_driven_classes(
     check_choice("test", test, ("welch", "mannwhitney"))
     if not np.isscalar(alpha) or not 0 < alpha < 1:
         raise ValueError(f"The 'alpha' parameter must be in (0, 1). Got {describe(alpha)} instead.")
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2):
         raise ValueError(
             f"The 'labels' parameter must give every class at least 2 presentations. Got class counts "
@@ -566,9 +654,9 @@ def n_driven_classes(
         )
     if test == "welch":
         shift = _pilot(ctx)
-        s1, s2, bad = _moments(ctx, shift)
-        n1 = ctx.counts[:, None].astype(np.float64)
-        n2 = ctx.n - n1
+        s1, s2, bad, cnt = _moments(ctx, shift)
+        n1 = cnt.astype(np.float64)
+        n2 = (n1.sum(0) if ctx.omit else ctx.n) - n1
         t1, t2 = s1.sum(0), s2.sum(0)
         with np.errstate(divide="ignore", invalid="ignore"):
             m1, m2 = s1 / n1, (t1 - s1) / n2
@@ -591,9 +679,10 @@ def n_driven_classes(
             sel = ctx.codes == c
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                r = stats.mannwhitneyu(data[sel], data[~sel], alternative="greater", axis=0, method="asymptotic")
+                r = stats.mannwhitneyu(data[sel], data[~sel], alternative="greater", axis=0, method="asymptotic",
+                                       nan_policy="omit" if ctx.omit else "propagate")
             stat[c], p[c] = r.statistic, r.pvalue
-        bad = ~np.isfinite(data).all(0)
+        bad = ~np.isfinite(data).all(0) if not ctx.omit else np.zeros(data.shape[1], dtype=bool)
         stat = np.where(bad[None, :], np.nan, stat)
         p = np.where(bad[None, :], np.nan, p)
         test_desc = "one-sided Mann-Whitney U, class c > rest (asymptotic, tie-corrected)"
@@ -635,6 +724,24 @@ def _mi_from_counts(joint: np.ndarray, ns: np.ndarray, nb: np.ndarray, N: int) -
     return terms.sum(axis=(-2, -1)) / N
 
 
+def _mi_one(v: np.ndarray, codes: np.ndarray, perm: np.ndarray | None, n_bins: int, k: int):
+    """Plug-in MI of one neuroid's values ``v`` with class codes, and under each row of ``perm`` (or None)."""
+    n = v.size
+    if n == 0:
+        return np.nan, None if perm is None else np.full(perm.shape[0], np.nan)
+    bins = _equipop_bins(v[:, None], n_bins)[:, 0]
+    ohb = np.zeros((n, n_bins))
+    ohb[np.arange(n), bins] = 1.0
+    nb = ohb.sum(0)[None]
+
+    def mi_of(c):
+        ns = np.bincount(c, minlength=k).astype(np.float64)
+        return _mi_from_counts((_onehot(c, k) @ ohb)[None], ns, nb, n)[0]
+
+    null = None if perm is None else np.array([mi_of(perm[i]) for i in range(perm.shape[0])])
+    return mi_of(codes), null
+
+
 def mutual_information(
     x: Any,
     labels: Any = None,
@@ -661,7 +768,7 @@ def mutual_information(
     if not isinstance(n_bins, (int, np.integer)) or isinstance(n_bins, bool) or n_bins < 2:
         raise ValueError(f"The 'n_bins' parameter must be an int >= 2. Got {describe(n_bins)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
-    ctx = _prepare(x, _default_labels(x, labels), dim, nan_policy)
+    ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k
     n_neur = ctx.data.shape[1]
     perm = _permutations(ctx, n_shuffles, random_state) if n_shuffles else None
@@ -691,6 +798,13 @@ def mutual_information(
                 pj = (oh @ ohb).reshape(s1 - s0, k, m, n_bins).transpose(0, 2, 1, 3).astype(np.float64)
                 null_all[s0:s1, j0:j1] = _mi_from_counts(pj, ns, nb[None], N)
             null_all[:, j0:j1][:, bad] = np.nan
+        if ctx.omit:  # a neuroid with NaN: its valid presentations only (the same permutations, restricted)
+            for jj in np.flatnonzero(bad):
+                ok = np.isfinite(block[:, jj])
+                mi[j0 + jj], null_j = _mi_one(block[ok, jj], ctx.codes[ok], None if perm is None else perm[:, ok],
+                                              n_bins, k)  # fmt: skip
+                if n_shuffles:
+                    null_all[:, j0 + jj] = null_j
     if n_shuffles:
         bias = np.mean(null_all, axis=0)
         mi_corr = mi - bias

@@ -22,7 +22,8 @@ Policies (neuro-methods §1.6), recorded in the attrs of DataArray results
     NaN (counted in ``n_constant``); fewer than two values → NaN; ``negative="raise"`` (default) | ``"clip"``
     (max(r, 0)) | ``"abs"`` | ``"shift"`` (subtract the vector's minimum, Kreiman et al. 2006) | ``"allow"`` (only for
     the sign-tolerant measures hoyer, gini and kurtosis); ``nan_policy="propagate"`` | ``"omit"`` | ``"raise"``
-    (scipy's convention; ``"raise"`` also rejects ±inf).
+    (scipy's convention).  +inf and -inf are treated alike: an error naming the parameter and the counts, unless
+    ``nan_policy="omit"``, which skips them like NaN (never clipped; docs/architecture.md, "The analysis contract").
 
 Input: ``x`` is array-like of shape (n_presentations, n_neuroids) or an ``xr.DataArray``; ``dim`` names the dim that
 is reduced.  DataArray results keep the coords of the other dims.  Dask-backed input is reduced chunk by chunk:
@@ -45,6 +46,16 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
+from ensembles.analysis._input import (
+    Result,
+    check_finite,
+    check_nan_policy,
+    is_labelled,
+    make_result,
+    renamed_keywords,
+)
+from ensembles.analysis._input import resolve_labels as _resolve_labels
+from ensembles.errors import ParameterError
 
 __all__ = [
     "MEASURES",
@@ -66,7 +77,7 @@ __all__ = [
 
 MEASURES = ("vinje-gallant", "treves-rolls", "hoyer", "gini", "kurtosis", "kurtosis-sample", "kurtosis-moment")
 NEGATIVE_POLICIES = ("raise", "clip", "abs", "shift", "allow")
-NAN_POLICIES = ("propagate", "omit", "raise")
+NAN_POLICIES = C.NAN_POLICIES
 SIGN_TOLERANT = ("hoyer", "gini", "kurtosis", "kurtosis-sample", "kurtosis-moment")
 
 DEFINITIONS = {
@@ -93,36 +104,29 @@ def _canonical(measure: str) -> str:
 
 
 def _apply_policies(a: Any, *, negative: str, nan_policy: str, measure: str, name: str = "x") -> Any:
-    """Check NaN/inf and negative values (one pass for dask) and apply the ``negative`` policy; returns the array."""
-    check_choice("nan_policy", nan_policy, NAN_POLICIES)
+    """Check NaN/+-inf (:func:`~ensembles.analysis._input.check_finite`) and negative values in one pass, and apply
+    the ``negative`` policy; returns the array."""
+    check_nan_policy(nan_policy)
     check_choice("negative", negative, NEGATIVE_POLICIES)
     if negative == "allow" and measure not in SIGN_TOLERANT:
-        raise ValueError(
+        raise ParameterError(
             f"The 'negative' parameter may be 'allow' only for the sign-tolerant measures {SIGN_TOLERANT}; "
             f"measure={measure!r} assumes responses >= 0. Got negative='allow' instead."
         )
-    checks = []
-    if nan_policy == "raise":
-        checks.append(~np.isfinite(a).all())
-    if negative == "raise":
-        checks.append((a < 0).any())
-        checks.append(np.nanmin(a) if not _xr.is_dask(a) else a.min())
-    if checks:
-        res = _xr.compute(*checks)
-        k = 0
-        if nan_policy == "raise":
-            if bool(res[0]):
-                raise ValueError(
-                    f"The {name!r} parameter must contain only finite values under nan_policy='raise'; "
-                    f"it contains NaN or inf. Use nan_policy='omit' or 'propagate' to keep going."
-                )
-            k = 1
-        if negative == "raise" and bool(res[k]):
-            raise ValueError(
-                f"The {name!r} parameter must be non-negative under negative='raise' (the default; measure="
-                f"{measure!r}). Got a minimum of {float(res[k + 1]):.6g} instead. Choose negative='clip', 'abs' "
-                f"or 'shift' (neuro-methods.md §1.6), or record responses after the nonlinearity."
-            )
+    extra = ()
+    if negative == "raise" and _xr.is_dask(a):  # one pass over a dask array; +-inf are judged by check_finite
+        fin = a.map_blocks(lambda b: np.where(np.isinf(b), 0.0, b), dtype=a.dtype)
+        extra = ((fin < 0).any(), fin.min())
+    a, res = check_finite(a, nan_policy=nan_policy, name=name, extra=extra)
+    if negative == "raise" and not _xr.is_dask(a):
+        neg = bool((a < 0).any())
+        res = (neg, np.nanmin(a) if neg else 0.0)
+    if negative == "raise" and bool(res[0]):
+        raise ParameterError(
+            f"The {name!r} parameter must be non-negative under negative='raise' (the default; measure="
+            f"{measure!r}). Got a minimum of {float(res[1]):.6g} instead. Choose negative='clip', 'abs' "
+            f"or 'shift' (neuro-methods.md §1.6), or record responses after the nonlinearity."
+        )
     if negative == "clip":
         a = np.where(a < 0, 0.0, a) if not _xr.is_dask(a) else a.clip(min=0)
     elif negative == "abs":
@@ -424,17 +428,14 @@ def fraction_active(
         Fraction in [0, 1]; attrs record ``mode``, ``threshold`` and ``n``.
     """
     check_choice("mode", mode, FRACTION_MODES)
-    check_choice("nan_policy", nan_policy, NAN_POLICIES)
+    check_nan_policy(nan_policy)
     default = {">0": 0.0, "fraction_of_max": 0.5, "sd_above_baseline": 2.0}[mode]
     thr = default if threshold is None else threshold
     if not np.isscalar(thr) or not np.isfinite(thr):
         raise ValueError(f"The 'threshold' parameter must be a finite number. Got {describe(thr)} instead.")
     lay = _xr.to_last(x, dim)
-    a = lay.data
-    if nan_policy == "raise":
-        (bad,) = _xr.compute(~np.isfinite(a).all())
-        if bool(bad):
-            raise ValueError("The 'x' parameter must contain only finite values under nan_policy='raise'.")
+    x = _xr.unwrap(x)
+    a, _ = check_finite(lay.data, nan_policy=nan_policy)
     # per-neuroid threshold, broadcast against the (..., dim) layout
     if mode == ">0":
         theta = thr
@@ -530,7 +531,8 @@ def _image_selectivity_np(r: np.ndarray, num_steps: int) -> np.ndarray:
     return out.reshape(lead)
 
 
-def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATION) -> Any:
+@renamed_keywords(responses="x")
+def image_selectivity(x: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATION) -> Any:
     """Image selectivity of the AllenSDK (after Quian Quiroga et al. 2007), S = 1 - 2·mean_j F(θ_j).
 
     θ_j = f_min + j·(f_max - f_min)/M for j = 0 … M - 1 (M = ``num_steps``) and F(θ) is the fraction of conditions
@@ -540,8 +542,8 @@ def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRE
 
     Parameters
     ----------
-    responses : 1-D array (one neuroid), array-like of shape (n_conditions, n_neuroids), or xr.DataArray
-        Trial-averaged responses per condition, blank dropped.
+    x : 1-D array (one neuroid), array-like of shape (n_conditions, n_neuroids), xr.DataArray or recording
+        Trial-averaged responses per condition, blank dropped.  NaN gives NaN; +-inf is an error.
     num_steps : int
     dim : str
         Reduced dim for 2-D and DataArray input.
@@ -552,14 +554,19 @@ def image_selectivity(responses: Any, num_steps: int = 1000, *, dim: str = C.PRE
     """
     if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool):
         raise TypeError(f"The 'num_steps' parameter must be an int. Got {describe(num_steps)} instead.")
-    if not _xr.is_dataarray(responses):
-        arr = np.asarray(responses, dtype=np.float64)
+    if not is_labelled(x) and not _xr.is_dask(x) and np.shape(x) == (0,):
+        return float("nan")  # fewer than 2 conditions (AllenSDK's behaviour)
+    x = _xr.unwrap(x, ndim=None)
+    if not _xr.is_dataarray(x):
+        arr = np.asarray(x, dtype=np.float64)
         if arr.ndim == 1:
+            arr, _ = check_finite(arr)
             if arr.size < 2:
                 return float("nan")
             return float(_image_selectivity_np(arr, int(num_steps)))
-    lay = _xr.to_last(responses, dim, name="responses")
-    val = _xr.apply_last(lambda b: _image_selectivity_np(b, int(num_steps)), lay.data)
+    lay = _xr.to_last(x, dim)
+    data, _ = check_finite(lay.data)
+    val = _xr.apply_last(lambda b: _image_selectivity_np(b, int(num_steps)), data)
     (val,) = _xr.compute(val)
     attrs = {
         "measure": "image_selectivity",
@@ -618,23 +625,16 @@ def condition_means(
     numpy.ndarray of shape (n_conditions, n_neuroids) or xr.DataArray with dims (``new_dim``, other dim).
     Works chunk by chunk on dask-backed input (one pass).
     """
-    check_choice("nan_policy", nan_policy, NAN_POLICIES)
+    check_nan_policy(nan_policy)
     lay = _xr.to_last(x, dim)
+    x = _xr.unwrap(x)
     if lay.data.ndim != 2:
-        raise ValueError(f"The 'x' parameter must be 2-D for condition_means. Got {describe(x)} instead.")
-    if labels is None and lay.template is not None:
-        labels = "stimulus_id"
-    y = _xr.resolve_labels(x, labels, dim=dim)
-    if y.ndim != 1 or y.shape[0] != lay.n:
-        raise ValueError(
-            f"The 'labels' parameter must have one entry per presentation ({lay.n}). Got {describe(y)} instead."
-        )
+        raise ParameterError(f"The 'x' parameter must be 2-D for condition_means. Got {describe(x)} instead.")
+    y = _resolve_labels(x, labels, lay.n, dim=dim, default="stimulus_id")
     uniq, codes = _codes(y)
-    data = lay.data.T  # (n_presentations, other)
+    data, _ = check_finite(lay.data.T, nan_policy=nan_policy)  # (n_presentations, other)
     res = _xr.reduce_rows(lambda b, rows: _group_sums_block(b, codes[rows], len(uniq)), data)
     sums, counts, nans = res
-    if nan_policy == "raise" and nans.any():
-        raise ValueError("The 'x' parameter must contain only finite values under nan_policy='raise'; it contains NaN.")
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
     if nan_policy == "propagate":
@@ -649,20 +649,21 @@ def condition_means(
     return out.transpose(new_dim, ...)
 
 
+@renamed_keywords(n_boot="n_bootstrap")
 def subsample_sparseness(
     x: Any,
     n: int,
     measure: str = "hoyer",
     *,
     dim: str = C.NEUROID,
-    n_boot: int = 1000,
+    n_bootstrap: int = 1000,
     aggregate: str | None = "mean",
     ci: float = 0.95,
     random_state: Any = None,
     negative: str = "raise",
     nan_policy: str = "propagate",
-) -> xr.Dataset:
-    """Sparseness at a matched n: draw ``n`` entries along ``dim`` without replacement, ``n_boot`` times.
+) -> xr.Dataset | Result:
+    """Sparseness at a matched n: draw ``n`` entries along ``dim`` without replacement, ``n_bootstrap`` times.
 
     Sparseness measures depend on n (neuro-methods §1.6, §2.2): compare a 1000-unit layer with a 300-cell 2-photon
     plane at ``n=300``.  Each draw computes :func:`sparseness` along ``dim`` on the subsample; with ``aggregate``
@@ -671,10 +672,10 @@ def subsample_sparseness(
 
     Returns
     -------
-    xr.Dataset
+    xr.Dataset (labelled input) or Result (numpy input)
         ``estimate`` (mean over draws), ``ci_low``, ``ci_high`` (percentile interval of level ``ci``) and ``draws``
-        (dim ``draw``); attrs ``n``, ``n_boot``, ``measure``, ``ci``, ``aggregate``.  Works in memory (dask input is
-        loaded).
+        (dim ``bootstrap``); attrs ``n``, ``n_bootstrap``, ``measure``, ``ci``, ``aggregate``.  Works in memory (dask
+        input is loaded).
     """
     m = _canonical(measure)
     check_choice("aggregate", aggregate, ("mean", "median", None))
@@ -682,16 +683,16 @@ def subsample_sparseness(
     N = lay.n
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not (2 <= n <= N):
         raise ValueError(f"The 'n' parameter must be an int with 2 <= n <= {N} (the length of {dim!r}). Got {n!r}.")
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"The 'n_boot' parameter must be a positive int. Got {n_boot!r} instead.")
+    if not isinstance(n_bootstrap, (int, np.integer)) or isinstance(n_bootstrap, bool) or n_bootstrap < 1:
+        raise ParameterError(f"The 'n_bootstrap' parameter must be a positive int. Got {n_bootstrap!r} instead.")
     if not 0 < ci < 1:
         raise ValueError(f"The 'ci' parameter must be in (0, 1). Got {ci!r} instead.")
     rng = np.random.default_rng(random_state)
     (data,) = _xr.compute(lay.data)
     data = _apply_policies(data, negative=negative, nan_policy=nan_policy, measure=m)
     lead = data.shape[:-1]
-    vals = np.empty((n_boot,) + lead)
-    for b in range(n_boot):
+    vals = np.empty((n_bootstrap,) + lead)
+    for b in range(n_bootstrap):
         idx = rng.choice(N, size=n, replace=False)
         sub = data[..., idx]
         v, nn, vmax, vmin = _compute_measure(sub, m, nan_policy)
@@ -701,27 +702,16 @@ def subsample_sparseness(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if aggregate is not None:
-            flat = vals.reshape(n_boot, -1)
+            flat = vals.reshape(n_bootstrap, -1)
             vals = np.nanmean(flat, axis=1) if aggregate == "mean" else np.nanmedian(flat, axis=1)
         est = np.nanmean(vals, axis=0)
         lo, hi = np.nanpercentile(vals, [50 * (1 - ci), 50 * (1 + ci)], axis=0)
-    attrs = {"measure": m, "definition": DEFINITIONS[m], "n": int(n), "n_total": N, "n_boot": int(n_boot),
+    attrs = {"measure": m, "definition": DEFINITIONS[m], "n": int(n), "n_total": N, "n_bootstrap": int(n_bootstrap),
              "ci": float(ci), "aggregate": str(aggregate), "dim": dim, "negative": negative, "nan_policy": nan_policy}
-    if aggregate is not None:
-        return xr.Dataset(
-            {"estimate": ((), est), "ci_low": ((), lo), "ci_high": ((), hi), "draws": (("draw",), vals)}, attrs=attrs
-        )
-    wrap = lambda v: _xr.wrap_reduced(v, lay)  # noqa: E731
-    kept = lay.kept_dims
-    ds = xr.Dataset(
-        {
-            "estimate": (kept, est),
-            "ci_low": (kept, lo),
-            "ci_high": (kept, hi),
-            "draws": (("draw",) + tuple(kept), vals),
-        },
-        attrs=attrs,
-    )
-    if lay.template is not None:
-        ds = ds.assign_coords(wrap(est).coords)
+    kept = () if aggregate is not None else tuple(lay.kept_dims)
+    variables = {"estimate": (kept, est), "ci_low": (kept, lo), "ci_high": (kept, hi),
+                 "draws": ((C.BOOTSTRAP,) + kept, vals)}  # fmt: skip
+    ds = make_result(lay.template is not None, variables, attrs=attrs)
+    if lay.template is not None and kept:
+        ds = ds.assign_coords(_xr.wrap_reduced(est, lay).coords)
     return ds

@@ -86,7 +86,7 @@ def _boot_ensemble(a: np.ndarray, labels: np.ndarray, n_bootstrap: int, rng: np.
 
 
 def checkpoint_stability(previous: Any, last: Any, *, statistics: tuple[str, ...] = STABILITY_STATISTICS,
-                         n_bootstrap: int = 1000, n_bootstrap_ensembles: int = 200, confidence: float = 0.95,
+                         n_bootstrap: int = 1000, n_bootstrap_ensembles: int = 200, ci: float = 0.95,
                          random_state: int | np.random.Generator | None = 0) -> pd.DataFrame:
     """Per layer and statistic: value at ``previous`` and ``last``, change, bootstrap half-width, and ``stable``.
 
@@ -101,7 +101,7 @@ def checkpoint_stability(previous: Any, last: Any, *, statistics: tuple[str, ...
         leave-one-out ensemble size (tau = 1) as a fraction of the layer's units.
     n_bootstrap, n_bootstrap_ensembles : int
         Resamples for the Hoyer and the ensemble intervals.
-    confidence : float
+    ci : float
         Level of the percentile interval.
 
     Returns
@@ -115,10 +115,10 @@ def checkpoint_stability(previous: Any, last: Any, *, statistics: tuple[str, ...
     for name, n in (("n_bootstrap", n_bootstrap), ("n_bootstrap_ensembles", n_bootstrap_ensembles)):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
             raise ParameterError(f"The {name!r} parameter must be an integer >= 2. Got {n!r} instead.")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ParameterError(f"The 'confidence' parameter must be a number in (0, 1). Got {confidence!r} instead.")
+    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
+        raise ParameterError(f"The 'ci' parameter (confidence level) must be a number in (0, 1). Got {ci!r} instead.")
     rng = np.random.default_rng(random_state)
-    q = [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100]
+    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
     rows = []
     layers_prev = np.asarray(prev["layer"].values)
     layers_cur = np.asarray(cur["layer"].values)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ensembles._validation import as_activity, as_labels, describe
+from ensembles.analysis import preference_order
 
 from ._style import new_figure, ordered
 
@@ -15,26 +16,16 @@ __all__ = ["wall_axes", "activation_walls", "order_neuroids_by_preference", "rec
 
 
 def order_neuroids_by_preference(x: Any, labels: Any) -> np.ndarray:
-    """Column order that groups neuroids by preferred class (argmax of class means) so ensembles form blocks.
+    """Column order that groups neuroids by preferred class so ensembles form blocks.
 
-    Within a class, neuroids are sorted by decreasing selectivity (preferred-class mean minus the mean of the
-    other class means); silent neuroids (all zero) go last.
+    Computed by :func:`ensembles.analysis.preference_order` (figures draw, analysis computes); kept here under its
+    old name for the figure code.
 
     Returns
     -------
     ndarray of int, a permutation of ``range(n_neuroids)``.
     """
-    a = as_activity(x)
-    y = as_labels(labels, a.shape[0], min_classes=1)
-    classes = np.unique(y)
-    means = np.stack([np.nanmean(a[y == c], axis=0) for c in classes])  # (n_classes, n_neuroids)
-    pref = np.nanargmax(np.where(np.isnan(means), -np.inf, means), axis=0)
-    k = len(classes)
-    rest = (np.nansum(means, axis=0) - means[pref, np.arange(a.shape[1])]) / max(k - 1, 1)
-    contrast = means[pref, np.arange(a.shape[1])] - rest
-    silent = ~(np.abs(np.nan_to_num(a)).sum(axis=0) > 0)
-    # lexsort: last key is primary
-    return np.lexsort((-contrast, pref, silent))
+    return np.asarray(preference_order(as_activity(x), labels))
 
 
 def wall_axes(

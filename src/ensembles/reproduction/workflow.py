@@ -174,7 +174,8 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
             "–".join(names[int(c)] if str(c).lstrip("-").isdigit() and int(c) < len(names) else str(c)
                      for c in p.split("–")) for p in pairs["pair"]]
     _write_csv(tables / "significant_pairs.csv", pairs)
-    simdf = sim.to_dataframe().reset_index()
+    simdf = pd.DataFrame(np.asarray(sim), index=pd.Index(names, name="category"),
+                         columns=names).reset_index()
     _write_csv(tables / "visual_similarity.csv", simdf)
     figures = []
     from ensembles.plot.reproduction import sparsity_vs_accuracy

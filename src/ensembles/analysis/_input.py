@@ -1,0 +1,487 @@
+"""The one input-conversion path of the analysis layer, and the one way results are wrapped (no torch).
+
+Every public function of :mod:`ensembles.analysis` that takes activity goes through :func:`unwrap` (recording ->
+its ``activity``; type checks), then :func:`matrix` (functions that need the whole ``(n_presentations,
+n_neuroids)`` matrix in memory) or :func:`ensembles.analysis._xr.to_last` (reductions along one dim, dask-aware),
+and :func:`check_finite` (NaN and +-inf, one pass).  Labels go through :func:`resolve_labels`.  Results are built
+by :func:`make_result` (several outputs: an ``xr.Dataset`` for labelled input, a :class:`Result` for numpy input)
+or :func:`scalar_result` (one number).  The same mistake therefore raises the same error everywhere:
+
+=========================================================  ===================================================
+mistake                                                    error
+=========================================================  ===================================================
+not an array (None, str, dict, ...), non-numeric dtype     :class:`~ensembles.errors.InputTypeError` (TypeError)
+``labels`` missing or a coord name for a plain array       :class:`~ensembles.errors.InputTypeError` (TypeError)
+a Dataset without ``activity``; wrong ndim or dims;        :class:`~ensembles.errors.ParameterError`
+empty; a ``checkpoint`` dim where one matrix is needed;    (ValueError)
+NaN/+-inf where not accepted; labels of the wrong length
+=========================================================  ===================================================
+
+The contract itself is written in ``docs/architecture.md`` ("The analysis contract") and checked over every public
+function by ``tests/test_analysis_contract.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ensembles import conventions as C
+from ensembles._validation import describe
+from ensembles.errors import InputTypeError, ParameterError
+
+__all__ = [
+    "Matrix",
+    "Result",
+    "ResultFields",
+    "check_count",
+    "check_finite",
+    "check_nan_policy",
+    "is_dask",
+    "is_labelled",
+    "make_result",
+    "matrix",
+    "renamed_keywords",
+    "resolve_labels",
+    "scalar_result",
+    "unlabel",
+    "unwrap",
+]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# type tests and unwrapping
+# ---------------------------------------------------------------------------------------------------------------------
+def is_dask(a: Any) -> bool:
+    """True for a dask array, or a DataArray backed by one."""
+    if isinstance(a, xr.DataArray):
+        a = a.data
+    return type(a).__module__.split(".")[0] == "dask"
+
+
+def is_labelled(x: Any) -> bool:
+    """True for input whose results come back labelled: an ``xr.DataArray`` or a recording (``xr.Dataset``)."""
+    return isinstance(x, (xr.DataArray, xr.Dataset))
+
+
+def _check_numeric(arr: Any, name: str) -> None:
+    dtype = getattr(arr, "dtype", None)
+    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
+        raise InputTypeError(
+            f"The {name!r} parameter must be a numeric array of shape (n_presentations, n_neuroids). "
+            f"Got {describe(arr)} instead."
+        )
+
+
+def unwrap(x: Any, *, name: str = "x", ndim: int | None = 2) -> Any:
+    """Return ``x`` as a DataArray (a recording gives its ``activity``), a dask array or a numpy array.
+
+    Checks the type (numeric), that it is not empty and, for plain arrays, that it has ``ndim`` dims (None: any).
+    DataArrays may have any dims; the functions check the dims they use.
+    """
+    if isinstance(x, xr.Dataset):
+        if C.ACTIVITY not in x.data_vars:
+            raise ParameterError(
+                f"The {name!r} parameter must be a recording (an xr.Dataset with an {C.ACTIVITY!r} variable), a "
+                f"DataArray or an array. Got a Dataset with variables {tuple(x.data_vars)} instead."
+            )
+        x = x[C.ACTIVITY]
+    if isinstance(x, xr.DataArray):
+        _check_numeric(x, name)
+        if x.size == 0:
+            raise ParameterError(f"The {name!r} parameter must not be empty. Got {describe(x)} instead.")
+        return x
+    if x is None or isinstance(x, (str, bytes, dict, set, Mapping)):
+        raise InputTypeError(
+            f"The {name!r} parameter must be array-like of shape (n_presentations, n_neuroids), a DataArray or a "
+            f"recording. Got {describe(x)} instead."
+        )
+    if is_dask(x):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as err:  # ragged sequences and other exotic inputs
+            raise InputTypeError(
+                f"The {name!r} parameter must be array-like of shape (n_presentations, n_neuroids). "
+                f"Got {describe(x)} instead."
+            ) from err
+    _check_numeric(arr, name)
+    if ndim is not None and arr.ndim != ndim:
+        shape = "(n_presentations, n_neuroids)" if ndim == 2 else f"with {ndim} dims"
+        raise ParameterError(
+            f"The {name!r} parameter must be a {ndim}-D array of shape {shape}. Got {describe(arr)} instead."
+        )
+    if arr.size == 0:
+        raise ParameterError(f"The {name!r} parameter must not be empty. Got {describe(arr)} instead.")
+    return arr
+
+
+def check_count(name: str, value: Any, minimum: int = 0) -> int:
+    """An int >= ``minimum`` (``n_shuffles``, ``n_bootstrap``, ...): ParameterError otherwise (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ParameterError(f"The {name!r} parameter must be an int >= {minimum}. Got {describe(value)} instead.")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# non-finite values
+# ---------------------------------------------------------------------------------------------------------------------
+def check_nan_policy(nan_policy: Any, *, supported: tuple[str, ...] = C.NAN_POLICIES) -> str:
+    """Validate ``nan_policy``: one of :data:`ensembles.conventions.NAN_POLICIES`, and among ``supported``."""
+    if nan_policy not in C.NAN_POLICIES or nan_policy not in supported:
+        raise ParameterError(
+            f"The 'nan_policy' parameter must be one of {', '.join(repr(p) for p in supported)}. "
+            f"Got {nan_policy!r} instead."
+        )
+    return nan_policy
+
+
+def _counts(a: Any) -> tuple[int, int, int]:
+    """(n_nan, n_+inf, n_-inf) of a numpy or dask array (dask: one pass)."""
+    parts = (np.isnan(a).sum(), np.isposinf(a).sum(), np.isneginf(a).sum())
+    if is_dask(a):
+        import dask
+
+        parts = dask.compute(*parts)
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def check_finite(
+    a: Any,
+    *,
+    nan_policy: str = "propagate",
+    allow_nan: bool = True,
+    name: str = "x",
+    extra: tuple = (),
+) -> tuple[Any, tuple]:
+    """Apply the contract's rule for NaN and +-inf to the numeric array ``a`` (numpy or dask).
+
+    * +inf and -inf are treated alike: an error (naming ``name`` and the counts) unless ``nan_policy="omit"``, which
+      turns both into NaN so that they are skipped like NaN.
+    * NaN: an error under ``nan_policy="raise"`` or when the function cannot handle NaN (``allow_nan=False``);
+      otherwise left for the function's ``nan_policy`` (``"propagate"``: a statistic touching a NaN is NaN;
+      ``"omit"``: skipped).
+
+    ``extra`` holds further lazy (dask) checks to evaluate in the same pass over the data; their values are returned.
+    Returns ``(a, extra_values)``.
+    """
+    ok = np.isfinite(a).all()
+    if is_dask(a) or any(is_dask(e) for e in extra):
+        import dask
+
+        ok, *vals = dask.compute(ok, *extra)
+    else:
+        vals = [np.asarray(e) for e in extra]
+    if bool(ok):
+        return a, tuple(vals)
+    n_nan, n_pos, n_neg = _counts(a)
+    n_inf = n_pos + n_neg
+    if not allow_nan and (n_inf or n_nan) and nan_policy != "omit":
+        raise ParameterError(
+            f"The {name!r} parameter must contain only finite values; it contains {n_nan + n_inf} non-finite "
+            f"value(s): {n_nan} NaN, {n_pos} +inf, {n_neg} -inf."
+        )
+    if n_inf and nan_policy != "omit":
+        raise ParameterError(
+            f"The {name!r} parameter must contain only finite values; it contains {n_inf} infinite value(s) "
+            f"(+inf: {n_pos}, -inf: {n_neg}) and {n_nan} NaN. +inf and -inf are errors under nan_policy="
+            f"{nan_policy!r}; pass nan_policy='omit' to skip them like NaN, or remove them first."
+        )
+    if n_nan and (nan_policy == "raise" or not allow_nan):
+        why = "under nan_policy='raise'" if nan_policy == "raise" else "here"
+        raise ParameterError(
+            f"The {name!r} parameter must contain only finite values {why}; it contains {n_nan} NaN "
+            f"(and {n_inf} infinite value(s))."
+            + (" Use nan_policy='omit' or 'propagate' to keep going." if nan_policy == "raise" else "")
+        )
+    if n_inf:  # nan_policy == "omit": +-inf are skipped like NaN
+        a = np.where(np.isinf(a), np.nan, a) if not is_dask(a) else a.map_blocks(
+            lambda b: np.where(np.isinf(b), np.nan, b), dtype=a.dtype)
+    return a, tuple(vals)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# whole matrices
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class Matrix:
+    """An activity matrix in memory, ``values`` of shape (n_presentations, n_neuroids), and its labelled view."""
+
+    values: np.ndarray
+    da: xr.DataArray | None  # transposed to (presentation, neuroid); None for plain-array input
+
+    @property
+    def labelled(self) -> bool:
+        return self.da is not None
+
+
+def matrix(
+    x: Any,
+    *,
+    name: str = "x",
+    float64: bool = False,
+    allow_nan: bool = False,
+    nan_policy: str = "propagate",
+) -> Matrix:
+    """Convert ``x`` (array-like, DataArray, dask-backed DataArray or recording) to an in-memory matrix.
+
+    A DataArray must have exactly the dims ``("presentation", "neuroid")`` in any order (a ``checkpoint`` dim must be
+    selected first).  Integer and boolean data become float64; float32 stays float32 unless ``float64``.
+    Non-finite values follow :func:`check_finite` (by default any NaN or +-inf is an error).
+    """
+    x = unwrap(x, name=name)
+    da = None
+    if isinstance(x, xr.DataArray):
+        if C.CHECKPOINT in x.dims:
+            raise ParameterError(
+                f"The {name!r} parameter has a {C.CHECKPOINT!r} dim ({x.sizes[C.CHECKPOINT]} checkpoints); select "
+                f"one first, e.g. x.isel(checkpoint=-1)."
+            )
+        missing = [d for d in (C.PRESENTATION, C.NEUROID) if d not in x.dims]
+        if missing or x.ndim != 2:
+            raise ParameterError(
+                f"The {name!r} parameter must have dims ('presentation', 'neuroid'). Got {describe(x)} instead."
+            )
+        da = x.transpose(C.PRESENTATION, C.NEUROID)
+        arr = np.asarray(da.data)
+    else:
+        arr = np.asarray(x)
+    if arr.dtype.kind == "b" or not np.issubdtype(arr.dtype, np.floating) or float64:
+        arr = arr.astype(np.float64)
+    arr, _ = check_finite(arr, nan_policy=nan_policy, allow_nan=allow_nan, name=name)
+    return Matrix(arr, da)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# labels
+# ---------------------------------------------------------------------------------------------------------------------
+def resolve_labels(
+    x: Any,
+    labels: Any,
+    n: int | None = None,
+    *,
+    dim: str = C.PRESENTATION,
+    default: str | None = "label",
+    name: str = "labels",
+    min_classes: int = 1,
+) -> np.ndarray:
+    """Class labels, one per presentation: an array-like, or (labelled ``x``) the name of a coord along ``dim``.
+
+    ``labels=None`` uses the coord ``default`` of a labelled input.  For a plain-array ``x``, a missing label array
+    (None, or a coord name) is an :class:`InputTypeError`.  Checks length ``n``, NaN and ``min_classes``.
+    """
+    if isinstance(x, xr.Dataset):
+        x = unwrap(x)
+    if labels is None or isinstance(labels, str):
+        coord = default if labels is None else labels
+        if not isinstance(x, xr.DataArray) or coord is None:
+            raise InputTypeError(
+                f"The {name!r} parameter must be an array of one class label per presentation for a plain array "
+                f"input (a coord name such as 'label' needs a DataArray or recording). Got {describe(labels)} "
+                "instead."
+            )
+        if coord not in x.coords:
+            avail = [c for c in x.coords if x.coords[c].dims == (dim,)]
+            raise ParameterError(
+                f"The {name!r} parameter names the presentation coordinate {coord!r}, which the input lacks (coord "
+                f"{coord!r} not found along {dim!r}). Available presentation coordinates: {avail}."
+            )
+        c = x.coords[coord]
+        if c.dims != (dim,):
+            raise ParameterError(
+                f"The {name!r} parameter names coord {coord!r} with dims {c.dims}; expected a coord along ({dim!r},)"
+            )
+        arr = np.asarray(c.values)
+    else:
+        arr = np.asarray(labels.values if isinstance(labels, xr.DataArray) else labels)
+    if arr.ndim != 1:
+        raise ParameterError(f"The {name!r} parameter must be 1-D. Got {describe(arr)} instead.")
+    if n is not None and arr.shape[0] != n:
+        raise ParameterError(
+            f"The {name!r} parameter must have one entry per presentation ({n}). Got length {arr.shape[0]} instead."
+        )
+    if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
+        raise ParameterError(f"The {name!r} parameter must not contain NaN.")
+    if min_classes > 1:
+        k = len(np.unique(arr))
+        if k < min_classes:
+            raise ParameterError(
+                f"The {name!r} parameter must contain at least {min_classes} distinct classes. Got {k} instead."
+            )
+    return arr
+
+
+def class_names(da: xr.DataArray | None, labels: np.ndarray, classes: np.ndarray, dim: str = C.PRESENTATION):
+    """Name of each class (the ``label_name`` coord of a recording at the first presentation of the class)."""
+    if da is None or "label_name" not in da.coords or da.coords["label_name"].dims != (dim,):
+        return None
+    names = np.asarray(da.coords["label_name"].values)
+    if names.shape[0] != labels.shape[0]:
+        return None
+    first = [int(np.flatnonzero(labels == c)[0]) for c in classes]
+    return names[first].astype(str)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------------------------------
+class Result(dict):
+    """Several named numpy outputs of one analysis function called on numpy input.
+
+    The same function called on a DataArray or a recording returns an ``xr.Dataset`` with the same variable names
+    and attrs.  A ``dict`` (so ``pandas.DataFrame(res)``, ``{**res}`` and ``res["csi"]`` work) with attribute access
+    (``res.csi``); ``res.attrs`` holds the metadata (counts, definitions, parameters), ``res.dims`` the dim names
+    of each variable, and :meth:`to_dataset` labels it.
+    """
+
+    __slots__ = ("attrs", "dims")
+
+    def __init__(self, data: Mapping[str, Any], attrs: Mapping | None = None, dims: Mapping | None = None):
+        super().__init__(data)
+        self.attrs = dict(attrs or {})
+        self.dims = dict(dims or {})
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no field {key!r}; fields: {list(self)}") from None
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self))
+
+    def __repr__(self) -> str:
+        def short(v):
+            a = np.asarray(v)
+            return repr(a.item()) if a.ndim == 0 else f"array(shape={a.shape}, dtype={a.dtype})"
+
+        body = ", ".join(f"{k}={short(v)}" for k, v in self.items())
+        return f"Result({body})"
+
+    def to_dataset(self) -> xr.Dataset:
+        """The result as an ``xr.Dataset`` (dims as recorded, coords without values)."""
+        return xr.Dataset(
+            {k: (self.dims.get(k, tuple(f"dim_{i}" for i in range(np.ndim(v)))), np.asarray(v))
+             for k, v in self.items()},  # fmt: skip
+            attrs=self.attrs,
+        )
+
+
+class ResultFields(Mapping):
+    """Mixin for the frozen dataclass results (``DecodingResult``, ``RDMComparison``, ...): the same access as
+    :class:`Result` (keys, attributes) and :meth:`to_dataset`.  ``_dims`` maps array fields to their dims."""
+
+    _dims: dict = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._field_names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._field_names())
+
+    def __len__(self) -> int:
+        return len(self._field_names())
+
+    @classmethod
+    def _field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]  # type: ignore[arg-type]
+
+    @property
+    def attrs(self) -> dict:
+        """The string-valued fields (method names, ...), as they go into the attrs of :meth:`to_dataset`."""
+        return {k: getattr(self, k) for k in self._field_names() if isinstance(getattr(self, k), str)}
+
+    def to_dataset(self, coords: Mapping | None = None, attrs: Mapping | None = None) -> xr.Dataset:
+        """Numbers become 0-d variables, arrays variables along ``_dims``, strings attrs."""
+        data = {}
+        for k in self._field_names():
+            v = getattr(self, k)
+            if isinstance(v, str):
+                continue
+            data[k] = (self._dims.get(k, ()), np.asarray(v))
+        return xr.Dataset(data, coords=dict(coords or {}), attrs={**self.attrs, **dict(attrs or {})})
+
+
+def make_result(
+    labelled: bool,
+    variables: Mapping[str, tuple[tuple[str, ...], Any]],
+    *,
+    coords: Mapping | None = None,
+    attrs: Mapping | None = None,
+) -> xr.Dataset | Result:
+    """Several outputs: an ``xr.Dataset`` (``coords`` attached) when the input was labelled, else a :class:`Result`
+    of the numpy values (same names, same attrs)."""
+    attrs = dict(attrs or {})
+    if labelled:
+        return xr.Dataset(dict(variables), coords=dict(coords or {}), attrs=attrs)
+    return Result({k: _plain(v) for k, (_, v) in variables.items()}, attrs,
+                  {k: tuple(d) for k, (d, _) in variables.items()})  # fmt: skip
+
+
+def _plain(v: Any) -> Any:
+    """A numpy array, or a numpy scalar for 0-d values (so that tables built from results hold numbers)."""
+    a = np.asarray(v)
+    return a[()] if a.ndim == 0 else a
+
+
+def unlabel(obj: Any, labelled: bool) -> Any:
+    """Return ``obj`` for labelled input; otherwise strip the labels: a DataArray becomes its numpy values, a Dataset
+    a :class:`Result` (data variables, attrs and dims; coords dropped)."""
+    if labelled:
+        return obj
+    if isinstance(obj, xr.DataArray):
+        return np.asarray(obj.values)
+    if isinstance(obj, xr.Dataset):
+        return Result({k: _plain(v.values) for k, v in obj.data_vars.items()}, obj.attrs,
+                      {k: tuple(v.dims) for k, v in obj.data_vars.items()})  # fmt: skip
+    return obj
+
+
+def scalar_result(value: float, labelled: bool, *, name: str, attrs: Mapping | None = None) -> Any:
+    """One number: a Python float for plain-array input, a 0-d ``xr.DataArray`` with ``attrs`` for labelled input."""
+    if labelled:
+        return xr.DataArray(float(value), name=name, attrs=dict(attrs or {}))
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# renamed keywords
+# ---------------------------------------------------------------------------------------------------------------------
+def renamed_keywords(**old_to_new: str) -> Callable:
+    """Accept the old name of a renamed keyword for one release, with a ``FutureWarning`` (Elephant's pattern).
+
+    ``@renamed_keywords(n_boot="n_bootstrap")``: ``f(..., n_boot=100)`` works as ``f(..., n_bootstrap=100)`` and
+    warns; passing both is a :class:`TypeError`.
+    """
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise InputTypeError(
+                            f"{func.__name__}() got both {old!r} (the old name) and {new!r}; pass only {new!r}."
+                        )
+                    warnings.warn(
+                        f"{func.__name__}(): the {old!r} keyword is now {new!r} (one name per idea, "
+                        f"ensembles.conventions); {old!r} will be removed in the next release.",
+                        FutureWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        wrapper.__renamed_keywords__ = dict(old_to_new)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
