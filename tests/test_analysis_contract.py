@@ -163,7 +163,7 @@ SUMMARIES = {"seed_interval", "difference_interval", "significant_pairs", "simil
 RESULT_TYPES = {"Result", "RDMComparison", "DecodingResult", "EigenspectrumFit", "DistributionSimilarity",
                 "InputCurrents", "MeanCI", "Interval", "PairEnrichment", "SignificantPairs", "HeldOutEnsemble"}  # fmt: skip
 ESTIMATORS = {"EnsembleDetector"}  # scikit-learn's estimator contract: tests/test_detector_api.py
-CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound", "recipe_text"}  # numbers in, a number out
+CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound", "recipe_text", "stability_checkpoints"}  # numbers in, a number out
 CONSTANTS = {"MEASURES", "NEGATIVE_POLICIES", "NAN_POLICIES", "RDM_METRICS", "RDM_COMPARISONS", "PROPERTIES",
              "MEASURE_GROUPS", "REFERENCE_COLUMNS", "RECIPE_FUNCTIONS", "VERIFICATION_LEVELS", "STABILITY_STATISTICS"}  # fmt: skip
 # drawing lives in ensembles.plot (plot_cortex_comparison moved to ensembles.plot.cortex): nothing draws here

@@ -78,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "significant_pairs": "pairs",
     "STABILITY_STATISTICS": "stability",
     "checkpoint_stability": "stability",
+    "stability_checkpoints": "stability",
     "HeldOutEnsemble": "zero_shot",
     "held_out_ensemble": "zero_shot",
     "silenced_share": "inhibition",

@@ -21,7 +21,7 @@ from ensembles.analysis.ensembles import category_ensembles
 from ensembles.analysis.sparsity import population_sparseness
 from ensembles.errors import InputTypeError, ParameterError
 
-__all__ = ["STABILITY_STATISTICS", "checkpoint_stability"]
+__all__ = ["STABILITY_STATISTICS", "checkpoint_stability", "stability_checkpoints"]
 
 STABILITY_STATISTICS = ("hoyer", "ensemble_median_fraction")
 
@@ -139,3 +139,20 @@ def checkpoint_stability(previous: Any, last: Any, *, statistics: tuple[str, ...
             rows.append({"layer": int(layer), "statistic": s, "previous": before, "last": value, "change": change,
                          "half_width": half, "stable": bool(np.isfinite(change) and abs(change) <= half)})
     return pd.DataFrame(rows, columns=["layer", "statistic", "previous", "last", "change", "half_width", "stable"])
+
+
+def stability_checkpoints(epochs: Any, cfg: dict, layer: int) -> tuple[int, int]:
+    """Positions (previous, last) of the two checkpoints that judge the stability of ``layer``'s statistics.
+
+    Greedy FF: the middle and the end of that layer's own stage (later stages do not change it); otherwise the last
+    two recorded checkpoints.
+    """
+    epochs = [int(e) for e in epochs]
+    if len(epochs) < 2:
+        raise ParameterError(f"A stability check needs at least two recorded checkpoints; got epochs {epochs}.")
+    e = int((cfg.get("train") or {}).get("epochs", 0) or 0)
+    if cfg.get("model") == "ff" and (cfg.get("ff") or {}).get("schedule") == "layerwise" and e > 0:
+        end, mid = layer * e, (layer - 1) * e + max(1, e // 2)
+        if end in epochs and mid in epochs:
+            return epochs.index(mid), epochs.index(end)
+    return len(epochs) - 2, len(epochs) - 1

@@ -293,6 +293,35 @@ def checkpoint_rows(rec: xr.Dataset, name: str, *, correct_only: bool = True, ke
     return rows
 
 
+def stability_rows(rec: xr.Dataset, name: str, config: Mapping[str, Any], *, correct_only: bool = True,
+                   keep_held_out: bool = True, n_bootstrap: int = 1000, random_state: Any = 0) -> list[dict]:
+    """Has each layer's Hoyer and median ensemble size stopped changing? One row per layer and statistic from
+    :func:`ensembles.analysis.checkpoint_stability` on the two checkpoints that judge that layer
+    (:func:`ensembles.analysis.stability_checkpoints`); ``[]`` with fewer than two checkpoints."""
+    from ensembles.analysis.stability import checkpoint_stability, stability_checkpoints
+
+    if C.CHECKPOINT not in rec[C.ACTIVITY].dims or rec.sizes[C.CHECKPOINT] < 2:
+        return []
+    epochs = [int(e) for e in np.asarray(rec["epoch"].values)]
+    rows = []
+    for layer in layers_of(rec):
+        k_prev, k_last = stability_checkpoints(epochs, dict(config), layer)
+        try:
+            pair = [select_presentations(rec, correct_only=correct_only, checkpoint=k, keep_held_out=keep_held_out)
+                    for k in (k_prev, k_last)]
+        except ValueError:  # no correctly classified presentation at one of the two checkpoints
+            continue
+        prev, last = (p["activity"].isel({C.NEUROID: np.flatnonzero(np.asarray(p["layer"].values) == layer)})
+                      for p in pair)
+        t = checkpoint_stability(prev.load(), last.load(), n_bootstrap=n_bootstrap, random_state=random_state)
+        for r in t.to_dict("records"):
+            rows.append({"model": name, "layer": layer, "statistic": r["statistic"],
+                         "epoch_previous": epochs[k_prev], "epoch_last": epochs[k_last], "previous": r["previous"],
+                         "last": r["last"], "change": r["change"], "half_width": r["half_width"],
+                         "stable": r["stable"]})
+    return rows
+
+
 def sweep_rows(rec: xr.Dataset, run: str, name: str, config: Mapping[str, Any], *, correct_only: bool = True,
                keep_held_out: bool = True, negative: str = "clip") -> list[dict]:
     """One row per layer of a sweep run: mean population Hoyer (selected presentations) and the accuracy on every

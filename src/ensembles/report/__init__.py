@@ -125,6 +125,16 @@ def _render(results: ResultsLayout, man: dict, title: str | None) -> str:
     headline = pd.DataFrame(man.get("headline", []))
     parts.append(table_html(headline))
     parts.append("<pre>" + esc(summary_text(results.root)) + "</pre>")
+    stab = read_table(results, table_paths.get("stability"))
+    if stab is not None and len(stab):
+        n_unstable = int((~stab["stable"].astype(bool)).sum())
+        verdict = ("every statistic is stable" if n_unstable == 0 else
+                   f"{n_unstable} of {len(stab)} statistics are still changing: training was shortened and these "
+                   "numbers have not settled")
+        parts.append("<h3>Has training settled? (change over the last two checkpoints of each layer vs the 95 % "
+                     f"bootstrap half-width)</h3><p><b>{esc(verdict)}</b>.</p>" +
+                     table_html(stab[["model", "layer", "statistic", "epoch_previous", "epoch_last", "previous", "last",
+                                      "change", "half_width", "stable"]]))
     prm = man.get("parameters", {})
     parts.append("<p class='used'>Hoyer = population sparseness (Hoyer 2004; the paper's 'Yukun sparseness'), mean over "
                  "presentations with a 95% bootstrap CI. Ensemble = the authors' leave-one-out rule with "

@@ -18,14 +18,14 @@ import pandas as pd
 from ensembles.analysis.ensembles import category_ensembles, ensemble_overlap
 from ensembles.analysis.inhibition import input_currents, silenced_share
 from ensembles.analysis.pairs import significant_pairs
-from ensembles.analysis.stability import checkpoint_stability
+from ensembles.analysis.stability import checkpoint_stability, stability_checkpoints
 from ensembles.analysis.summary import summarize
 from ensembles.analysis.zero_shot import held_out_ensemble
 from ensembles.errors import DataFileError
 from ensembles.record import load_recording, select_layer, select_presentations
 from ensembles.reproduction.plan import HELD_OUT_CLASS
 
-__all__ = ["run_statistics", "stability_checkpoints"]
+__all__ = ["run_statistics"]
 
 ALPHA = 0.05
 
@@ -37,23 +37,6 @@ def _read_config(run_dir: Path) -> dict:
     if not path.is_file():
         raise DataFileError(f"The run directory {str(run_dir)!r} has no config.toml; is it a finished run?")
     return load_config(path).to_dict()
-
-
-def stability_checkpoints(epochs: list[int], cfg: dict, layer: int) -> tuple[int, int]:
-    """Positions (previous, last) of the two checkpoints that judge the stability of ``layer``'s statistics.
-
-    Greedy FF: the middle and the end of that layer's own stage (later stages do not change it); otherwise the last
-    two recorded checkpoints.
-    """
-    epochs = [int(e) for e in epochs]
-    if len(epochs) < 2:
-        raise DataFileError(f"A stability check needs at least two recorded checkpoints; got epochs {epochs}.")
-    e = int(cfg["train"]["epochs"])
-    if cfg["model"] == "ff" and cfg["ff"]["schedule"] == "layerwise":
-        end, mid = layer * e, (layer - 1) * e + max(1, e // 2)
-        if end in epochs and mid in epochs:
-            return epochs.index(mid), epochs.index(end)
-    return len(epochs) - 2, len(epochs) - 1
 
 
 def _row(base: dict, layer: int, statistic: str, value: Any) -> dict:

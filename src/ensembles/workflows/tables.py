@@ -142,6 +142,9 @@ def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = N
     for src in an.sources:
         with log.step(f"checkpoints/history: {src.name}"):
             an.add("checkpoints", T.checkpoint_rows(src.rec, src.name, tau=params.tau, **sel_kw))
+            # training is shortened on CPUs: is each statistic stable over the last two checkpoints of its layer?
+            an.add("stability", T.stability_rows(src.rec, src.name, src.config, n_bootstrap=params.n_bootstrap,
+                                                 **sel_kw))
             if src.run and src.run.history.exists():
                 try:
                     hist = read_history(src.run_dir, model=src.name)
@@ -151,6 +154,8 @@ def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = N
                     an.add("history", hist.astype({"layer": "float64"}))
     if "checkpoints" not in an.tables:
         an.unavailable["checkpoints"] = "no recording has more than one checkpoint"
+    if "stability" not in an.tables:
+        an.unavailable["stability"] = "no recording has two checkpoints to compare"
     if "history" not in an.tables:
         an.unavailable["training"] = "no training history (recordings without a training run directory)"
     _inhibition(an, rng, log)
