@@ -58,7 +58,7 @@ recs = {MODELS[m]: load_recording(runs[m] / "recording.h5") for m in MODELS}'''
 TRAIN = PLAN + "\n" + FIT
 
 FINAL = '''\
-# The paper's protocol (paper-spec §3.1): last checkpoint, correctly classified test presentations only
+# The paper's protocol (docs/methods.md §A3.1): last checkpoint, correctly classified test presentations only
 final = {name: select_presentations(rec["activity"], correct_only=True, checkpoint=-1) for name, rec in recs.items()}
 {name: act.sizes["presentation"] for name, act in final.items()}'''
 
@@ -77,7 +77,7 @@ NB01 = [
 # 1. Training and recording: FF, BP/FF and BP
 
 Tosato et al., *Emergent representations in networks trained with the Forward-Forward algorithm*
-(arXiv 2305.18353), the models of paper-spec §1 and the representation extraction of §3.1.
+(arXiv 2305.18353), the models (docs/methods.md §M1) and the representation extraction (§A3.1).
 
 * **FF** (Forward-Forward, greedy layer-wise): every layer computes h = ReLU(W·x̂ + b) with x̂ = x / ‖x‖₂ (the raw
   image included) and is trained on its own to make the goodness G(h) = ‖h‖₂ exceed θ = 3 for *positive* data
@@ -95,7 +95,7 @@ the layer of every neuroid, at several training checkpoints.
     md('''
 ## The data
 
-`load_dataset` returns images flattened channel-major and normalised with the paper's constants (§2).'''),
+`load_dataset` returns images flattened channel-major and normalised with the paper's constants (docs/methods.md §M2.2).'''),
     code('''
 from ensembles.data import list_datasets, load_dataset
 
@@ -111,8 +111,8 @@ for k, ax in enumerate(axes):
     md('''
 ## The three configurations
 
-A config is a preset (the formulation, `paper` = the authors' code with its bugs fixed, paper-spec §6) plus a
-scale profile (`quick` for tests, `cpu` for the demo, `full` for the authors' epochs, §1.9).'''),
+A config is a preset (the formulation, `paper` = the authors' code with its bugs fixed, docs/methods.md §X) plus a
+scale profile (`quick` for tests, `cpu` for the demo, `full` for the authors' epochs, docs/methods.md §M1.9).'''),
     code('''
 pd.DataFrame({MODELS[m]: {"hidden": cfg.network.hidden, "input norm": cfg.network.input_norm,
                           "schedule": cfg.schedule, "goodness": cfg.ff.goodness if m != "bp" else "(cross-entropy)",
@@ -125,7 +125,7 @@ pd.DataFrame({MODELS[m]: {"hidden": cfg.network.hidden, "input norm": cfg.networ
     md('''
 ## Accuracy
 
-Test accuracy on the whole test split. The paper's MNIST numbers (§4.1, the authors' single runs on the full
+Test accuracy on the whole test split. The authors' MNIST numbers (docs/methods.md §A3.9, single runs on the full
 60k/10k MNIST with far more epochs) are shown for orientation only: the ordering **BP > BP/FF > FF** is what to
 compare.'''),
     code('''
@@ -133,7 +133,7 @@ from ensembles.train import read_history, read_metrics
 
 metrics = {MODELS[m]: read_metrics(runs[m]) for m in MODELS}
 acc = pd.DataFrame(metrics).T[["dataset", "test_accuracy", "n_train", "n_test", "epochs", "wall_time_s"]]
-acc["paper, MNIST (§4.1)"] = ["0.930–0.959", "0.970–0.973", "0.977–0.986"]
+acc["paper, MNIST (methods §A3.9)"] = ["0.930–0.959", "0.970–0.973", "0.977–0.986"]
 acc'''),
     code('pd.DataFrame({name: m["per_class_accuracy"] for name, m in metrics.items()}).T.round(3)'),
     md('''
@@ -174,7 +174,7 @@ pd.DataFrame({f"layer {layer}": pd.Series(np.asarray(fraction_active(select_laye
                                           index=condition).groupby(level=0).mean()
               for layer in (1, 2, 3)}).rename_axis("fraction of active neuroids")'''),
     md('''
-## Activation walls (paper-spec §3.3)
+## Activation walls (docs/methods.md §A3.3)
 
 Correct test presentations grouped by class (rows) × neuroids (columns), neuroids ordered by their preferred
 class: FF shows class-specific blocks, BP a dense code.'''),
@@ -188,7 +188,7 @@ NB02 = [
     md('''
 # 2. Sparseness
 
-Paper-spec §3.2 (the authors' "Yukun sparseness"), numbers in §4.2–4.3.
+docs/methods.md §A3.2 (the authors' "Yukun sparseness"), their numbers in §A3.9.
 
 * **Population sparseness (Hoyer 2004)** of one activity vector x ∈ ℝⁿ (one presentation, the n neuroids of a
   layer): S(x) = (√n − ‖x‖₁/‖x‖₂) / (√n − 1) ∈ [0, 1]; 1 = one active neuroid, 0 = all equal. All-zero rows give
@@ -220,7 +220,7 @@ for name, act in final.items():
 by_layer = pd.DataFrame(rows)
 by_layer.round(3)'''),
     md('''
-### Against the authors' numbers (paper-spec §4.2, MNIST, single runs)
+### Against the authors' numbers (docs/methods.md §A3.9, MNIST, single runs)
 
 FF `relu_l2_200_1024_0.001` (acc .9521), BP/FF notebook row 29 (acc .9715), BP notebook row 29 (acc .9851).
 Ours are shorter runs on a smaller training set, so compare the ordering and the layer profile, not the digits.'''),
@@ -230,7 +230,7 @@ paper = pd.DataFrame({"FF": [0.768, 0.581, 0.608], "BP/FF": [0.937, 0.793, 0.255
 ours = by_layer.pivot(index="layer", columns="model", values="population Hoyer")[list(paper.columns)]
 pd.concat({"ours": ours, "paper (MNIST)": paper}, axis=1).round(3)'''),
     md('''
-## Per class (paper-spec §3.2b, the paper's F3)
+## Per class (docs/methods.md §A3.2)
 
 Mean population Hoyer of each class's presentations with a 95 % bootstrap CI over presentations.'''),
     code('''
@@ -247,7 +247,7 @@ for (name, layer), values in pop.items():
 bars = pd.DataFrame(bars)
 sparseness_bars(bars)'''),
     code('''
-# range over classes, next to the paper's MNIST ranges (§4.3)
+# range over classes, next to the authors' MNIST ranges (docs/methods.md §A3.9)
 paper_ranges = {("FF", 1): "0.79–0.88", ("FF", 2): "0.31–0.83", ("FF", 3): "0.65–0.86",
                 ("BP/FF", 1): "0.92–0.95", ("BP/FF", 2): "0.67–0.87", ("BP/FF", 3): "0.22–0.28",
                 ("BP", 1): "0.47–0.53", ("BP", 2): "0.33–0.41", ("BP", 3): "0.31–0.38"}
@@ -295,7 +295,7 @@ NB03 = [
     md('''
 # 3. Category ensembles and their overlap
 
-Paper-spec §3.4–3.5 (the Fashion-MNIST overlap figure, §4.4).
+docs/methods.md §A3.4–A3.5 (the authors' Fashion-MNIST overlaps, §A3.9).
 
 * **Category ensemble** (the authors' leave-one-out rule): for class c and a layer, with μ_i the mean response of
   neuroid i to the correctly classified class-c presentations and m₋ᵢ = mean_{j≠i} μ_j, neuroid i ∈ E_c iff
@@ -337,7 +337,7 @@ null = pd.DataFrame([{"model": name, "layer": layer, "category": c, "null_size":
 sizes = sizes.merge(null, on=["model", "layer", "category"])
 plot_ensemble_sizes(sizes)'''),
     md('''
-The paper's FF Fashion-MNIST layer-1 ensembles hold 22–91 of 1000 units (≈ 2–9 %, §4.4); ours as a fraction of
+The authors' FF Fashion-MNIST layer-1 ensembles hold 22–91 of 1000 units (≈ 2–9 %, docs/methods.md §A3.9); ours as a fraction of
 the layer:'''),
     code('sizes.pivot_table(index="class", columns=["model", "layer"], values="fraction").round(3)'),
     md('## Overlap between ensembles'),
@@ -369,7 +369,7 @@ overlap_heatmaps(heat)'''),
 ### Does overlap follow visual similarity?
 
 Spearman correlation between the overlap of two classes' ensembles and the cosine similarity of their class-mean
-images, with a Mantel permutation p-value (paper-spec §3.5 [proposed]).'''),
+images, with a Mantel permutation p-value (ours, docs/methods.md §A3.5).'''),
     code('''
 from ensembles.analysis import class_mean_similarity, overlap_vs_similarity
 from ensembles.data import load_dataset
@@ -400,8 +400,8 @@ NB04 = [
     md('''
 # 4. Selectivity and mixed selectivity
 
-Single-neuroid tuning to categories, the statistics of systems neuroscience (paper-spec §3.5 for the mixed
-selectivity claim; definitions in neuro-methods.md):
+Single-neuroid tuning to categories, the statistics of systems neuroscience (docs/methods.md §A3.5 for the mixed
+selectivity claim; definitions in docs/methods.md §A2):
 
 * **CSI** (Morcos et al. 2018): (μ_max − μ_−max)/(μ_max + μ_−max), μ_max the largest class-conditional mean and
   μ_−max the mean of the others; 1 = responds to one class only; p from label shuffles, BH-FDR q.
@@ -472,7 +472,7 @@ NB05 = [
     md('''
 # 5. Zero-shot: ensembles of a class never seen in training
 
-Paper-spec §3.6 (the paper's claim 4; the protocol is ours because the authors' code lacks it).
+docs/methods.md §A3.6 (the paper's claim 4; the protocol is ours because the authors' code lacks it).
 
 1. Hold out class k: remove its training images. **strict** (variant A): label k is never used, not even as a
    wrong label for negative data; **loose** (variant B): it may still be a negative label.
@@ -563,7 +563,7 @@ NB06 = [
     md('''
 # 6. Inhibition: how FF and BP reach sparseness
 
-Paper-spec §3.7 (the paper's claim 5, "different inhibition mechanisms"; the protocol is ours).
+docs/methods.md §A3.7 (the paper's claim 5, "different inhibition mechanisms"; the protocol is ours).
 
 * (a) **Weights**: fraction negative, mean and SD of the positive and negative parts; (b) **biases**: a large
   negative bias is a global threshold.
@@ -611,7 +611,7 @@ from ensembles.plot import inhibition
 
 inhibition(samples, currents)'''),
     md('''
-## Ablation: input normalisation (§3.7d)
+## Ablation: input normalisation (docs/methods.md §A3.7 d)
 
 FF trained without the L2 normalisation of its layer inputs, BP trained with it. If the divisive normalisation is
 FF's inhibition, removing it should change FF's sparseness and adding it should sparsify BP.'''),
@@ -648,7 +648,7 @@ This notebook puts model recordings and neural data through the same pipeline:
 * **Representational geometry** (Kriegeskorte et al. 2008; Kornblith et al. 2019): linear CKA between every pair
   of layers of the three models, class RDMs (1 − Pearson r between class-mean patterns) compared with Spearman ρ,
   and cross-validated linear decoding.
-* **Published cortical values** (neuro-methods.md §2.1): the models' sparseness and dimensionality next to the
+* **Published cortical values** (docs/methods.md §A5.7): the models' sparseness and dimensionality next to the
   cortical numbers, with the caveats (matched n, rates vs activations, lifetime vs population).
 '''),
     code(setup()),
@@ -751,7 +751,7 @@ pd.DataFrame(rows).set_index("layer").round(3)'''),
 ## Next to the published cortical values
 
 `summarize` (sparseness, selectivity) and `summarize_geometry` (participation ratio, eigenspectrum decay α)
-give tidy rows; `compare_to_cortex` pairs each with the matching published value (neuro-methods.md §2.1) and
+give tidy rows; `compare_to_cortex` pairs each with the matching published value (docs/methods.md §A5.7) and
 states the caveats. The synthetic cortex goes through the same call.'''),
     code('''
 from ensembles.analysis import compare_to_cortex, plot_cortex_comparison, summarize, summarize_geometry
