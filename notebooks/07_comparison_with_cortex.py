@@ -80,6 +80,7 @@ cortex = make_recording(
                   "label_name": [f"class{c}" for c in truth.labels], "split": ["test"] * len(X)},
     layer_sizes=[X.shape[1]],
     attrs={"model": "neural:synthetic", "dataset": "synthetic-cortex", "seed": 0, "site": "synthetic area",
+           "response_variable": "spike count",
            "config": {"generator": "category_population", "ensemble_size": 10, "overlap": 0.1}})
 cortex = import_nwb(export_nwb(cortex, setting.cache / "synthetic_cortex.nwb"))
 cortex
