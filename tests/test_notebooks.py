@@ -1,5 +1,10 @@
-"""The paper notebooks (``notebooks/NN_*.ipynb``): committed without outputs, equal to their generator, and every
-one executes top to bottom on the quick setting (``ENSEMBLES_QUICK=1``: ``digits``, scale ``quick``).
+"""The paper notebooks: sources ``notebooks/NN_*.py`` (jupytext percent format, linted by ruff) paired with
+``notebooks/NN_*.ipynb`` (generated from them, committed without outputs).
+
+Checked here: every ``.ipynb`` has the cells of its ``.py`` (so the two cannot drift), carries no outputs, imports
+only from the public modules, cites only documents inside the repository (``docs/methods.md`` sections that exist),
+and executes top to bottom on the quick setting (``ENSEMBLES_QUICK=1``: ``digits``, scale ``quick``); plus the
+notebooks' shared set-up (:mod:`ensembles.workflows.notebook`).
 
 The trained quick runs are shared between the notebooks through ``ENSEMBLES_NOTEBOOK_CACHE`` (one temporary
 directory per test session), so each model is trained once; every notebook still trains what it needs when run
@@ -8,8 +13,13 @@ alone.  Each notebook runs in its own kernel with ``MPLBACKEND=Agg`` in a tempor
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
+import re
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +31,9 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
+SOURCES = sorted(NB_DIR.glob("[0-9][0-9]_*.py"))
+# issue #13 item 5: notebooks (and README examples) import only from these modules of the package
+PUBLIC_MODULES = {"ensembles", "ensembles.analysis", "ensembles.plot", "ensembles.io"}
 
 # A string that must appear in the text outputs of each notebook (a result the notebook exists to show), and
 # how many figures it must draw.  Provenance: the tables/figures each notebook's markdown promises.
@@ -31,15 +44,8 @@ EXPECTED = {
     "04_selectivity.ipynb": (["median_csi", "n_driven"], 1),
     "05_zero_shot.ipynb": (["held out", "all-classes run"], 1),
     "06_inhibition.ipynb": (["fraction_negative", "fraction_silenced", "FF, no input norm"], 1),
-    "07_comparison_with_cortex.ipynb": (["linear CKA", "round trip"], 1),
+    "07_comparison_with_cortex.ipynb": (["linear CKA", "round trip", "reference_value", "verification"], 1),
 }
-
-
-def _load_builder():
-    spec = importlib.util.spec_from_file_location("notebooks_build", NB_DIR / "_build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _kernel_name() -> str:
@@ -83,13 +89,115 @@ def test_committed_without_outputs(path):
             assert cell.execution_count is None, f"{path.name} cell {k} has an execution count"
 
 
-def test_notebooks_match_generator():
-    build = _load_builder()
-    built = build.build()
-    assert sorted(built) == [p.name for p in NOTEBOOKS]
-    for name, nb in built.items():
-        assert (NB_DIR / name).read_text() == build.render(nb), (
-            f"{name} differs from notebooks/_build.py; run 'python notebooks/_build.py'")
+def test_every_notebook_has_its_source():
+    assert [p.stem for p in SOURCES] == [p.stem for p in NOTEBOOKS], (
+        "every notebooks/NN_*.ipynb is generated from notebooks/NN_*.py (and vice versa)")
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_notebook_in_sync_with_source(source):
+    """The committed .ipynb holds exactly the cells of its .py source (type and text, in order)."""
+    jupytext = pytest.importorskip("jupytext")
+    expected = jupytext.read(source, fmt="py:percent")
+    committed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    want = [(c.cell_type, c.source) for c in expected.cells]
+    got = [(c.cell_type, c.source) for c in committed.cells]
+    assert got == want, (f"{source.with_suffix('.ipynb').name} differs from {source.name}; regenerate it with "
+                         f"'jupytext --update --to ipynb notebooks/{source.name}'")
+    assert committed.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+
+
+def test_sync_check_detects_drift(tmp_path):
+    """The comparison above fails on an edited cell (a check that cannot pass vacuously)."""
+    jupytext = pytest.importorskip("jupytext")
+    source = SOURCES[0]
+    nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.source += "\nprint('edited in Jupyter only')"
+    expected = jupytext.read(source, fmt="py:percent")
+    assert [c.source for c in nb.cells] != [c.source for c in expected.cells]
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None and importlib.util.find_spec("ruff") is None,
+                    reason="ruff not installed")
+def test_sources_pass_ruff():
+    """The sources are lintable: ``ruff check`` with the repository's configuration (pyproject.toml)."""
+    cmd = [shutil.which("ruff")] if shutil.which("ruff") else [sys.executable, "-m", "ruff"]
+    res = subprocess.run([*cmd, "check", "--no-cache", *map(str, SOURCES)], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_imports_only_public_modules(source):
+    """Issue #13 item 5: ``ensembles``, ``ensembles.analysis``, ``ensembles.plot`` and ``ensembles.io`` only."""
+    private = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                   else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+        private += [m for m in modules if m.split(".")[0] == "ensembles" and m not in PUBLIC_MODULES]
+    assert not private, f"{source.name} imports from {sorted(set(private))}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_cites_only_documents_in_the_repository(source):
+    """Issue #13 item 9: no outside design documents; every cited section of docs/methods.md exists."""
+    text = source.read_text(encoding="utf-8")
+    for outside in ("paper-spec", "neuro-methods", "style.md", "../shared", "shared/reference"):
+        assert outside.lower() not in text.lower(), f"{source.name} cites {outside!r}, a document outside the repo"
+    sections = set(re.findall(r"^#+ §(\S+)", (ROOT / "docs" / "methods.md").read_text(encoding="utf-8"), re.M))
+    cited = re.findall(r"§([A-Z][0-9A-Za-z]*(?:\.[0-9]+)*)", text)
+    assert cited, f"{source.name} cites no section of docs/methods.md"
+    missing = sorted(set(cited) - sections)
+    assert not missing, f"{source.name} cites docs/methods.md sections that do not exist: {missing}"
+
+
+# ------------------------------------------------------------------------------------- the shared set-up (no training)
+def test_notebook_setting_from_environment(monkeypatch, tmp_path):
+    from ensembles import notebook_setting
+
+    monkeypatch.setenv("ENSEMBLES_QUICK", "1")
+    monkeypatch.setenv("ENSEMBLES_NOTEBOOK_CACHE", str(tmp_path))
+    s = notebook_setting()
+    assert (s.quick, s.dataset, s.scale, s.cache) == (True, "digits", "quick", tmp_path / "digits-quick")
+    assert s.run_dir("ff") == tmp_path / "digits-quick" / "runs" / "ff"
+    for off in ("0", ""):
+        monkeypatch.setenv("ENSEMBLES_QUICK", off)
+        assert (notebook_setting().dataset, notebook_setting().scale) == ("mnist-5k", "cpu")
+    monkeypatch.delenv("ENSEMBLES_QUICK")
+    monkeypatch.delenv("ENSEMBLES_NOTEBOOK_CACHE")
+    s = notebook_setting()
+    assert not s.quick and s.cache == Path("results/notebooks") / "mnist-5k-cpu"
+    assert str(s) == "dataset mnist-5k, scale cpu, runs cached in " + str(Path("results/notebooks/mnist-5k-cpu"))
+
+
+def test_notebook_setting_plan_is_the_demo_plan(tmp_path):
+    from ensembles import notebook_setting
+    from ensembles.workflows import demo_plan
+
+    plan = notebook_setting(quick=True, cache=tmp_path).demo_plan()
+    assert list(plan) == ["ff", "bp_ff", "bp"]
+    demo = demo_plan("digits", "quick", seed=0, held_out=(), sweep=False)
+    assert {k: c.to_dict() for k, c in plan.items()} == {k: c.to_dict() for k, c in demo.items()}
+
+
+def test_notebook_setting_bad_input(tmp_path):
+    from ensembles import notebook_setting
+    from ensembles.errors import InputTypeError, ParameterError
+
+    with pytest.raises(InputTypeError, match="'quick'.*bool.*int"):
+        notebook_setting(quick=1)
+    with pytest.raises(InputTypeError, match="'cache'.*path.*int"):
+        notebook_setting(cache=3)
+    s = notebook_setting(quick=True, cache=tmp_path)
+    for bad in ("", "a/b", "..", 3):
+        with pytest.raises(ParameterError, match="'name'"):
+            s.run_dir(bad)
+    with pytest.raises(ParameterError, match="'names'.*'ff'"):
+        s.train({"ff": None}, names={})
+    with pytest.raises(InputTypeError, match="'configs'.*mapping.*list"):
+        s.train([])
+    assert not (tmp_path / "digits-quick").exists(), "nothing is trained or created on bad input"
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,24 @@ _EXPORTS = {
     "RecordingError": "ensembles.record",
     "RecordingIncompleteError": "ensembles.record",
     "SCHEMA_VERSION": "ensembles.record",
+    "recording_info": "ensembles.record",
+    "MODEL_NAMES": "ensembles.conventions",
+    # training and reading runs (import torch when first used)
+    "make_config": "ensembles.train",
+    "train_run": "ensembles.train",
+    "load_model": "ensembles.train",
+    "record_model": "ensembles.train",
+    "read_metrics": "ensembles.train",
+    "read_history": "ensembles.train",
+    "layer_inputs": "ensembles.train",
+    "layer_parameters": "ensembles.train",
+    # synthetic populations with planted ground truth
+    "category_population": "ensembles.data.synthetic",
+    "planted_ensembles": "ensembles.data.synthetic",
+    # the notebooks' shared set-up
+    "NotebookSetting": "ensembles.workflows.notebook",
+    "notebook_setting": "ensembles.workflows.notebook",
+    "demo_runs": "ensembles.workflows.notebook",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -22,6 +22,7 @@ fig.   function                                     input
 """
 
 from .activity import activation_walls, order_neuroids_by_preference, recording_layer, wall_axes
+from .cortex import plot_cortex_comparison
 from .ensembles import ensemble_sizes, overlap_axes, overlap_heatmaps, zero_shot
 from .inhibition import inhibition
 from .statistics import selectivity_distributions, sparseness_bars, sparseness_violins
@@ -44,5 +45,6 @@ __all__ = [
     "sweep_scatter",
     "zero_shot",
     "inhibition",
+    "plot_cortex_comparison",
 ]
 from .sweep import sweep_error_bars; __all__.append("sweep_error_bars")  # noqa: E402, E702, I001, F401
