@@ -133,7 +133,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         Number of surrogates for the shuffle/circular nulls.
     member_threshold : float, default=2.0
         A neuroid is a member of ensemble k when its pattern weight exceeds ``mean + member_threshold * SD`` of that
-        pattern's weights (Lopes-dos-Santos 2013; neuro-methods.md section 3.2 step 6).
+        pattern's weights (after Lopes-dos-Santos 2013; docs/methods.md §A4.3).
     activity_threshold : float or None, default=None
         ``svd`` only: a neuroid is "active" on a presentation when its activity exceeds this value; None uses
         each neuroid's mean + 1 SD.

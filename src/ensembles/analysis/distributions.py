@@ -2,7 +2,7 @@
 
 A model is compared with a neural recording not by the mean of a property (lifetime sparseness, image selectivity,
 number of driven classes, ...) but by the whole distribution across neuroids, at matched numbers of neuroids, with
-a bootstrap interval (neuro-methods.md §5.3).  :func:`ks_similarity` and :func:`distribution_similarity` follow
+a bootstrap interval (docs/methods.md §A5.6).  :func:`ks_similarity` and :func:`distribution_similarity` follow
 Brain-Score vision's ``metrics/distribution_similarity`` (``ks_similarity`` and ``BootstrapDistributionSimilarity``)
 step by step; :func:`property_similarity` applies them to sparseness and selectivity of two recordings, which
 Brain-Score does not offer.
@@ -231,7 +231,7 @@ def property_similarity(
     ``"lifetime_sparseness"`` (Vinje–Gallant S of the condition means, negatives clipped; AllenSDK's form),
     ``"image_selectivity"`` (AllenSDK), or ``"n_driven_classes"`` (:func:`ensembles.analysis.selectivity.n_driven_classes`).
     With ``match_conditions`` the recording with more conditions is reduced to a random subset of as many conditions
-    as the other has (lifetime measures depend on the number of stimuli, neuro-methods.md §2.2); neuroids are
+    as the other has (lifetime measures depend on the number of stimuli, docs/methods.md §A5.8); neuroids are
     matched by drawing n_data model values per bootstrap draw (:func:`distribution_similarity`).
 
     ``model`` and ``data`` are recordings, DataArrays (presentation, neuroid) or plain arrays of shape

@@ -71,7 +71,7 @@ CATEGORY = C.CATEGORY
 OTHER = C.OTHER_CATEGORY
 ENSEMBLE = C.ENSEMBLE
 
-_PAPER_REF = "Tosato et al. (2023) arXiv:2305.18353, leave-one-out rule (paper-spec.md 3.4)"
+_PAPER_REF = "Tosato et al. (2023) arXiv:2305.18353, leave-one-out rule (docs/methods.md §A3.4)"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def _class_means(X: np.ndarray, lab_idx: np.ndarray, n_classes: int) -> tuple[np
 # category ensembles
 # ----------------------------------------------------------------------------------------------------------------------
 def _paper_rule(mu: np.ndarray, groups, tau: float):
-    """E_c = {i : (mu_i - m_-i) / m_-i > tau}, m_-i = mean_{j != i} mu_j within the layer (paper-spec 3.4)."""
+    """E_c = {i : (mu_i - m_-i) / m_-i > tau}, m_-i = mean_{j != i} mu_j within the layer (docs/methods.md §A3.4)."""
     member = np.zeros(mu.shape, dtype=bool)
     score = np.full(mu.shape, np.nan)
     for g in groups:
@@ -205,7 +205,7 @@ def category_ensembles(
 
     Rules
     -----
-    ``"paper"`` (Tosato et al. 2023, paper-spec.md 3.4, exactly): with ``mu_i`` the mean response of neuroid ``i``
+    ``"paper"`` (Tosato et al. 2023, docs/methods.md §A3.4, exactly): with ``mu_i`` the mean response of neuroid ``i``
     over the presentations of class ``c`` and ``m_-i = mean_{j != i} mu_j`` (over the other neuroids of the same
     layer), ``i`` is in ``E_c`` iff ``(mu_i - m_-i) / m_-i > tau`` (``tau = 1``: ``mu_i > 2 m_-i``; ``tau = 2`` is
     the authors' robustness check).  When ``m_-i = 0`` (all other neuroids silent for ``c``) ``i`` is a member iff
@@ -237,7 +237,7 @@ def category_ensembles(
         Apply the rule within each layer (the leave-one-out mean and the FDR family are per layer). None: per
         layer when ``x`` has a ``layer`` coord along ``neuroid``, otherwise across all neuroids.
     n_shuffles : int
-        When > 0, a shuffled-label null (paper-spec 3.4 [proposed]): labels are permuted ``n_shuffles`` times and
+        When > 0, a shuffled-label null (ours, docs/methods.md §A3.4): labels are permuted ``n_shuffles`` times and
         the rule re-applied; coords ``expected_size`` (mean null size) and ``size_p`` (Monte-Carlo p-value of an
         ensemble at least as large, (1 + #{null >= observed}) / (1 + n_shuffles), Phipson & Smyth 2010) are added.
         Sizes are counted within each group the rule is applied to: dims ``(category,)`` when the rule runs over
@@ -264,7 +264,7 @@ def category_ensembles(
     ValueError
         NaN in ``x``; labels of the wrong length; a layer with < 2 neuroids (``"paper"``); < 2 classes or a class
         with < 2 presentations (``"test"``).  One class is allowed for ``"paper"`` and ``"fraction"`` (e.g. a
-        held-out class alone, paper-spec 3.6).
+        held-out class alone, docs/methods.md §A3.6).
 
     Examples
     --------
@@ -466,7 +466,7 @@ def ensemble_overlap(
     For ensembles ``A`` and ``B`` of sizes ``a`` and ``b`` among ``n`` neuroids (of the layer), the shared count
     ``k = |A & B|`` under random membership of the same sizes is hypergeometric(n, a, b), with mean ``a b / n``.
     ``p = P(K >= k) = hypergeom.sf(k - 1, n, a, b)`` tests "more shared units than chance" (the paper's
-    mixed-selectivity claim, paper-spec 3.5, as a tested claim); ``q`` is its Benjamini-Hochberg adjustment over
+    mixed-selectivity claim, docs/methods.md §A3.5, as a tested claim); ``q`` is its Benjamini-Hochberg adjustment over
     the off-diagonal pairs of a layer.
 
     Parameters
@@ -513,12 +513,12 @@ def ensemble_overlap(
             coords[f"other_{extra}"] = (OTHER, m.coords[extra].values)
     ds = xr.Dataset({n: (dims, a) for n, a in zip(("overlap", "expected", "p", "q"), arrs, strict=True)}, coords=coords)
     ds.attrs = {"metric": metric, "null": "hypergeometric (random membership of the same sizes)",
-                "reference": "paper-spec.md 3.5; Benjamini-Hochberg (1995)"}
+                "reference": "Tosato et al. (2023); Benjamini-Hochberg (1995); docs/methods.md §A3.5"}
     return unlabel(ds, is_labelled(membership))
 
 
 def class_mean_similarity(images: Any, labels: Any) -> xr.DataArray | np.ndarray:
-    """Cosine similarity of class-mean images (visual similarity of categories, paper-spec 3.5 [proposed]).
+    """Cosine similarity of class-mean images (visual similarity of categories, ours, docs/methods.md §A3.5).
 
     ``images``: array (n_images, ...) (flattened per image) or a DataArray whose first dim runs over images;
     ``labels``: (n_images,) or, for a DataArray, the name of a coord along its first dim.  Returns a DataArray

@@ -473,7 +473,7 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
     debiased : bool
         ``False``: the biased estimator of Kornblith et al. (2019), CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on
         column-centred X, Y -- equivalently HSIC(K, L) = tr(KHLH)/(n − 1)², as in Brain-Score's ``cka`` metric.
-        ``True``: CKA from the unbiased HSIC estimator of Song et al. (2012) (neuro-methods.md §5.2),
+        ``True``: CKA from the unbiased HSIC estimator of Song et al. (2012) (docs/methods.md §A5.3),
         CKA_u = HSIC_u(K, L)/√(HSIC_u(K, K) HSIC_u(L, L)); needs n ≥ 4.  The biased value is inflated when
         p, q ≫ n (two independent 50 × 2000 Gaussian matrices: ≈ 0.98 biased, ≈ 0 debiased).
 
@@ -724,7 +724,7 @@ def eigenspectrum_alpha(
     The fit follows the authors' ``get_powerlaw(ss, trange)`` (MouseLand stringer-pachitariu-et-al-2018b,
     ``utils.py``): weighted least squares of log λ_n on −log n with weights 1/n, over the 0-based component indices
     ``range(*fit_range)``, i.e. ranks n = 12 … 500 for the default ``(11, 500)``.  Mouse V1 on 2800 natural images:
-    α ≈ 1 (neuro-methods.md §2.1).  The range is clipped to the components available (min(n_presentations − 1,
+    α ≈ 1 (Stringer et al. 2019).  The range is clipped to the components available (min(n_presentations − 1,
     n_neuroids)) and to the positive eigenvalues; the clipped range is reported in the result.
 
     Parameters

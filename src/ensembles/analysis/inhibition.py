@@ -1,6 +1,6 @@
 """Inhibition mechanisms: weight/bias statistics and the excitatory/inhibitory split of input currents.
 
-Protocol: paper-spec.md §3.7 ([proposed] protocol for the claim of Tosato et al. 2023 that FF and BP reach
+Protocol: docs/methods.md §A3.7 (our protocol for the claim of Tosato et al. 2023 that FF and BP reach
 sparsity through different inhibition mechanisms).  Everything here works on plain numpy arrays taken from saved
 weights, so it needs no deep-learning framework (this module never imports torch).
 
@@ -10,13 +10,13 @@ Conventions
 * ``inputs`` has shape ``(n_presentations, n_in)``: the layer's input (the previous layer's post-ReLU activity,
   or the image for layer 1).
 * ``normalize="l2"`` divides every input row by ``max(||x||_2, 1e-12)`` before the weights are applied, as every
-  FF and BP/FF layer does (paper-spec.md §1.2); BP layers use ``normalize="none"``.
+  FF and BP/FF layer does (docs/methods.md §M1.2); BP layers use ``normalize="none"``.
 
 For a unit ``i`` and a presentation with normalised input ``x̂`` the currents are
 
     E_i = Σ_j max(W_ij · x̂_j, 0),   I_i = Σ_j min(W_ij · x̂_j, 0),   pre-activation = E_i + I_i + b_i.
 
-For non-negative inputs (every hidden layer after a ReLU) this is exactly paper-spec.md §3.7(c),
+For non-negative inputs (every hidden layer after a ReLU) this is exactly docs/methods.md §A3.7 (c),
 ``E = Σ_j max(W_ij, 0)·x̂_j`` and ``I = Σ_j min(W_ij, 0)·x̂_j``.  For inputs that can be negative (a normalised
 image) the sign of the *product* decides whether a synapse excites or inhibits, which keeps ``E ≥ 0 ≥ I`` and
 ``E + I = W·x̂``.  A unit is *silenced by inhibition* on a presentation when ``E + b > 0`` but ``E + I + b ≤ 0``.
@@ -73,7 +73,7 @@ def _as_bias(bias: Any, n_out: int) -> np.ndarray:
 
 
 def weight_statistics(weight: Any, bias: Any = None) -> Result | xr.Dataset:
-    """Summary statistics of one layer's weights and biases (paper-spec.md §3.7 a-b).
+    """Summary statistics of one layer's weights and biases (docs/methods.md §A3.7 a-b).
 
     Parameters
     ----------
@@ -143,7 +143,7 @@ def input_currents(
 
     References
     ----------
-    paper-spec.md §3.7(c) ([proposed] protocol).
+    docs/methods.md §A3.7 (c) (our protocol).
     """
     w = _as_weight(weight)
     m = matrix(inputs, name="inputs", float64=True)

@@ -1,4 +1,4 @@
-"""Class selectivity of single neuroids, given responses and class labels (neuro-methods.md §4).
+"""Class selectivity of single neuroids, given responses and class labels (docs/methods.md §A2).
 
 Statistics (one value per neuroid unless noted), each with its significance:
 
@@ -11,7 +11,7 @@ Statistics (one value per neuroid unless noted), each with its significance:
 - :func:`anova` -- one-way F across classes, p (F distribution, as ``scipy.stats.f_oneway``), η² = SS_b/SS_t and
   ω² = (SS_b - (k - 1)MS_w)/(SS_t + MS_w) (Hays 1963; Olejnik & Algina 2003).
 - :func:`mutual_information` -- plug-in I(class; response) in bits with equal-population response bins, minus the
-  mean over label shuffles (shuffle bias correction), shuffle p-value (neuro-methods §4.2).
+  mean over label shuffles (shuffle bias correction), shuffle p-value (docs/methods.md §A2.5).
 - :func:`tuning_sparseness` -- a sparseness measure of the class-mean tuning curve (lifetime sparseness across
   classes); label-shuffle p-value.
 - :func:`n_driven_classes` -- how many classes drive each neuroid significantly: one-sided Welch t (or
@@ -443,7 +443,7 @@ def dprime(
     """Sensitivity index d' of the preferred class vs all other presentations, per neuroid.
 
     d' = (μ_pref - μ_rest)/√((σ²_pref + σ²_rest)/2) with sample variances (ddof = 1) across presentations
-    (neuro-methods §4.1; Green & Swets 1966).  Zero variance in both groups gives ±inf (or NaN if the means are
+    (Green & Swets 1966; docs/methods.md §A2.3).  Zero variance in both groups gives ±inf (or NaN if the means are
     equal too).  The shuffle null recomputes the preferred class for every permutation.
 
     Returns
@@ -758,7 +758,7 @@ def mutual_information(
     Responses are discretised into ``n_bins`` equal-population bins per neuroid (ties share a bin; keep ``n_bins``
     fixed across models and report it).  The plug-in estimate I = Σ p(s, r) log₂[p(s, r)/(p(s)p(r))] is biased
     upwards; the corrected value subtracts the mean plug-in MI over ``n_shuffles`` label permutations
-    (neuro-methods §4.2), and p = (1 + #{I_π ≥ I})/(1 + n_shuffles).  A constant neuroid has I = 0.
+    (docs/methods.md §A2.5), and p = (1 + #{I_π ≥ I})/(1 + n_shuffles).  A constant neuroid has I = 0.
 
     Returns
     -------

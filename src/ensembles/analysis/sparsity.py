@@ -1,6 +1,6 @@
 """Sparseness of responses: lifetime (one neuroid across stimuli) and population (one stimulus across neuroids).
 
-Definitions, edge-case policies and reference values follow ``neuro-methods.md`` §1.
+Definitions, edge-case policies and reference values are in ``docs/methods.md`` §A1.
 
 Measures (``measure=``)
     ``"vinje-gallant"``  S = [1 - (Σr)²/(n Σr²)] / (1 - 1/n), 0 (dense) ... 1 (sparse); Vinje & Gallant 2000, Science
@@ -17,7 +17,7 @@ Measures (``measure=``)
     ``"kurtosis-moment"`` population-moment form m₄/m₂² - 3 (Field 1994; equals ``scipy.stats.kurtosis`` with the
                          default ``bias=True``).
 
-Policies (neuro-methods §1.6), recorded in the attrs of DataArray results
+Policies (docs/methods.md §A1.4), recorded in the attrs of DataArray results
     silent (all-zero) vector → NaN, counted in ``n_silent``; constant non-zero vector → S = H = G = 0, a = 1, kurtosis
     NaN (counted in ``n_constant``); fewer than two values → NaN; ``negative="raise"`` (default) | ``"clip"``
     (max(r, 0)) | ``"abs"`` | ``"shift"`` (subtract the vector's minimum, Kreiman et al. 2006) | ``"allow"`` (only for
@@ -125,7 +125,7 @@ def _apply_policies(a: Any, *, negative: str, nan_policy: str, measure: str, nam
         raise ParameterError(
             f"The {name!r} parameter must be non-negative under negative='raise' (the default; measure="
             f"{measure!r}). Got a minimum of {float(res[1]):.6g} instead. Choose negative='clip', 'abs' "
-            f"or 'shift' (neuro-methods.md §1.6), or record responses after the nonlinearity."
+            f"or 'shift' (docs/methods.md §A1.4), or record responses after the nonlinearity."
         )
     if negative == "clip":
         a = np.where(a < 0, 0.0, a) if not _xr.is_dask(a) else a.clip(min=0)
@@ -289,7 +289,7 @@ def sparseness(
     dim : str
         The dim reduced: ``"presentation"`` for lifetime, ``"neuroid"`` for population sparseness.
     negative : {"raise", "clip", "abs", "shift", "allow"}
-        What to do with negative responses (neuro-methods.md §1.6).
+        What to do with negative responses (docs/methods.md §A1.4).
     nan_policy : {"propagate", "omit", "raise"}
 
     Returns
@@ -348,7 +348,7 @@ def population_sparseness(
     """Population sparseness: one value per presentation across neuroids (reduces ``dim``, default ``"neuroid"``).
 
     Defaults to Hoyer's measure, the per-sample sparseness of Tosato et al. 2023 (Hoyer 2004).  The Allen population
-    aggregate is ``np.nanmean`` of the per-stimulus Vinje–Gallant S (neuro-methods §1.5).  Parameters and returns as
+    aggregate is ``np.nanmean`` of the per-stimulus Vinje–Gallant S (docs/methods.md §A1.6).  Parameters and returns as
     :func:`sparseness`.
     """
     return sparseness(x, measure, dim=dim, negative=negative, nan_policy=nan_policy)
@@ -615,7 +615,7 @@ def condition_means(
     dim : str
         The presentation dim.
     new_dim : str
-        Name of the dim of the result (default ``"stimulus"``, style.md §4); its coord holds the sorted unique labels
+        Name of the result's dim (default ``"stimulus"``, docs/methods.md §D1); its coord holds the sorted unique labels
         and an ``n_presentations`` coord counts the presentations averaged.
     nan_policy : {"propagate", "omit", "raise"}
         ``"propagate"``: a condition with a NaN response is NaN for that neuroid; ``"omit"``: NaN entries are skipped.
@@ -665,7 +665,7 @@ def subsample_sparseness(
 ) -> xr.Dataset | Result:
     """Sparseness at a matched n: draw ``n`` entries along ``dim`` without replacement, ``n_bootstrap`` times.
 
-    Sparseness measures depend on n (neuro-methods §1.6, §2.2): compare a 1000-unit layer with a 300-cell 2-photon
+    Sparseness measures depend on n (docs/methods.md §A1.4, §A1.7): compare a 1000-unit layer with a 300-cell 2-photon
     plane at ``n=300``.  Each draw computes :func:`sparseness` along ``dim`` on the subsample; with ``aggregate``
     (``"mean"`` / ``"median"``, NaN-aware) the vectors of a draw are summarised into one number (the Allen population
     aggregate is the mean over stimuli), with ``aggregate=None`` the per-vector values are kept.

@@ -135,7 +135,7 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
         for i, c in enumerate(ds[cat].values):
             rows.append(_row(base, "n_driven_neuroids", "count", drv[i].sum(), drv.shape[1], cls=c))
     if "ensembles" in groups:
-        # Tosato et al.'s rule (paper-spec §3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer
+        # Tosato et al.'s rule (docs/methods.md §A3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer
         member = ens.category_ensembles(x, labels, rule="paper", tau=1.0, by_layer=False)
         size = np.asarray(member.sum(C.NEUROID).values, dtype=np.float64)
         n_units = member.sizes[C.NEUROID]
@@ -174,7 +174,7 @@ def summarize(
         The selection is :func:`ensembles.record.select_presentations`, the one used by every table of the package.
     keep_held_out : bool
         With ``correct_only``, also keep every presentation of a class held out of training (``held_out`` coord;
-        such a class is never predicted correctly, paper-spec §3.6).  Default True, as everywhere in the package;
+        such a class is never predicted correctly, docs/methods.md §A3.6).  Default True, as everywhere in the package;
         the rows then have ``subset = "correct+held_out"``.
     measures : sequence of str, optional
         Subset of :data:`MEASURE_GROUPS` (default: all).
@@ -185,7 +185,7 @@ def summarize(
     n_shuffles, n_bins, alpha, random_state
         Passed to the selectivity statistics (label shuffles, MI bins, significance level).
     negative : str
-        Negative-value policy of the sparseness measures (neuro-methods §1.6).
+        Negative-value policy of the sparseness measures (docs/methods.md §A1.4).
 
     Returns
     -------

@@ -3,7 +3,7 @@
 This is the one producer of the tables that ``ensembles analyze``, ``ensembles demo`` and the sweep reports write
 (``ensembles.workflows`` only composes these functions; it computes nothing itself).  Every function chooses
 presentations with :func:`ensembles.record.select_presentations` (the last checkpoint, correctly classified
-presentations, every presentation of a held-out class: paper-spec §3.1 and §3.6), so the same recording gives the
+presentations, every presentation of a held-out class: docs/methods.md §A3.1 and §A3.6), so the same recording gives the
 same numbers in every table, in :func:`ensembles.analysis.summary.summarize` and in a sweep's combined summary.
 
 Tables (one row per ...; the columns are documented in ``docs/architecture.md``):
@@ -103,7 +103,7 @@ def _nonneg(x: xr.DataArray, negative: str) -> xr.DataArray:
 
 
 def _membership(x: xr.DataArray, labels: np.ndarray, tau: float) -> np.ndarray:
-    """Boolean (n_classes, n_neuroids) ensembles by the authors' leave-one-out rule (paper-spec §3.4), rows in
+    """Boolean (n_classes, n_neuroids) ensembles by the authors' leave-one-out rule (docs/methods.md §A3.4), rows in
     sorted class order."""
     m = category_ensembles(x.assign_coords(label=(C.PRESENTATION, np.asarray(labels))), "label", rule="paper",
                            tau=tau, by_layer=False)
@@ -170,7 +170,7 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
     correct_only, keep_held_out
         Passed to :func:`ensembles.record.select_presentations`.
     tau, alpha
-        The ensemble rule's contrast (paper-spec §3.4) and the significance level of the driven-class test.
+        The ensemble rule's contrast (docs/methods.md §A3.4) and the significance level of the driven-class test.
     n_bootstrap, n_shuffles
         Bootstrap resamples of the sparseness CIs; label shuffles of the ensemble-size null (0 = none).
     negative

@@ -97,7 +97,7 @@ class _Spec:
     homepage: str
 
 
-# MNIST constants 0.1307/0.3081 are used for MNIST, Fashion-MNIST and digits (paper-spec.md section 2).
+# MNIST constants 0.1307/0.3081 are used for MNIST, Fashion-MNIST and digits (the authors' code; docs/methods.md §M2.2).
 _MNIST_NORM = ((0.1307,), (0.3081,))
 SPECS = {
     "digits": _Spec("digits", "scikit-learn 8x8 digits", "digits", {"train": 1442, "test": 355}, (8, 8), _DIGITS,

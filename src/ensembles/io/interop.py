@@ -3,7 +3,7 @@
 None of these packages is a dependency: :func:`to_rsatoolbox` imports rsatoolbox when called (install it with
 ``pip install rsatoolbox``); :func:`to_brainscore_assembly` returns a plain ``xr.DataArray`` in BrainIO's
 NeuroidAssembly layout (wrap it with ``NeuroidAssembly(...)`` if brainio is installed); :func:`to_allen_tables`
-returns pandas DataFrames.  Conventions: neuro-methods.md §6.
+returns pandas DataFrames.  Conventions: docs/methods.md §D.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _attrs(rec: Any) -> dict:
 
 
 def to_rsatoolbox(rec: Any):
-    """An ``rsatoolbox.data.Dataset`` of a recording (neuro-methods.md §6.2).
+    """An ``rsatoolbox.data.Dataset`` of a recording (docs/methods.md §D3).
 
     ``measurements`` = activity (presentation × neuroid); ``obs_descriptors`` = every presentation coord, with
     ``stimulus`` = ``stimulus_id`` (rsatoolbox's conventional name); ``channel_descriptors`` = every neuroid coord
@@ -79,7 +79,7 @@ def to_rsatoolbox(rec: Any):
 
 
 def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArray:
-    """The recording as a DataArray in BrainIO's NeuroidAssembly layout (neuro-methods.md §6.1).
+    """The recording as a DataArray in BrainIO's NeuroidAssembly layout (docs/methods.md §D2).
 
     dims ``("presentation", "neuroid")``; presentation coords as in the recording (``stimulus_id`` first);
     neuroid coords of a model assembly: ``model``, ``layer`` (layer name, e.g. ``"layer2"``), ``neuroid_num``
@@ -138,7 +138,7 @@ def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArra
 
 
 def to_allen_tables(rec: Any, *, condition: str = "label") -> dict[str, pd.DataFrame]:
-    """AllenSDK-style tidy tables (``conditionwise_statistics`` and friends, neuro-methods.md §6.2).
+    """AllenSDK-style tidy tables (``conditionwise_statistics`` and friends, docs/methods.md §D3).
 
     Parameters
     ----------

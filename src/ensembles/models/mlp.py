@@ -26,7 +26,7 @@ class BPNet(nn.Module):
     activation : {"relu", "sigmoid"}
         Hidden non-linearity.
     input_norm : {"none", "l2", "l2_hidden_only", "rms"}
-        ``"none"`` as the authors (BP sees the raw normalised image); ``"l2"`` is the ablation of paper-spec §3.7d
+        ``"none"`` as the authors (BP sees the raw normalised image); ``"l2"`` is the ablation in docs/methods.md §A3.7
         (BP with the FF divisive normalisation).
     """
 

@@ -12,7 +12,7 @@ from ensembles._validation import describe
 
 MODEL_ORDER = ("FF", "BP/FF", "BP")
 MODEL_COLORS = {"FF": "#1f77b4", "BP/FF": "#9467bd", "BP": "#ff7f0e"}
-GOODNESS_COLORS = {"l2": "#d62728", "l1": "#1f77b4"}  # the authors' colours (paper-spec.md §3.8)
+GOODNESS_COLORS = {"l2": "#d62728", "l1": "#1f77b4"}  # the authors' colours (docs/methods.md §A3.8)
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = False, **kw):

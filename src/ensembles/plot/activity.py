@@ -1,4 +1,4 @@
-"""Figure 1: activation "walls" (paper-spec.md §3.3), presentations grouped by class × neuroids."""
+"""Figure 1: activation "walls" (docs/methods.md §A3.3), presentations grouped by class × neuroids."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def wall_axes(
     Rows are presentations sorted by class (every k-th row kept so that at most ``max_rows`` remain, as the
     authors kept every 5th), columns are neuroids (``order="preferred"`` groups them by preferred class,
     ``"natural"`` keeps index order).  Y ticks sit at the centre of each class band, computed from the class
-    boundaries of the rows actually drawn (fixes the authors' hard-coded ticks, paper-spec.md §6 #17).
+    boundaries of the rows actually drawn (fixes the authors' hard-coded ticks, docs/methods.md §X17).
 
     Parameters
     ----------
@@ -103,7 +103,7 @@ def recording_layer(rec: Any, layer: int, *, correct_only: bool = True, checkpoi
     """``(x, labels, class_names, n_used)`` of one layer of a recording (xr.Dataset or DataArray).
 
     Uses the last checkpoint by default and, when a ``correct`` coord exists and ``correct_only``, only the
-    correctly classified presentations (the paper's protocol, paper-spec.md §3.1).
+    correctly classified presentations (the paper's protocol, docs/methods.md §A3.1).
     """
     da = rec["activity"] if hasattr(rec, "data_vars") else rec
     if "checkpoint" in da.dims:

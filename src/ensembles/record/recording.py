@@ -451,7 +451,7 @@ def select_presentations(
     """The presentations the paper's statistics use: one checkpoint, correctly classified presentations only.
 
     Tosato et al. compute sparseness and ensembles on the correctly classified test presentations of the trained
-    network (paper-spec §3.1); this replaces the pattern ``a = rec["activity"].isel(checkpoint=-1);
+    network (docs/methods.md §A3.1); this replaces the pattern ``a = rec["activity"].isel(checkpoint=-1);
     a.isel(presentation=a["correct"].values)``.
 
     Parameters
@@ -469,7 +469,7 @@ def select_presentations(
         ``checkpoint`` dim only ``-1``, ``0``, ``None`` and ``"all"`` are accepted (there is one state).
     keep_held_out : bool
         With ``correct_only``, also keep every presentation whose ``held_out`` coord is true: a class held out of
-        training is never predicted correctly, and zero-shot analyses use all its presentations (paper-spec §3.6
+        training is never predicted correctly, and zero-shot analyses use all its presentations (docs/methods.md §A3.6
         step 5; the same selection as :func:`ensembles.pipeline.analyze`).
 
     Returns

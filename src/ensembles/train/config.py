@@ -2,10 +2,10 @@
 
 A config is resolved in this order, each step overriding the previous one key by key:
 
-1. the **preset** (``"paper"``: EmergentRepresentations with its bugs fixed, paper-spec §1 and §6; ``"hinton"``:
+1. the **preset** (``"paper"``: EmergentRepresentations with its bugs fixed, docs/methods.md §M1 and §X; ``"hinton"``:
    Hinton 2022 / loeweX) gives the formulation;
 2. the **scale** profile (``"quick"`` for tests, ``"cpu"`` for the demo and benchmarks, ``"full"`` for the authors'
-   epochs and batch sizes, paper-spec §1.9) gives widths, epochs, batch size and learning rate;
+   epochs and batch sizes, docs/methods.md §M1.9) gives widths, epochs, batch size and learning rate;
 3. the keys of the TOML file (or dict);
 4. ``overrides`` such as ``"train.lr=0.01"`` or ``"seed=3"`` (values parsed as TOML, bare words as strings).
 
@@ -57,7 +57,7 @@ CONDITIONS = ("true", "none", "all")
 
 @dataclass
 class DataConfig:
-    """Which data. ``held_out``: classes removed from training (zero-shot, paper-spec §3.6); ``held_out_mode``:
+    """Which data. ``held_out``: classes removed from training (zero-shot, docs/methods.md §A3.6); ``held_out_mode``:
     ``"strict"`` never uses a held-out label even as a negative label (variant A), ``"loose"`` allows it (variant
     B). ``train_subsample``: use only the first n training images of a fixed seeded permutation (None = all)."""
 
@@ -103,7 +103,7 @@ class FFConfig:
 @dataclass
 class BPConfig:
     """Backprop baseline. ``l1``: λ of the activity penalty λ·Σ|a| (sum over batch and all hidden units, the authors'
-    ``REGULARIZATION`` control, paper-spec §1.5)."""
+    ``REGULARIZATION`` control, docs/methods.md §M1.5)."""
 
     l1: float = 0.0
 
@@ -333,7 +333,7 @@ def _flatten(d: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- presets and profiles
 
 def _preset_keys(model: str, preset: str) -> dict[str, Any]:
-    """The formulation (paper-spec §1 for "paper"; Hinton 2022 / loeweX for "hinton")."""
+    """The formulation (docs/methods.md §M1 for "paper"; Hinton 2022 / loeweX for "hinton")."""
     if model == "bp":
         return {"network.input_norm": "none", "train.optimizer": "adam"}
     if preset == "paper":
@@ -351,7 +351,7 @@ def _preset_keys(model: str, preset: str) -> dict[str, Any]:
     }
 
 
-# The authors' epochs, batch sizes and learning rates (paper-spec §1.9; configuration/experiments.yaml).
+# The authors' epochs, batch sizes and learning rates (docs/methods.md §M1.9; configuration/experiments.yaml).
 _FULL = {
     ("ff", "mnist"): (1e-2, 1200, 1024), ("ff", "fashion-mnist"): (1e-2, 100, 1024),
     ("ff", "svhn"): (1e-4, 1000, 1024), ("ff", "cifar10"): (1e-4, 1000, 1024),
@@ -395,7 +395,7 @@ def _scale_keys(model: str, preset: str, scale: str, dataset: str) -> dict[str, 
             return {"network.hidden": hidden, "train.lr": 3e-3, "train.epochs": 25, "train.batch_size": 128}
         return {"network.hidden": hidden, "train.lr": 3e-3, "train.epochs": 25, "train.batch_size": 128}
     if scale == "cpu":
-        # The authors' learning rate, batch size and optimiser (as "full", paper-spec/experiments.yaml); only the
+        # The authors' learning rate, batch size and optimiser (as "full", docs/methods.md §M1.9); only the
         # number of epochs is cut to fit two CPU cores (docs/reproduction.md).  Full-size MNIST-like sets (60,000
         # training images): FF 30 of the authors' 100 epochs per layer on Fashion-MNIST, BP/FF 30 of 300, BP 20 of 80.
         # Small sets (mnist-5k: 4,000 images, digits) take more epochs for a comparable number of optimiser steps.
