@@ -41,6 +41,8 @@ from sklearn.decomposition import NMF, FastICA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ensembles.errors import ParameterError
+
 from .._validation import EnsemblesWarning
 from ._stats import fdr_bh
 
@@ -215,7 +217,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     # -- parameter validation (sklearn wording, raised in fit) ----------------------------------------------------
     def _err(self, name, expected, got):
-        return ValueError(
+        return ParameterError(
             f"The {name!r} parameter of {type(self).__name__} must be {expected}. Got {got!r} instead."
         )
 
@@ -312,7 +314,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     def _count(self, Z, sig, rng, evals):
         B, N = Z.shape
         if sig in ("marchenko-pastur", "tracy-widom") and B < N and self.n_ensembles is None:
-            raise ValueError(
+            raise ParameterError(
                 f"EnsembleDetector(method={self.method!r}, significance={sig!r}) needs at least as many "
                 f"presentations as active neuroids (q = B/N >= 1) for the Marchenko-Pastur bound; got {B} "
                 f"presentations and {N} active neuroids. Subsample neuroids, add presentations, give n_ensembles, "

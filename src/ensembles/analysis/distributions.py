@@ -56,7 +56,7 @@ def ks_similarity(p: Any, q: Any) -> Any:
     p = np.asarray(unwrap(p, name="p", ndim=None), dtype=np.float64)
     q = np.asarray(unwrap(q, name="q", ndim=None), dtype=np.float64)
     if p.ndim != 1 or p.shape != q.shape or p.size == 0:
-        raise ValueError(
+        raise ParameterError(
             f"ks_similarity needs two 1-D histograms of equal length. Got shapes {p.shape} and {q.shape}."
         )
     z1 = np.zeros_like(q)
@@ -98,7 +98,7 @@ def _values(v: Any, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise param_error(name, "a 1-D array of one property value per neuroid", arr)
     if arr.size == 0:
-        raise ValueError(f"The {name!r} parameter is empty; need at least one neuroid.")
+        raise ParameterError(f"The {name!r} parameter is empty; need at least one neuroid.")
     return arr
 
 
@@ -134,7 +134,7 @@ def distribution_similarity(
     data = _values(data_values, "data_values")
     data = data[np.isfinite(data)].copy()
     if data.size == 0:
-        raise ValueError("The 'data_values' parameter has no finite value.")
+        raise ParameterError("The 'data_values' parameter has no finite value.")
     n_bootstrap = check_count("n_bootstrap", n_bootstrap, 1)
     if bins is None or isinstance(bins, (int, np.integer)):
         k = 20 if bins is None else int(bins)

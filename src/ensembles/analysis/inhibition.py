@@ -68,7 +68,7 @@ def _as_bias(bias: Any, n_out: int) -> np.ndarray:
         return np.zeros(n_out)
     b = np.asarray(bias, dtype=np.float64)
     if b.shape != (n_out,):
-        raise ValueError(f"The 'bias' parameter must have shape ({n_out},) to match 'weight'. Got {describe(b)} instead.")
+        raise ParameterError(f"The 'bias' parameter must have shape ({n_out},) to match 'weight'. Got {describe(b)} instead.")
     return b
 
 
@@ -149,13 +149,13 @@ def input_currents(
     m = matrix(inputs, name="inputs", float64=True)
     x = m.values
     if x.shape[1] != w.shape[1]:
-        raise ValueError(
+        raise ParameterError(
             f"The 'inputs' parameter must have n_in={w.shape[1]} columns to match 'weight'. Got {describe(x)} instead."
         )
     if normalize == "l2":
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     elif normalize != "none":
-        raise ValueError(f"The 'normalize' parameter must be one of 'l2', 'none'. Got {normalize!r} instead.")
+        raise ParameterError(f"The 'normalize' parameter must be one of 'l2', 'none'. Got {normalize!r} instead.")
     wp, wn = np.clip(w, 0, None), np.clip(w, None, 0)
     if np.all(x >= 0):
         exc, inh = x @ wp.T, x @ wn.T
@@ -231,7 +231,7 @@ def currents_by_ensemble(
         classes = np.unique(y)
     classes = list(classes)
     if m.shape != (len(classes), e.shape[1]):
-        raise ValueError(
+        raise ParameterError(
             f"The 'membership' parameter must have shape ({len(classes)}, {e.shape[1]}). Got {describe(m)} instead."
         )
     out: list[dict[str, Any]] = []

@@ -360,7 +360,7 @@ def class_selectivity_index(
         ``q`` (Benjamini–Hochberg over neuroids).
     """
     if not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"The 'epsilon' parameter must be a finite number >= 0. Got {describe(epsilon)} instead.")
+        raise ParameterError(f"The 'epsilon' parameter must be a finite number >= 0. Got {describe(epsilon)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
@@ -453,7 +453,7 @@ def dprime(
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2) or ctx.n - ctx.counts.min() < 2:
-        raise ValueError(
+        raise ParameterError(
             f"The 'labels' parameter must give every class at least 2 presentations for d'. "
             f"Got class counts {ctx.counts.tolist()} instead."
         )
@@ -499,7 +499,7 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
     ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k
     if N <= k:
-        raise ValueError(
+        raise ParameterError(
             f"The 'labels' parameter must leave N - k > 0 degrees of freedom; got N = {N} presentations in k = {k} "
             "classes."
         )
@@ -645,10 +645,10 @@ def n_driven_classes(
     check_choice("correction", correction, CORRECTIONS)
     check_choice("test", test, ("welch", "mannwhitney"))
     if not np.isscalar(alpha) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter must be in (0, 1). Got {describe(alpha)} instead.")
+        raise ParameterError(f"The 'alpha' parameter must be in (0, 1). Got {describe(alpha)} instead.")
     ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2):
-        raise ValueError(
+        raise ParameterError(
             f"The 'labels' parameter must give every class at least 2 presentations. Got class counts "
             f"{ctx.counts.tolist()} instead."
         )
@@ -766,7 +766,7 @@ def mutual_information(
     ``mi_bias`` (mean shuffled MI), ``p``, ``q``.
     """
     if not isinstance(n_bins, (int, np.integer)) or isinstance(n_bins, bool) or n_bins < 2:
-        raise ValueError(f"The 'n_bins' parameter must be an int >= 2. Got {describe(n_bins)} instead.")
+        raise ParameterError(f"The 'n_bins' parameter must be an int >= 2. Got {describe(n_bins)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k

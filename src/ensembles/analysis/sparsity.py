@@ -55,7 +55,7 @@ from ensembles.analysis._input import (
     renamed_keywords,
 )
 from ensembles.analysis._input import resolve_labels as _resolve_labels
-from ensembles.errors import ParameterError
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
     "MEASURES",
@@ -432,7 +432,7 @@ def fraction_active(
     default = {">0": 0.0, "fraction_of_max": 0.5, "sd_above_baseline": 2.0}[mode]
     thr = default if threshold is None else threshold
     if not np.isscalar(thr) or not np.isfinite(thr):
-        raise ValueError(f"The 'threshold' parameter must be a finite number. Got {describe(thr)} instead.")
+        raise ParameterError(f"The 'threshold' parameter must be a finite number. Got {describe(thr)} instead.")
     lay = _xr.to_last(x, dim)
     x = _xr.unwrap(x)
     a, _ = check_finite(lay.data, nan_policy=nan_policy)
@@ -443,7 +443,7 @@ def fraction_active(
         if lay.template is None:
             arr = np.asarray(x, dtype=np.float64) if not _xr.is_dask(x) else x
         elif presentation_dim not in x.dims:
-            raise ValueError(f"presentation_dim={presentation_dim!r} not found in x dims {tuple(x.dims)}")
+            raise ParameterError(f"presentation_dim={presentation_dim!r} not found in x dims {tuple(x.dims)}")
         if mode == "fraction_of_max":
             if lay.template is None:
                 nmax = np.nanmax(arr, axis=0)  # (n_neuroids,)
@@ -454,21 +454,21 @@ def fraction_active(
             per_neuroid = thr * per_neuroid
         else:
             if baseline is None:
-                raise ValueError(
+                raise ParameterError(
                     "The 'baseline' parameter must be responses of shape (n_baseline, n_neuroids) for "
                     "mode='sd_above_baseline'. Got None instead."
                 )
             if lay.template is None:
                 b = np.asarray(baseline, dtype=np.float64)
                 if b.ndim != 2 or b.shape[1] != np.shape(x)[1]:
-                    raise ValueError(
+                    raise ParameterError(
                         f"The 'baseline' parameter must have shape (n_baseline, {np.shape(x)[1]}). "
                         f"Got {describe(b)} instead."
                     )
                 per_neuroid = xr.DataArray(np.nanmean(b, 0) + thr * np.nanstd(b, 0, ddof=1), dims=("neuroid",))
             else:
                 if not _xr.is_dataarray(baseline) or presentation_dim not in baseline.dims:
-                    raise ValueError(
+                    raise ParameterError(
                         f"The 'baseline' parameter must be a DataArray with a {presentation_dim!r} dim for DataArray "
                         f"input. Got {describe(baseline)} instead."
                     )
@@ -480,7 +480,7 @@ def fraction_active(
         else:
             other = [d for d in per_neuroid.dims if d not in lay.template.dims]
             if other:
-                raise ValueError(f"baseline dims {per_neuroid.dims} do not match x dims {tuple(x.dims)}")
+                raise ParameterError(f"baseline dims {per_neuroid.dims} do not match x dims {tuple(x.dims)}")
             theta = per_neuroid.broadcast_like(lay.template).transpose(*lay.template.dims).values
     active = a > theta
     if nan_policy == "omit":
@@ -553,7 +553,7 @@ def image_selectivity(x: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATIO
     float (1-D input), numpy.ndarray or xr.DataArray (one value per neuroid).
     """
     if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool):
-        raise TypeError(f"The 'num_steps' parameter must be an int. Got {describe(num_steps)} instead.")
+        raise InputTypeError(f"The 'num_steps' parameter must be an int. Got {describe(num_steps)} instead.")
     if not is_labelled(x) and not _xr.is_dask(x) and np.shape(x) == (0,):
         return float("nan")  # fewer than 2 conditions (AllenSDK's behaviour)
     x = _xr.unwrap(x, ndim=None)
@@ -682,11 +682,11 @@ def subsample_sparseness(
     lay = _xr.to_last(x, dim)
     N = lay.n
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not (2 <= n <= N):
-        raise ValueError(f"The 'n' parameter must be an int with 2 <= n <= {N} (the length of {dim!r}). Got {n!r}.")
+        raise ParameterError(f"The 'n' parameter must be an int with 2 <= n <= {N} (the length of {dim!r}). Got {n!r}.")
     if not isinstance(n_bootstrap, (int, np.integer)) or isinstance(n_bootstrap, bool) or n_bootstrap < 1:
         raise ParameterError(f"The 'n_bootstrap' parameter must be a positive int. Got {n_bootstrap!r} instead.")
     if not 0 < ci < 1:
-        raise ValueError(f"The 'ci' parameter must be in (0, 1). Got {ci!r} instead.")
+        raise ParameterError(f"The 'ci' parameter must be in (0, 1). Got {ci!r} instead.")
     rng = np.random.default_rng(random_state)
     (data,) = _xr.compute(lay.data)
     data = _apply_policies(data, negative=negative, nan_policy=nan_policy, measure=m)

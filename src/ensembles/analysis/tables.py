@@ -44,7 +44,7 @@ from ensembles.analysis.ensembles import category_ensembles, ensemble_overlap
 from ensembles.analysis.inhibition import currents_by_ensemble, input_currents, weight_statistics
 from ensembles.analysis.selectivity import class_selectivity_index, n_driven_classes
 from ensembles.analysis.sparsity import lifetime_sparseness, population_sparseness
-from ensembles.errors import DataFileError
+from ensembles.errors import DataFileError, ParameterError
 from ensembles.record import select_presentations
 
 __all__ = [
@@ -191,7 +191,7 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
     y = np.asarray(sel["label"].values)
     classes = np.unique(y)
     if y.size < 2 or classes.size < 2:
-        raise ValueError(f"recording {name!r}: need at least 2 presentations of 2 classes for the analysis; {used}")
+        raise DataFileError(f"recording {name!r}: need at least 2 presentations of 2 classes for the analysis; {used}")
     if not bool((sel[C.ACTIVITY] != 0).any()):
         raise DataFileError(f"recording {name!r}: every activity value is zero on the {used}; there is nothing to "
                             "analyse (was the recording written after training, at the right site?)")
@@ -320,7 +320,7 @@ def zero_shot_rows(held: xr.Dataset, ref: xr.Dataset, model: str, *, correct_onl
     like).  Returns the rows and a description of the presentations used in each run.
     """
     if "held_out" not in held.coords:
-        raise ValueError("The 'held' parameter must be a recording with a 'held_out' coord (a run trained without "
+        raise ParameterError("The 'held' parameter must be a recording with a 'held_out' coord (a run trained without "
                          "some classes).")
     y_held = np.asarray(held["label"].values)
     held_classes = sorted({int(c) for c in np.unique(y_held[np.asarray(held["held_out"].values, dtype=bool)])})
@@ -436,10 +436,10 @@ def across_seeds(df: pd.DataFrame, by: list[str], *, value: str = "value", seed:
     from scipy import stats
 
     if not 0 < confidence < 1:
-        raise ValueError(f"The 'confidence' parameter must be in (0, 1). Got {confidence!r} instead.")
+        raise ParameterError(f"The 'confidence' parameter must be in (0, 1). Got {confidence!r} instead.")
     missing = [c for c in [*by, value] if c not in df.columns]
     if missing:
-        raise ValueError(f"The 'df' parameter must have columns {[*by, value]}; missing {missing}")
+        raise ParameterError(f"The 'df' parameter must have columns {[*by, value]}; missing {missing}")
     rows = []
     for key, g in df.groupby(by, sort=False, dropna=False) if by else [((), df)]:
         key = key if isinstance(key, tuple) else (key,)

@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from ensembles._validation import param_error
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = ["to_rsatoolbox", "to_brainscore_assembly", "to_allen_tables"]
 
@@ -27,14 +28,14 @@ def _activity(rec: Any, name: str = "rec") -> xr.DataArray:
     elif isinstance(rec, xr.DataArray):
         da = rec
     else:
-        raise param_error(name, "a recording (xr.Dataset) or its activity DataArray", rec, exc=TypeError)
+        raise param_error(name, "a recording (xr.Dataset) or its activity DataArray", rec, exc=InputTypeError)
     if "checkpoint" in da.dims:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter has a 'checkpoint' dim ({da.sizes['checkpoint']} checkpoints); select one "
             "first, e.g. rec.isel(checkpoint=-1)."
         )
     if set(da.dims) != {"presentation", "neuroid"}:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter must have dims ('presentation', 'neuroid'). Got {tuple(da.dims)} instead."
         )
     return da.transpose("presentation", "neuroid")
@@ -107,7 +108,7 @@ def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArra
         name: ("presentation", v) for name, v in _coords_along(da, "presentation").items()
     }
     if "stimulus_id" not in coords:
-        raise ValueError(
+        raise ParameterError(
             "The recording has no 'stimulus_id' presentation coord, which Brain-Score metrics align on."
         )
     coords.update(
@@ -166,7 +167,7 @@ def to_allen_tables(rec: Any, *, condition: str = "label") -> dict[str, pd.DataF
     pco = _coords_along(da, "presentation")
     nco = _coords_along(da, "neuroid")
     if condition not in pco:
-        raise ValueError(
+        raise ParameterError(
             f"The 'condition' parameter names the presentation coord {condition!r}, which the recording lacks. "
             f"Available presentation coords: {sorted(pco)}."
         )

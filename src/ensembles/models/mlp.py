@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ensembles.errors import ParameterError
 from ensembles.models.ff import FFLayer, _layer_norms
 
 
@@ -35,7 +36,7 @@ class BPNet(nn.Module):
         super().__init__()
         hidden_sizes = [int(h) for h in hidden_sizes]
         if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"The 'hidden_sizes' parameter must be a non-empty list of positive ints. Got {hidden_sizes!r}.")
+            raise ParameterError(f"The 'hidden_sizes' parameter must be a non-empty list of positive ints. Got {hidden_sizes!r}.")
         norms = _layer_norms(input_norm, len(hidden_sizes))
         sizes = [int(in_features), *hidden_sizes]
         self.layers = nn.ModuleList(

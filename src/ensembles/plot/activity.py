@@ -9,6 +9,7 @@ import numpy as np
 
 from ensembles._validation import as_activity, as_labels, describe
 from ensembles.analysis import preference_order
+from ensembles.errors import ParameterError
 
 from ._style import new_figure, ordered
 
@@ -60,12 +61,12 @@ def wall_axes(
     a = as_activity(x)
     y = as_labels(labels, a.shape[0], min_classes=1)
     if order not in ("preferred", "natural"):
-        raise ValueError(f"The 'order' parameter must be one of 'preferred', 'natural'. Got {order!r} instead.")
+        raise ParameterError(f"The 'order' parameter must be one of 'preferred', 'natural'. Got {order!r} instead.")
     if not isinstance(max_rows, int | np.integer) or max_rows < 1:
-        raise ValueError(f"The 'max_rows' parameter must be an int >= 1. Got {describe(max_rows)} instead.")
+        raise ParameterError(f"The 'max_rows' parameter must be an int >= 1. Got {describe(max_rows)} instead.")
     classes = np.unique(y)
     if class_names is not None and len(class_names) != len(classes):
-        raise ValueError(
+        raise ParameterError(
             f"The 'class_names' parameter must name the {len(classes)} classes present. Got {len(class_names)} names."
         )
     cols = order_neuroids_by_preference(a, y) if order == "preferred" else np.arange(a.shape[1])
@@ -109,10 +110,10 @@ def recording_layer(rec: Any, layer: int, *, correct_only: bool = True, checkpoi
     if "checkpoint" in da.dims:
         da = da.isel(checkpoint=checkpoint)
     if "layer" not in da.coords:
-        raise ValueError("The recording must have a 'layer' coord on the 'neuroid' dim.")
+        raise ParameterError("The recording must have a 'layer' coord on the 'neuroid' dim.")
     da = da.isel(neuroid=np.flatnonzero(np.asarray(da["layer"].values) == layer))
     if da.sizes["neuroid"] == 0:
-        raise ValueError(f"The 'layer' parameter must be one of the recording's layers. Got {layer!r} instead.")
+        raise ParameterError(f"The 'layer' parameter must be one of the recording's layers. Got {layer!r} instead.")
     if correct_only and "correct" in da.coords:
         da = da.isel(presentation=np.flatnonzero(np.asarray(da["correct"].values, dtype=bool)))
     labels = np.asarray(da["label"].values)
@@ -155,7 +156,7 @@ def activation_walls(
     if not isinstance(recordings, Mapping):
         recordings = {str(getattr(recordings, "attrs", {}).get("model", "recording")): recordings}
     if not recordings:
-        raise ValueError("The 'recordings' parameter must hold at least one recording.")
+        raise ParameterError("The 'recordings' parameter must hold at least one recording.")
     names = ordered(recordings.keys())
     first = recordings[names[0]]
     first = first["activity"] if hasattr(first, "data_vars") else first

@@ -93,7 +93,7 @@ def prepare_data(cfg: RunConfig):
     n_classes = len(train.classes)
     bad = [c for c in d.held_out if c >= n_classes]
     if bad:
-        raise ValueError(f"The 'data.held_out' parameter must contain class indices below {n_classes}. Got {bad!r}.")
+        raise ParameterError(f"The 'data.held_out' parameter must contain class indices below {n_classes}. Got {bad!r}.")
     keep = ~np.isin(train.y, np.asarray(d.held_out, dtype=np.int64))
     index = np.flatnonzero(keep)
     if d.train_subsample is not None and d.train_subsample < index.size:
