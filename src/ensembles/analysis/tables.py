@@ -388,7 +388,8 @@ def current_rows(sel: xr.Dataset, params: Sequence[Mapping[str, Any]], inputs: S
         act = np.asarray(layer_activity(sel, layer).values)
         err = float(np.max(np.abs(np.maximum(e + i + b, 0) - act)) / max(float(np.max(np.abs(act))), 1e-12))
         memb = _membership(layer_activity(sel, layer).clip(min=0), y, tau)
-        for r in currents_by_ensemble(e, i, b, y, memb, classes=classes):
+        # currents_by_ensemble returns columns (a Result) on numpy input; one row per record here
+        for r in pd.DataFrame(dict(currents_by_ensemble(e, i, b, y, memb, classes=classes))).to_dict("records"):
             r["class"] = names[int(r["class"])]
             rows.append({"model": name, "layer": layer, "reconstruction_error": err, **r})
     return rows
