@@ -2,8 +2,8 @@
 
 1. Category ensembles, 10 classes x 3 layers x 1000 units (10,000 presentations): target < 1 s.
 2. ``EnsembleDetector(method="ica")`` on 1,000 neuroids x 10,000 presentations: target < 10 s on 2 cores.
-3. The authors' pairwise-KS procedure (paper-spec.md 3.4 ``ensembles_fast``: unit i is a member if the mean p-value of
-   two-sample KS tests against every unit j > i is < 0.05) against our LOO rule on the same data.  The KS baseline is
+3. The authors' pairwise-KS procedure (docs/methods.md §A3.4 ``ensembles_fast``: unit i is a member if the mean
+   p-value of two-sample KS tests against every unit j > i is < 0.05) against our LOO rule on the same data.  The KS baseline is
    timed on a subset of units of one class and layer and extrapolated by the number of tests (O(units^2)); the
    extrapolation is labelled as such.
 4. Recovery table per method on planted data (Mölter-style medium difficulty).

@@ -21,7 +21,7 @@ Definitions
 * Recording overhead = time spent recording the test split (``record_time_s``) / the rest of the training loop.
 * Hoyer (2004) sparseness of one activity vector x ∈ ℝⁿ: S(x) = (√n − ‖x‖₁/‖x‖₂)/(√n − 1); computed per sample
   over the units of a layer (population sparseness), averaged over samples with nanmean (all-zero rows are NaN
-  and dropped, as the authors' code, paper-spec §3.2). Reported over the correctly classified test samples (the
+  and dropped, as the authors' code; docs/methods.md §A3.2). Reported over the correctly classified test samples (the
   paper's protocol) and the fraction of all-zero rows.
 """
 

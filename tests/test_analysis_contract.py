@@ -13,7 +13,7 @@ Every exported name is classified below (a test fails when a new one is not):
   closed-form helpers and one drawing function that lives in ``analysis/cortex.py`` for now.
 
 The reference values here are the functions' own numpy results: what is checked is that every input path gives the
-same numbers (tier 3 of style.md §11: the same quantity through independent code paths), not the numbers themselves
+same numbers (the same quantity through independent code paths), not the numbers themselves
 (those are checked against outside references in the per-module tests).
 """
 

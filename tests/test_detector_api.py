@@ -1,4 +1,4 @@
-"""EnsembleDetector follows the scikit-learn estimator contract (style.md section 6)."""
+"""EnsembleDetector follows the scikit-learn estimator contract (docs/methods.md §D5)."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 

@@ -21,7 +21,7 @@ from ensembles.data.synthetic import category_population, planted_ensembles
 
 
 def _authors_loo(R, tau):
-    """Literal transcription of the authors' ensembles_loo (paper-spec.md 3.4) for one class: a naive loop."""
+    """Literal transcription of the authors' ensembles_loo (docs/methods.md §A3.4) for one class: a naive loop."""
     mu = R.mean(axis=0)
     out = []
     for i in range(mu.size):

@@ -98,7 +98,7 @@ def test_linear_cka_identity_and_invariances(rng):
 
 
 def test_debiased_cka_near_zero_for_independent_wide_matrices(rng):
-    # neuro-methods.md §5.2: independent 50 x 2000 Gaussians give ~0.98 biased vs ~0 debiased
+    # docs/methods.md §A5.3: independent 50 x 2000 Gaussians give ~0.98 biased vs ~0 debiased
     x = rng.normal(size=(50, 2000))
     y = rng.normal(size=(50, 2000))
     assert linear_cka(x, y) > 0.9

@@ -34,7 +34,7 @@ def test_greyscale_embedding_zeroes_first_pixels_then_sets_label():
 def test_rgb_embedding_uses_row0_of_every_channel():
     idx = label_pixel_index(10, (3, 32, 32))
     assert idx.shape == (3, 10)
-    assert idx[:, 4].tolist() == [4, 1024 + 4, 2048 + 4]  # c*1024 + k (paper-spec §1.6)
+    assert idx[:, 4].tolist() == [4, 1024 + 4, 2048 + 4]  # c*1024 + k (docs/methods.md §M1.6)
     x = torch.ones(1, 3 * 32 * 32)
     out = embed_label(x, torch.tensor([4]), value=1.0, pixel_index=idx)
     img = out.reshape(3, 32, 32)

@@ -1,7 +1,7 @@
 """One selection of presentations: the analysis tables, summarize(), the geometry summary and a sweep's combined
 summary use the same presentations of a recording with held-out classes, so they report the same numbers.
 
-Before the workflows redesign the analyze pipeline kept the held-out class's presentations (paper-spec §3.6: a
+Before the workflows redesign the analyze pipeline kept the held-out class's presentations (docs/methods.md §A3.6: a
 class held out of training is never predicted correctly, and zero-shot analyses use all its presentations) while
 summarize() and summarize_geometry() dropped them: the same recording gave different Hoyer means and ensemble sizes
 in the report, the summary table and a sweep.

@@ -297,7 +297,7 @@ def test_select_presentations_without_checkpoint_dim_and_held_out():
     # no 'correct' coord (a neural recording): nothing to filter
     neural = rec.drop_vars(["correct", "predicted"])
     xr.testing.assert_identical(select_presentations(neural), neural)
-    # a held-out class is never correct: its presentations are kept (paper-spec 3.6 step 5) unless asked not to
+    # a held-out class is never correct: its presentations are kept (docs/methods.md §A3.6 step 5) unless asked not to
     held = (rec["label"].values == 2)
     zs = rec.assign_coords(held_out=("presentation", held), correct=("presentation", corr & ~held))
     np.testing.assert_array_equal(select_presentations(zs)["stimulus_id"].values,

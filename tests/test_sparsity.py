@@ -1,4 +1,5 @@
-"""Sparseness measures: analytic closed forms (neuro-methods §1.3), AllenSDK vectors, naive loops, backends, errors."""
+"""Sparseness measures: analytic closed forms (docs/methods.md §A1.3), AllenSDK vectors, naive loops, backends,
+errors."""
 
 import json
 import math
@@ -52,8 +53,8 @@ def test_one_hot_and_constant():
     assert np.isnan(S.population_sparseness(const, "kurtosis")[0])
 
 
-def test_hoyer_table_neuro_methods():
-    # neuro-methods §1.3: f = 5 % at n = 1000 -> 0.802; 25 % -> 0.516
+def test_hoyer_table_closed_form():
+    # docs/methods.md §A1.3: f = 5 % at n = 1000 -> 0.802; 25 % -> 0.516
     assert S.population_sparseness(k_active(1000, 50)[None], "hoyer")[0] == pytest.approx(0.802, abs=5e-4)
     assert S.population_sparseness(k_active(1000, 250)[None], "hoyer")[0] == pytest.approx(0.516, abs=5e-4)
 

@@ -87,7 +87,8 @@ def test_summarize_errors(rng):
 
 
 def test_ensemble_sizes_follow_the_authors_rule(rng):
-    """Ensemble rows equal a direct computation of the leave-one-out rule (paper-spec §3.4), per layer and class."""
+    """Ensemble rows equal a direct computation of the leave-one-out rule (docs/methods.md §A3.4), per layer and
+    class."""
     rec = recording(rng, checkpoints=False, correct=False)
     lab0 = rec["label"].values
     rec["activity"][:, 0] = np.where(lab0 == 1, 5.0, 0.0)  # neuroid 0 (layer 1) responds to class 1 only

@@ -10,7 +10,7 @@ def test_paper_preset_is_the_authors_formulation():
     c = make_config("ff", "mnist-5k", preset="paper", scale="full")
     assert (c.ff.goodness, c.ff.threshold, c.network.input_norm) == ("l2_norm", 3.0, "l2")
     assert (c.ff.schedule, c.ff.negatives, c.ff.prediction) == ("layerwise", "fixed_subset", "softmax_sum")
-    # paper-spec §1.9: FF MNIST lr 1e-2, 1200 epochs per layer, batch 1024, 3 x 1000
+    # docs/methods.md §M1.9: FF MNIST lr 1e-2, 1200 epochs per layer, batch 1024, 3 x 1000
     assert (c.train.lr, c.train.epochs, c.train.batch_size, c.network.hidden) == (1e-2, 1200, 1024, [1000] * 3)
     assert c.total_epochs == 3600
     bp = make_config("bp", "fashion-mnist", scale="full")

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ensembles.errors import InputTypeError, ParameterError
+
 
 class EnsemblesWarning(UserWarning):
     """Base class of the warnings this package emits (turned into errors in the test-suite)."""
@@ -27,13 +29,13 @@ def describe(value: Any) -> str:
     return r if len(r) <= 80 else r[:77] + "..."
 
 
-def param_error(name: str, expected: str, got: Any, *, exc: type[Exception] = ValueError) -> Exception:
+def param_error(name: str, expected: str, got: Any, *, exc: type[Exception] = ParameterError) -> Exception:
     """Build (not raise) an error in the house wording."""
     return exc(f"The {name!r} parameter must be {expected}. Got {describe(got)} instead.")
 
 
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Return ``value`` if it is one of ``choices``; otherwise raise a ValueError suggesting the closest."""
+    """Return ``value`` if it is one of ``choices``; otherwise raise a ParameterError suggesting the closest."""
     choices = tuple(choices)
     if value in choices:
         return value
@@ -42,7 +44,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
         close = difflib.get_close_matches(value, [str(c) for c in choices], n=1)
         if close:
             hint = f" Did you mean {close[0]!r}?"
-    raise ValueError(
+    raise ParameterError(
         f"The {name!r} parameter must be one of {', '.join(repr(c) for c in choices)}. Got {value!r} instead.{hint}"
     )
 
@@ -63,25 +65,25 @@ def as_activity(x: Any, *, name: str = "x", allow_nan: bool = True) -> np.ndarra
     try:
         arr = np.asarray(x)
     except Exception as err:  # pragma: no cover - exotic inputs
-        raise TypeError(f"The {name!r} parameter must be array-like. Got {describe(x)} instead.") from err
+        raise InputTypeError(f"The {name!r} parameter must be array-like. Got {describe(x)} instead.") from err
     if arr.dtype == bool:
         arr = arr.astype(np.float64)
     if not (np.issubdtype(arr.dtype, np.number)):
-        raise TypeError(
+        raise InputTypeError(
             f"The {name!r} parameter must be a numeric array of shape (n_presentations, n_neuroids). "
             f"Got {describe(arr)} instead."
         )
     if arr.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter must be a 2-D array of shape (n_presentations, n_neuroids). "
             f"Got {describe(arr)} instead."
         )
     if arr.size == 0:
-        raise ValueError(f"The {name!r} parameter must not be empty. Got {describe(arr)} instead.")
+        raise ParameterError(f"The {name!r} parameter must not be empty. Got {describe(arr)} instead.")
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     if not allow_nan and not np.all(np.isfinite(arr)):
-        raise ValueError(f"The {name!r} parameter must contain only finite values; it contains NaN or inf.")
+        raise ParameterError(f"The {name!r} parameter must contain only finite values; it contains NaN or inf.")
     return arr
 
 
@@ -91,16 +93,16 @@ def as_labels(y: Any, n: int, *, name: str = "labels", min_classes: int = 2) -> 
         y = y.values
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise ValueError(f"The {name!r} parameter must be 1-D. Got {describe(arr)} instead.")
+        raise ParameterError(f"The {name!r} parameter must be 1-D. Got {describe(arr)} instead.")
     if arr.shape[0] != n:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter must have one entry per presentation ({n}). Got length {arr.shape[0]} instead."
         )
     if arr.dtype.kind == "f" and np.any(np.isnan(arr)):
-        raise ValueError(f"The {name!r} parameter must not contain NaN.")
+        raise ParameterError(f"The {name!r} parameter must not contain NaN.")
     n_classes = len(np.unique(arr))
     if n_classes < min_classes:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter must contain at least {min_classes} distinct classes. Got {n_classes} instead."
         )
     return arr

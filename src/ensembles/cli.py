@@ -1,9 +1,12 @@
 """The ``ensembles`` command line.
 
 Each subcommand lives in ``ensembles.commands.<name>`` and exposes ``add_parser(subparsers)`` (which must
-call ``parser.set_defaults(func=run)``) and ``run(args) -> int``.  A user mistake raises
-:class:`UsageError` (or ValueError/FileNotFoundError/...) and is reported as one line on stderr with a
-non-zero exit, never a traceback.  Set ``ENSEMBLES_DEBUG=1`` to see the traceback anyway.
+call ``parser.set_defaults(func=run)``) and ``run(args) -> int``.  A user or environment mistake raises an
+:class:`~ensembles.errors.EnsemblesError` (``ParameterError``, ``DataFileError``, ..., or :class:`UsageError`), or
+is one of the operating system's own errors about a path the user gave (``FileNotFoundError``, ``PermissionError``,
+``IsADirectoryError``, ``NotADirectoryError``, ``FileExistsError``); these are reported as one line on stderr with
+exit status 2.  Anything else is a bug and propagates with its traceback.  Set ``ENSEMBLES_DEBUG=1`` to see the
+traceback of a user error too.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ import importlib
 import os
 import sys
 
+from ensembles.errors import EnsemblesError
+
 # order = order in --help
 SUBCOMMANDS = ("datasets", "inspect", "train", "analyze", "report", "demo", "reproduce", "sweep", "sweep_status",
                "import_nwb", "export_nwb")
 
 
-class UsageError(Exception):
+class UsageError(EnsemblesError):
     """A user mistake: reported as one line, exit status 2."""
 
 
-# errors that come from bad input rather than bugs: one line, no traceback
-USER_ERRORS = (UsageError, ValueError, TypeError, FileNotFoundError, FileExistsError, PermissionError,
-               IsADirectoryError, NotADirectoryError, KeyError, OSError)
+# errors that come from bad input or the environment rather than bugs: one line, no traceback.  Only our own
+# exceptions and the OS's errors about paths: a plain ValueError/TypeError/KeyError/OSError from our code or a
+# library is a bug (or an unconverted raise site) and keeps its traceback.
+USER_ERRORS = (EnsemblesError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+               FileExistsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +68,5 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         if os.environ.get("ENSEMBLES_DEBUG"):
             raise
-        msg = str(err) if not isinstance(err, KeyError) else str(err.args[0] if err.args else err)
-        print(f"ensembles {args.command}: error: {msg}", file=sys.stderr)
+        print(f"ensembles {args.command}: error: {err}", file=sys.stderr)
         return 2

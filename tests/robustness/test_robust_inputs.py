@@ -198,7 +198,7 @@ def test_hoyer_invariants(x, scale, perm_seed):
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(2, 50), k=st.integers(0, 49), value=st.floats(1e-3, 1e3))
 def test_hoyer_extremes(n, k, value):
-    """One active unit gives 1 and equal non-zero activity gives 0 (Hoyer 2004, paper-spec §3.2)."""
+    """One active unit gives 1 and equal non-zero activity gives 0 (Hoyer 2004; docs/methods.md §A1.3)."""
     from ensembles.analysis.sparsity import hoyer_sparseness
 
     one = np.zeros((1, n))

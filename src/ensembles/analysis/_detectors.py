@@ -41,6 +41,8 @@ from sklearn.decomposition import NMF, FastICA
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ensembles.errors import ParameterError
+
 from .._validation import EnsemblesWarning
 from ._stats import fdr_bh
 
@@ -133,7 +135,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         Number of surrogates for the shuffle/circular nulls.
     member_threshold : float, default=2.0
         A neuroid is a member of ensemble k when its pattern weight exceeds ``mean + member_threshold * SD`` of that
-        pattern's weights (Lopes-dos-Santos 2013; neuro-methods.md section 3.2 step 6).
+        pattern's weights (after Lopes-dos-Santos 2013; docs/methods.md §A4.3).
     activity_threshold : float or None, default=None
         ``svd`` only: a neuroid is "active" on a presentation when its activity exceeds this value; None uses
         each neuroid's mean + 1 SD.
@@ -215,7 +217,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 
     # -- parameter validation (sklearn wording, raised in fit) ----------------------------------------------------
     def _err(self, name, expected, got):
-        return ValueError(
+        return ParameterError(
             f"The {name!r} parameter of {type(self).__name__} must be {expected}. Got {got!r} instead."
         )
 
@@ -312,7 +314,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
     def _count(self, Z, sig, rng, evals):
         B, N = Z.shape
         if sig in ("marchenko-pastur", "tracy-widom") and B < N and self.n_ensembles is None:
-            raise ValueError(
+            raise ParameterError(
                 f"EnsembleDetector(method={self.method!r}, significance={sig!r}) needs at least as many "
                 f"presentations as active neuroids (q = B/N >= 1) for the Marchenko-Pastur bound; got {B} "
                 f"presentations and {N} active neuroids. Subsample neuroids, add presentations, give n_ensembles, "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ensembles.errors import ParameterError
+
 
 def fdr_bh(pvalues, *, axis: int | None = None) -> np.ndarray:
     """Benjamini–Hochberg (1995) adjusted p-values (q-values), step-up, monotone, capped at 1.
@@ -53,7 +55,7 @@ def permutation_pvalue(observed, null, *, alternative: str = "greater", axis: in
     elif alternative == "two-sided":
         count = (np.abs(nul) >= np.abs(obs)).sum(axis=0)
     else:
-        raise ValueError(
+        raise ParameterError(
             f"The 'alternative' parameter must be one of 'greater', 'less', 'two-sided'. Got {alternative!r} instead."
         )
     p = (1.0 + count) / (1.0 + n)

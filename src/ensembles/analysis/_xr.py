@@ -1,7 +1,7 @@
 """numpy / xarray / dask plumbing shared by the analysis modules (no torch).
 
-The analysis functions follow one pattern (style.md §5): a private numpy kernel that works on the *last* axis, and a
-public wrapper that accepts either a numpy array of shape ``(n_presentations, n_neuroids)`` or an ``xr.DataArray``
+One pattern for all analysis functions (docs/methods.md §D5): a private numpy kernel that works on the *last* axis,
+and a public wrapper that accepts either a numpy array of shape ``(n_presentations, n_neuroids)`` or an ``xr.DataArray``
 (in memory or dask-backed), reduces a named dim and returns the kind it was given, keeping the other coords.
 
 Stable helpers (also used by :mod:`ensembles.analysis.ensembles`):

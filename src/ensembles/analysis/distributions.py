@@ -2,7 +2,7 @@
 
 A model is compared with a neural recording not by the mean of a property (lifetime sparseness, image selectivity,
 number of driven classes, ...) but by the whole distribution across neuroids, at matched numbers of neuroids, with
-a bootstrap interval (neuro-methods.md §5.3).  :func:`ks_similarity` and :func:`distribution_similarity` follow
+a bootstrap interval (docs/methods.md §A5.6).  :func:`ks_similarity` and :func:`distribution_similarity` follow
 Brain-Score vision's ``metrics/distribution_similarity`` (``ks_similarity`` and ``BootstrapDistributionSimilarity``)
 step by step; :func:`property_similarity` applies them to sparseness and selectivity of two recordings, which
 Brain-Score does not offer.
@@ -56,7 +56,7 @@ def ks_similarity(p: Any, q: Any) -> Any:
     p = np.asarray(unwrap(p, name="p", ndim=None), dtype=np.float64)
     q = np.asarray(unwrap(q, name="q", ndim=None), dtype=np.float64)
     if p.ndim != 1 or p.shape != q.shape or p.size == 0:
-        raise ValueError(
+        raise ParameterError(
             f"ks_similarity needs two 1-D histograms of equal length. Got shapes {p.shape} and {q.shape}."
         )
     z1 = np.zeros_like(q)
@@ -98,7 +98,7 @@ def _values(v: Any, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise param_error(name, "a 1-D array of one property value per neuroid", arr)
     if arr.size == 0:
-        raise ValueError(f"The {name!r} parameter is empty; need at least one neuroid.")
+        raise ParameterError(f"The {name!r} parameter is empty; need at least one neuroid.")
     return arr
 
 
@@ -134,7 +134,7 @@ def distribution_similarity(
     data = _values(data_values, "data_values")
     data = data[np.isfinite(data)].copy()
     if data.size == 0:
-        raise ValueError("The 'data_values' parameter has no finite value.")
+        raise ParameterError("The 'data_values' parameter has no finite value.")
     n_bootstrap = check_count("n_bootstrap", n_bootstrap, 1)
     if bins is None or isinstance(bins, (int, np.integer)):
         k = 20 if bins is None else int(bins)
@@ -231,7 +231,7 @@ def property_similarity(
     ``"lifetime_sparseness"`` (Vinje–Gallant S of the condition means, negatives clipped; AllenSDK's form),
     ``"image_selectivity"`` (AllenSDK), or ``"n_driven_classes"`` (:func:`ensembles.analysis.selectivity.n_driven_classes`).
     With ``match_conditions`` the recording with more conditions is reduced to a random subset of as many conditions
-    as the other has (lifetime measures depend on the number of stimuli, neuro-methods.md §2.2); neuroids are
+    as the other has (lifetime measures depend on the number of stimuli, docs/methods.md §A5.8); neuroids are
     matched by drawing n_data model values per bootstrap draw (:func:`distribution_similarity`).
 
     ``model`` and ``data`` are recordings, DataArrays (presentation, neuroid) or plain arrays of shape

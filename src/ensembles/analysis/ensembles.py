@@ -35,7 +35,7 @@ from scipy import stats
 
 from .. import conventions as C
 from .._validation import check_choice, describe
-from ..errors import ParameterError
+from ..errors import InputTypeError, ParameterError
 from ._detectors import EnsembleDetector, marchenko_pastur_bound, tracy_widom_bound
 from ._input import (
     Result,
@@ -71,7 +71,7 @@ CATEGORY = C.CATEGORY
 OTHER = C.OTHER_CATEGORY
 ENSEMBLE = C.ENSEMBLE
 
-_PAPER_REF = "Tosato et al. (2023) arXiv:2305.18353, leave-one-out rule (paper-spec.md 3.4)"
+_PAPER_REF = "Tosato et al. (2023) arXiv:2305.18353, leave-one-out rule (docs/methods.md §A3.4)"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def _layer_groups(da: xr.DataArray | None, n: int, by_layer: bool | None) -> lis
     if by_layer is None:
         by_layer = has_layer
     if by_layer and not has_layer:
-        raise ValueError("by_layer=True needs a 'layer' coord along 'neuroid'; none was found.")
+        raise ParameterError("by_layer=True needs a 'layer' coord along 'neuroid'; none was found.")
     if not by_layer:
         return [np.arange(n)]
     layer = np.asarray(da.coords["layer"].values)
@@ -115,12 +115,12 @@ def _class_means(X: np.ndarray, lab_idx: np.ndarray, n_classes: int) -> tuple[np
 # category ensembles
 # ----------------------------------------------------------------------------------------------------------------------
 def _paper_rule(mu: np.ndarray, groups, tau: float):
-    """E_c = {i : (mu_i - m_-i) / m_-i > tau}, m_-i = mean_{j != i} mu_j within the layer (paper-spec 3.4)."""
+    """E_c = {i : (mu_i - m_-i) / m_-i > tau}, m_-i = mean_{j != i} mu_j within the layer (docs/methods.md §A3.4)."""
     member = np.zeros(mu.shape, dtype=bool)
     score = np.full(mu.shape, np.nan)
     for g in groups:
         if g.size < 2:
-            raise ValueError(
+            raise ParameterError(
                 f"rule='paper' needs at least 2 neuroids per layer (the leave-one-out mean is over the others); "
                 f"got a layer with {g.size}."
             )
@@ -205,7 +205,7 @@ def category_ensembles(
 
     Rules
     -----
-    ``"paper"`` (Tosato et al. 2023, paper-spec.md 3.4, exactly): with ``mu_i`` the mean response of neuroid ``i``
+    ``"paper"`` (Tosato et al. 2023, docs/methods.md §A3.4, exactly): with ``mu_i`` the mean response of neuroid ``i``
     over the presentations of class ``c`` and ``m_-i = mean_{j != i} mu_j`` (over the other neuroids of the same
     layer), ``i`` is in ``E_c`` iff ``(mu_i - m_-i) / m_-i > tau`` (``tau = 1``: ``mu_i > 2 m_-i``; ``tau = 2`` is
     the authors' robustness check).  When ``m_-i = 0`` (all other neuroids silent for ``c``) ``i`` is a member iff
@@ -237,7 +237,7 @@ def category_ensembles(
         Apply the rule within each layer (the leave-one-out mean and the FDR family are per layer). None: per
         layer when ``x`` has a ``layer`` coord along ``neuroid``, otherwise across all neuroids.
     n_shuffles : int
-        When > 0, a shuffled-label null (paper-spec 3.4 [proposed]): labels are permuted ``n_shuffles`` times and
+        When > 0, a shuffled-label null (ours, docs/methods.md §A3.4): labels are permuted ``n_shuffles`` times and
         the rule re-applied; coords ``expected_size`` (mean null size) and ``size_p`` (Monte-Carlo p-value of an
         ensemble at least as large, (1 + #{null >= observed}) / (1 + n_shuffles), Phipson & Smyth 2010) are added.
         Sizes are counted within each group the rule is applied to: dims ``(category,)`` when the rule runs over
@@ -264,7 +264,7 @@ def category_ensembles(
     ValueError
         NaN in ``x``; labels of the wrong length; a layer with < 2 neuroids (``"paper"``); < 2 classes or a class
         with < 2 presentations (``"test"``).  One class is allowed for ``"paper"`` and ``"fraction"`` (e.g. a
-        held-out class alone, paper-spec 3.6).
+        held-out class alone, docs/methods.md §A3.6).
 
     Examples
     --------
@@ -281,9 +281,9 @@ def category_ensembles(
     n_classes = classes.size
     if rule == "test":
         if n_classes < 2:
-            raise ValueError(f"rule='test' needs at least 2 classes to compare; got {n_classes}.")
+            raise ParameterError(f"rule='test' needs at least 2 classes to compare; got {n_classes}.")
         if np.bincount(lab_idx).min() < 2:
-            raise ValueError("rule='test' needs at least 2 presentations of every class.")
+            raise ParameterError("rule='test' needs at least 2 presentations of every class.")
     groups = _layer_groups(da, X.shape[1], by_layer)
     prm = dict(tau=float(tau), alpha=float(alpha), min_effect=float(min_effect), test=test,
                threshold=float(threshold), min_fraction=float(min_fraction))
@@ -349,15 +349,15 @@ def _as_membership(m: Any, name: str = "membership") -> xr.DataArray:
         m = m["members"]
     if is_dataarray(m):
         if m.ndim != 2 or C.NEUROID not in m.dims:
-            raise ValueError(f"The {name!r} parameter must be 2-D with a 'neuroid' dim. Got {describe(m)} instead.")
+            raise ParameterError(f"The {name!r} parameter must be 2-D with a 'neuroid' dim. Got {describe(m)} instead.")
         first = next(d for d in m.dims if d != C.NEUROID)
         return m.transpose(first, C.NEUROID).astype(bool)
     arr = np.asarray(m)
     if arr.ndim != 2:
-        raise ValueError(f"The {name!r} parameter must be 2-D (category, neuroid). Got {describe(arr)} instead.")
+        raise ParameterError(f"The {name!r} parameter must be 2-D (category, neuroid). Got {describe(arr)} instead.")
     if arr.dtype != bool:
         if not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"The {name!r} parameter must be boolean (or 0/1). Got {describe(arr)} instead.")
+            raise ParameterError(f"The {name!r} parameter must be boolean (or 0/1). Got {describe(arr)} instead.")
         arr = arr.astype(bool)
     return xr.DataArray(arr, dims=(CATEGORY, C.NEUROID), coords={CATEGORY: np.arange(arr.shape[0])})
 
@@ -377,7 +377,7 @@ def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Datas
     if by_layer is None:
         by_layer = has_layer
     if by_layer and not has_layer:
-        raise ValueError("by_layer=True needs a 'layer' coord along 'neuroid'; none was found.")
+        raise ParameterError("by_layer=True needs a 'layer' coord along 'neuroid'; none was found.")
     keep = {k: v for k, v in m.coords.items() if v.dims == (m.dims[0],)}
     if not by_layer:
         size = m.sum(C.NEUROID)
@@ -405,14 +405,14 @@ def ensemble_core(memberships: Sequence[Any]) -> xr.DataArray | np.ndarray:
     """
     ms = [_as_membership(m, name=f"memberships[{i}]") for i, m in enumerate(memberships)]
     if not ms:
-        raise ValueError("The 'memberships' parameter must hold at least one membership. Got an empty sequence.")
+        raise ParameterError("The 'memberships' parameter must hold at least one membership. Got an empty sequence.")
     shapes = {m.shape for m in ms}
     if len(shapes) > 1:
-        raise ValueError(f"The 'memberships' parameter must hold arrays of one shape. Got shapes {sorted(shapes)}.")
+        raise ParameterError(f"The 'memberships' parameter must hold arrays of one shape. Got shapes {sorted(shapes)}.")
     try:
         aligned = xr.align(*ms, join="exact")
     except ValueError as err:
-        raise ValueError(f"The 'memberships' parameter must share category and neuroid coords: {err}") from err
+        raise ParameterError(f"The 'memberships' parameter must share category and neuroid coords: {err}") from err
     out = aligned[0].copy()
     for m in aligned[1:]:
         out = out & m
@@ -466,7 +466,7 @@ def ensemble_overlap(
     For ensembles ``A`` and ``B`` of sizes ``a`` and ``b`` among ``n`` neuroids (of the layer), the shared count
     ``k = |A & B|`` under random membership of the same sizes is hypergeometric(n, a, b), with mean ``a b / n``.
     ``p = P(K >= k) = hypergeom.sf(k - 1, n, a, b)`` tests "more shared units than chance" (the paper's
-    mixed-selectivity claim, paper-spec 3.5, as a tested claim); ``q`` is its Benjamini-Hochberg adjustment over
+    mixed-selectivity claim, docs/methods.md §A3.5, as a tested claim); ``q`` is its Benjamini-Hochberg adjustment over
     the off-diagonal pairs of a layer.
 
     Parameters
@@ -492,7 +492,7 @@ def ensemble_overlap(
     if by_layer is None:
         by_layer = has_layer
     if by_layer and not has_layer:
-        raise ValueError("by_layer=True needs a 'layer' coord along 'neuroid'; none was found.")
+        raise ParameterError("by_layer=True needs a 'layer' coord along 'neuroid'; none was found.")
     M = np.asarray(m.values, dtype=bool)
     layers = np.unique(m.coords["layer"].values) if by_layer else [None]
     blocks = []
@@ -513,12 +513,12 @@ def ensemble_overlap(
             coords[f"other_{extra}"] = (OTHER, m.coords[extra].values)
     ds = xr.Dataset({n: (dims, a) for n, a in zip(("overlap", "expected", "p", "q"), arrs, strict=True)}, coords=coords)
     ds.attrs = {"metric": metric, "null": "hypergeometric (random membership of the same sizes)",
-                "reference": "paper-spec.md 3.5; Benjamini-Hochberg (1995)"}
+                "reference": "Tosato et al. (2023); Benjamini-Hochberg (1995); docs/methods.md §A3.5"}
     return unlabel(ds, is_labelled(membership))
 
 
 def class_mean_similarity(images: Any, labels: Any) -> xr.DataArray | np.ndarray:
-    """Cosine similarity of class-mean images (visual similarity of categories, paper-spec 3.5 [proposed]).
+    """Cosine similarity of class-mean images (visual similarity of categories, ours, docs/methods.md §A3.5).
 
     ``images``: array (n_images, ...) (flattened per image) or a DataArray whose first dim runs over images;
     ``labels``: (n_images,) or, for a DataArray, the name of a coord along its first dim.  Returns a DataArray
@@ -547,10 +547,10 @@ def _square(a: Any, name: str) -> np.ndarray:
     if isinstance(a, xr.Dataset):
         a = a["overlap"]
     if is_dataarray(a) and "layer" in a.dims:
-        raise ValueError(f"The {name!r} parameter has a 'layer' dim; select one layer first.")
+        raise ParameterError(f"The {name!r} parameter has a 'layer' dim; select one layer first.")
     arr = np.asarray(a, dtype=float)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise ValueError(f"The {name!r} parameter must be a square (category x category) matrix. Got {describe(arr)} instead.")
+        raise ParameterError(f"The {name!r} parameter must be a square (category x category) matrix. Got {describe(arr)} instead.")
     return arr
 
 
@@ -581,9 +581,9 @@ def overlap_vs_similarity(
     o = _square(overlap, "overlap")
     s = _square(similarity, "similarity")
     if o.shape != s.shape:
-        raise ValueError(f"'overlap' {o.shape} and 'similarity' {s.shape} must have the same shape.")
+        raise ParameterError(f"'overlap' {o.shape} and 'similarity' {s.shape} must have the same shape.")
     if o.shape[0] < 3:
-        raise ValueError("overlap_vs_similarity needs at least 3 categories (3 off-diagonal pairs).")
+        raise ParameterError("overlap_vs_similarity needs at least 3 categories (3 off-diagonal pairs).")
     o = (o + o.T) / 2
     s = (s + s.T) / 2
     iu = np.triu_indices(o.shape[0], 1)
@@ -631,7 +631,7 @@ def detect_ensembles(x: Any, detector: EnsembleDetector | None = None) -> xr.Dat
     X, da = _activity(x)
     det = EnsembleDetector(random_state=0) if detector is None else detector
     if not isinstance(det, EnsembleDetector):
-        raise TypeError(f"The 'detector' parameter must be an EnsembleDetector or None. Got {describe(det)} instead.")
+        raise InputTypeError(f"The 'detector' parameter must be an EnsembleDetector or None. Got {describe(det)} instead.")
     strength = det.fit(X).transform(X)
     k = det.n_ensembles_
     coords: dict = {ENSEMBLE: np.arange(k)}
@@ -678,7 +678,7 @@ def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> 
     F = np.asarray(_as_membership(found, "found").values, dtype=bool)
     R = np.asarray(_as_membership(reference, "reference").values, dtype=bool)
     if F.shape[1] != R.shape[1]:
-        raise ValueError(
+        raise ParameterError(
             f"'found' and 'reference' must have the same number of neuroids. Got {F.shape[1]} and {R.shape[1]}."
         )
     inter = R.astype(np.int64) @ F.T.astype(np.int64)

@@ -38,7 +38,7 @@ from ensembles.analysis._input import (
     scalar_result,
     unwrap,
 )
-from ensembles.errors import ParameterError
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
     "RDM_METRICS",
@@ -138,7 +138,7 @@ def rdm(
     conds, inverse = np.unique(labels, return_inverse=True)
     c = conds.size
     if c < 2:
-        raise ValueError(f"The 'labels' parameter must define at least 2 conditions. Got {c} instead.")
+        raise ParameterError(f"The 'labels' parameter must define at least 2 conditions. Got {c} instead.")
     counts = np.bincount(inverse, minlength=c)
 
     if metric == "crossnobis":
@@ -194,7 +194,7 @@ def _crossnobis(arr, inverse, c, *, n_folds, noise, random_state) -> np.ndarray:
     n, p = arr.shape
     counts = np.bincount(inverse, minlength=c)
     if counts.min() < n_folds:
-        raise ValueError(
+        raise ParameterError(
             f"metric='crossnobis' needs at least n_folds={n_folds} presentations of every condition; the smallest "
             f"condition has {int(counts.min())}. Use fewer folds or a non-cross-validated metric."
         )
@@ -267,7 +267,7 @@ def kendall_tau_a(a: Any, b: Any) -> Any:
     if labelled:
         return scalar_result(kendall_tau_a(a, b), True, name="kendall_tau_a", attrs={"statistic": "kendall_tau_a"})
     if a.shape != b.shape:
-        raise ValueError(f"kendall_tau_a needs two vectors of equal length. Got {a.size} and {b.size}.")
+        raise ParameterError(f"kendall_tau_a needs two vectors of equal length. Got {a.size} and {b.size}.")
     n = a.size
     if n < 2:
         return float("nan")
@@ -361,23 +361,23 @@ def compare_rdms(
         if set(sa) != set(sb):
             only_a = sorted(set(sa) - set(sb))
             only_b = sorted(set(sb) - set(sa))
-            raise ValueError(
+            raise ParameterError(
                 "The two RDMs are over different stimulus sets: "
                 f"{len(only_a)} condition(s) only in 'a' (e.g. {only_a[:5]}), "
                 f"{len(only_b)} only in 'b' (e.g. {only_b[:5]}). Compute both over the same stimuli."
             )
         if len(set(sa)) != len(sa):
-            raise ValueError("The conditions of RDM 'a' are not unique.")
+            raise ParameterError("The conditions of RDM 'a' are not unique.")
         pos = {s: i for i, s in enumerate(sb)}
         order = np.array([pos[s] for s in sa])
         mb = mb[np.ix_(order, order)]
     elif ma.shape != mb.shape:
-        raise ValueError(
+        raise ParameterError(
             f"The two RDMs must have the same number of conditions. Got {ma.shape[0]} ('a') and {mb.shape[0]} ('b')."
         )
     c = ma.shape[0]
     if c < 3:
-        raise ValueError(f"Comparing RDMs needs at least 3 conditions. Got {c}.")
+        raise ParameterError(f"Comparing RDMs needs at least 3 conditions. Got {c}.")
     iu = np.triu_indices(c, k=1)
     value = _similarity(ma[iu], mb[iu], method)
     boot = np.full(n_bootstrap, np.nan)
@@ -420,19 +420,19 @@ def _align_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
             if set(sx) != set(sy):
                 only_x = sorted(set(sx) - set(sy))
                 only_y = sorted(set(sy) - set(sx))
-                raise ValueError(
+                raise ParameterError(
                     "'x' and 'y' were recorded on different stimulus sets: "
                     f"{len(only_x)} stimulus_id(s) only in 'x' (e.g. {only_x[:5]}), "
                     f"{len(only_y)} only in 'y' (e.g. {only_y[:5]})."
                 )
             if len(np.unique(sx)) != sx.size or len(np.unique(sy)) != sy.size:
-                raise ValueError(
+                raise ParameterError(
                     "'x' and 'y' contain repeated stimulus_id values in different orders; average repeats first."
                 )
             pos = {s: i for i, s in enumerate(sy)}
             ya = ya[[pos[s] for s in sx]]
     if xa.shape[0] != ya.shape[0]:
-        raise ValueError(
+        raise ParameterError(
             f"'x' and 'y' must have the same number of presentations. Got {xa.shape[0]} and {ya.shape[0]}."
         )
     return xa, ya
@@ -473,7 +473,7 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
     debiased : bool
         ``False``: the biased estimator of Kornblith et al. (2019), CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on
         column-centred X, Y -- equivalently HSIC(K, L) = tr(KHLH)/(n − 1)², as in Brain-Score's ``cka`` metric.
-        ``True``: CKA from the unbiased HSIC estimator of Song et al. (2012) (neuro-methods.md §5.2),
+        ``True``: CKA from the unbiased HSIC estimator of Song et al. (2012) (docs/methods.md §A5.3),
         CKA_u = HSIC_u(K, L)/√(HSIC_u(K, K) HSIC_u(L, L)); needs n ≥ 4.  The biased value is inflated when
         p, q ≫ n (two independent 50 × 2000 Gaussian matrices: ≈ 0.98 biased, ≈ 0 debiased).
 
@@ -489,13 +489,13 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
     yc = ya - ya.mean(axis=0)
     if debiased:
         if n < 4:
-            raise ValueError(f"Debiased CKA needs at least 4 presentations. Got {n}.")
+            raise ParameterError(f"Debiased CKA needs at least 4 presentations. Got {n}.")
         hxy, hxx, hyy = _hsic_u(xc, yc), _hsic_u(xc, xc), _hsic_u(yc, yc)
         den = hxx * hyy
         value = float(hxy / np.sqrt(den)) if den > 0 else float("nan")
     else:
         if n < 2:
-            raise ValueError(f"CKA needs at least 2 presentations. Got {n}.")
+            raise ParameterError(f"CKA needs at least 2 presentations. Got {n}.")
         num = _gram_inner(xc, yc)
         den = np.sqrt(_gram_inner(xc, xc) * _gram_inner(yc, yc))
         value = float(num / den) if den > 0 else float("nan")
@@ -537,7 +537,7 @@ def _select_neuroids(arr: np.ndarray, da: xr.DataArray | None, neuroids: Any) ->
             ids = da["neuroid_id"].values
             missing = set(ids.astype(str)) - set(neuroids["neuroid"].values.astype(str))
             if missing:
-                raise ValueError(
+                raise ParameterError(
                     f"The 'neuroids' mask lacks {len(missing)} neuroid_id(s) of 'x' (e.g. {sorted(missing)[:3]})."
                 )
             neuroids = neuroids.sel(neuroid=ids).values
@@ -553,9 +553,9 @@ def _select_neuroids(arr: np.ndarray, da: xr.DataArray | None, neuroids: Any) ->
         if idx.size and (idx.min() < -p or idx.max() >= p):
             raise param_error("neuroids", f"integer indices in [0, {p})", sel)
     else:
-        raise param_error("neuroids", "a boolean mask or integer indices", sel, exc=TypeError)
+        raise param_error("neuroids", "a boolean mask or integer indices", sel, exc=InputTypeError)
     if idx.size == 0:
-        raise ValueError("The 'neuroids' selection is empty; decoding needs at least one neuroid.")
+        raise ParameterError("The 'neuroids' selection is empty; decoding needs at least one neuroid.")
     return arr[:, idx]
 
 
@@ -609,9 +609,9 @@ def decode(
         raise param_error("cv", "an int >= 2", cv)
     classes, counts = np.unique(y, return_counts=True)
     if classes.size < 2:
-        raise ValueError(f"The 'labels' parameter must contain at least 2 classes. Got {classes.size}.")
+        raise ParameterError(f"The 'labels' parameter must contain at least 2 classes. Got {classes.size}.")
     if counts.min() < cv:
-        raise ValueError(
+        raise ParameterError(
             f"Every class needs at least cv={cv} presentations for stratified cross-validation; class "
             f"{classes[np.argmin(counts)]!r} has {int(counts.min())}."
         )
@@ -645,7 +645,7 @@ def participation_ratio(x: Any) -> Any:
     """
     arr, da = _matrix(x, "x")
     if arr.shape[0] < 2:
-        raise ValueError(f"participation_ratio needs at least 2 presentations. Got {arr.shape[0]}.")
+        raise ParameterError(f"participation_ratio needs at least 2 presentations. Got {arr.shape[0]}.")
     xc = arr - arr.mean(axis=0)
     tr = float(np.sum(xc * xc))
     tr2 = _gram_inner(xc, xc)
@@ -675,7 +675,7 @@ def _eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
     arr, _ = _matrix(x, "x")
     n = arr.shape[0]
     if n < 2:
-        raise ValueError(f"eigenspectrum needs at least 2 presentations. Got {n}.")
+        raise ParameterError(f"eigenspectrum needs at least 2 presentations. Got {n}.")
     xc = arr - arr.mean(axis=0)
     if n >= arr.shape[1]:
         # eigendecomposition of the (n_neuroids x n_neuroids) scatter matrix: much cheaper than an SVD of X for n >> p
@@ -689,7 +689,7 @@ def _eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
         return s2 / (n - 1)
     arr2, _ = _matrix(x2, "x2")
     if arr2.shape != arr.shape:
-        raise ValueError(f"'x2' must have the shape of 'x' {arr.shape}. Got {arr2.shape}.")
+        raise ParameterError(f"'x2' must have the shape of 'x' {arr.shape}. Got {arr2.shape}.")
     x2c = arr2 - arr2.mean(axis=0)
     return np.sum((xc @ vt.T) * (x2c @ vt.T), axis=0) / (n - 1)
 
@@ -724,7 +724,7 @@ def eigenspectrum_alpha(
     The fit follows the authors' ``get_powerlaw(ss, trange)`` (MouseLand stringer-pachitariu-et-al-2018b,
     ``utils.py``): weighted least squares of log λ_n on −log n with weights 1/n, over the 0-based component indices
     ``range(*fit_range)``, i.e. ranks n = 12 … 500 for the default ``(11, 500)``.  Mouse V1 on 2800 natural images:
-    α ≈ 1 (neuro-methods.md §2.1).  The range is clipped to the components available (min(n_presentations − 1,
+    α ≈ 1 (Stringer et al. 2019).  The range is clipped to the components available (min(n_presentations − 1,
     n_neuroids)) and to the positive eigenvalues; the clipped range is reported in the result.
 
     Parameters
@@ -752,7 +752,7 @@ def eigenspectrum_alpha(
     idx = np.arange(start, stop)
     idx = idx[ss[idx] > 0] if idx.size else idx
     if idx.size < min_points:
-        raise ValueError(
+        raise ParameterError(
             f"eigenspectrum_alpha: only {idx.size} positive components in fit_range={tuple(fit_range)} "
             f"(spectrum has {ss.size} components, {arr_rank} non-zero); need at least min_points={min_points}. "
             f"Use more presentations/neuroids or a lower fit range, e.g. fit_range=(0, {max(arr_rank, 1)})."
@@ -804,7 +804,9 @@ def summarize_geometry(
     if not isinstance(act, xr.DataArray):  # a plain (n_presentations, n_neuroids) array: one layer, no labels
         act = xr.DataArray(np.asarray(act), dims=(C.PRESENTATION, C.NEUROID))
     else:
-        from ensembles.record import select_presentations  # the one selection (last checkpoint, correct + held out)
+        from ensembles.record import (
+            select_presentations,  # the one selection (last checkpoint, correct + held out)
+        )
 
         act = select_presentations(act, correct_only=correct_only)
     if set(act.dims) != {"presentation", "neuroid"}:
@@ -832,7 +834,7 @@ def summarize_geometry(
         x = act.isel(neuroid=np.flatnonzero(layer_values == layer))
         p = int(x.sizes["neuroid"])
         if p == 0:
-            raise ValueError(f"The 'layers' parameter asks for layer {layer!r}, which the recording lacks.")
+            raise ParameterError(f"The 'layers' parameter asks for layer {layer!r}, which the recording lacks.")
         arr = np.asarray(x.values, dtype=np.float64)
         ok = np.isfinite(arr).all(axis=1)
         arr = arr[ok]

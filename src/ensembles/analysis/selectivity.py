@@ -1,4 +1,4 @@
-"""Class selectivity of single neuroids, given responses and class labels (neuro-methods.md §4).
+"""Class selectivity of single neuroids, given responses and class labels (docs/methods.md §A2).
 
 Statistics (one value per neuroid unless noted), each with its significance:
 
@@ -11,7 +11,7 @@ Statistics (one value per neuroid unless noted), each with its significance:
 - :func:`anova` -- one-way F across classes, p (F distribution, as ``scipy.stats.f_oneway``), η² = SS_b/SS_t and
   ω² = (SS_b - (k - 1)MS_w)/(SS_t + MS_w) (Hays 1963; Olejnik & Algina 2003).
 - :func:`mutual_information` -- plug-in I(class; response) in bits with equal-population response bins, minus the
-  mean over label shuffles (shuffle bias correction), shuffle p-value (neuro-methods §4.2).
+  mean over label shuffles (shuffle bias correction), shuffle p-value (docs/methods.md §A2.5).
 - :func:`tuning_sparseness` -- a sparseness measure of the class-mean tuning curve (lifetime sparseness across
   classes); label-shuffle p-value.
 - :func:`n_driven_classes` -- how many classes drive each neuroid significantly: one-sided Welch t (or
@@ -360,7 +360,7 @@ def class_selectivity_index(
         ``q`` (Benjamini–Hochberg over neuroids).
     """
     if not np.isscalar(epsilon) or not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"The 'epsilon' parameter must be a finite number >= 0. Got {describe(epsilon)} instead.")
+        raise ParameterError(f"The 'epsilon' parameter must be a finite number >= 0. Got {describe(epsilon)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     shift = _pilot(ctx)
@@ -443,7 +443,7 @@ def dprime(
     """Sensitivity index d' of the preferred class vs all other presentations, per neuroid.
 
     d' = (μ_pref - μ_rest)/√((σ²_pref + σ²_rest)/2) with sample variances (ddof = 1) across presentations
-    (neuro-methods §4.1; Green & Swets 1966).  Zero variance in both groups gives ±inf (or NaN if the means are
+    (Green & Swets 1966; docs/methods.md §A2.3).  Zero variance in both groups gives ±inf (or NaN if the means are
     equal too).  The shuffle null recomputes the preferred class for every permutation.
 
     Returns
@@ -453,7 +453,7 @@ def dprime(
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2) or ctx.n - ctx.counts.min() < 2:
-        raise ValueError(
+        raise ParameterError(
             f"The 'labels' parameter must give every class at least 2 presentations for d'. "
             f"Got class counts {ctx.counts.tolist()} instead."
         )
@@ -499,7 +499,7 @@ def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: 
     ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k
     if N <= k:
-        raise ValueError(
+        raise ParameterError(
             f"The 'labels' parameter must leave N - k > 0 degrees of freedom; got N = {N} presentations in k = {k} "
             "classes."
         )
@@ -645,10 +645,10 @@ def n_driven_classes(
     check_choice("correction", correction, CORRECTIONS)
     check_choice("test", test, ("welch", "mannwhitney"))
     if not np.isscalar(alpha) or not 0 < alpha < 1:
-        raise ValueError(f"The 'alpha' parameter must be in (0, 1). Got {describe(alpha)} instead.")
+        raise ParameterError(f"The 'alpha' parameter must be in (0, 1). Got {describe(alpha)} instead.")
     ctx = _prepare(x, labels, dim, nan_policy)
     if np.any(ctx.counts < 2):
-        raise ValueError(
+        raise ParameterError(
             f"The 'labels' parameter must give every class at least 2 presentations. Got class counts "
             f"{ctx.counts.tolist()} instead."
         )
@@ -758,7 +758,7 @@ def mutual_information(
     Responses are discretised into ``n_bins`` equal-population bins per neuroid (ties share a bin; keep ``n_bins``
     fixed across models and report it).  The plug-in estimate I = Σ p(s, r) log₂[p(s, r)/(p(s)p(r))] is biased
     upwards; the corrected value subtracts the mean plug-in MI over ``n_shuffles`` label permutations
-    (neuro-methods §4.2), and p = (1 + #{I_π ≥ I})/(1 + n_shuffles).  A constant neuroid has I = 0.
+    (docs/methods.md §A2.5), and p = (1 + #{I_π ≥ I})/(1 + n_shuffles).  A constant neuroid has I = 0.
 
     Returns
     -------
@@ -766,7 +766,7 @@ def mutual_information(
     ``mi_bias`` (mean shuffled MI), ``p``, ``q``.
     """
     if not isinstance(n_bins, (int, np.integer)) or isinstance(n_bins, bool) or n_bins < 2:
-        raise ValueError(f"The 'n_bins' parameter must be an int >= 2. Got {describe(n_bins)} instead.")
+        raise ParameterError(f"The 'n_bins' parameter must be an int >= 2. Got {describe(n_bins)} instead.")
     n_shuffles = _check_shuffles(n_shuffles)
     ctx = _prepare(x, labels, dim, nan_policy)
     N, k = ctx.n, ctx.k

@@ -1,6 +1,6 @@
 """Sparseness of responses: lifetime (one neuroid across stimuli) and population (one stimulus across neuroids).
 
-Definitions, edge-case policies and reference values follow ``neuro-methods.md`` §1.
+Definitions, edge-case policies and reference values are in ``docs/methods.md`` §A1.
 
 Measures (``measure=``)
     ``"vinje-gallant"``  S = [1 - (Σr)²/(n Σr²)] / (1 - 1/n), 0 (dense) ... 1 (sparse); Vinje & Gallant 2000, Science
@@ -17,7 +17,7 @@ Measures (``measure=``)
     ``"kurtosis-moment"`` population-moment form m₄/m₂² - 3 (Field 1994; equals ``scipy.stats.kurtosis`` with the
                          default ``bias=True``).
 
-Policies (neuro-methods §1.6), recorded in the attrs of DataArray results
+Policies (docs/methods.md §A1.4), recorded in the attrs of DataArray results
     silent (all-zero) vector → NaN, counted in ``n_silent``; constant non-zero vector → S = H = G = 0, a = 1, kurtosis
     NaN (counted in ``n_constant``); fewer than two values → NaN; ``negative="raise"`` (default) | ``"clip"``
     (max(r, 0)) | ``"abs"`` | ``"shift"`` (subtract the vector's minimum, Kreiman et al. 2006) | ``"allow"`` (only for
@@ -55,7 +55,7 @@ from ensembles.analysis._input import (
     renamed_keywords,
 )
 from ensembles.analysis._input import resolve_labels as _resolve_labels
-from ensembles.errors import ParameterError
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
     "MEASURES",
@@ -125,7 +125,7 @@ def _apply_policies(a: Any, *, negative: str, nan_policy: str, measure: str, nam
         raise ParameterError(
             f"The {name!r} parameter must be non-negative under negative='raise' (the default; measure="
             f"{measure!r}). Got a minimum of {float(res[1]):.6g} instead. Choose negative='clip', 'abs' "
-            f"or 'shift' (neuro-methods.md §1.6), or record responses after the nonlinearity."
+            f"or 'shift' (docs/methods.md §A1.4), or record responses after the nonlinearity."
         )
     if negative == "clip":
         a = np.where(a < 0, 0.0, a) if not _xr.is_dask(a) else a.clip(min=0)
@@ -289,7 +289,7 @@ def sparseness(
     dim : str
         The dim reduced: ``"presentation"`` for lifetime, ``"neuroid"`` for population sparseness.
     negative : {"raise", "clip", "abs", "shift", "allow"}
-        What to do with negative responses (neuro-methods.md §1.6).
+        What to do with negative responses (docs/methods.md §A1.4).
     nan_policy : {"propagate", "omit", "raise"}
 
     Returns
@@ -348,7 +348,7 @@ def population_sparseness(
     """Population sparseness: one value per presentation across neuroids (reduces ``dim``, default ``"neuroid"``).
 
     Defaults to Hoyer's measure, the per-sample sparseness of Tosato et al. 2023 (Hoyer 2004).  The Allen population
-    aggregate is ``np.nanmean`` of the per-stimulus Vinje–Gallant S (neuro-methods §1.5).  Parameters and returns as
+    aggregate is ``np.nanmean`` of the per-stimulus Vinje–Gallant S (docs/methods.md §A1.6).  Parameters and returns as
     :func:`sparseness`.
     """
     return sparseness(x, measure, dim=dim, negative=negative, nan_policy=nan_policy)
@@ -432,7 +432,7 @@ def fraction_active(
     default = {">0": 0.0, "fraction_of_max": 0.5, "sd_above_baseline": 2.0}[mode]
     thr = default if threshold is None else threshold
     if not np.isscalar(thr) or not np.isfinite(thr):
-        raise ValueError(f"The 'threshold' parameter must be a finite number. Got {describe(thr)} instead.")
+        raise ParameterError(f"The 'threshold' parameter must be a finite number. Got {describe(thr)} instead.")
     lay = _xr.to_last(x, dim)
     x = _xr.unwrap(x)
     a, _ = check_finite(lay.data, nan_policy=nan_policy)
@@ -443,7 +443,7 @@ def fraction_active(
         if lay.template is None:
             arr = np.asarray(x, dtype=np.float64) if not _xr.is_dask(x) else x
         elif presentation_dim not in x.dims:
-            raise ValueError(f"presentation_dim={presentation_dim!r} not found in x dims {tuple(x.dims)}")
+            raise ParameterError(f"presentation_dim={presentation_dim!r} not found in x dims {tuple(x.dims)}")
         if mode == "fraction_of_max":
             if lay.template is None:
                 nmax = np.nanmax(arr, axis=0)  # (n_neuroids,)
@@ -454,21 +454,21 @@ def fraction_active(
             per_neuroid = thr * per_neuroid
         else:
             if baseline is None:
-                raise ValueError(
+                raise ParameterError(
                     "The 'baseline' parameter must be responses of shape (n_baseline, n_neuroids) for "
                     "mode='sd_above_baseline'. Got None instead."
                 )
             if lay.template is None:
                 b = np.asarray(baseline, dtype=np.float64)
                 if b.ndim != 2 or b.shape[1] != np.shape(x)[1]:
-                    raise ValueError(
+                    raise ParameterError(
                         f"The 'baseline' parameter must have shape (n_baseline, {np.shape(x)[1]}). "
                         f"Got {describe(b)} instead."
                     )
                 per_neuroid = xr.DataArray(np.nanmean(b, 0) + thr * np.nanstd(b, 0, ddof=1), dims=("neuroid",))
             else:
                 if not _xr.is_dataarray(baseline) or presentation_dim not in baseline.dims:
-                    raise ValueError(
+                    raise ParameterError(
                         f"The 'baseline' parameter must be a DataArray with a {presentation_dim!r} dim for DataArray "
                         f"input. Got {describe(baseline)} instead."
                     )
@@ -480,7 +480,7 @@ def fraction_active(
         else:
             other = [d for d in per_neuroid.dims if d not in lay.template.dims]
             if other:
-                raise ValueError(f"baseline dims {per_neuroid.dims} do not match x dims {tuple(x.dims)}")
+                raise ParameterError(f"baseline dims {per_neuroid.dims} do not match x dims {tuple(x.dims)}")
             theta = per_neuroid.broadcast_like(lay.template).transpose(*lay.template.dims).values
     active = a > theta
     if nan_policy == "omit":
@@ -553,7 +553,7 @@ def image_selectivity(x: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATIO
     float (1-D input), numpy.ndarray or xr.DataArray (one value per neuroid).
     """
     if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool):
-        raise TypeError(f"The 'num_steps' parameter must be an int. Got {describe(num_steps)} instead.")
+        raise InputTypeError(f"The 'num_steps' parameter must be an int. Got {describe(num_steps)} instead.")
     if not is_labelled(x) and not _xr.is_dask(x) and np.shape(x) == (0,):
         return float("nan")  # fewer than 2 conditions (AllenSDK's behaviour)
     x = _xr.unwrap(x, ndim=None)
@@ -615,7 +615,7 @@ def condition_means(
     dim : str
         The presentation dim.
     new_dim : str
-        Name of the dim of the result (default ``"stimulus"``, style.md §4); its coord holds the sorted unique labels
+        Name of the result's dim (default ``"stimulus"``, docs/methods.md §D1); its coord holds the sorted unique labels
         and an ``n_presentations`` coord counts the presentations averaged.
     nan_policy : {"propagate", "omit", "raise"}
         ``"propagate"``: a condition with a NaN response is NaN for that neuroid; ``"omit"``: NaN entries are skipped.
@@ -665,7 +665,7 @@ def subsample_sparseness(
 ) -> xr.Dataset | Result:
     """Sparseness at a matched n: draw ``n`` entries along ``dim`` without replacement, ``n_bootstrap`` times.
 
-    Sparseness measures depend on n (neuro-methods §1.6, §2.2): compare a 1000-unit layer with a 300-cell 2-photon
+    Sparseness measures depend on n (docs/methods.md §A1.4, §A1.7): compare a 1000-unit layer with a 300-cell 2-photon
     plane at ``n=300``.  Each draw computes :func:`sparseness` along ``dim`` on the subsample; with ``aggregate``
     (``"mean"`` / ``"median"``, NaN-aware) the vectors of a draw are summarised into one number (the Allen population
     aggregate is the mean over stimuli), with ``aggregate=None`` the per-vector values are kept.
@@ -682,11 +682,11 @@ def subsample_sparseness(
     lay = _xr.to_last(x, dim)
     N = lay.n
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not (2 <= n <= N):
-        raise ValueError(f"The 'n' parameter must be an int with 2 <= n <= {N} (the length of {dim!r}). Got {n!r}.")
+        raise ParameterError(f"The 'n' parameter must be an int with 2 <= n <= {N} (the length of {dim!r}). Got {n!r}.")
     if not isinstance(n_bootstrap, (int, np.integer)) or isinstance(n_bootstrap, bool) or n_bootstrap < 1:
         raise ParameterError(f"The 'n_bootstrap' parameter must be a positive int. Got {n_bootstrap!r} instead.")
     if not 0 < ci < 1:
-        raise ValueError(f"The 'ci' parameter must be in (0, 1). Got {ci!r} instead.")
+        raise ParameterError(f"The 'ci' parameter must be in (0, 1). Got {ci!r} instead.")
     rng = np.random.default_rng(random_state)
     (data,) = _xr.compute(lay.data)
     data = _apply_policies(data, negative=negative, nan_policy=nan_policy, measure=m)

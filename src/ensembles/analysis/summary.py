@@ -20,6 +20,7 @@ from ensembles._validation import check_choice, describe
 from ensembles.analysis import ensembles as ens
 from ensembles.analysis import selectivity as sel
 from ensembles.analysis import sparsity as sp
+from ensembles.errors import InputTypeError, ParameterError
 from ensembles.record import select_presentations
 
 __all__ = ["MEASURE_GROUPS", "summarize"]
@@ -135,7 +136,7 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
         for i, c in enumerate(ds[cat].values):
             rows.append(_row(base, "n_driven_neuroids", "count", drv[i].sum(), drv.shape[1], cls=c))
     if "ensembles" in groups:
-        # Tosato et al.'s rule (paper-spec §3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer
+        # Tosato et al.'s rule (docs/methods.md §A3.4): mu_i^c > (1 + tau) * mean_{j != i} mu_j^c, within this layer
         member = ens.category_ensembles(x, labels, rule="paper", tau=1.0, by_layer=False)
         size = np.asarray(member.sum(C.NEUROID).values, dtype=np.float64)
         n_units = member.sizes[C.NEUROID]
@@ -174,7 +175,7 @@ def summarize(
         The selection is :func:`ensembles.record.select_presentations`, the one used by every table of the package.
     keep_held_out : bool
         With ``correct_only``, also keep every presentation of a class held out of training (``held_out`` coord;
-        such a class is never predicted correctly, paper-spec §3.6).  Default True, as everywhere in the package;
+        such a class is never predicted correctly, docs/methods.md §A3.6).  Default True, as everywhere in the package;
         the rows then have ``subset = "correct+held_out"``.
     measures : sequence of str, optional
         Subset of :data:`MEASURE_GROUPS` (default: all).
@@ -185,7 +186,7 @@ def summarize(
     n_shuffles, n_bins, alpha, random_state
         Passed to the selectivity statistics (label shuffles, MI bins, significance level).
     negative : str
-        Negative-value policy of the sparseness measures (neuro-methods §1.6).
+        Negative-value policy of the sparseness measures (docs/methods.md §A1.4).
 
     Returns
     -------
@@ -196,19 +197,19 @@ def summarize(
     """
     if isinstance(rec, xr.Dataset):
         if C.ACTIVITY not in rec.data_vars:
-            raise ValueError(f"The 'rec' parameter must be a recording with an {C.ACTIVITY!r} variable. "
+            raise ParameterError(f"The 'rec' parameter must be a recording with an {C.ACTIVITY!r} variable. "
                              f"Got variables {tuple(rec.data_vars)} instead.")  # fmt: skip
         act, attrs = rec[C.ACTIVITY], dict(rec.attrs)
     elif isinstance(rec, xr.DataArray):
         act, attrs = rec, dict(rec.attrs)
     else:
-        raise TypeError(f"The 'rec' parameter must be an xr.Dataset recording or an xr.DataArray. Got {describe(rec)}.")
+        raise InputTypeError(f"The 'rec' parameter must be an xr.Dataset recording or an xr.DataArray. Got {describe(rec)}.")
     for d in (C.PRESENTATION, C.NEUROID):
         if d not in act.dims:
-            raise ValueError(f"dim={d!r} not found in rec dims {tuple(act.dims)}")
+            raise ParameterError(f"dim={d!r} not found in rec dims {tuple(act.dims)}")
     extra = [d for d in act.dims if d not in (C.PRESENTATION, C.NEUROID, C.CHECKPOINT, "run")]
     if extra:
-        raise ValueError(f"The 'rec' parameter has unsupported dims {extra}; expected presentation, neuroid and "
+        raise ParameterError(f"The 'rec' parameter has unsupported dims {extra}; expected presentation, neuroid and "
                          "optionally checkpoint, run")  # fmt: skip
     groups = MEASURE_GROUPS if measures is None else tuple(measures)
     for g in groups:
@@ -227,7 +228,7 @@ def summarize(
             elif isinstance(checkpoint, (int, np.integer)) and -n_ck <= checkpoint < n_ck:
                 idxs = [int(checkpoint) % n_ck]
             else:
-                raise ValueError(f"The 'checkpoint' parameter must be an index in [-{n_ck}, {n_ck}) or 'all'. "
+                raise ParameterError(f"The 'checkpoint' parameter must be an index in [-{n_ck}, {n_ck}) or 'all'. "
                                  f"Got {checkpoint!r} instead.")  # fmt: skip
             cks = [(i, a_run.isel({C.CHECKPOINT: i})) for i in idxs]
         else:
@@ -247,7 +248,7 @@ def _summarize_one(a, attrs, run_val, ck, correct_only, keep_held_out, layers, g
     subset = "all"
     if correct_only and "correct" in a.coords:
         if a.coords["correct"].ndim != 1:
-            raise ValueError(f"coord 'correct' must be 1-D along presentation; got dims {a.coords['correct'].dims}")
+            raise ParameterError(f"coord 'correct' must be 1-D along presentation; got dims {a.coords['correct'].dims}")
         a = select_presentations(a, correct_only=True, keep_held_out=keep_held_out)
         subset = "correct"
         if keep_held_out and "held_out" in a.coords and bool(np.asarray(a.coords["held_out"].values).any()):
@@ -269,7 +270,7 @@ def _summarize_one(a, attrs, run_val, ck, correct_only, keep_held_out, layers, g
         chosen = np.unique(lay) if layers is None else np.asarray(list(layers))
         missing = [v for v in chosen if v not in set(lay.tolist())]
         if missing:
-            raise ValueError(f"The 'layers' parameter must name layers of the recording {np.unique(lay).tolist()}. "
+            raise ParameterError(f"The 'layers' parameter must name layers of the recording {np.unique(lay).tolist()}. "
                              f"Got {missing} instead.")  # fmt: skip
         parts = [(int(v), a.isel({C.NEUROID: np.flatnonzero(lay == v)})) for v in chosen]
     else:

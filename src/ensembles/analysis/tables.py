@@ -3,7 +3,7 @@
 This is the one producer of the tables that ``ensembles analyze``, ``ensembles demo`` and the sweep reports write
 (``ensembles.workflows`` only composes these functions; it computes nothing itself).  Every function chooses
 presentations with :func:`ensembles.record.select_presentations` (the last checkpoint, correctly classified
-presentations, every presentation of a held-out class: paper-spec §3.1 and §3.6), so the same recording gives the
+presentations, every presentation of a held-out class: docs/methods.md §A3.1 and §A3.6), so the same recording gives the
 same numbers in every table, in :func:`ensembles.analysis.summary.summarize` and in a sweep's combined summary.
 
 Tables (one row per ...; the columns are documented in ``docs/architecture.md``):
@@ -44,7 +44,7 @@ from ensembles.analysis.ensembles import category_ensembles, ensemble_overlap
 from ensembles.analysis.inhibition import currents_by_ensemble, input_currents, weight_statistics
 from ensembles.analysis.selectivity import class_selectivity_index, n_driven_classes
 from ensembles.analysis.sparsity import lifetime_sparseness, population_sparseness
-from ensembles.errors import DataFileError
+from ensembles.errors import DataFileError, ParameterError
 from ensembles.record import select_presentations
 
 __all__ = [
@@ -103,7 +103,7 @@ def _nonneg(x: xr.DataArray, negative: str) -> xr.DataArray:
 
 
 def _membership(x: xr.DataArray, labels: np.ndarray, tau: float) -> np.ndarray:
-    """Boolean (n_classes, n_neuroids) ensembles by the authors' leave-one-out rule (paper-spec §3.4), rows in
+    """Boolean (n_classes, n_neuroids) ensembles by the authors' leave-one-out rule (docs/methods.md §A3.4), rows in
     sorted class order."""
     m = category_ensembles(x.assign_coords(label=(C.PRESENTATION, np.asarray(labels))), "label", rule="paper",
                            tau=tau, by_layer=False)
@@ -170,7 +170,7 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
     correct_only, keep_held_out
         Passed to :func:`ensembles.record.select_presentations`.
     tau, alpha
-        The ensemble rule's contrast (paper-spec §3.4) and the significance level of the driven-class test.
+        The ensemble rule's contrast (docs/methods.md §A3.4) and the significance level of the driven-class test.
     n_bootstrap, n_shuffles
         Bootstrap resamples of the sparseness CIs; label shuffles of the ensemble-size null (0 = none).
     negative
@@ -191,7 +191,7 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
     y = np.asarray(sel["label"].values)
     classes = np.unique(y)
     if y.size < 2 or classes.size < 2:
-        raise ValueError(f"recording {name!r}: need at least 2 presentations of 2 classes for the analysis; {used}")
+        raise DataFileError(f"recording {name!r}: need at least 2 presentations of 2 classes for the analysis; {used}")
     if not bool((sel[C.ACTIVITY] != 0).any()):
         raise DataFileError(f"recording {name!r}: every activity value is zero on the {used}; there is nothing to "
                             "analyse (was the recording written after training, at the right site?)")
@@ -349,7 +349,7 @@ def zero_shot_rows(held: xr.Dataset, ref: xr.Dataset, model: str, *, correct_onl
     like).  Returns the rows and a description of the presentations used in each run.
     """
     if "held_out" not in held.coords:
-        raise ValueError("The 'held' parameter must be a recording with a 'held_out' coord (a run trained without "
+        raise ParameterError("The 'held' parameter must be a recording with a 'held_out' coord (a run trained without "
                          "some classes).")
     y_held = np.asarray(held["label"].values)
     held_classes = sorted({int(c) for c in np.unique(y_held[np.asarray(held["held_out"].values, dtype=bool)])})
@@ -417,6 +417,7 @@ def current_rows(sel: xr.Dataset, params: Sequence[Mapping[str, Any]], inputs: S
         act = np.asarray(layer_activity(sel, layer).values)
         err = float(np.max(np.abs(np.maximum(e + i + b, 0) - act)) / max(float(np.max(np.abs(act))), 1e-12))
         memb = _membership(layer_activity(sel, layer).clip(min=0), y, tau)
+        # currents_by_ensemble returns columns (a Result) on numpy input; one row per record here
         for r in pd.DataFrame(dict(currents_by_ensemble(e, i, b, y, memb, classes=classes))).to_dict("records"):
             r["class"] = names[int(r["class"])]
             rows.append({"model": name, "layer": layer, "reconstruction_error": err, **r})
@@ -465,10 +466,10 @@ def across_seeds(df: pd.DataFrame, by: list[str], *, value: str = "value", seed:
     from scipy import stats
 
     if not 0 < confidence < 1:
-        raise ValueError(f"The 'confidence' parameter must be in (0, 1). Got {confidence!r} instead.")
+        raise ParameterError(f"The 'confidence' parameter must be in (0, 1). Got {confidence!r} instead.")
     missing = [c for c in [*by, value] if c not in df.columns]
     if missing:
-        raise ValueError(f"The 'df' parameter must have columns {[*by, value]}; missing {missing}")
+        raise ParameterError(f"The 'df' parameter must have columns {[*by, value]}; missing {missing}")
     rows = []
     for key, g in df.groupby(by, sort=False, dropna=False) if by else [((), df)]:
         key = key if isinstance(key, tuple) else (key,)

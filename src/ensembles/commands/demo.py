@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ensembles.errors import ParameterError
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -37,7 +39,7 @@ def _held_out(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(f"--held-out must be comma-separated class numbers or 'none'. Got {text!r} instead.") from None
+        raise ParameterError(f"--held-out must be comma-separated class numbers or 'none'. Got {text!r} instead.") from None
 
 
 def run(args) -> int:

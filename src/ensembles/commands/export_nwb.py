@@ -6,6 +6,8 @@ import argparse
 import warnings
 from pathlib import Path
 
+from ensembles.errors import ParameterError
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if "checkpoint" in rec.dims:
         n = rec.sizes["checkpoint"]
         if not -n <= args.checkpoint < n:
-            raise ValueError(f"--checkpoint {args.checkpoint} is out of range: the recording has {n} checkpoints.")
+            raise ParameterError(f"--checkpoint {args.checkpoint} is out of range: the recording has {n} checkpoints.")
         rec = rec.isel(checkpoint=args.checkpoint)
         rec = rec.drop_vars([v for v in ("epoch", "checkpoint") if v in rec.coords], errors="ignore")
     subject = {

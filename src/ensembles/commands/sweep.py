@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from ensembles.errors import ParameterError
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -28,7 +30,7 @@ def run(args) -> int:
     from ensembles.sweep import run_sweep
 
     if args.retries is not None and args.retries < 0:
-        raise ValueError(f"--retries must be a non-negative integer. Got {args.retries} instead.")
+        raise ParameterError(f"--retries must be a non-negative integer. Got {args.retries} instead.")
     result = run_sweep(args.sweep_file, args.out, scheduler=args.scheduler, retries=args.retries,
                        dry_run=args.dry_run, progress=not args.no_progress, force=args.force)
     if args.dry_run:

@@ -34,8 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ensembles.errors import DataFileError
 
-class CorruptDatasetError(ValueError):
+
+class CorruptDatasetError(DataFileError):
     """A dataset file exists but is damaged: truncated, inconsistent or not in the expected format."""
 
 

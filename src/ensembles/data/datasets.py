@@ -57,6 +57,7 @@ import numpy as np
 from ensembles._validation import check_choice, closest, param_error
 from ensembles.data import _formats
 from ensembles.data._formats import ChecksumError, CorruptDatasetError, Digest
+from ensembles.errors import EnsemblesError, InputTypeError, ParameterError
 
 __all__ = [
     "DATASETS",
@@ -79,7 +80,7 @@ DOWNLOAD_TIMEOUT = 60.0  # seconds, per network operation (urllib's ``timeout``)
 _DIGITS = tuple(str(i) for i in range(10))
 
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(EnsemblesError, FileNotFoundError):
     """A dataset is not present in any of the places looked, and could not be downloaded."""
 
 
@@ -97,7 +98,7 @@ class _Spec:
     homepage: str
 
 
-# MNIST constants 0.1307/0.3081 are used for MNIST, Fashion-MNIST and digits (paper-spec.md section 2).
+# MNIST constants 0.1307/0.3081 are used for MNIST, Fashion-MNIST and digits (the authors' code; docs/methods.md §M2.2).
 _MNIST_NORM = ((0.1307,), (0.3081,))
 SPECS = {
     "digits": _Spec("digits", "scikit-learn 8x8 digits", "digits", {"train": 1442, "test": 355}, (8, 8), _DIGITS,
@@ -528,10 +529,10 @@ class DatasetInfo:
 
 def _check_name(name) -> str:
     if not isinstance(name, str):
-        raise param_error("name", f"a dataset name, one of {', '.join(DATASETS)}", name, exc=TypeError)
+        raise param_error("name", f"a dataset name, one of {', '.join(DATASETS)}", name, exc=InputTypeError)
     if name not in DATASETS:
         hint = closest(name.lower(), DATASETS)
-        raise ValueError(
+        raise ParameterError(
             f"Unknown dataset {name!r}. Known datasets: {', '.join(DATASETS)}."
             + (f" Did you mean {' or '.join(repr(h) for h in hint)}?" if hint else "")
         )
@@ -605,9 +606,9 @@ def load_dataset(name: str, split: str = "train", root=None, *, normalize: str =
     check_choice("split", split, SPLITS)
     check_choice("normalize", normalize, NORMALIZATIONS)
     if not isinstance(download, bool):
-        raise param_error("download", "True or False", download, exc=TypeError)
+        raise param_error("download", "True or False", download, exc=InputTypeError)
     if root is not None and not isinstance(root, (str, os.PathLike)):
-        raise param_error("root", "a directory path (str or os.PathLike) or None", root, exc=TypeError)
+        raise param_error("root", "a directory path (str or os.PathLike) or None", root, exc=InputTypeError)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise param_error("timeout", "a positive number of seconds", timeout)
     spec = SPECS[name]

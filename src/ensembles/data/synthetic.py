@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ensembles.errors import ParameterError
+
 __all__ = ["PlantedTruth", "planted_ensembles", "null_population", "category_population"]
 
 _KINDS = ("poisson", "graded")
@@ -60,7 +62,7 @@ class PlantedTruth:
 
 def _check_int(name: str, value, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
-        raise ValueError(f"The {name!r} parameter must be an int >= {lo}. Got {value!r} instead.")
+        raise ParameterError(f"The {name!r} parameter must be an int >= {lo}. Got {value!r} instead.")
     return int(value)
 
 
@@ -71,13 +73,13 @@ def _check_float(name: str, value, lo: float, hi: float | None = None, *, lo_ope
         ok = np.isfinite(v) and (v > lo if lo_open else v >= lo) and (hi is None or v <= hi)
     if not ok:
         rng = f"{'>' if lo_open else '>='} {lo}" + (f" and <= {hi}" if hi is not None else "")
-        raise ValueError(f"The {name!r} parameter must be a finite number {rng}. Got {value!r} instead.")
+        raise ParameterError(f"The {name!r} parameter must be a finite number {rng}. Got {value!r} instead.")
     return float(value)
 
 
 def _check_kind(kind: str) -> str:
     if kind not in _KINDS:
-        raise ValueError(f"The 'kind' parameter must be one of 'poisson', 'graded'. Got {kind!r} instead.")
+        raise ParameterError(f"The 'kind' parameter must be one of 'poisson', 'graded'. Got {kind!r} instead.")
     return kind
 
 
@@ -110,7 +112,7 @@ def _planted_members(rng, n_neuroids: int, n_ensembles: int, lo: int, hi: int, o
         pool_free = np.flatnonzero(~used)
         n_new = size - n_shared
         if n_new > pool_free.size:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'n_neuroids' parameter ({n_neuroids}) is too small for {n_ensembles} ensembles of up to "
                 f"{hi} members with overlap {overlap}; use more neuroids, fewer or smaller ensembles."
             )
@@ -196,9 +198,9 @@ def planted_ensembles(
     elif isinstance(size, tuple | list) and len(size) == 2:
         lo, hi = _check_int("size", size[0], 1), _check_int("size", size[1], 1)
         if lo > hi:
-            raise ValueError(f"The 'size' parameter must be an int or a (min, max) pair with min <= max. Got {size!r} instead.")
+            raise ParameterError(f"The 'size' parameter must be an int or a (min, max) pair with min <= max. Got {size!r} instead.")
     else:
-        raise ValueError(f"The 'size' parameter must be an int or a (min, max) pair. Got {size!r} instead.")
+        raise ParameterError(f"The 'size' parameter must be an int or a (min, max) pair. Got {size!r} instead.")
     overlap = _check_float("overlap", overlap, 0.0, 0.99)
     strength = _check_float("strength", strength, 0.0)
     activation_rate = _check_float("activation_rate", activation_rate, 0.0, 1.0, lo_open=True)
@@ -279,7 +281,7 @@ def null_population(
     n_presentations = _check_int("n_presentations", n_presentations, 1)
     kind = _check_kind(kind)
     if structure not in ("iid", "shared-gain"):
-        raise ValueError(f"The 'structure' parameter must be one of 'iid', 'shared-gain'. Got {structure!r} instead.")
+        raise ParameterError(f"The 'structure' parameter must be one of 'iid', 'shared-gain'. Got {structure!r} instead.")
     background_rate = _check_float("background_rate", background_rate, 0.0)
     heterogeneity = _check_float("heterogeneity", heterogeneity, 0.0)
     gain_sd = _check_float("gain_sd", gain_sd, 0.0)

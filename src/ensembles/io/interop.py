@@ -3,7 +3,7 @@
 None of these packages is a dependency: :func:`to_rsatoolbox` imports rsatoolbox when called (install it with
 ``pip install rsatoolbox``); :func:`to_brainscore_assembly` returns a plain ``xr.DataArray`` in BrainIO's
 NeuroidAssembly layout (wrap it with ``NeuroidAssembly(...)`` if brainio is installed); :func:`to_allen_tables`
-returns pandas DataFrames.  Conventions: neuro-methods.md §6.
+returns pandas DataFrames.  Conventions: docs/methods.md §D.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from ensembles._validation import param_error
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = ["to_rsatoolbox", "to_brainscore_assembly", "to_allen_tables"]
 
@@ -27,14 +28,14 @@ def _activity(rec: Any, name: str = "rec") -> xr.DataArray:
     elif isinstance(rec, xr.DataArray):
         da = rec
     else:
-        raise param_error(name, "a recording (xr.Dataset) or its activity DataArray", rec, exc=TypeError)
+        raise param_error(name, "a recording (xr.Dataset) or its activity DataArray", rec, exc=InputTypeError)
     if "checkpoint" in da.dims:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter has a 'checkpoint' dim ({da.sizes['checkpoint']} checkpoints); select one "
             "first, e.g. rec.isel(checkpoint=-1)."
         )
     if set(da.dims) != {"presentation", "neuroid"}:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter must have dims ('presentation', 'neuroid'). Got {tuple(da.dims)} instead."
         )
     return da.transpose("presentation", "neuroid")
@@ -49,7 +50,7 @@ def _attrs(rec: Any) -> dict:
 
 
 def to_rsatoolbox(rec: Any):
-    """An ``rsatoolbox.data.Dataset`` of a recording (neuro-methods.md §6.2).
+    """An ``rsatoolbox.data.Dataset`` of a recording (docs/methods.md §D3).
 
     ``measurements`` = activity (presentation × neuroid); ``obs_descriptors`` = every presentation coord, with
     ``stimulus`` = ``stimulus_id`` (rsatoolbox's conventional name); ``channel_descriptors`` = every neuroid coord
@@ -79,7 +80,7 @@ def to_rsatoolbox(rec: Any):
 
 
 def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArray:
-    """The recording as a DataArray in BrainIO's NeuroidAssembly layout (neuro-methods.md §6.1).
+    """The recording as a DataArray in BrainIO's NeuroidAssembly layout (docs/methods.md §D2).
 
     dims ``("presentation", "neuroid")``; presentation coords as in the recording (``stimulus_id`` first);
     neuroid coords of a model assembly: ``model``, ``layer`` (layer name, e.g. ``"layer2"``), ``neuroid_num``
@@ -107,7 +108,7 @@ def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArra
         name: ("presentation", v) for name, v in _coords_along(da, "presentation").items()
     }
     if "stimulus_id" not in coords:
-        raise ValueError(
+        raise ParameterError(
             "The recording has no 'stimulus_id' presentation coord, which Brain-Score metrics align on."
         )
     coords.update(
@@ -138,7 +139,7 @@ def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArra
 
 
 def to_allen_tables(rec: Any, *, condition: str = "label") -> dict[str, pd.DataFrame]:
-    """AllenSDK-style tidy tables (``conditionwise_statistics`` and friends, neuro-methods.md §6.2).
+    """AllenSDK-style tidy tables (``conditionwise_statistics`` and friends, docs/methods.md §D3).
 
     Parameters
     ----------
@@ -166,7 +167,7 @@ def to_allen_tables(rec: Any, *, condition: str = "label") -> dict[str, pd.DataF
     pco = _coords_along(da, "presentation")
     nco = _coords_along(da, "neuroid")
     if condition not in pco:
-        raise ValueError(
+        raise ParameterError(
             f"The 'condition' parameter names the presentation coord {condition!r}, which the recording lacks. "
             f"Available presentation coords: {sorted(pco)}."
         )

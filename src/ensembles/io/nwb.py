@@ -55,9 +55,9 @@ __all__ = [
 ]  # fmt: skip
 
 
-class NWBFileError(ValueError):
+class NWBFileError(DataFileError):
     """A file given to :func:`import_nwb` cannot be read as NWB: not HDF5, truncated/corrupt, or HDF5 without NWB
-    metadata.  A ``ValueError`` (a user error: one line in the CLI); ``path`` is the file, the message names it."""
+    metadata.  A :class:`~ensembles.errors.DataFileError` (a ``ValueError``; one line in the CLI); ``path`` is the file, the message names it."""
 
     def __init__(self, path: str | os.PathLike, message: str):
         self.path = str(path)
@@ -303,9 +303,9 @@ def export_nwb(
     from ensembles.record import validate_recording
 
     if not isinstance(rec, xr.Dataset):
-        raise param_error("rec", "a recording (xr.Dataset with an 'activity' variable)", rec, exc=TypeError)
+        raise param_error("rec", "a recording (xr.Dataset with an 'activity' variable)", rec, exc=InputTypeError)
     if "checkpoint" in rec.dims:
-        raise ValueError(
+        raise ParameterError(
             f"The 'rec' parameter has a 'checkpoint' dim ({rec.sizes['checkpoint']} checkpoints); NWB export takes "
             "one checkpoint: pass rec.isel(checkpoint=-1) (or the epoch you want)."
         )
@@ -517,7 +517,7 @@ def _find_intervals(nwbfile, intervals: str | None, exported: bool):
         available["trials"] = nwbfile.trials
     if intervals not in (None, "auto"):
         if intervals not in available:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'intervals' parameter names the table {intervals!r}, which the file lacks. "
                 f"Available interval tables: {sorted(available) or 'none'}."
             )
@@ -530,7 +530,7 @@ def _find_intervals(nwbfile, intervals: str | None, exported: bool):
     cands = [n for n in available if n.endswith("presentations")]
     if len(cands) == 1:
         return cands[0], available[cands[0]]
-    raise ValueError(
+    raise DataFileError(
         "Could not choose the table of stimulus presentations: "
         + (
             f"several candidates {sorted(cands)}"
@@ -556,7 +556,7 @@ def _find_series(nwbfile, series: str | None, exported: bool):
             k for k in found if k == series or k.split("/", 1)[1] == series or k.split("/", 1)[0] == series
         ]
         if len(hits) != 1:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'series' parameter {series!r} matches {len(hits)} 2-D response series. "
                 f"Available (container/name): {sorted(found) or 'none'}."
             )
@@ -567,7 +567,7 @@ def _find_series(nwbfile, series: str | None, exported: bool):
     pool = roi or found
     if len(pool) == 1:
         return next(iter(pool.items()))
-    raise ValueError(
+    raise ParameterError(
         f"The file has several 2-D response series {sorted(pool)}; choose one with series=<container/name or name>."
     )
 
@@ -585,19 +585,19 @@ def _labels(values: np.ndarray, column: str, table_name: str, drop_unlabeled: bo
         missing = np.zeros(n, dtype=bool)
         sv = None
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"The label column {column!r} of {table_name!r} must hold strings or numbers. Got dtype {values.dtype}."
         )
     if missing.any():
         if not drop_unlabeled:
             rows = np.flatnonzero(missing)
-            raise ValueError(
+            raise DataFileError(
                 f"{rows.size} of {n} presentations in {table_name!r} have no label in column {column!r} "
                 f"(e.g. rows {rows[:5].tolist()}). Pass drop_unlabeled=True to leave them out, or choose another "
                 "label_column."
             )
         if missing.all():
-            raise ValueError(f"No presentation in {table_name!r} has a label in column {column!r}.")
+            raise DataFileError(f"No presentation in {table_name!r} has a label in column {column!r}.")
     keep = ~missing
     if sv is not None:
         names, codes = np.unique(sv[keep], return_inverse=True)
@@ -623,7 +623,7 @@ def _window_means(times: np.ndarray, data, onsets: np.ndarray, window: tuple[flo
             out[k] = arr[lo[k] : hi[k]].mean(axis=0, dtype=np.float64)
     empty = int(np.sum(hi <= lo))
     if empty == onsets.size:
-        raise ValueError(
+        raise ParameterError(
             f"No sample of the response series falls in window={tuple(window)} s after any presentation onset "
             f"(series spans {times[0]:.3f}-{times[-1]:.3f} s, onsets {onsets.min():.3f}-{onsets.max():.3f} s). "
             "The window is in seconds relative to each onset."
@@ -866,7 +866,7 @@ def _import_from(
 
     data_columns = [c for c in columns if c not in _RESERVED_INTERVAL_COLUMNS]
     if label_column not in columns:
-        raise ValueError(
+        raise ParameterError(
             f"The presentation table {table_name!r} has no column {label_column!r} (label_column). "
             f"Available columns: {data_columns}."
         )
@@ -882,7 +882,7 @@ def _import_from(
     neuroid: dict[str, np.ndarray] = {}
     if source == "units":
         if not has_units:
-            raise ValueError(
+            raise DataFileError(
                 "source='units' needs a Units table with spike_times; the file has "
                 + ("no Units table." if nwbfile.units is None else "a Units table without spike_times.")
             )
@@ -911,7 +911,7 @@ def _import_from(
     else:
         sname, ts = _find_series(nwbfile, series, exported)
         if ts is None:
-            raise ValueError(
+            raise DataFileError(
                 "The file has no response to import: no Units table with spike_times and no 2-D response "
                 "series (e.g. a RoiResponseSeries of ΔF/F). Looked in acquisition and processing."
             )
@@ -945,7 +945,7 @@ def _import_from(
     # ---- presentation coords
     pres: dict[str, np.ndarray] = {"label": label, "label_name": np.asarray(label_name).astype(str)}
     if stimulus_column is not None and stimulus_column not in columns:
-        raise ValueError(
+        raise ParameterError(
             f"The presentation table {table_name!r} has no column {stimulus_column!r} (stimulus_column). "
             f"Available columns: {data_columns}."
         )
@@ -1012,7 +1012,7 @@ def _import_from(
     try:
         return make_recording(activity, presentation=pres, neuroid=neuroid, attrs=attrs)
     except ValueError as err:
-        raise ValueError(f"The NWB file {str(path)!r} did not give a valid recording: {err}") from err
+        raise DataFileError(f"The NWB file {str(path)!r} did not give a valid recording: {err}") from err
 
 
 def _original_names(table) -> dict[str, str]:

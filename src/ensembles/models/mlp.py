@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ensembles.errors import ParameterError
 from ensembles.models.ff import FFLayer, _layer_norms
 
 
@@ -26,7 +27,7 @@ class BPNet(nn.Module):
     activation : {"relu", "sigmoid"}
         Hidden non-linearity.
     input_norm : {"none", "l2", "l2_hidden_only", "rms"}
-        ``"none"`` as the authors (BP sees the raw normalised image); ``"l2"`` is the ablation of paper-spec §3.7d
+        ``"none"`` as the authors (BP sees the raw normalised image); ``"l2"`` is the ablation in docs/methods.md §A3.7
         (BP with the FF divisive normalisation).
     """
 
@@ -35,7 +36,7 @@ class BPNet(nn.Module):
         super().__init__()
         hidden_sizes = [int(h) for h in hidden_sizes]
         if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"The 'hidden_sizes' parameter must be a non-empty list of positive ints. Got {hidden_sizes!r}.")
+            raise ParameterError(f"The 'hidden_sizes' parameter must be a non-empty list of positive ints. Got {hidden_sizes!r}.")
         norms = _layer_norms(input_norm, len(hidden_sizes))
         sizes = [int(in_features), *hidden_sizes]
         self.layers = nn.ModuleList(

@@ -9,10 +9,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ensembles._validation import describe
+from ensembles.errors import InputTypeError, ParameterError
 
 MODEL_ORDER = ("FF", "BP/FF", "BP")
 MODEL_COLORS = {"FF": "#1f77b4", "BP/FF": "#9467bd", "BP": "#ff7f0e"}
-GOODNESS_COLORS = {"l2": "#d62728", "l1": "#1f77b4"}  # the authors' colours (paper-spec.md §3.8)
+GOODNESS_COLORS = {"l2": "#d62728", "l1": "#1f77b4"}  # the authors' colours (docs/methods.md §A3.8)
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = False, **kw):
@@ -27,14 +28,14 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = 
 def require_columns(df, columns: Iterable[str], *, name: str = "table") -> pd.DataFrame:
     """Check that ``df`` is a non-empty DataFrame with ``columns``; raise a ValueError naming what is missing."""
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"The {name!r} parameter must be a pandas DataFrame. Got {describe(df)} instead.")
+        raise InputTypeError(f"The {name!r} parameter must be a pandas DataFrame. Got {describe(df)} instead.")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"The {name!r} parameter must have columns {list(columns)}; missing {missing} (it has {list(df.columns)})."
         )
     if len(df) == 0:
-        raise ValueError(f"The {name!r} parameter must not be empty.")
+        raise ParameterError(f"The {name!r} parameter must not be empty.")
     return df
 
 

@@ -1,4 +1,4 @@
-"""Figure 1: activation "walls" (paper-spec.md §3.3), presentations grouped by class × neuroids."""
+"""Figure 1: activation "walls" (docs/methods.md §A3.3), presentations grouped by class × neuroids."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 
 from ensembles._validation import as_activity, as_labels, describe
 from ensembles.analysis import preference_order
+from ensembles.errors import ParameterError
 
 from ._style import new_figure, ordered
 
@@ -46,7 +47,7 @@ def wall_axes(
     Rows are presentations sorted by class (every k-th row kept so that at most ``max_rows`` remain, as the
     authors kept every 5th), columns are neuroids (``order="preferred"`` groups them by preferred class,
     ``"natural"`` keeps index order).  Y ticks sit at the centre of each class band, computed from the class
-    boundaries of the rows actually drawn (fixes the authors' hard-coded ticks, paper-spec.md §6 #17).
+    boundaries of the rows actually drawn (fixes the authors' hard-coded ticks, docs/methods.md §X17).
 
     Parameters
     ----------
@@ -60,12 +61,12 @@ def wall_axes(
     a = as_activity(x)
     y = as_labels(labels, a.shape[0], min_classes=1)
     if order not in ("preferred", "natural"):
-        raise ValueError(f"The 'order' parameter must be one of 'preferred', 'natural'. Got {order!r} instead.")
+        raise ParameterError(f"The 'order' parameter must be one of 'preferred', 'natural'. Got {order!r} instead.")
     if not isinstance(max_rows, int | np.integer) or max_rows < 1:
-        raise ValueError(f"The 'max_rows' parameter must be an int >= 1. Got {describe(max_rows)} instead.")
+        raise ParameterError(f"The 'max_rows' parameter must be an int >= 1. Got {describe(max_rows)} instead.")
     classes = np.unique(y)
     if class_names is not None and len(class_names) != len(classes):
-        raise ValueError(
+        raise ParameterError(
             f"The 'class_names' parameter must name the {len(classes)} classes present. Got {len(class_names)} names."
         )
     cols = order_neuroids_by_preference(a, y) if order == "preferred" else np.arange(a.shape[1])
@@ -103,16 +104,16 @@ def recording_layer(rec: Any, layer: int, *, correct_only: bool = True, checkpoi
     """``(x, labels, class_names, n_used)`` of one layer of a recording (xr.Dataset or DataArray).
 
     Uses the last checkpoint by default and, when a ``correct`` coord exists and ``correct_only``, only the
-    correctly classified presentations (the paper's protocol, paper-spec.md §3.1).
+    correctly classified presentations (the paper's protocol, docs/methods.md §A3.1).
     """
     da = rec["activity"] if hasattr(rec, "data_vars") else rec
     if "checkpoint" in da.dims:
         da = da.isel(checkpoint=checkpoint)
     if "layer" not in da.coords:
-        raise ValueError("The recording must have a 'layer' coord on the 'neuroid' dim.")
+        raise ParameterError("The recording must have a 'layer' coord on the 'neuroid' dim.")
     da = da.isel(neuroid=np.flatnonzero(np.asarray(da["layer"].values) == layer))
     if da.sizes["neuroid"] == 0:
-        raise ValueError(f"The 'layer' parameter must be one of the recording's layers. Got {layer!r} instead.")
+        raise ParameterError(f"The 'layer' parameter must be one of the recording's layers. Got {layer!r} instead.")
     if correct_only and "correct" in da.coords:
         da = da.isel(presentation=np.flatnonzero(np.asarray(da["correct"].values, dtype=bool)))
     labels = np.asarray(da["label"].values)
@@ -155,7 +156,7 @@ def activation_walls(
     if not isinstance(recordings, Mapping):
         recordings = {str(getattr(recordings, "attrs", {}).get("model", "recording")): recordings}
     if not recordings:
-        raise ValueError("The 'recordings' parameter must hold at least one recording.")
+        raise ParameterError("The 'recordings' parameter must hold at least one recording.")
     names = ordered(recordings.keys())
     first = recordings[names[0]]
     first = first["activity"] if hasattr(first, "data_vars") else first

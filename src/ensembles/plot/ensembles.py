@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ensembles.errors import ParameterError
+
 from ._style import class_order, new_figure, ordered, require_columns
 from .statistics import bar_table
 
@@ -59,7 +61,7 @@ def overlap_axes(ax, overlap: Any, *, class_names: Sequence[str], qvalues: Any =
     o = np.array(overlap, dtype=float)
     k = len(class_names)
     if o.shape != (k, k):
-        raise ValueError(f"The 'overlap' parameter must have shape ({k}, {k}). Got shape {o.shape} instead.")
+        raise ParameterError(f"The 'overlap' parameter must have shape ({k}, {k}). Got shape {o.shape} instead.")
     shown = o.copy()
     np.fill_diagonal(shown, np.nan)
     vmax = np.nanmax(shown) if np.isfinite(shown).any() and np.nanmax(shown) > 0 else 1.0

@@ -1,4 +1,4 @@
-"""Figure 9: inhibition mechanisms (paper-spec.md §3.7): weight and bias distributions, excitatory vs inhibitory
+"""Figure 9: inhibition mechanisms (docs/methods.md §A3.7): weight and bias distributions, excitatory vs inhibitory
 input currents of neuroids inside vs outside a class's ensemble, fraction silenced by inhibition, FF vs BP."""
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ensembles.errors import ParameterError
+
 from ._style import class_order, new_figure, ordered, palette, require_columns
 
 __all__ = ["sparseness_bars", "sparseness_violins", "selectivity_distributions", "bar_table"]
@@ -50,7 +52,7 @@ def sparseness_bars(table: pd.DataFrame, *, measure: str | None = None, title: s
     require_columns(table, ["model", "layer", "class", "mean", "ci_low", "ci_high"])
     df = table if measure is None or "measure" not in table else table[table["measure"] == measure]
     if len(df) == 0:
-        raise ValueError(f"The 'measure' parameter selects no rows. Got {measure!r}.")
+        raise ParameterError(f"The 'measure' parameter selects no rows. Got {measure!r}.")
     layers = sorted(df["layer"].unique())
     models = ordered(df["model"])
     classes = class_order(df)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ensembles._validation import describe
 from ensembles.conventions import MODEL_NAMES
+from ensembles.errors import ParameterError
 from ensembles.plot._style import new_figure, ordered, palette, require_columns
 
 __all__ = ["sweep_error_bars"]
@@ -82,14 +83,14 @@ def sweep_error_bars(table: pd.DataFrame, *, x: str, hue: str | None = None, pan
     matplotlib.figure.Figure
     """
     if error not in _ERRORS:
-        raise ValueError(f"The 'error' parameter must be one of {list(_ERRORS)}. Got {error!r} instead.")
+        raise ParameterError(f"The 'error' parameter must be one of {list(_ERRORS)}. Got {error!r} instead.")
     cols = [x, "mean", "n_seeds"] + [c for c in (hue, panel) if c] + (
         ["ci_low", "ci_high"] if error == "ci" else [error])
     require_columns(table, cols, name="table")
     if values is not None:
         require_columns(values, [x, value_col] + [c for c in (hue, panel) if c], name="values")
     if not isinstance(ncols, int) or isinstance(ncols, bool) or ncols < 1:
-        raise ValueError(f"The 'ncols' parameter must be a positive integer. Got {describe(ncols)} instead.")
+        raise ParameterError(f"The 'ncols' parameter must be a positive integer. Got {describe(ncols)} instead.")
     panels: Sequence = _levels(table[panel]) if panel else [None]
     ncol = min(ncols, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))

@@ -45,6 +45,7 @@ import numpy as np
 import xarray as xr
 
 from ensembles import conventions as C
+from ensembles.errors import InputTypeError, ParameterError, ResourceError
 
 from .schema import (
     COMPLETE_ATTR,
@@ -120,14 +121,14 @@ def activity_chunks(shape: tuple[int, ...], chunk_presentations: int | None = No
     else:
         rows = int(chunk_presentations)
         if rows < 1:
-            raise ValueError(f"The 'chunk_presentations' parameter must be a positive int. Got {chunk_presentations!r} instead.")
+            raise ParameterError(f"The 'chunk_presentations' parameter must be a positive int. Got {chunk_presentations!r} instead.")
     rows = max(1, min(max(n_pres, 1), rows))
     return (1, rows, cols) if len(shape) == 3 else (rows, cols)
 
 
 def _activity_encoding(shape: tuple[int, ...], compression_level: int, chunk_presentations: int | None = None) -> dict:
     if not (isinstance(compression_level, (int, np.integer)) and 0 <= int(compression_level) <= 9):
-        raise ValueError(f"The 'compression_level' parameter must be an int in 0..9. Got {compression_level!r} instead.")
+        raise ParameterError(f"The 'compression_level' parameter must be an int in 0..9. Got {compression_level!r} instead.")
     enc: dict[str, Any] = {"chunksizes": activity_chunks(shape, chunk_presentations)}
     if int(compression_level) > 0:
         enc.update(zlib=True, complevel=int(compression_level), shuffle=True)  # zlib's Adler-32 checks each chunk
@@ -158,7 +159,7 @@ def _target_path(path: str | os.PathLike, param: str = "path") -> Path:
     try:
         p = Path(os.fspath(path))
     except TypeError as err:
-        raise TypeError(f"The {param!r} parameter must be a path (str or os.PathLike). Got {path!r} instead.") from err
+        raise InputTypeError(f"The {param!r} parameter must be a path (str or os.PathLike). Got {path!r} instead.") from err
     if p.is_dir():
         raise IsADirectoryError(f"The {param!r} parameter must be a file path; {str(p)!r} is a directory.")
     parent = p.parent if str(p.parent) else Path(".")
@@ -192,14 +193,14 @@ def ensure_space(directory: str | os.PathLike, nbytes: int) -> None:
     if resource is not None:
         soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
         if soft != resource.RLIM_INFINITY and nbytes > soft:
-            raise OSError(
+            raise ResourceError(
                 errno.EFBIG,
                 f"File too large: the recording needs up to {nbytes} bytes (uncompressed) but the file-size limit "
                 f"(RLIMIT_FSIZE) is {soft} bytes; nothing was written",
             )
     free = shutil.disk_usage(directory).free
     if nbytes > free:
-        raise OSError(
+        raise ResourceError(
             errno.ENOSPC,
             f"No space left on device: the recording needs up to {nbytes} bytes (uncompressed) but only {free} "
             f"bytes are free in {str(directory)!r}; nothing was written (check_space=False writes anyway)",
@@ -279,7 +280,7 @@ def _existing_file(path: str | os.PathLike) -> Path:
     try:
         p = Path(os.fspath(path))
     except TypeError as err:
-        raise TypeError(f"The 'path' parameter must be a path (str or os.PathLike). Got {path!r} instead.") from err
+        raise InputTypeError(f"The 'path' parameter must be a path (str or os.PathLike). Got {path!r} instead.") from err
     if not p.exists():
         partial = Path(str(p) + PARTIAL_SUFFIX)
         if partial.exists():

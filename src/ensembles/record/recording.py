@@ -13,6 +13,7 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import describe
+from ensembles.errors import InputTypeError, ParameterError
 
 from .schema import SCHEMA_VERSION, validate_recording
 
@@ -71,7 +72,7 @@ def neuroid_coords(layer_sizes: Sequence[int]) -> dict[str, np.ndarray]:
     """
     sizes = [int(s) for s in layer_sizes]
     if not sizes or any(s < 1 for s in sizes):
-        raise ValueError(
+        raise ParameterError(
             f"The 'layer_sizes' parameter must be a non-empty sequence of positive ints. Got {list(layer_sizes)!r} instead."
         )
     layer = np.concatenate([np.full(s, i + 1, dtype=np.int64) for i, s in enumerate(sizes)])
@@ -91,7 +92,7 @@ def _activity_array(activity: Any):
     else:
         arr = np.asarray(activity)
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"The 'activity' parameter must be a numeric array. Got {describe(arr)} instead.")
+        raise InputTypeError(f"The 'activity' parameter must be a numeric array. Got {describe(arr)} instead.")
     if arr.dtype != np.float32:
         arr = arr.astype(np.float32)
     return arr
@@ -108,19 +109,19 @@ def _build_coords(
     if len(shape) == 2:
         dims: tuple[str, ...] = (C.PRESENTATION, C.NEUROID)
         if epochs is not None:
-            raise ValueError(
+            raise ParameterError(
                 "The 'epochs' parameter is only for activity with a leading checkpoint dim "
                 f"(3-D, (checkpoint, presentation, neuroid)). Got 2-D activity of shape {shape} and epochs={list(epochs)!r}."
             )
     elif len(shape) == 3:
         dims = (C.CHECKPOINT, C.PRESENTATION, C.NEUROID)
         if epochs is None:
-            raise ValueError(
+            raise ParameterError(
                 "The 'epochs' parameter is required for 3-D activity (checkpoint, presentation, neuroid): "
                 f"one epoch per checkpoint ({shape[0]}). Got None."
             )
     else:
-        raise ValueError(
+        raise ParameterError(
             "The 'activity' parameter must be 2-D (presentation, neuroid) or 3-D (checkpoint, presentation, "
             f"neuroid). Got an array of shape {shape} instead."
         )
@@ -128,7 +129,7 @@ def _build_coords(
     coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
 
     if not isinstance(presentation, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             f"The 'presentation' parameter must be a dict of coord name -> values. Got {describe(presentation)} instead."
         )
     for name, values in presentation.items():
@@ -139,20 +140,20 @@ def _build_coords(
             coords[name] = ((C.CHECKPOINT, C.PRESENTATION), arr)
         else:
             expected = f"({n_pres},)" + (f" or ({shape[0]}, {n_pres}) (per checkpoint)" if len(shape) == 3 else "")
-            raise ValueError(
+            raise ParameterError(
                 f"The presentation coord {name!r} must have shape {expected}, one value per presentation. "
                 f"Got {describe(arr)} instead."
             )
 
     if neuroid is None and layer_sizes is None:
-        raise ValueError(
+        raise ParameterError(
             "Give the neuroid coords: either 'layer_sizes' (widths of the recorded layers, in order) or 'neuroid' "
             "(a dict with 'neuroid_id', 'layer' and 'unit'). Got neither."
         )
     if layer_sizes is not None:
         built = neuroid_coords(layer_sizes)
         if built["layer"].size != n_neur:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'layer_sizes' parameter must sum to the number of neuroids ({n_neur}, the last dim of "
                 f"activity). Got {list(layer_sizes)!r} (sum {built['layer'].size}) instead."
             )
@@ -160,16 +161,16 @@ def _build_coords(
             coords[name] = ((C.NEUROID,), arr)
     if neuroid is not None:
         if not isinstance(neuroid, Mapping):
-            raise TypeError(f"The 'neuroid' parameter must be a dict of coord name -> values. Got {describe(neuroid)} instead.")
+            raise InputTypeError(f"The 'neuroid' parameter must be a dict of coord name -> values. Got {describe(neuroid)} instead.")
         for name, values in neuroid.items():
             if layer_sizes is not None and name in C.NEUROID_COORDS_REQUIRED:
-                raise ValueError(
+                raise ParameterError(
                     f"The neuroid coord {name!r} is built from 'layer_sizes'; give it in 'neuroid' or give "
                     "'layer_sizes', not both."
                 )
             arr = _as_coord_array(name, values)
             if arr.shape != (n_neur,):
-                raise ValueError(
+                raise ParameterError(
                     f"The neuroid coord {name!r} must have shape ({n_neur},), one value per neuroid. "
                     f"Got {describe(arr)} instead."
                 )
@@ -178,7 +179,7 @@ def _build_coords(
     if epochs is not None:
         ep = _as_coord_array("epoch", list(epochs) if not isinstance(epochs, np.ndarray) else epochs)
         if ep.shape != (shape[0],):
-            raise ValueError(
+            raise ParameterError(
                 f"The 'epochs' parameter must have one entry per checkpoint ({shape[0]}). Got {describe(ep)} instead."
             )
         if ep.dtype.kind == "f" and np.all(np.isfinite(ep)) and np.all(ep == np.round(ep)):
@@ -191,10 +192,10 @@ def _complete_attrs(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
     if attrs is None:
         attrs = {}
     if not isinstance(attrs, Mapping):
-        raise TypeError(f"The 'attrs' parameter must be a dict. Got {describe(attrs)} instead.")
+        raise InputTypeError(f"The 'attrs' parameter must be a dict. Got {describe(attrs)} instead.")
     out = dict(attrs)
     if "schema_version" in out and out["schema_version"] != SCHEMA_VERSION:
-        raise ValueError(
+        raise ParameterError(
             f"The 'attrs' parameter sets schema_version={out['schema_version']!r}, but this version of ensembles "
             f"writes schema {SCHEMA_VERSION!r}; leave schema_version out (it is filled in)."
         )
@@ -205,7 +206,7 @@ def _complete_attrs(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
         try:
             out["config"] = json.dumps(out["config"], sort_keys=True, default=_json_default)
         except TypeError as err:
-            raise ValueError(f"The 'config' attr must be JSON-serialisable: {err}") from err
+            raise ParameterError(f"The 'config' attr must be JSON-serialisable: {err}") from err
     if isinstance(out.get("seed"), (np.integer,)):
         out["seed"] = int(out["seed"])
     return out
@@ -315,26 +316,26 @@ def combine_recordings(
     """
     recs = list(recs)
     if not recs:
-        raise ValueError("The 'recs' parameter must hold at least one recording. Got an empty sequence.")
+        raise ParameterError("The 'recs' parameter must hold at least one recording. Got an empty sequence.")
     for i, r in enumerate(recs):
         try:
             validate_recording(r)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"recs[{i}] is not a valid recording: {err}") from err
+            raise ParameterError(f"recs[{i}] is not a valid recording: {err}") from err
     if not isinstance(dim, str) or dim in recs[0].dims or dim in recs[0].variables:
-        raise ValueError(
+        raise ParameterError(
             f"The 'dim' parameter must be a new dim name. Got {dim!r}, which is already used in the recordings."
         )
     ref = recs[0]
     for i, r in enumerate(recs[1:], start=1):
         if dict(r.sizes) != dict(ref.sizes):
-            raise ValueError(
+            raise ParameterError(
                 f"recs[{i}] has dims {dict(r.sizes)}, but recs[0] has {dict(ref.sizes)}: combine recordings of "
                 "the same presentations and neuroids"
             )
         for name, what in (("stimulus_id", "presentations"), ("neuroid_id", "neuroids"), ("epoch", "checkpoints")):
             if name in ref.coords and not _identical_values(r.coords[name].variable, ref.coords[name].variable):
-                raise ValueError(
+                raise ParameterError(
                     f"recs[{i}] and recs[0] have different {what} ({name!r} differs): combine_recordings needs "
                     f"identical {what} in the same order"
                     + (" (models of different architectures cannot share a neuroid dim)" if name == "neuroid_id" else "")
@@ -349,7 +350,7 @@ def combine_recordings(
             shared_attrs[k] = vals[0]
         else:
             if any(v is None for v in vals):
-                raise ValueError(f"attribute {k!r} is present in some recordings but not in others")
+                raise ParameterError(f"attribute {k!r} is present in some recordings but not in others")
             run_attrs[k] = vals
 
     # coords that differ between runs get the new dim
@@ -372,15 +373,15 @@ def combine_recordings(
     new_coords: dict[str, Any] = {}
     for k, vals in run_attrs.items():
         if k in out.coords:
-            raise ValueError(f"attribute {k!r} differs between recordings and clashes with the coord of the same name")
+            raise ParameterError(f"attribute {k!r} differs between recordings and clashes with the coord of the same name")
         new_coords[k] = (dim, np.asarray(vals))
     if coords is not None:
         if not isinstance(coords, Mapping):
-            raise TypeError(f"The 'coords' parameter must be a dict name -> one value per recording. Got {describe(coords)} instead.")
+            raise InputTypeError(f"The 'coords' parameter must be a dict name -> one value per recording. Got {describe(coords)} instead.")
         for k, vals in coords.items():
             arr = _as_coord_array(k, vals)
             if arr.shape != (n,):
-                raise ValueError(
+                raise ParameterError(
                     f"The coord {k!r} in 'coords' must have one value per recording ({n}). Got {describe(arr)} instead."
                 )
             new_coords[k] = (dim, arr)
@@ -416,9 +417,9 @@ def select_layer(rec: xr.Dataset | xr.DataArray, layer: int | Sequence[int]) -> 
         coord.
     """
     if not isinstance(rec, (xr.Dataset, xr.DataArray)):
-        raise TypeError(f"The 'rec' parameter must be a recording (xarray.Dataset) or DataArray. Got {describe(rec)} instead.")
+        raise InputTypeError(f"The 'rec' parameter must be a recording (xarray.Dataset) or DataArray. Got {describe(rec)} instead.")
     if "layer" not in rec.coords or rec.coords["layer"].dims != (C.NEUROID,):
-        raise ValueError("The 'rec' parameter must have a 'layer' coord on the 'neuroid' dim; it has none.")
+        raise ParameterError("The 'rec' parameter must have a 'layer' coord on the 'neuroid' dim; it has none.")
     layers_arr = np.asarray(rec.coords["layer"].values)
     available = sorted({int(v) for v in np.unique(layers_arr)})
     if isinstance(layer, (int, np.integer)) and not isinstance(layer, (bool, np.bool_)):
@@ -428,12 +429,12 @@ def select_layer(rec: xr.Dataset | xr.DataArray, layer: int | Sequence[int]) -> 
     ):
         wanted = [int(v) for v in layer]
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"The 'layer' parameter must be an int or a non-empty sequence of ints (1-based). Got {describe(layer)} instead."
         )
     absent = [w for w in wanted if w not in available]
     if absent:
-        raise ValueError(
+        raise ParameterError(
             f"The 'layer' parameter asks for layer(s) {absent} which are not in the recording; available layers: "
             f"{available}."
         )
@@ -451,7 +452,7 @@ def select_presentations(
     """The presentations the paper's statistics use: one checkpoint, correctly classified presentations only.
 
     Tosato et al. compute sparseness and ensembles on the correctly classified test presentations of the trained
-    network (paper-spec §3.1); this replaces the pattern ``a = rec["activity"].isel(checkpoint=-1);
+    network (docs/methods.md §A3.1); this replaces the pattern ``a = rec["activity"].isel(checkpoint=-1);
     a.isel(presentation=a["correct"].values)``.
 
     Parameters
@@ -469,7 +470,7 @@ def select_presentations(
         ``checkpoint`` dim only ``-1``, ``0``, ``None`` and ``"all"`` are accepted (there is one state).
     keep_held_out : bool
         With ``correct_only``, also keep every presentation whose ``held_out`` coord is true: a class held out of
-        training is never predicted correctly, and zero-shot analyses use all its presentations (paper-spec §3.6
+        training is never predicted correctly, and zero-shot analyses use all its presentations (docs/methods.md §A3.6
         step 5; the same selection as :func:`ensembles.pipeline.analyze`).
 
     Returns
@@ -487,14 +488,14 @@ def select_presentations(
         ``rec`` is not an xarray object, or ``checkpoint`` is not an int, None or "all".
     """
     if not isinstance(rec, (xr.Dataset, xr.DataArray)):
-        raise TypeError(f"The 'rec' parameter must be a recording (xarray.Dataset) or DataArray. Got {describe(rec)} instead.")
+        raise InputTypeError(f"The 'rec' parameter must be a recording (xarray.Dataset) or DataArray. Got {describe(rec)} instead.")
     if not isinstance(correct_only, (bool, np.bool_)):
-        raise TypeError(f"The 'correct_only' parameter must be a bool. Got {describe(correct_only)} instead.")
+        raise InputTypeError(f"The 'correct_only' parameter must be a bool. Got {describe(correct_only)} instead.")
     if C.PRESENTATION not in rec.dims:
-        raise ValueError(f"The 'rec' parameter must have a {C.PRESENTATION!r} dim. Got dims {tuple(rec.dims)} instead.")
+        raise ParameterError(f"The 'rec' parameter must have a {C.PRESENTATION!r} dim. Got dims {tuple(rec.dims)} instead.")
     keep_all = checkpoint is None or (isinstance(checkpoint, str) and checkpoint == "all")
     if not keep_all and (not isinstance(checkpoint, (int, np.integer)) or isinstance(checkpoint, (bool, np.bool_))):
-        raise TypeError(
+        raise InputTypeError(
             "The 'checkpoint' parameter must be an int (position along the checkpoint dim, -1 = last), None or "
             f"'all'. Got {describe(checkpoint)} instead."
         )
@@ -505,13 +506,13 @@ def select_presentations(
             k = int(checkpoint)
             if not -n_ck <= k < n_ck:
                 epochs = rec.coords["epoch"].values.tolist() if "epoch" in rec.coords else list(range(n_ck))
-                raise ValueError(
+                raise ParameterError(
                     f"The 'checkpoint' parameter is {k}, but the recording has {n_ck} checkpoint(s) (epochs {epochs}); "
                     f"expected a position in [{-n_ck}, {n_ck - 1}]."
                 )
             out = rec.isel({C.CHECKPOINT: k})
     elif not keep_all and int(checkpoint) not in (-1, 0):
-        raise ValueError(
+        raise ParameterError(
             f"The 'checkpoint' parameter is {int(checkpoint)}, but the recording has no {C.CHECKPOINT!r} dim (one "
             "state); use -1, 0 or None."
         )
@@ -519,7 +520,7 @@ def select_presentations(
         return out
     corr_da = out.coords["correct"]
     if corr_da.dims != (C.PRESENTATION,):
-        raise ValueError(
+        raise ParameterError(
             f"With correct_only=True and checkpoint={checkpoint!r}, the 'correct' coord has dims {corr_da.dims}: "
             "which presentations are correct changes between checkpoints. Select one checkpoint (e.g. "
             "checkpoint=-1) or pass correct_only=False."
@@ -533,7 +534,7 @@ def select_presentations(
         why = " or of a held-out class"
     if not corr.any():
         where = "" if C.CHECKPOINT not in rec.dims or keep_all else f" at checkpoint {checkpoint}"
-        raise ValueError(
+        raise ParameterError(
             f"The recording has no correctly classified presentation{why}{where} (0 of {n}) and correct_only=True: "
             "nothing to analyse. Pass correct_only=False to use all presentations, or choose another checkpoint."
         )

@@ -40,6 +40,7 @@ import numpy as np
 import xarray as xr
 
 from ensembles import conventions as C
+from ensembles.errors import DataFileError, InputTypeError
 
 SCHEMA_VERSION = C.SCHEMA_VERSION
 
@@ -56,7 +57,7 @@ _KIND_NAMES = {"U": "unicode strings (numpy dtype kind 'U')", "i": "signed integ
 PER_CHECKPOINT_OK = tuple(C.PRESENTATION_COORDS_OPTIONAL)
 
 
-class RecordingError(ValueError):
+class RecordingError(DataFileError):
     """A file or object is not a (valid) ensembles recording."""
 
 
@@ -275,7 +276,7 @@ def validate_recording(rec: Any) -> xr.Dataset:
         rules are listed in the docstring of :mod:`ensembles.record.schema`.
     """
     if not isinstance(rec, xr.Dataset):
-        raise TypeError(recording_problems(rec)[0])
+        raise InputTypeError(recording_problems(rec)[0])
     problems = recording_problems(rec)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ensembles import conventions as C
 from ensembles._validation import describe
+from ensembles.errors import InputTypeError, ParameterError
 
 from .io import (
     COMPLETE_ATTR,
@@ -56,7 +57,7 @@ def _n_from(values: Any, what: str) -> int:
     arr = np.asarray(values) if not hasattr(values, "shape") else values
     shape = tuple(getattr(arr, "shape", ()))
     if len(shape) == 0:
-        raise ValueError(f"The {what} must be an array with one value per element. Got a scalar {values!r} instead.")
+        raise ParameterError(f"The {what} must be an array with one value per element. Got a scalar {values!r} instead.")
     return int(shape[-1])
 
 
@@ -123,7 +124,7 @@ class RecordingWriter:
         self.path = _target_path(path)
         self.partial_path = Path(str(self.path) + PARTIAL_SUFFIX)
         if not isinstance(presentation, Mapping) or not presentation:
-            raise TypeError(
+            raise InputTypeError(
                 "The 'presentation' parameter must be a non-empty dict of coord name -> values (at least "
                 f"'stimulus_id'). Got {describe(presentation)} instead."
             )
@@ -227,19 +228,19 @@ class RecordingWriter:
     def _checkpoint_index(self, checkpoint: Any) -> int:
         if not self.has_checkpoint:
             if checkpoint is not None:
-                raise ValueError(
+                raise ParameterError(
                     "The 'checkpoint' parameter must be None: this recording has no checkpoint dim (no 'epochs' "
                     f"were given). Got {checkpoint!r} instead."
                 )
             return 0
         if checkpoint is None or isinstance(checkpoint, (bool, np.bool_)) or not isinstance(checkpoint, (int, np.integer)):
-            raise ValueError(
+            raise ParameterError(
                 f"The 'checkpoint' parameter must be an int in 0..{self.n_checkpoints - 1} (an index into 'epochs'). "
                 f"Got {checkpoint!r} instead."
             )
         k = int(checkpoint)
         if not 0 <= k < self.n_checkpoints:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'checkpoint' parameter must be an int in 0..{self.n_checkpoints - 1} (an index into 'epochs'). "
                 f"Got {checkpoint!r} instead."
             )
@@ -263,17 +264,17 @@ class RecordingWriter:
             batch = batch.detach().cpu().numpy()
         arr = np.asarray(batch)
         if arr.ndim != 2 or arr.shape[1] != self.n_neuroids:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'batch' parameter must be a 2-D array of shape (n_rows, {self.n_neuroids}). "
                 f"Got {describe(arr)} instead."
             )
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"The 'batch' parameter must be numeric. Got {describe(arr)} instead.")
+            raise InputTypeError(f"The 'batch' parameter must be numeric. Got {describe(arr)} instead.")
         arr = np.asarray(arr, dtype=np.float32)
         b = arr.shape[0]
         if self._next[k] + b > self.n_presentations:
             where = f" of checkpoint {k}" if self.has_checkpoint else ""
-            raise ValueError(
+            raise ParameterError(
                 f"The 'batch' parameter has {b} rows, but only {self.n_presentations - self._next[k]} of the "
                 f"{self.n_presentations} presentations{where} remain to be written; nothing was written"
             )
@@ -353,9 +354,9 @@ class RecordingWriter:
         """
         self._check_open()
         if not isinstance(name, str) or not name:
-            raise TypeError(f"The 'name' parameter must be a non-empty string. Got {name!r} instead.")
+            raise InputTypeError(f"The 'name' parameter must be a non-empty string. Got {name!r} instead.")
         if name in self._coord_names or name in (C.ACTIVITY, C.PRESENTATION, C.NEUROID, C.CHECKPOINT):
-            raise ValueError(
+            raise ParameterError(
                 f"The 'name' parameter must be a new presentation coord; {name!r} is already in the recording "
                 "(coords given at construction cannot be changed)."
             )
@@ -363,33 +364,33 @@ class RecordingWriter:
         kind = _ALL_KINDS.get(name)
         if kind is not None and arr.dtype.kind != kind:
             what = {"U": "strings", "i": "signed integers", "b": "booleans"}[kind]
-            raise ValueError(f"The presentation coord {name!r} must hold {what}. Got {describe(arr)} instead.")
+            raise ParameterError(f"The presentation coord {name!r} must hold {what}. Got {describe(arr)} instead.")
         if arr.dtype.kind not in "Uibf":
-            raise ValueError(
+            raise ParameterError(
                 f"The presentation coord {name!r} must hold strings, ints, bools or floats. Got {describe(arr)} instead."
             )
         if arr.dtype.kind == "f" and np.isnan(arr).any():
-            raise ValueError(f"The presentation coord {name!r} must not contain NaN.")
+            raise ParameterError(f"The presentation coord {name!r} must not contain NaN.")
         n = self.n_presentations
         if checkpoint is None:
             if name in self._deferred_ck:
-                raise ValueError(f"coord {name!r} was set per checkpoint; keep setting it with checkpoint=")
+                raise ParameterError(f"coord {name!r} was set per checkpoint; keep setting it with checkpoint=")
             ok = arr.shape == (n,) or (self.has_checkpoint and arr.shape == (self.n_checkpoints, n))
             if not ok:
                 expected = f"({n},)" + (f" or ({self.n_checkpoints}, {n})" if self.has_checkpoint else "")
-                raise ValueError(f"The 'values' parameter for {name!r} must have shape {expected}. Got {describe(arr)} instead.")
+                raise ParameterError(f"The 'values' parameter for {name!r} must have shape {expected}. Got {describe(arr)} instead.")
             self._deferred[name] = arr
         else:
             k = self._checkpoint_index(checkpoint)
             if name in self._deferred:
-                raise ValueError(f"coord {name!r} was set for all checkpoints at once; set it without checkpoint=")
+                raise ParameterError(f"coord {name!r} was set for all checkpoints at once; set it without checkpoint=")
             if arr.shape != (n,):
-                raise ValueError(f"The 'values' parameter for {name!r} must have shape ({n},). Got {describe(arr)} instead.")
+                raise ParameterError(f"The 'values' parameter for {name!r} must have shape ({n},). Got {describe(arr)} instead.")
             per = self._deferred_ck.setdefault(name, {})
             if per:
                 first = next(iter(per.values()))
                 if first.dtype.kind != arr.dtype.kind:
-                    raise ValueError(
+                    raise ParameterError(
                         f"The 'values' parameter for {name!r} has dtype {arr.dtype}, but earlier checkpoints had {first.dtype}."
                     )
             per[k] = arr

@@ -138,8 +138,8 @@ def _render(results: ResultsLayout, man: dict, title: str | None) -> str:
     prm = man.get("parameters", {})
     parts.append("<p class='used'>Hoyer = population sparseness (Hoyer 2004; the paper's 'Yukun sparseness'), mean over "
                  "presentations with a 95% bootstrap CI. Ensemble = the authors' leave-one-out rule with "
-                 f"τ = {esc(str(prm.get('tau')))} (paper-spec §3.4); overlap = shared neuroids between two classes' "
-                 "ensembles, significant when above the hypergeometric expectation (BH-FDR q &lt; "
+                 f"τ = {esc(str(prm.get('tau')))} (docs/methods.md §A3.4); overlap = shared neuroids between two "
+                 "classes' ensembles, significant when above the hypergeometric expectation (BH-FDR q &lt; "
                  f"{esc(str(prm.get('alpha')))}).</p>")
 
     # data used

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ensembles._io import atomic_write, atomic_write_text, read_json
+from ensembles.errors import DataFileError
 from ensembles.layout import RunLayout, SweepLayout
 
 __all__ = ["combine_sweep", "finished_runs"]
@@ -58,7 +59,7 @@ def finished_runs(out: str | os.PathLike) -> list[dict]:
     lay = SweepLayout(out)
     manifest = read_json(lay.manifest, None)
     if manifest is None:
-        raise ValueError(f"{out} is not a sweep directory (no readable {lay.manifest.name})")
+        raise DataFileError(f"{out} is not a sweep directory (no readable {lay.manifest.name})")
     return [r for r in manifest.get("runs", []) if RunLayout(lay.resolve(r["dir"])).is_done()]
 
 

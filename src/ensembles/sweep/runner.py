@@ -324,7 +324,7 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
     spec = sweep if isinstance(sweep, SweepSpec) else load_sweep(sweep)
     retries = spec.retries if retries is None else retries
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"The 'retries' parameter must be a non-negative integer. Got {retries!r} instead.")
+        raise ParameterError(f"The 'retries' parameter must be a non-negative integer. Got {retries!r} instead.")
     echo = echo or (lambda msg: print(msg, file=sys.stderr))
     out = Path(out) if out is not None else default_out(spec)
     if not str(out).strip():

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ensembles._validation import closest
+from ensembles.errors import DataFileError, InputTypeError, ParameterError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -103,7 +104,7 @@ class RunSpec:
 
 def _err(msg: str, source: str | None) -> ValueError:
     where = f" in sweep file {source}" if source else ""
-    return ValueError(msg + where)
+    return ParameterError(msg + where)
 
 
 def _check_table(name: str, value: Any, source: str | None) -> dict:
@@ -128,7 +129,7 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str
     value that is not a non-empty list, a bad scale, a negative retry count, ...).
     """
     if not isinstance(data, Mapping):
-        raise TypeError(f"A sweep must be a mapping (a parsed TOML file). Got {type(data).__name__} instead.")
+        raise InputTypeError(f"A sweep must be a mapping (a parsed TOML file). Got {type(data).__name__} instead.")
     _check_keys(data, TOP_LEVEL, "Unknown section [{key}]", "[{hint}]", source)
     sweep = _check_table("sweep", data.get("sweep", {}), source)
     _check_keys(sweep, SWEEP_KEYS, "Unknown key {key!r} in [sweep]", "{hint!r}", source)
@@ -201,7 +202,7 @@ def load_sweep(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> SweepSpec
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"Sweep file {path} is not valid TOML: {err}") from err
+        raise DataFileError(f"Sweep file {path} is not valid TOML: {err}") from err
     return parse_sweep(data, source=str(path), text=text)
 
 
@@ -290,12 +291,12 @@ def expand_sweep(spec: SweepSpec, *, make_config: Callable[..., Any] | None = No
             config = make_config(preset=spec.preset, scale=spec.scale, **kwargs, **overrides)
         except (TypeError, ValueError, KeyError) as err:
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
-            raise ValueError(f"Grid point ({shown}) does not give a valid training config: {err}") from err
+            raise ParameterError(f"Grid point ({shown}) does not give a valid training config: {err}") from err
         cdict = config_to_dict(config)
         rid = config_hash(cdict)[:12]
         name = run_name(params, varying)
         if rid in seen:
-            raise ValueError(f"Runs {seen[rid]!r} and {name!r} resolve to the same training config; "
+            raise ParameterError(f"Runs {seen[rid]!r} and {name!r} resolve to the same training config; "
                              "remove the duplicate from the grid")
         seen[rid] = name
         runs.append(RunSpec(run_id=rid, name=name, params=params, config=config, config_dict=cdict))

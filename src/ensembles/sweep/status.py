@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ensembles import layout as L
 from ensembles._io import read_json
+from ensembles.errors import DataFileError
 from ensembles.layout import RunLayout, SweepLayout
 from ensembles.sweep.runner import is_locked
 
@@ -54,7 +55,7 @@ def sweep_status(out: str | os.PathLike):
     if manifest is None:
         if not out.exists():
             raise FileNotFoundError(f"Sweep directory not found: {out}")
-        raise ValueError(f"{out} is not a sweep directory (no readable sweep_manifest.json); "
+        raise DataFileError(f"{out} is not a sweep directory (no readable sweep_manifest.json); "
                          "expected the --out directory of `ensembles sweep`")
     alive = is_locked(out)
     rows = []

@@ -1,4 +1,4 @@
-"""Training loop for the backprop baseline (paper-spec §1.4–1.5): cross-entropy on a linear readout of the hidden
+"""Training loop for the backprop baseline (docs/methods.md §M1.4–M1.5): cross-entropy on a linear readout of the hidden
 layers, raw normalised image (no label embedding), optional L1 activity penalty λ·Σ|a| (sum over the batch and all
 hidden units, as the authors' ``REGULARIZATION`` control)."""
 

@@ -2,10 +2,10 @@
 
 A config is resolved in this order, each step overriding the previous one key by key:
 
-1. the **preset** (``"paper"``: EmergentRepresentations with its bugs fixed, paper-spec §1 and §6; ``"hinton"``:
+1. the **preset** (``"paper"``: EmergentRepresentations with its bugs fixed, docs/methods.md §M1 and §X; ``"hinton"``:
    Hinton 2022 / loeweX) gives the formulation;
 2. the **scale** profile (``"quick"`` for tests, ``"cpu"`` for the demo and benchmarks, ``"full"`` for the authors'
-   epochs and batch sizes, paper-spec §1.9) gives widths, epochs, batch size and learning rate;
+   epochs and batch sizes, docs/methods.md §M1.9) gives widths, epochs, batch size and learning rate;
 3. the keys of the TOML file (or dict);
 4. ``overrides`` such as ``"train.lr=0.01"`` or ``"seed=3"`` (values parsed as TOML, bare words as strings).
 
@@ -57,7 +57,7 @@ CONDITIONS = ("true", "none", "all")
 
 @dataclass
 class DataConfig:
-    """Which data. ``held_out``: classes removed from training (zero-shot, paper-spec §3.6); ``held_out_mode``:
+    """Which data. ``held_out``: classes removed from training (zero-shot, docs/methods.md §A3.6); ``held_out_mode``:
     ``"strict"`` never uses a held-out label even as a negative label (variant A), ``"loose"`` allows it (variant
     B). ``train_subsample``: use only the first n training images of a fixed seeded permutation (None = all)."""
 
@@ -103,7 +103,7 @@ class FFConfig:
 @dataclass
 class BPConfig:
     """Backprop baseline. ``l1``: λ of the activity penalty λ·Σ|a| (sum over batch and all hidden units, the authors'
-    ``REGULARIZATION`` control, paper-spec §1.5)."""
+    ``REGULARIZATION`` control, docs/methods.md §M1.5)."""
 
     l1: float = 0.0
 
@@ -190,7 +190,7 @@ class RunConfig:
         total = self.total_epochs
         bad = [e for e in eps if not 1 <= e <= total]
         if bad:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'record.epochs' parameter must contain epochs between 1 and {total} (the total number of "
                 f"epochs). Got {bad!r}.")
         return sorted(set(eps) | {total})
@@ -205,7 +205,7 @@ class RunConfig:
         return dumps_toml(self.to_dict())
 
     def validate(self) -> RunConfig:
-        """Check every choice; raise ValueError naming the parameter."""
+        """Check every choice; raise ParameterError naming the parameter."""
         check_choice("model", self.model, MODELS)
         check_choice("preset", self.preset, PRESETS)
         check_choice("scale", self.scale, SCALES)
@@ -219,12 +219,12 @@ class RunConfig:
             raise ParameterError(f"The 'data.root' parameter must be a directory path (a string). Got "
                                  f"{self.data.root!r} instead.")
         if not isinstance(self.data.held_out, list) or not all(_is_int(c) and c >= 0 for c in self.data.held_out):
-            raise ValueError(f"The 'data.held_out' parameter must be a list of class indices. Got {self.data.held_out!r} instead.")
+            raise ParameterError(f"The 'data.held_out' parameter must be a list of class indices. Got {self.data.held_out!r} instead.")
         if self.data.train_subsample is not None:
             _int("data.train_subsample", self.data.train_subsample, lo=1)
         h = self.network.hidden
         if not isinstance(h, list) or not h or not all(_is_int(v) and v >= 1 for v in h):
-            raise ValueError(f"The 'network.hidden' parameter must be a non-empty list of positive ints. Got {h!r} instead.")
+            raise ParameterError(f"The 'network.hidden' parameter must be a non-empty list of positive ints. Got {h!r} instead.")
         check_choice("network.activation", self.network.activation, ACTIVATIONS)
         if self.network.input_norm is not None:
             check_choice("network.input_norm", self.network.input_norm, INPUT_NORMS)
@@ -233,7 +233,7 @@ class RunConfig:
         if isinstance(f.threshold, str):
             check_choice("ff.threshold", f.threshold, ("n_units",))
         elif isinstance(f.threshold, bool) or not isinstance(f.threshold, (int, float)) or not math.isfinite(f.threshold):
-            raise ValueError(f"The 'ff.threshold' parameter must be a finite number or 'n_units'. Got {f.threshold!r} instead.")
+            raise ParameterError(f"The 'ff.threshold' parameter must be a finite number or 'n_units'. Got {f.threshold!r} instead.")
         check_choice("ff.negatives", f.negatives, NEGATIVES)
         check_choice("ff.schedule", f.schedule, ("layerwise", "joint"))
         check_choice("ff.prediction", f.prediction, PREDICTION_RULES)
@@ -253,16 +253,16 @@ class RunConfig:
         _int("train.threads", t.threads, lo=0)
         r = self.record
         if not isinstance(r.enabled, bool):
-            raise ValueError(f"The 'record.enabled' parameter must be true or false. Got {r.enabled!r} instead.")
+            raise ParameterError(f"The 'record.enabled' parameter must be true or false. Got {r.enabled!r} instead.")
         if r.epochs is not None and (not isinstance(r.epochs, list) or not all(_is_int(e) for e in r.epochs)):
             raise ParameterError(f"The 'record.epochs' parameter must be a list of integer epochs. Got {r.epochs!r} "
                                  "instead.")
         if not r.conditions or not isinstance(r.conditions, list):
-            raise ValueError(f"The 'record.conditions' parameter must be a non-empty list. Got {r.conditions!r} instead.")
+            raise ParameterError(f"The 'record.conditions' parameter must be a non-empty list. Got {r.conditions!r} instead.")
         for c in r.conditions:
             check_choice("record.conditions", c, CONDITIONS)
         if len(set(r.conditions)) != len(r.conditions):
-            raise ValueError(f"The 'record.conditions' parameter must not repeat a condition. Got {r.conditions!r}.")
+            raise ParameterError(f"The 'record.conditions' parameter must not repeat a condition. Got {r.conditions!r}.")
         self.record_epochs()
         return self
 
@@ -274,7 +274,7 @@ def _is_int(v) -> bool:
 
 def _int(name, v, lo=None):
     if not _is_int(v) or (lo is not None and v < lo):
-        raise ValueError(f"The {name!r} parameter must be an integer >= {lo}. Got {v!r} instead.")
+        raise ParameterError(f"The {name!r} parameter must be an integer >= {lo}. Got {v!r} instead.")
 
 
 def _num(name, v, lo=None, strict=False):
@@ -283,7 +283,7 @@ def _num(name, v, lo=None, strict=False):
         ok = v > lo if strict else v >= lo
     if not ok:
         cmp = ">" if strict else ">="
-        raise ValueError(f"The {name!r} parameter must be a finite number{'' if lo is None else f' {cmp} {lo}'}. Got {v!r} instead.")
+        raise ParameterError(f"The {name!r} parameter must be a finite number{'' if lo is None else f' {cmp} {lo}'}. Got {v!r} instead.")
 
 
 _SECTIONS = {
@@ -308,7 +308,7 @@ def _unknown(key: str) -> ValueError:
         msg += f" Did you mean {hint[0]!r}?"
     else:
         msg += f" Valid keys: {', '.join(valid_keys())}."
-    return ValueError(msg)
+    return ParameterError(msg)
 
 
 def _flatten(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def _flatten(d: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in d.items():
         if k in _SECTIONS:
             if not isinstance(v, Mapping):
-                raise ValueError(f"The config section {k!r} must be a table. Got {v!r} instead.")
+                raise ParameterError(f"The config section {k!r} must be a table. Got {v!r} instead.")
             for kk, vv in v.items():
                 key = f"{k}.{kk}"
                 if key not in valid_keys():
@@ -333,7 +333,7 @@ def _flatten(d: Mapping[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- presets and profiles
 
 def _preset_keys(model: str, preset: str) -> dict[str, Any]:
-    """The formulation (paper-spec §1 for "paper"; Hinton 2022 / loeweX for "hinton")."""
+    """The formulation (docs/methods.md §M1 for "paper"; Hinton 2022 / loeweX for "hinton")."""
     if model == "bp":
         return {"network.input_norm": "none", "train.optimizer": "adam"}
     if preset == "paper":
@@ -351,7 +351,7 @@ def _preset_keys(model: str, preset: str) -> dict[str, Any]:
     }
 
 
-# The authors' epochs, batch sizes and learning rates (paper-spec §1.9; configuration/experiments.yaml).
+# The authors' epochs, batch sizes and learning rates (docs/methods.md §M1.9; configuration/experiments.yaml).
 _FULL = {
     ("ff", "mnist"): (1e-2, 1200, 1024), ("ff", "fashion-mnist"): (1e-2, 100, 1024),
     ("ff", "svhn"): (1e-4, 1000, 1024), ("ff", "cifar10"): (1e-4, 1000, 1024),
@@ -395,7 +395,7 @@ def _scale_keys(model: str, preset: str, scale: str, dataset: str) -> dict[str, 
             return {"network.hidden": hidden, "train.lr": 3e-3, "train.epochs": 25, "train.batch_size": 128}
         return {"network.hidden": hidden, "train.lr": 3e-3, "train.epochs": 25, "train.batch_size": 128}
     if scale == "cpu":
-        # The authors' learning rate, batch size and optimiser (as "full", paper-spec/experiments.yaml); only the
+        # The authors' learning rate, batch size and optimiser (as "full", docs/methods.md §M1.9); only the
         # number of epochs is cut to fit two CPU cores (docs/reproduction.md).  Full-size MNIST-like sets (60,000
         # training images): FF 30 of the authors' 100 epochs per layer on Fashion-MNIST, BP/FF 30 of 300, BP 20 of 80.
         # Small sets (mnist-5k: 4,000 images, digits) take more epochs for a comparable number of optimiser steps.
@@ -413,7 +413,7 @@ def _scale_keys(model: str, preset: str, scale: str, dataset: str) -> dict[str, 
 def parse_override(item: str) -> tuple[str, Any]:
     """``"train.lr=0.01"`` → ``("train.lr", 0.01)``; values are parsed as TOML, bare words become strings."""
     if "=" not in item:
-        raise ValueError(f"An override must look like 'section.key=value'. Got {item!r} instead.")
+        raise ParameterError(f"An override must look like 'section.key=value'. Got {item!r} instead.")
     key, raw = item.split("=", 1)
     key, raw = key.strip(), raw.strip()
     try:
@@ -473,7 +473,7 @@ def load_config(path_or_dict: str | os.PathLike | Mapping[str, Any], overrides: 
             try:
                 data = tomllib.load(fh)
             except tomllib.TOMLDecodeError as err:
-                raise ValueError(f"Config file {path!r} is not valid TOML: {err}") from err
+                raise ParameterError(f"Config file {path!r} is not valid TOML: {err}") from err
             except UnicodeDecodeError as err:
                 raise ParameterError(f"Config file {path!r} is not UTF-8 text (byte {err.start}: "
                                      f"{err.object[err.start:err.start + 1]!r}); TOML files must be UTF-8 encoded: "
@@ -521,7 +521,7 @@ def _toml_value(v: Any) -> str:
         return str(v)
     if isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
-            raise ValueError(f"Cannot write the non-finite value {v!r} to TOML.")
+            raise ParameterError(f"Cannot write the non-finite value {v!r} to TOML.")
         return repr(v)
     if isinstance(v, str):
         return json.dumps(v)

@@ -82,7 +82,7 @@ def prepare_data(cfg: RunConfig):
 
     Returns ``(train_dataset, test_dataset, train_index, label_value)``; ``train_index`` selects the training
     images actually used (held-out classes removed, optional subsample of a fixed ``RandomState(0)`` permutation).
-    M is the maximum of the whole training split (after normalisation), computed once (paper-spec §1.6, §6 #6),
+    M is the maximum of the whole training split (after normalisation), computed once (docs/methods.md §M1.6, §X6),
     unless ``ff.label_value`` is set.
     """
     from ensembles.data import load_dataset
@@ -93,7 +93,7 @@ def prepare_data(cfg: RunConfig):
     n_classes = len(train.classes)
     bad = [c for c in d.held_out if c >= n_classes]
     if bad:
-        raise ValueError(f"The 'data.held_out' parameter must contain class indices below {n_classes}. Got {bad!r}.")
+        raise ParameterError(f"The 'data.held_out' parameter must contain class indices below {n_classes}. Got {bad!r}.")
     keep = ~np.isin(train.y, np.asarray(d.held_out, dtype=np.int64))
     index = np.flatnonzero(keep)
     if d.train_subsample is not None and d.train_subsample < index.size:
@@ -264,7 +264,7 @@ def layer_inputs(model: torch.nn.Module, x: np.ndarray | torch.Tensor, labels: n
                  batch_size: int = 1000) -> list[dict[str, np.ndarray]]:
     """Per hidden layer: the normalised input x̂ the layer's weights see, the input current W x̂ + b and the activity.
 
-    For the inhibition analyses (paper-spec §3.7): E = Σ_j max(W_ij, 0) x̂_j and I = Σ_j min(W_ij, 0) x̂_j are
+    For the inhibition analyses (docs/methods.md §A3.7): E = Σ_j max(W_ij, 0) x̂_j and I = Σ_j min(W_ij, 0) x̂_j are
     computed from ``out[k]["normalized_input"]`` and :func:`layer_parameters`. ``labels``: labels to embed for
     FF-style models (None = true-label-free input with label pixels zeroed; pass the true labels for the
     paper's condition); ignored for BP.

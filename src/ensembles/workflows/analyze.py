@@ -3,7 +3,7 @@
 The composition of the parts of this package: resolve the sources (:mod:`.sources`), compute the tables
 (:mod:`.tables`), draw the declared figures (:mod:`.figures`) and publish everything with the manifest last
 (:mod:`.results`).  Statistics use the last checkpoint and the presentations chosen by
-:func:`ensembles.record.select_presentations` (paper-spec §3.1); accuracy uses all presentations.
+:func:`ensembles.record.select_presentations` (docs/methods.md §A3.1); accuracy uses all presentations.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def _check_dataset(dataset: str) -> None:
     infos = {d.name: d for d in list_datasets()}
     if dataset not in infos:
         hint = closest(dataset, infos)
-        raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(infos)}"
+        raise ParameterError(f"unknown dataset {dataset!r}; available: {', '.join(infos)}"
                          + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     if not infos[dataset].available:
         raise FileNotFoundError(f"dataset {dataset!r} is not available here: {infos[dataset].reason}")

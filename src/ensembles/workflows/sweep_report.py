@@ -83,7 +83,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path)
     except (ValueError, OSError) as err:  # EmptyDataError and ParserError are ValueErrors
-        raise ValueError(f"{path} is not a readable CSV table ({str(err).splitlines()[0] if str(err) else err})") from err
+        raise DataFileError(f"{path} is not a readable CSV table ({str(err).splitlines()[0] if str(err) else err})") from err
 
 
 def sweep_conditions(summary: pd.DataFrame, runs: pd.DataFrame | None = None,
@@ -138,9 +138,9 @@ def _load_inputs(sweep_dir: Path) -> tuple[dict | None, pd.DataFrame, pd.DataFra
         done, total = _complete_count(sweep_dir, man)
         what = "combined/summary.csv" if not summary_p.exists() else "combined/runs.csv"
         if man is not None and done == 0:
-            raise ValueError(f"sweep {sweep_dir} has no finished runs yet (0 of {total} complete, no {what}); "
+            raise DataFileError(f"sweep {sweep_dir} has no finished runs yet (0 of {total} complete, no {what}); "
                              f"see 'ensembles sweep-status {sweep_dir}'")
-        raise ValueError(f"sweep {sweep_dir} has no {what} ({done} of {total} runs complete); finish or resume it "
+        raise DataFileError(f"sweep {sweep_dir} has no {what} ({done} of {total} runs complete); finish or resume it "
                          f"with 'ensembles sweep {sweep_dir / 'sweep.toml'} --out {sweep_dir}' (it writes combined/ at "
                          f"the end) and see 'ensembles sweep-status {sweep_dir}'")
     summary, runs = _read_csv(summary_p), _read_csv(runs_p)
@@ -148,11 +148,11 @@ def _load_inputs(sweep_dir: Path) -> tuple[dict | None, pd.DataFrame, pd.DataFra
                            ("combined/runs.csv", runs, ("run",))):
         miss = [c for c in need if c not in df.columns]
         if miss:
-            raise ValueError(f"{sweep_dir / name} lacks the columns {miss} of the sweep's combined format "
+            raise DataFileError(f"{sweep_dir / name} lacks the columns {miss} of the sweep's combined format "
                              f"(it has {list(df.columns)[:12]})")
     if not len(runs):
         done, total = _complete_count(sweep_dir, man)
-        raise ValueError(f"sweep {sweep_dir}: combined/runs.csv lists no runs ({done} of {total} runs complete); "
+        raise DataFileError(f"sweep {sweep_dir}: combined/runs.csv lists no runs ({done} of {total} runs complete); "
                          f"see 'ensembles sweep-status {sweep_dir}'")
     return man, summary, runs
 

@@ -35,7 +35,7 @@ class AnalysisParams:
     """The parameters of an analysis (recorded in its manifest).
 
     correct_only, keep_held_out : the presentations used (:func:`ensembles.record.select_presentations`).
-    tau, alpha : the ensemble rule's contrast (paper-spec §3.4) and the significance level of overlaps and tests.
+    tau, alpha : the ensemble rule's contrast (docs/methods.md §A3.4) and the significance level of overlaps and tests.
     n_bootstrap : bootstrap resamples of the sparseness CIs.  n_shuffles : label shuffles of the ensemble-size null.
     summary_shuffles : label shuffles of the summary table's bias-corrected statistics.  seed : the random generator.
     """
@@ -63,7 +63,7 @@ class AnalysisParams:
             raise ParameterError(f"The 'alpha' parameter must be a number in (0, 1). Got {describe(self.alpha)}.")
 
     def manifest(self) -> dict[str, Any]:
-        return {**asdict(self), "ensemble_rule": "paper (leave-one-out contrast, paper-spec §3.4)",
+        return {**asdict(self), "ensemble_rule": "paper (leave-one-out contrast; docs/methods.md §A3.4)",
                 "sparseness_measure": "hoyer (Hoyer 2004; population = per presentation across a layer's neuroids, "
                                       "lifetime = per neuroid across presentations)"}
 
