@@ -17,13 +17,55 @@ from ensembles.models.goodness import (
     INPUT_NORMS,
     PREDICTION_RULES,
     activation_fn,
+    activity_goodness,
     embed_label,
     embed_label_,
     goodness,
+    label_free_images,
     label_pixel_index,
+    label_weights,
     normalize_input,
     predict_from_goodness,
 )
+
+
+class _EmbeddedLinear(torch.autograd.Function):
+    """W·x̂ + b for label-embedded, normalised inputs x̂ = z + c·e_label, without building x̂.
+
+    ``z`` ``(U, D)``: label-free normalised images (:func:`~ensembles.models.goodness.label_free_images`);
+    ``rows`` ``(n,)`` or None: which row of ``z`` each of the n samples uses (several samples may share one
+    image, e.g. a positive and its same-image negative); ``labels`` ``(n,)`` (all >= 0) and ``c`` ``(n,)``: label
+    and label coefficient per sample; ``pix``: the label pixel index ``(C, K)``.  Forward: one GEMM on the U
+    images, a gather of its rows, plus c·(label weight row) per sample.  Backward (weights and bias only; the
+    inputs are data): the weight gradient is one GEMM on the U images (the gradients of samples sharing an image
+    summed first) plus a scatter-add of the c-weighted gradients into the label columns.
+    """
+
+    @staticmethod
+    def forward(ctx, z, rows, labels, c, pix, weight, bias):
+        out = torch.addmm(bias, z, weight.t()) if bias is not None else torch.mm(z, weight.t())
+        if rows is not None:
+            out = out.index_select(0, rows)
+        out.addcmul_(label_weights(weight, pix).index_select(0, labels), c.unsqueeze(1))
+        ctx.save_for_backward(z, rows, labels, c, pix)
+        ctx.has_bias = bias is not None
+        ctx.n_images = z.shape[0]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, rows, labels, c, pix = ctx.saved_tensors
+        grad = grad.contiguous()
+        gw = gb = None
+        if ctx.needs_input_grad[5]:
+            g_img = grad if rows is None else grad.new_zeros((ctx.n_images, grad.shape[1])).index_add_(0, rows, grad)
+            gw = torch.mm(g_img.t(), z)
+            # (K, H): the gradient of every label column, added to each channel's label pixel
+            g_lab = grad.new_zeros((pix.shape[1], grad.shape[1])).index_add_(0, labels, grad * c.unsqueeze(1))
+            gw.index_add_(1, pix.reshape(-1), g_lab.t().repeat(1, pix.shape[0]))
+        if ctx.has_bias and ctx.needs_input_grad[6]:
+            gb = grad.sum(dim=0)
+        return None, None, None, None, None, gw, gb
 
 
 class FFLayer(nn.Module):
@@ -156,6 +198,40 @@ class FFNet(nn.Module):
         """In-place :meth:`embed` (``x`` must be a copy the caller owns); returns ``x``."""
         return embed_label_(x, labels, value=float(self.label_value), pixel_index=self.pixel_index)
 
+    # --- layer 1 without embedded copies (see label_free_images for the algebra)
+    def label_free(self, x: torch.Tensor, labelled: torch.Tensor | bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, c)`` for un-embedded images ``x``: the label-free images divided by layer 1's input normalisation
+        of the embedded image, and the label coefficient M / d (0 where ``labelled`` is False)."""
+        return label_free_images(x, pixel_index=self.pixel_index, value=float(self.label_value), labelled=labelled,
+                                 kind=self.layers[0].input_norm)
+
+    def first_currents(self, z: torch.Tensor, labels: torch.Tensor, c: torch.Tensor,
+                       rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Layer 1's pre-activation W·x̂ + b for n samples: image ``z[rows[i]]`` (``z[i]`` when ``rows`` is None)
+        with label ``labels[i]`` (-1 = none) and label coefficient ``c[i]``; gradients reach W and b."""
+        lin = self.layers[0].linear
+        lab = labels.clamp_min(0)
+        c = torch.where(labels >= 0, c, torch.zeros((), dtype=c.dtype, device=c.device))
+        return _EmbeddedLinear.apply(z, rows, lab, c, self.pixel_index, lin.weight, lin.bias)
+
+    def forward_from(self, h: torch.Tensor, start: int, stop: int | None = None) -> list[torch.Tensor]:
+        """Activities of layers ``start..stop-1`` given the activity ``h`` of layer ``start - 1``."""
+        hs = []
+        for layer in self.layers[start:stop]:
+            h = layer(h)
+            hs.append(h)
+        return hs
+
+    def forward_labels(self, x: torch.Tensor, labels: torch.Tensor | None) -> list[torch.Tensor]:
+        """Activities of every hidden layer for un-embedded images ``x`` with ``labels`` embedded (None or -1 = no
+        label), equal to ``self(self.embed(x, labels))`` up to float rounding, without the embedded copy."""
+        n = x.shape[0]
+        lab = (torch.full((n,), -1, dtype=torch.long) if labels is None else torch.as_tensor(labels)).to(
+            device=x.device, dtype=torch.long)
+        z, c = self.label_free(x, lab >= 0)
+        h = self.layers[0]._act(self.first_currents(z, lab, c))
+        return [h, *self.forward_from(h, 1)]
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activities of every hidden layer for already-embedded inputs ``x``."""
         hs = []
@@ -167,17 +243,37 @@ class FFNet(nn.Module):
     def goodness(self, h: torch.Tensor) -> torch.Tensor:
         return goodness(h, self.goodness_kind)
 
+    def activity_goodness(self, pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h, G)`` for a layer's pre-activation ``pre`` (fused backward for ReLU with the L2-norm goodness)."""
+        return activity_goodness(pre, self.activation, self.goodness_kind)
+
     def layer_goodness(self, x: torch.Tensor) -> torch.Tensor:
         """Goodness per layer, ``(B, L)``, for already-embedded inputs."""
         return torch.stack([self.goodness(h) for h in self.forward(x)], dim=-1)
 
-    def label_goodness(self, x: torch.Tensor, candidates: Sequence[int] | None = None) -> torch.Tensor:
-        """Goodness ``(B, K, L)`` of each layer with each candidate label embedded (one batch; no 10x data copy)."""
-        cands = list(range(self.n_classes)) if candidates is None else [int(c) for c in candidates]
+    def label_goodness(self, x: torch.Tensor, candidates: Sequence[int] | None = None, *,
+                       upto: int | None = None) -> torch.Tensor:
+        """Goodness ``(B, K, L)`` of each layer with each candidate label embedded, for un-embedded images ``x``.
+
+        Layer 1 runs one image pass for all labels (W·z once, plus the K label columns); the layers above run per
+        label.  ``upto``: only layers ``0..upto`` (L = upto + 1)."""
+        z, c = self.label_free(x)
+        return self.prepared_label_goodness(z, c, candidates, upto=upto)
+
+    def prepared_label_goodness(self, z: torch.Tensor, c: torch.Tensor, candidates: Sequence[int] | None = None, *,
+                                upto: int | None = None) -> torch.Tensor:
+        """:meth:`label_goodness` for images already prepared by :meth:`label_free`."""
+        cands = list(range(self.n_classes)) if candidates is None else [int(k) for k in candidates]
+        stop = len(self.layers) if upto is None else int(upto) + 1
+        first = self.layers[0]
+        lin = first.linear
+        base = torch.addmm(lin.bias, z, lin.weight.t()) if lin.bias is not None else torch.mm(z, lin.weight.t())
+        wl = label_weights(lin.weight, self.pixel_index)
         out = []
         for k in cands:
-            lab = torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)
-            out.append(self.layer_goodness(self.embed(x, lab)))
+            h = first._act(torch.addr(base, c, wl[k]))
+            hs = [h, *self.forward_from(h, 1, stop)]
+            out.append(torch.stack([self.goodness(a) for a in hs], dim=-1))
         return torch.stack(out, dim=1)
 
     @torch.no_grad()
@@ -185,8 +281,8 @@ class FFNet(nn.Module):
                 batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted labels ``(N,)`` and scores ``(N, K)`` for un-embedded images ``x``.
 
-        For every candidate label the image is embedded and run through all layers; the per-layer goodness is
-        turned into scores by ``rule`` (see :func:`~ensembles.models.goodness.predict_from_goodness`).  Done
+        For every candidate label the image (with that label embedded) runs through all layers, layer 1 in one
+        image pass for all labels (:meth:`label_goodness`); the per-layer goodness is turned into scores by ``rule`` (see :func:`~ensembles.models.goodness.predict_from_goodness`).  Done
         per batch of ``batch_size`` images.
         """
         check_choice("prediction", rule, PREDICTION_RULES)
