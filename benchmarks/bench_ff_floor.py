@@ -2,7 +2,9 @@
 against the naive K-pass, and ``hardest``-negative epochs, for this tree and (optionally) an older revision.
 
 Everything that is compared is measured side by side **in one process with one thread**, alternating the two
-methods repeat by repeat, and reported as medians (the machine may be shared: alternating spreads any load over both
+methods repeat by repeat, and reported as medians of the thread's CPU time (``time.thread_time``: with one torch
+thread all the work runs in the calling thread, and CPU time, unlike wall time, does not count the time a loaded
+machine gives to other processes; alternating spreads the remaining effects of load, such as shared caches, over both
 methods alike).  Each revision runs in its own subprocess (``--before REV`` extracts ``git archive REV src`` into a
 temporary directory and runs the same worker on it, which uses only APIs both revisions have).
 
@@ -47,15 +49,21 @@ def _med(v):
     return float(statistics.median(v))
 
 
+def clock() -> float:
+    """CPU seconds of this thread (user + system): with one torch thread all the work runs here, and unlike wall
+    time it does not count the time the scheduler gives to other processes on a shared machine."""
+    return time.thread_time()
+
+
 def bare_epoch(x, w, batch: int) -> float:
-    """Seconds of one epoch of the naive FF layer's matmuls (pos and neg mini-batch: forward, weight gradient)."""
-    t = time.perf_counter()
+    """CPU seconds of one epoch of the naive FF layer's matmuls (pos and neg mini-batch: forward, weight gradient)."""
+    t = clock()
     for s in range(0, x.shape[0], batch):
         xb = x[s:s + batch]
         for _pn in range(2):
             h = xb @ w.T
             _ = h.T @ xb
-    return time.perf_counter() - t
+    return clock() - t
 
 
 def worker(args) -> dict:
@@ -91,14 +99,14 @@ def worker(args) -> dict:
     for k in range(len(cfg.network.hidden)):
         x = torch.randn(n, sizes[k])
         w = torch.randn(sizes[k + 1], sizes[k])
-        t = time.perf_counter()
+        t = clock()
         tr.run_epoch(k * (R + 1))  # builds the layer's input cache (k > 0)
-        first = time.perf_counter() - t
+        first = clock() - t
         ff, bare = [], []
         for r in range(R):
-            t = time.perf_counter()
+            t = clock()
             tr.run_epoch(k * (R + 1) + 1 + r)
-            ff.append(time.perf_counter() - t)
+            ff.append(clock() - t)
             bare.append(bare_epoch(x, w, args.batch_size))
         out["layers"].append({"layer": k + 1, "ff_epoch_s": _med(ff), "bare_epoch_s": _med(bare),
                               "ratio": _med(ff) / _med(bare), "ratio_min": min(ff) / min(bare),
@@ -123,12 +131,12 @@ def worker(args) -> dict:
 
     tp, tn = [], []
     for _ in range(R):
-        t = time.perf_counter()
+        t = clock()
         pred, s_fast = model.predict(xt, cfg.ff.prediction, batch_size=bs)
-        tp.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        tp.append(clock() - t)
+        t = clock()
         s_naive = naive_scores()
-        tn.append(time.perf_counter() - t)
+        tn.append(clock() - t)
     out["predict"] = {"n_test": int(xt.shape[0]), "fast_s": _med(tp), "naive_s": _med(tn),
                       "speedup": _med(tn) / _med(tp), "max_abs_score_diff": float((s_fast - s_naive).abs().max()),
                       "argmax_identical": bool(torch.equal(pred, s_naive.argmax(1))),
@@ -139,9 +147,9 @@ def worker(args) -> dict:
     for k in (0, 1):
         ts = []
         for r in range(R):
-            t = time.perf_counter()
+            t = clock()
             tr.run_epoch(k * R + r)
-            ts.append(time.perf_counter() - t)
+            ts.append(clock() - t)
         hard.append({"layer": k + 1, "epoch_s": _med(ts), "all_s": ts})
     out["hardest"] = hard
     out["loadavg_end"] = os.getloadavg()
@@ -189,7 +197,7 @@ def main(argv=None) -> int:
     a = res["after"]
     print(f"FF at the matmul floor: {args.dataset} (N={a['n_train']}), batch {args.batch_size}, 1 thread, "
           f"{args.repeats} alternating repeats, medians; load {res['loadavg_start'][0]:.1f} -> {res['loadavg_end'][0]:.1f}")
-    print("| revision | layer | FF s/epoch | bare s/epoch | FF / bare | min/min | first epoch s |")
+    print("| revision | layer | FF CPU s/epoch | bare CPU s/epoch | FF / bare | min/min | first epoch s |")
     print("|---|---|---|---|---|---|---|")
     for name in ("before", "after"):
         if name in res:

@@ -16,6 +16,7 @@ from ensembles.models.goodness import (
     GOODNESS,
     INPUT_NORMS,
     PREDICTION_RULES,
+    activation_,
     activation_fn,
     activity_goodness,
     embed_label,
@@ -24,6 +25,7 @@ from ensembles.models.goodness import (
     label_free_images,
     label_pixel_index,
     label_weights,
+    norm_denominator,
     normalize_input,
     predict_from_goodness,
 )
@@ -267,14 +269,28 @@ class FFNet(nn.Module):
         stop = len(self.layers) if upto is None else int(upto) + 1
         first = self.layers[0]
         lin = first.linear
-        base = torch.addmm(lin.bias, z, lin.weight.t()) if lin.bias is not None else torch.mm(z, lin.weight.t())
-        wl = label_weights(lin.weight, self.pixel_index)
-        out = []
-        for k in cands:
-            h = first._act(torch.addr(base, c, wl[k]))
-            hs = [h, *self.forward_from(h, 1, stop)]
-            out.append(torch.stack([self.goodness(a) for a in hs], dim=-1))
-        return torch.stack(out, dim=1)
+        with torch.no_grad():
+            base = torch.addmm(lin.bias, z, lin.weight.t()) if lin.bias is not None else torch.mm(z, lin.weight.t())
+            wl = label_weights(lin.weight, self.pixel_index)
+            out = []
+            for k in cands:
+                h = activation_(torch.addr(base, c, wl[k]), self.activation)
+                out.append(torch.stack(self._goodness_from(h, stop), dim=-1))
+            return torch.stack(out, dim=1)
+
+    def _goodness_from(self, h: torch.Tensor, stop: int) -> list[torch.Tensor]:
+        """Goodness of layer 1 (activity ``h``) and of layers 2..stop (no gradients).  W·(h/d) + b is computed as
+        (W·h)/d + b, and ‖h‖, needed by both, is computed once per layer when the goodness is the L2 norm."""
+        l2 = torch.linalg.vector_norm(h, ord=2, dim=-1)
+        gs = [l2 if self.goodness_kind == "l2_norm" else self.goodness(h)]
+        for layer in self.layers[1:stop]:
+            d = norm_denominator(l2, layer.input_norm, h.shape[1]).unsqueeze(1)
+            pre = torch.mm(h, layer.weight.t())
+            pre = torch.addcdiv(layer.bias, pre, d) if layer.bias is not None else pre.div_(d)
+            h = activation_(pre, self.activation)
+            l2 = torch.linalg.vector_norm(h, ord=2, dim=-1)
+            gs.append(l2 if self.goodness_kind == "l2_norm" else self.goodness(h))
+        return gs
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, rule: str = "softmax_sum", *, candidates: Sequence[int] | None = None,

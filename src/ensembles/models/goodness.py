@@ -113,10 +113,28 @@ def normalize_input(x: torch.Tensor, kind: str = "l2") -> torch.Tensor:
     raise check_choice("input_norm", kind, ("l2", "rms", "none"))
 
 
+def norm_denominator(l2: torch.Tensor, kind: str, n_features: int) -> torch.Tensor:
+    """The per-row divisor of :func:`normalize_input` from the rows' L2 norms ``l2``: normalize_input(x, kind) =
+    x / d (``"l2"``: max(‖x‖, 1e-12); ``"rms"``: sqrt(‖x‖²/D + 1e-8); ``"none"``: 1)."""
+    if kind == "l2":
+        return l2.clamp_min(_EPS)
+    if kind == "rms":
+        return (l2 * l2 / n_features + 1e-8).sqrt()
+    if kind == "none":
+        return torch.ones_like(l2)
+    raise check_choice("input_norm", kind, ("l2", "rms", "none"))
+
+
 def activation_fn(kind: str):
     """The elementwise non-linearity named ``kind`` (``"relu"`` or ``"sigmoid"``)."""
     check_choice("activation", kind, ACTIVATIONS)
     return torch.relu if kind == "relu" else torch.sigmoid
+
+
+def activation_(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """In-place :func:`activation_fn` (for a fresh tensor the caller owns; no gradients)."""
+    check_choice("activation", kind, ACTIVATIONS)
+    return x.relu_() if kind == "relu" else x.sigmoid_()
 
 
 def label_pixel_index(n_classes: int, image_shape: Sequence[int]) -> torch.Tensor:
