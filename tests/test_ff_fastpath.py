@@ -220,3 +220,22 @@ def test_hardest_scores_use_the_layers_up_to_the_current_one():
     torch.testing.assert_close(tr._train_label_scores(), predict_from_goodness(naive, "softmax_sum"), rtol=0, atol=1e-10)
     torch.testing.assert_close(tr.label_scores(data.x, upto=1), predict_from_goodness(naive, "softmax_sum"), rtol=0,
                                atol=1e-10)
+
+
+def test_all_label_recording_blocks_equal_the_embedded_forward():
+    from ensembles.train import iter_activations
+
+    torch.manual_seed(0)
+    net = FFNet(64, [16, 12], n_classes=10, image_shape=(8, 8), label_value=2.8)
+    x = torch.randn(23, 64).numpy()
+    rows = [(torch.arange(23) % 10).numpy(), torch.full((23,), -1).numpy()] + [torch.full((23,), k).numpy()
+                                                                             for k in range(10)]
+    shared = list(iter_activations(net, x, rows, batch_size=10))  # layer 1's image pass shared by 11 rows
+    assert len(shared) == 12 * 3
+    for i, emb in enumerate(rows):
+        alone = list(iter_activations(net, x, emb, batch_size=10))
+        for s, block in enumerate(alone):
+            assert (block == shared[3 * i + s]).all()  # same floats with or without the shared image pass
+            xb = torch.as_tensor(x[10 * s:10 * s + 10])
+            ref = torch.cat(net(net.embed(xb, torch.as_tensor(emb[10 * s:10 * s + 10]))), dim=1)
+            torch.testing.assert_close(torch.as_tensor(block), ref.detach(), rtol=1e-5, atol=1e-5)

@@ -234,6 +234,41 @@ class FFNet(nn.Module):
         h = self.layers[0]._act(self.first_currents(z, lab, c))
         return [h, *self.forward_from(h, 1)]
 
+    @torch.no_grad()
+    def label_activations(self, x: torch.Tensor, embedded: Sequence[torch.Tensor | None], *, batch_size: int = 1000,
+                          device: str | torch.device = "cpu"):
+        """Yield ``(n, sum(layer_sizes))`` blocks of hidden activity for un-embedded images ``x``, for each entry of
+        ``embedded`` in turn (labels per image, -1 or None = no label), ``batch_size`` images at a time.
+
+        When two or more entries embed a label in every image (e.g. the K presentations of an ``all`` recording),
+        layer 1's image pass W·z + b is computed once for all of ``x`` (``(N, H₁)``) and shared by them; the same
+        floats as :meth:`forward_labels` either way.
+        """
+        self.eval()
+        labelled = [e is not None and bool((torch.as_tensor(e) >= 0).all()) for e in embedded]
+        base = None
+        if sum(labelled) > 1:
+            lin = self.layers[0].linear
+            base = torch.empty((x.shape[0], lin.out_features))
+            cs = torch.empty(x.shape[0])
+            for s in range(0, x.shape[0], batch_size):
+                z, c = self.label_free(x[s:s + batch_size].to(device))
+                base[s:s + z.shape[0]] = torch.addmm(lin.bias, z, lin.weight.t()).cpu()
+                cs[s:s + z.shape[0]] = c.cpu()
+            wl = label_weights(lin.weight, self.pixel_index)
+        for emb, lab_all in zip(embedded, labelled, strict=True):
+            for s in range(0, x.shape[0], batch_size):
+                if base is not None and lab_all:
+                    lab = torch.as_tensor(emb[s:s + batch_size]).to(device=device, dtype=torch.long)
+                    pre = base[s:s + batch_size].to(device, copy=True).addcmul_(wl.index_select(0, lab),
+                                                                       cs[s:s + batch_size].to(device).unsqueeze(1))
+                    h = self.layers[0]._act(pre)
+                    hs = [h, *self.forward_from(h, 1)]
+                else:
+                    hs = self.forward_labels(x[s:s + batch_size].to(device),
+                                             None if emb is None else torch.as_tensor(emb[s:s + batch_size]))
+                yield torch.cat(hs, dim=1).float().cpu().numpy()
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activities of every hidden layer for already-embedded inputs ``x``."""
         hs = []
