@@ -24,7 +24,7 @@ Usage::
 
     python benchmarks/bench_ff_floor.py                                  # mnist-5k, cpu profile (batch 256)
     python benchmarks/bench_ff_floor.py --batch-size 1024 --before HEAD~3
-    python benchmarks/bench_ff_floor.py --dataset fashion-mnist --batch-size 1024 --repeats 3
+    python benchmarks/bench_ff_floor.py --dataset fashion-mnist --batch-size 1024 --repeats 3 --hardest-n 10000
 
 Writes ``benchmarks/out/bench_ff_floor[_<dataset>_b<batch>].json`` and prints a table with the load average.
 """
@@ -76,11 +76,11 @@ def worker(args) -> dict:
     torch.set_num_threads(1)
     R = args.repeats
 
-    def setup(negatives: str, epochs: int):
+    def setup(negatives: str, epochs: int, n_train: int | None = None):
         ov = {"train.batch_size": args.batch_size, "train.epochs": epochs, "record.enabled": False,
               "ff.negatives": negatives}
-        if args.n_train:
-            ov["data.train_subsample"] = args.n_train
+        if n_train or args.n_train:
+            ov["data.train_subsample"] = n_train or args.n_train
         cfg = make_config("ff", args.dataset, preset="paper", scale="cpu", seed=0, **ov)
         tr_ds, te_ds, idx, m = prepare_data(cfg)
         gen = seed_everything(0)
@@ -142,7 +142,7 @@ def worker(args) -> dict:
                       "argmax_identical": bool(torch.equal(pred, s_naive.argmax(1))),
                       "n_argmax_differ": int((pred != s_naive.argmax(1)).sum())}
     # 3. hardest negatives: epochs of layer 1 and layer 2 (scoring the training set every epoch)
-    cfg, tr, _ = setup("hardest", R)
+    cfg, tr, _ = setup("hardest", R, args.hardest_n)
     hard = []
     for k in (0, 1):
         ts = []
@@ -152,6 +152,7 @@ def worker(args) -> dict:
             ts.append(clock() - t)
         hard.append({"layer": k + 1, "epoch_s": _med(ts), "all_s": ts})
     out["hardest"] = hard
+    out["hardest_n"] = int(tr.data.y.shape[0])
     out["loadavg_end"] = os.getloadavg()
     out["threads"] = torch.get_num_threads()
     return out
@@ -162,6 +163,8 @@ def _run(src: str, args) -> dict:
            "--batch-size", str(args.batch_size), "--repeats", str(args.repeats)]
     if args.n_train:
         cmd += ["--n-train", str(args.n_train)]
+    if args.hardest_n:
+        cmd += ["--hardest-n", str(args.hardest_n)]
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -174,6 +177,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", default="mnist-5k")
     ap.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--hardest-n", type=int, default=None,
+                    help="training images for the hardest-negative epochs (default: --n-train or all)")
     ap.add_argument("--repeats", type=int, default=5, help="timed epochs per layer (alternating with bare epochs)")
     ap.add_argument("--before", default=None, help="git revision to compare with (e.g. HEAD~3 or a commit)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -210,7 +215,7 @@ def main(argv=None) -> int:
             print(f"{name}: 10-label prediction of {p['n_test']} test images: predict {p['fast_s']:.3f} s, naive K-pass "
                   f"{p['naive_s']:.3f} s: {p['speedup']:.2f}x; max |score diff| {p['max_abs_score_diff']:.2e}, "
                   f"argmax identical {p['argmax_identical']}")
-            print(f"{name}: hardest-negative epochs: " + ", ".join(
+            print(f"{name}: hardest-negative epochs (N={res[name].get('hardest_n')}): " + ", ".join(
                 f"layer {h['layer']} {h['epoch_s']:.3f} s" for h in res[name]["hardest"]))
     if "before" in res:
         sp = [b["epoch_s"] / x["epoch_s"] for b, x in zip(res["before"]["hardest"], a["hardest"], strict=True)]

@@ -9,7 +9,8 @@ arrangement's thread count.  With C cores (default: the CPUs this process may us
 * ``sequential_Cthreads``: the C runs one after the other, C threads each;
 * ``oversubscribed``: C processes at once, C threads each (what several torch processes with default settings do);
 * ``oversubscribed_passive``: the same with ``OMP_WAIT_POLICY=PASSIVE`` (idle OpenMP threads sleep instead of
-  spinning).
+  spinning);
+* ``sequential_Cthreads_passive``: the sequential arrangement with ``OMP_WAIT_POLICY=PASSIVE``.
 
 Reported: wall time of the whole batch of runs (median over ``--repeats``, arrangements alternated within each
 repeat), the median FF epoch time inside the runs, and each arrangement's wall time relative to
@@ -84,6 +85,7 @@ def main(argv=None) -> int:
         f"sequential_{c}threads": dict(threads=c, parallel=False),
         "oversubscribed": dict(threads=c, parallel=True),
         "oversubscribed_passive": dict(threads=c, parallel=True, extra_env={"OMP_WAIT_POLICY": "PASSIVE"}),
+        f"sequential_{c}threads_passive": dict(threads=c, parallel=False, extra_env={"OMP_WAIT_POLICY": "PASSIVE"}),
     }
     res = {name: [] for name in arrangements}
     load0 = os.getloadavg()
