@@ -45,9 +45,16 @@ ADDRESS_RE = re.compile(r"^(tcp|tls|ucx|inproc|ws|wss)://\S+$")
 #:   (issue #8).  ``None`` removes the variable from Dask's pre-spawn environment, so the workers get glibc's
 #:   defaults like any Python process; a value set explicitly in the calling environment is still honoured.
 #:   OMP/MKL/OpenBLAS ``*_NUM_THREADS=1`` stay: single-threaded workers are the point of the local cluster.
+#: - ``OMP_WAIT_POLICY=PASSIVE``: a run that gets several torch threads (fewer runs than cores) must not spin-wait at
+#:   OpenMP barriers when other processes share the cores.  Measured with 2 FF runs on 2 loaded cores
+#:   (``benchmarks/bench_threads.py``, issue #15): 2 processes x 2 threads took 2.8x the wall time of 2 processes x 1
+#:   thread (epochs 4.8x slower), with PASSIVE 0.84x; the 2-thread runs one after the other took 2.4x.  Parallel
+#:   single-thread runs (the default here whenever there are at least as many runs as cores) are the fast
+#:   arrangement; PASSIVE only matters for multi-thread runs.
 LOCAL_WORKER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.nanny.pre-spawn-environ.OMP_WAIT_POLICY": "PASSIVE",
 }
 
 #: The same setting for SLURM jobs, whose nanny reads its Dask config from the job's environment: the dict is merged
