@@ -260,8 +260,8 @@ class FFNet(nn.Module):
             for s in range(0, x.shape[0], batch_size):
                 if base is not None and lab_all:
                     lab = torch.as_tensor(emb[s:s + batch_size]).to(device=device, dtype=torch.long)
-                    pre = base[s:s + batch_size].to(device, copy=True).addcmul_(wl.index_select(0, lab),
-                                                                       cs[s:s + batch_size].to(device).unsqueeze(1))
+                    pre = base[s:s + batch_size].to(device, copy=True)
+                    pre.addcmul_(wl.index_select(0, lab), cs[s:s + batch_size].to(device).unsqueeze(1))
                     h = self.layers[0]._act(pre)
                     hs = [h, *self.forward_from(h, 1)]
                 else:
@@ -333,8 +333,9 @@ class FFNet(nn.Module):
         """Predicted labels ``(N,)`` and scores ``(N, K)`` for un-embedded images ``x``.
 
         For every candidate label the image (with that label embedded) runs through all layers, layer 1 in one
-        image pass for all labels (:meth:`label_goodness`); the per-layer goodness is turned into scores by ``rule`` (see :func:`~ensembles.models.goodness.predict_from_goodness`).  Done
-        per batch of ``batch_size`` images.
+        image pass for all labels (:meth:`label_goodness`); the per-layer goodness is turned into scores by
+        ``rule`` (see :func:`~ensembles.models.goodness.predict_from_goodness`).  Done per batch of ``batch_size``
+        images.
         """
         check_choice("prediction", rule, PREDICTION_RULES)
         cands = torch.arange(self.n_classes) if candidates is None else torch.as_tensor(list(candidates))

@@ -289,10 +289,10 @@ class BPFFTrainer(_FFStyleTrainer):
         for idx in _batches(self.data.y.shape[0], self.cfg.train.batch_size, self.gen):
             self._observe(idx)
             b = idx.numel()
-            pre = self._first_currents(idx)
-            gs = []
-            for k, layer in enumerate(self.model.layers):
-                h, g = self.model.activity_goodness(pre if k == 0 else layer.currents(h))
+            h, g = self.model.activity_goodness(self._first_currents(idx))
+            gs = [g]
+            for layer in self.model.layers[1:]:
+                h, g = self.model.activity_goodness(layer.currents(h))
                 gs.append(g)
             g = torch.stack(gs, dim=1)
             gp, gn = g[:b], g[b:]
