@@ -146,12 +146,15 @@ def _naive_layer_epochs(net, data, cfg, layer_k, epochs, gen, neg):
     return nimg, nlab
 
 
-@pytest.mark.parametrize("negatives", ["fixed_subset", "resample_each_epoch"])
-def test_ff_epochs_equal_the_plain_embedded_training(negatives):
+# fixed_subset with N=40, B=8: negatives often share a positive's image (shared rows); N=120, B=4: almost never
+# (each sample gets its own row with the label written in); resample_each_epoch: every negative shares its row
+@pytest.mark.parametrize("negatives,n,batch", [("fixed_subset", 40, 8), ("fixed_subset", 120, 4),
+                                               ("resample_each_epoch", 40, 8)])
+def test_ff_epochs_equal_the_plain_embedded_training(negatives, n, batch):
     cfg = make_config("ff", "digits", preset="paper", scale="quick", seed=0,
-                      **{"network.hidden": [16, 12], "train.epochs": 2, "train.batch_size": 8,
+                      **{"network.hidden": [16, 12], "train.epochs": 2, "train.batch_size": batch,
                          "train.eval_batch_size": 16, "ff.negatives": negatives})
-    data = _data()
+    data = _data(n)
     fast, _ = _net((8, 8), "l2", hidden=(16, 12))
     ref, _ = _net((8, 8), "l2", hidden=(16, 12))
     tr = FFTrainer(fast, cfg, data, torch.Generator().manual_seed(0))

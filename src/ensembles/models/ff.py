@@ -216,6 +216,14 @@ class FFNet(nn.Module):
         c = torch.where(labels >= 0, c, torch.zeros((), dtype=c.dtype, device=c.device))
         return _EmbeddedLinear.apply(z, rows, lab, c, self.pixel_index, lin.weight, lin.bias)
 
+    def put_labels_(self, z: torch.Tensor, labels: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Write ``c[i]`` into the label pixel(s) of label ``labels[i]`` (all >= 0) of row i of label-free images
+        ``z`` (a copy the caller owns), which makes row i the normalised embedded input x̂ itself; returns ``z``.
+        For rows that no other sample shares, this lets layer 1's GEMM compute the label part as well."""
+        pix = self.pixel_index.to(z.device)[:, labels]  # (C, n)
+        z[torch.arange(z.shape[0], device=z.device).expand_as(pix), pix] = c.to(z.dtype).expand_as(pix)
+        return z
+
     def forward_from(self, h: torch.Tensor, start: int, stop: int | None = None) -> list[torch.Tensor]:
         """Activities of layers ``start..stop-1`` given the activity ``h`` of layer ``start - 1``."""
         hs = []

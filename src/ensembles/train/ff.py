@@ -123,7 +123,10 @@ class _FFStyleTrainer:
         (rows ``B:``): one GEMM on the distinct images of the batch, one label column per sample.
 
         The images are the B positives followed by the negatives' images that are not among them (a negative of a
-        positive's image reuses that row: always for same-image negatives, by chance for ``fixed_subset``)."""
+        positive's image reuses that row: always for same-image negatives, by chance for ``fixed_subset``).  When
+        fewer than B/8 negatives share a positive's image (``fixed_subset`` with N >> B), sharing saves less than
+        its gathers and scatters cost: every sample then gets its own gathered row with its label written in, and
+        layer 1 is a plain linear map of those rows (the label columns come out of the same GEMM)."""
         b = idx.numel()
         nimg = self.neg_img[idx]
         slot = self._slot
@@ -132,14 +135,15 @@ class _FFStyleTrainer:
         slot[idx] = -1
         new = r < 0
         m = int(new.sum())
-        if m == b:  # no image shared: the samples are the images, in order
-            imgs, rows = torch.cat([idx, nimg]), None
-        else:
-            r[new] = torch.arange(b, b + m)
-            imgs, rows = torch.cat([idx, nimg[new]]), torch.cat([torch.arange(b), r]).to(self.device)
         dev = self.device
         labels = torch.cat([self.data.y[idx.to(self.data.y.device)].to(dev), self.neg_lab[idx].to(dev)])
-        c = self.c.index_select(0, torch.cat([idx, nimg]).to(dev))
+        every = torch.cat([idx, nimg]).to(dev)
+        c = self.c.index_select(0, every)
+        if 8 * (b - m) < b:
+            z = self.model.put_labels_(self.z.index_select(0, every), labels, c)
+            return self.model.layers[0].linear(z)
+        r[new] = torch.arange(b, b + m)
+        imgs, rows = torch.cat([idx, nimg[new]]), torch.cat([torch.arange(b), r]).to(dev)
         return self.model.first_currents(self.z.index_select(0, imgs.to(dev)), labels, c, rows)
 
     # --- prediction
