@@ -9,7 +9,7 @@ methods alike).  Each revision runs in its own subprocess (``--before REV`` extr
 temporary directory and runs the same worker on it, which uses only APIs both revisions have).
 
 * **Layer ratio** = median FF epoch of layer l (``FFTrainer.run_epoch``, paper preset: fixed negatives, layer-wise
-  schedule; the first epoch of a layer, which builds that layer's input cache, is timed apart and left out) / median
+  schedule, or ``--negatives``; the first epoch of a layer, which builds that layer's input cache, is timed apart and left out) / median
   bare epoch of the same layer.  The bare epoch is the naive FF layer's matmuls alone, per mini-batch of B, for the
   B positives and then the B negatives: ``h = x_b @ Wᵀ`` and ``hᵀ @ x_b`` (forward and weight gradient), i.e.
   8·N·D_in·D_out FLOPs, on contiguous slices (no gather, no normalisation, no loss, no optimiser).
@@ -92,7 +92,7 @@ def worker(args) -> dict:
 
     out = {"n_train": None, "layers": [], "loadavg_start": os.getloadavg()}
     # 1. per-layer FF epoch vs bare matmuls (fixed_subset, the paper preset)
-    cfg, tr, te = setup("fixed_subset", R + 1)
+    cfg, tr, te = setup(args.negatives, R + 1)
     n = tr.data.y.shape[0]
     out["n_train"] = int(n)
     sizes = [tr.data.x.shape[1], *cfg.network.hidden]
@@ -165,6 +165,7 @@ def _run(src: str, args) -> dict:
         cmd += ["--n-train", str(args.n_train)]
     if args.hardest_n:
         cmd += ["--hardest-n", str(args.hardest_n)]
+    cmd += ["--negatives", args.negatives]
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -177,6 +178,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", default="mnist-5k")
     ap.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--negatives", default="fixed_subset",
+                    help="negatives of the per-layer timing (fixed_subset = the paper preset; one_per_image pairs "
+                         "each positive with a negative of the same image)")
     ap.add_argument("--hardest-n", type=int, default=None,
                     help="training images for the hardest-negative epochs (default: --n-train or all)")
     ap.add_argument("--repeats", type=int, default=5, help="timed epochs per layer (alternating with bare epochs)")
@@ -200,7 +204,7 @@ def main(argv=None) -> int:
         res["after"] = _run(here_src, args)
     res["loadavg_end"] = os.getloadavg()
     a = res["after"]
-    print(f"FF at the matmul floor: {args.dataset} (N={a['n_train']}), batch {args.batch_size}, 1 thread, "
+    print(f"FF at the matmul floor: {args.dataset} (N={a['n_train']}), batch {args.batch_size}, {args.negatives}, 1 thread, "
           f"{args.repeats} alternating repeats, medians; load {res['loadavg_start'][0]:.1f} -> {res['loadavg_end'][0]:.1f}")
     print("| revision | layer | FF CPU s/epoch | bare CPU s/epoch | FF / bare | min/min | first epoch s |")
     print("|---|---|---|---|---|---|---|")
@@ -227,6 +231,7 @@ def main(argv=None) -> int:
     OUT.mkdir(exist_ok=True)
     name = "bench_ff_floor" + ("" if (args.dataset, args.batch_size) == ("mnist-5k", 256)
                                else f"_{args.dataset}_b{args.batch_size}")
+    name += "" if args.negatives == "fixed_subset" else f"_{args.negatives}"
     (OUT / f"{name}.json").write_text(json.dumps(res, indent=1))
     print(f"wrote {OUT / (name + '.json')}")
     return 0
