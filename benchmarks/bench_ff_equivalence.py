@@ -26,6 +26,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _revisions import extract_src
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 
@@ -70,10 +72,7 @@ def main(argv=None) -> int:
     models = args.models.split(",")
     res = {"before_rev": args.before, "loadavg_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="ff_equiv_") as tmp:
-        arch = subprocess.run(["git", "-C", str(HERE.parent), "archive", args.before, "src"], capture_output=True,
-                              check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=arch, check=True)
-        srcs = {"before": str(Path(tmp) / "src"), "after": str(HERE.parent / "src")}
+        srcs = {"before": extract_src(args.before, tmp), "after": str(HERE.parent / "src")}
         jobs = [(rev, m, s) for m in models for s in seeds for rev in ("before", "after")]
         with ThreadPoolExecutor(args.jobs) as ex:
             outs = list(ex.map(lambda j: (j[0], one(srcs[j[0]], j[1], j[2], tmp)), jobs))

@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _revisions import extract_src, short_rev
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 
@@ -195,12 +197,9 @@ def main(argv=None) -> int:
            "loadavg_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="ff_floor_") as tmp:
         if args.before:
-            arch = subprocess.run(["git", "-C", str(HERE.parent), "archive", args.before, "src"], capture_output=True,
-                                  check=True).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=arch, check=True)
-            res["before_rev"] = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", args.before],
-                                               capture_output=True, text=True).stdout.strip()
-            res["before"] = _run(str(Path(tmp) / "src"), args)
+            src = extract_src(args.before, tmp)
+            res["before_rev"] = short_rev(args.before)
+            res["before"] = _run(src, args)
         res["after"] = _run(here_src, args)
     res["loadavg_end"] = os.getloadavg()
     a = res["after"]

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _revisions import extract_src
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 
@@ -180,10 +182,7 @@ def main(argv=None) -> int:
     res = {}
     with tempfile.TemporaryDirectory(prefix="bench_profile_") as tmp:
         if args.before:
-            arch = subprocess.run(["git", "-C", str(HERE.parent), "archive", args.before, "src"], capture_output=True,
-                                  check=True).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=arch, check=True)
-            res["before"] = _run(str(Path(tmp) / "src"), args)
+            res["before"] = _run(extract_src(args.before, tmp), args)
         res["after"] = _run(str(HERE.parent / "src"), args)
     for name, r in res.items():
         print(f"\n{name}: FF {r['dataset']} ({r['scale']}, N={r['n_train']}, batch {r['batch_size']}, "
