@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ensembles._validation import closest
+from ensembles.errors import ParameterError
 
 LOCAL_KEYS = ("n_workers", "threads_per_worker", "memory_limit", "processes", "torch_threads")
 SLURM_KEYS = ("queue", "account", "walltime", "cores", "processes", "memory", "gpus", "job_extra_directives",
@@ -45,9 +46,16 @@ ADDRESS_RE = re.compile(r"^(tcp|tls|ucx|inproc|ws|wss)://\S+$")
 #:   (issue #8).  ``None`` removes the variable from Dask's pre-spawn environment, so the workers get glibc's
 #:   defaults like any Python process; a value set explicitly in the calling environment is still honoured.
 #:   OMP/MKL/OpenBLAS ``*_NUM_THREADS=1`` stay: single-threaded workers are the point of the local cluster.
+#: - ``OMP_WAIT_POLICY=PASSIVE``: a run that gets several torch threads (fewer runs than cores) must not spin-wait at
+#:   OpenMP barriers when other processes share the cores.  Measured with 2 FF runs on 2 loaded cores
+#:   (``benchmarks/bench_threads.py``, issue #15): 2 processes x 2 threads took 2.8x the wall time of 2 processes x 1
+#:   thread (epochs 4.8x slower), with PASSIVE 0.84x; the 2-thread runs one after the other took 2.4x.  Parallel
+#:   single-thread runs (the default here whenever there are at least as many runs as cores) are the fast
+#:   arrangement; PASSIVE only matters for multi-thread runs.
 LOCAL_WORKER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.nanny.pre-spawn-environ.OMP_WAIT_POLICY": "PASSIVE",
 }
 
 #: The same setting for SLURM jobs, whose nanny reads its Dask config from the job's environment: the dict is merged
@@ -67,7 +75,7 @@ def _check_keys(section: str, options: Mapping[str, Any], allowed: tuple[str, ..
     for key in options:
         if key not in allowed:
             hint = closest(key, allowed, n=1)
-            raise ValueError(
+            raise ParameterError(
                 f"Unknown option {key!r} in [scheduler.{section}]; expected one of {', '.join(allowed)}"
                 + (f". Did you mean {hint[0]!r}?" if hint else "")
             )
@@ -75,7 +83,7 @@ def _check_keys(section: str, options: Mapping[str, Any], allowed: tuple[str, ..
 
 def _positive_int(section: str, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"[scheduler.{section}] {key} must be a positive integer. Got {value!r} instead.")
+        raise ParameterError(f"[scheduler.{section}] {key} must be a positive integer. Got {value!r} instead.")
     return value
 
 
@@ -96,7 +104,7 @@ def local_cluster_kwargs(options: Mapping[str, Any] | None = None, *, n_runs: in
                                   options.get("torch_threads", max(1, cores // (n_workers * threads))))
     processes = options.get("processes", True)
     if not isinstance(processes, bool):
-        raise ValueError(f"[scheduler.local] processes must be true or false. Got {processes!r} instead.")
+        raise ParameterError(f"[scheduler.local] processes must be true or false. Got {processes!r} instead.")
     kwargs = dict(n_workers=n_workers, threads_per_worker=threads, processes=processes,
                   memory_limit=options.get("memory_limit", "auto"), dashboard_address=":0")
     return kwargs, torch_threads
@@ -116,22 +124,22 @@ def slurm_cluster_kwargs(options: Mapping[str, Any] | None = None) -> tuple[dict
     processes = _positive_int("slurm", "processes", options.get("processes", 1))
     walltime = options.get("walltime", "01:00:00")
     if not isinstance(walltime, str) or not re.fullmatch(r"(\d+-)?\d{1,3}(:\d{2}){0,2}", walltime):
-        raise ValueError(f"[scheduler.slurm] walltime must be a SLURM time such as '04:00:00' or '1-00:00:00'. "
+        raise ParameterError(f"[scheduler.slurm] walltime must be a SLURM time such as '04:00:00' or '1-00:00:00'. "
                          f"Got {walltime!r} instead.")
     memory = options.get("memory", "4GB")
     if not isinstance(memory, str) or not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", memory):
-        raise ValueError(f"[scheduler.slurm] memory must be a size such as '16GB'. Got {memory!r} instead.")
+        raise ParameterError(f"[scheduler.slurm] memory must be a size such as '16GB'. Got {memory!r} instead.")
     directives = list(options.get("job_extra_directives", []))
     if not all(isinstance(d, str) for d in directives):
-        raise ValueError("[scheduler.slurm] job_extra_directives must be a list of strings such as '--qos=high'.")
+        raise ParameterError("[scheduler.slurm] job_extra_directives must be a list of strings such as '--qos=high'.")
     gpus = options.get("gpus", 0)
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
-        raise ValueError(f"[scheduler.slurm] gpus must be a non-negative integer. Got {gpus!r} instead.")
+        raise ParameterError(f"[scheduler.slurm] gpus must be a non-negative integer. Got {gpus!r} instead.")
     if gpus:
         directives.append(f"--gres=gpu:{gpus}")
     prologue = list(options.get("job_script_prologue", []))
     if not all(isinstance(d, str) for d in prologue):
-        raise ValueError("[scheduler.slurm] job_script_prologue must be a list of shell lines.")
+        raise ParameterError("[scheduler.slurm] job_script_prologue must be a list of shell lines.")
     prologue.append(SLURM_MALLOC_PROLOGUE)
     kwargs: dict[str, Any] = dict(cores=cores, processes=processes, memory=memory, walltime=walltime,
                                   job_extra_directives=directives, job_script_prologue=prologue,
@@ -139,12 +147,12 @@ def slurm_cluster_kwargs(options: Mapping[str, Any] | None = None) -> tuple[dict
     for key in ("queue", "account", "local_directory", "log_directory", "interface", "python"):
         if key in options:
             if not isinstance(options[key], str):
-                raise ValueError(f"[scheduler.slurm] {key} must be a string. Got {options[key]!r} instead.")
+                raise ParameterError(f"[scheduler.slurm] {key} must be a string. Got {options[key]!r} instead.")
             kwargs[key] = options[key]
     max_jobs = _positive_int("slurm", "max_jobs", options.get("max_jobs", 10))
     min_jobs = options.get("min_jobs", 0)
     if isinstance(min_jobs, bool) or not isinstance(min_jobs, int) or not 0 <= min_jobs <= max_jobs:
-        raise ValueError(f"[scheduler.slurm] min_jobs must be an integer between 0 and max_jobs ({max_jobs}). "
+        raise ParameterError(f"[scheduler.slurm] min_jobs must be an integer between 0 and max_jobs ({max_jobs}). "
                          f"Got {min_jobs!r} instead.")
     threads_per_process = max(1, cores // processes)
     torch_threads = _positive_int("slurm", "torch_threads", options.get("torch_threads", threads_per_process))
@@ -180,10 +188,10 @@ def make_slurm_cluster(options: Mapping[str, Any] | None = None):
 
 
 def check_scheduler(scheduler: str) -> str:
-    """Return ``scheduler`` if it is ``"local"``, ``"slurm"`` or a scheduler address; else raise a ValueError."""
+    """Return ``scheduler`` if it is ``"local"``, ``"slurm"`` or a scheduler address; else raise a ParameterError."""
     if isinstance(scheduler, str) and (scheduler in ("local", "slurm") or ADDRESS_RE.match(scheduler)):
         return scheduler
-    raise ValueError(
+    raise ParameterError(
         "The 'scheduler' parameter must be 'local', 'slurm' or a scheduler address such as 'tcp://host:8786'. "
         f"Got {scheduler!r} instead."
     )
@@ -214,7 +222,7 @@ def connect(scheduler: str, options: Mapping[str, Mapping[str, Any]] | None = No
     if ADDRESS_RE.match(scheduler):
         client = Client(scheduler, timeout="30s")
         return ClusterHandle(client, None, "address", 1, f"scheduler at {scheduler}")
-    raise ValueError(
+    raise ParameterError(
         "The 'scheduler' parameter must be 'local', 'slurm' or a scheduler address such as 'tcp://host:8786'. "
         f"Got {scheduler!r} instead."
     )

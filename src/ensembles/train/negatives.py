@@ -1,6 +1,6 @@
 """Negative data for FF and BP/FF: which wrong label goes with which image, without materialising the 10x copy.
 
-Rules (paper-spec §1.7, §6 #7):
+Rules (docs/methods.md §M1.7, §X7):
 
 * ``"fixed_subset"`` (EmergentRepresentations): of the N·(K−1) (image, wrong label) pairs, draw N without
   replacement once (``randperm``); negative i is index-paired with positive i. An image may appear 0 or several
@@ -20,6 +20,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ensembles.errors import ParameterError
+
 
 def wrong_label_table(n_classes: int, train_classes: Sequence[int], neg_classes: Sequence[int]) -> torch.Tensor:
     """``table[y]`` = the labels allowed as negatives for an image of class ``y`` (``neg_classes`` minus ``y``).
@@ -30,9 +32,9 @@ def wrong_label_table(n_classes: int, train_classes: Sequence[int], neg_classes:
     train = sorted(set(int(c) for c in train_classes))
     missing = [c for c in train if c not in neg]
     if missing:
-        raise ValueError(f"Every training class must be allowed as a negative label; missing {missing}.")
+        raise ParameterError(f"Every training class must be allowed as a negative label; missing {missing}.")
     if len(neg) < 2:
-        raise ValueError(f"Negative labels need at least 2 allowed classes. Got {neg}.")
+        raise ParameterError(f"Negative labels need at least 2 allowed classes. Got {neg}.")
     table = torch.full((n_classes, len(neg) - 1), -1, dtype=torch.long)
     for y in train:
         table[y] = torch.tensor([c for c in neg if c != y], dtype=torch.long)

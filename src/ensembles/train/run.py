@@ -160,18 +160,16 @@ def iter_activations(model: torch.nn.Module, x: np.ndarray | torch.Tensor, embed
     """Yield ``(n, sum(layer_sizes))`` float32 numpy blocks of hidden activity, batch by batch.
 
     ``embedded``: label per row to embed for FF-style models (-1 = label pixels zeroed, None = raw input, the only
-    option for BP).
+    option for BP), or a list of them, one block sequence per entry (FF: layer 1's image pass shared by them).
     """
     model.eval()
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if isinstance(model, FFNet):
+        yield from model.label_activations(xt, embedded if isinstance(embedded, list) else [embedded],
+                                           batch_size=batch_size, device=device)
+        return
     for s in range(0, xt.shape[0], batch_size):
-        xb = xt[s:s + batch_size].to(device)
-        if isinstance(model, FFNet):
-            lab = None if embedded is None else torch.as_tensor(embedded[s:s + batch_size])
-            hs = model(model.embed(xb, lab))
-        else:
-            hs = model.hidden(xb)
-        yield torch.cat(hs, dim=1).float().cpu().numpy()
+        yield torch.cat(model.hidden(xt[s:s + batch_size].to(device)), dim=1).float().cpu().numpy()
 
 
 def _presentation(test, rows, held_out: Sequence[int], ff_style: bool) -> dict:
@@ -230,10 +228,8 @@ def record_model(model: torch.nn.Module, dataset, path: str | os.PathLike | None
     ff_style = isinstance(model, FFNet)
     rows = _condition_rows(conds, np.asarray(dataset.y), model.n_classes, ff_style)
     pres, idx = _presentation(dataset, rows, held_out, ff_style)
-    blocks = []
-    for _, emb, _ in rows:
-        blocks.extend(iter_activations(model, dataset.x, emb, batch_size=batch_size, device=device))
-    act = np.concatenate(blocks)
+    act = np.concatenate(list(iter_activations(model, dataset.x, [r[1] for r in rows], batch_size=batch_size,
+                                               device=device)))
     pred = _predict(model, dataset.x, config, batch_size, device)
     pres["predicted"] = pred[idx]
     pres["correct"] = pred[idx] == pres["label"]
@@ -686,14 +682,13 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
 
     def do_record(ep: int, pred: np.ndarray) -> None:
         k = rec_epochs.index(ep)
-        for _, emb, _ in rows:
-            for block in iter_activations(model, test_ds.x, emb, batch_size=cfg.train.eval_batch_size,
-                                          device=device):
-                if not allow_divergence and not np.isfinite(block).all():
-                    col = int(np.flatnonzero(~np.isfinite(block).all(axis=0))[0])
-                    layer = int(np.searchsorted(bounds, col, side="right"))
-                    raise _divergence_error(out, ep, layer, "the recorded activations", history, ckpt_path)
-                writer.append(block, checkpoint=k)
+        for block in iter_activations(model, test_ds.x, [r[1] for r in rows], batch_size=cfg.train.eval_batch_size,
+                                      device=device):
+            if not allow_divergence and not np.isfinite(block).all():
+                col = int(np.flatnonzero(~np.isfinite(block).all(axis=0))[0])
+                layer = int(np.searchsorted(bounds, col, side="right"))
+                raise _divergence_error(out, ep, layer, "the recorded activations", history, ckpt_path)
+            writer.append(block, checkpoint=k)
         writer.set_presentation_coord("predicted", pred[pres_idx], checkpoint=k)
         writer.set_presentation_coord("correct", pred[pres_idx] == yte[pres_idx], checkpoint=k)
 
