@@ -1,7 +1,8 @@
 """FF training: ours (``ensembles.train``, paper preset) vs the authors' released FF layer-training procedure.
 
 The baseline below re-implements, inside this script, the FF training procedure of the authors' code
-(NiccoloTosato/EmergentRepresentations, ``scheduler/models.py`` and ``scheduler/data.py``; docs/methods.md §M1.2, §M1.6–M1.8)
+(NiccoloTosato/EmergentRepresentations, ``scheduler/models.py``, ``scheduler/data.py``;
+docs/methods.md §M1.2, §M1.6–M1.8)
 as faithfully as possible:
 
 * the whole training split is one tensor; ``multilabel_batch`` builds the **10x multi-label tensor** (10 copies of
