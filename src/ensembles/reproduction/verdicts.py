@@ -254,7 +254,7 @@ def _c6(s, ds):
             verdict = NOT
         frac = seed_interval(_vals(s, "zero_shot_fraction", model, layer=1, condition="held_out", variant=variant))
         row = _row("C6", f"{int(np.sum(v > 0.5))} of {v.size} seeds; held-out ensemble {_fmt(frac, pct=True)}",
-                   verdict, ds, None, "")
+                   verdict, ds, None, "" if v.size else "no held-out runs (condition held_out not trained)")
         row["claim"] = f"C6 {model}{' ' + variant if variant else ''}"
         rows.append(row)
     return rows
@@ -325,7 +325,12 @@ def _c9(s, ds):
     else:
         verdict = NOT
     measured = f"{sum(holds)} of {len(pairs)} matched pairs (|Δ accuracy| ≤ {MATCHED_ACCURACY})"
-    detail = "; ".join(pairs) if pairs else "no FF and BP grid conditions within 0.02 accuracy of each other"
+    if pairs:
+        detail = "; ".join(pairs)
+    elif not (lrs["ff"] and lrs["bp"]):
+        detail = "no learning-rate grid runs of both FF and BP (condition lr_grid not trained)"
+    else:
+        detail = "no FF and BP grid conditions within 0.02 accuracy of each other"
     return _row("C9", measured, verdict, ds, None, detail)
 
 
