@@ -337,3 +337,24 @@ def test_full_disk_streaming_writer(tmp_path):
     out = run_python(code, timeout=60).stdout
     assert out.startswith("ERROR 27"), out
     assert os.listdir(tmp_path) == []
+
+
+def test_nwb_export_of_a_schema_1_recording_imports_back(tmp_path):
+    """Issue #11 item 12: a recording whose schema_version attr is "1" (accepted by validate_recording) used to be
+    exported fine and then refused on import as another schema version."""
+    pytest.importorskip("pynwb")
+    from ensembles.io import export_nwb, import_nwb
+    from ensembles.record import make_recording, validate_recording
+
+    rng = np.random.default_rng(0)
+    lab = np.repeat([0, 1, 2], 4)
+    rec = make_recording(rng.random((12, 5)).astype(np.float32), layer_sizes=[3, 2],
+                         presentation={"stimulus_id": [f"s{i}" for i in range(12)], "label": lab,
+                                       "label_name": [str(v) for v in lab], "split": ["test"] * 12},
+                         attrs={"model": "m", "dataset": "d", "seed": 0, "config": {}, "site": "model"})
+    rec.attrs["schema_version"] = "1"
+    validate_recording(rec)
+    export_nwb(rec, tmp_path / "r.nwb")
+    back = import_nwb(tmp_path / "r.nwb")
+    np.testing.assert_allclose(back["activity"].values, rec["activity"].values, rtol=1e-6)
+    assert back.attrs["schema_version"].split(".")[0] == "1"

@@ -48,6 +48,7 @@ import xarray as xr
 
 from ensembles._validation import EnsemblesWarning, check_choice, param_error
 from ensembles.errors import DataFileError, InputTypeError, ParameterError
+from ensembles.conventions import SCHEMA_VERSION
 
 __all__ = [
     "export_nwb", "import_nwb", "NWBFileError", "NWBImportWarning", "PROCESSING_MODULE", "SUBJECT_FIELDS",
@@ -982,6 +983,12 @@ def _import_from(
 
     if exported:
         attrs = json.loads(nwbfile.notes or "{}")
+        # the schema version is filled in by make_recording; an exported recording of the same major version (e.g.
+        # "1", which validate_recording accepts) is read as the current schema, another major version is refused
+        stored = str(attrs.pop("schema_version", SCHEMA_VERSION))
+        if stored.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise NWBFileError(f"The NWB file {str(path)!r} holds a recording of schema {stored!r}; this version of "
+                               f"ensembles reads schema {SCHEMA_VERSION} (major version {SCHEMA_VERSION.split('.')[0]}).")
     else:
         config = {
             "source": source,
