@@ -64,4 +64,13 @@ def test_reproduce_end_to_end_and_resume(tmp_path):
                             n_shuffles=200, echo=lambda m: None)
     assert res2["meta"]["seconds_training"] < res["meta"]["seconds_training"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "claims.csv"), claims)
-    assert json.loads((out / "timing.json").read_text())["seconds_total"] > 0
+    calls = json.loads((out / "timing.json").read_text())["calls"]
+    assert len(calls) == 2 and all(c["trained"] and c["seconds_total"] > 0 for c in calls)
+    assert calls[0]["conditions"] == ["baseline", "held_out"]
+    # the cost of every finished run, from the sweep engine's per-run status (wall and CPU seconds)
+    cost = pd.read_csv(out / "tables" / "training_cost.csv")
+    assert len(cost) == 16 and (cost["cpu_seconds"] > 0).all() and (cost["seconds"] > 0).all()
+    assert set(cost["condition"]) == {"baseline", "held_out"} and set(cost["model"]) == {"ff", "bp_ff", "bp"}
+    # the README section is generated from the directory (claims table first, then the cost)
+    md = (out / "comparison.md").read_text()
+    assert md.index("| claim |") < md.index("**Training cost**") and "C9" in md

@@ -253,8 +253,16 @@ def _c6(s, ds):
         else:
             verdict = NOT
         frac = seed_interval(_vals(s, "zero_shot_fraction", model, layer=1, condition="held_out", variant=variant))
+        jac = _vals(s, "zero_shot_max_jaccard", model, layer=1, condition="held_out", variant=variant)
+        if not v.size:
+            detail = "no held-out runs (condition held_out not trained)"
+        elif jac.size:  # the rule's second condition, shown so that a reader sees why an ensemble did not count
+            detail = (f"largest Jaccard with a seen class's ensemble {np.nanmin(jac):.2f}–{np.nanmax(jac):.2f} "
+                      f"over seeds (rule: < 0.5)")
+        else:
+            detail = ""
         row = _row("C6", f"{int(np.sum(v > 0.5))} of {v.size} seeds; held-out ensemble {_fmt(frac, pct=True)}",
-                   verdict, ds, None, "" if v.size else "no held-out runs (condition held_out not trained)")
+                   verdict, ds, None, detail)
         row["claim"] = f"C6 {model}{' ' + variant if variant else ''}"
         rows.append(row)
     return rows

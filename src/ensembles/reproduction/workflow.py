@@ -7,7 +7,9 @@ Output directory ``OUT`` (default ``results/reproduce/<dataset>``)::
     OUT/tables/                  statistics.csv, seed_summary.csv, claims.csv, significant_pairs.csv,
                                  visual_similarity.csv, stability.csv
     OUT/figures/                 sparsity_vs_accuracy.png, overlap_ff_layer1.png
-    OUT/claims.md, OUT/report.html, OUT/manifest.json
+                                 training_cost.csv (wall and CPU seconds of every finished run)
+    OUT/claims.md, OUT/comparison.md (the README section: claims, our numbers beside the authors', cost),
+    OUT/report.html, OUT/manifest.json
 
 Every statistic comes from the public analysis API (:mod:`ensembles.reproduction.stats`); the verdicts are the
 rules of docs/reproduction.md (:mod:`ensembles.reproduction.verdicts`).
@@ -25,17 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ensembles._io import atomic_write_text
+from ensembles._io import atomic_write, atomic_write_text
 from ensembles.analysis.pairs import class_mean_correlation, similar_pair_enrichment
 from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
+from ensembles.layout import SweepLayout
 from ensembles.reproduction.plan import CONDITIONS
 from ensembles.reproduction.stats import run_statistics, statistics_frame
 from ensembles.reproduction.verdicts import claims_table
 
 __all__ = ["analyze_reproduction", "run_reproduction", "claims_markdown"]
 
-DONE = "DONE"
 TOP_SIMILAR = 9
 N_SHUFFLES = 10000
 
@@ -47,17 +49,36 @@ def _condition(sweep_name: str) -> str:
     raise ParameterError(f"Unknown sweep {sweep_name!r} in the reproduction directory.")
 
 
+def _sweeps(out: Path) -> list[SweepLayout]:
+    return [SweepLayout(p) for p in sorted((out / "sweeps").glob("*")) if SweepLayout(p).manifest.is_file()]
+
+
 def _finished_runs(out: Path) -> list[tuple[str, Path]]:
     runs = []
-    for sweep in sorted((out / "sweeps").glob("*")):
-        man = sweep / "sweep_manifest.json"
-        if not man.is_file():
-            continue
-        for r in json.loads(man.read_text(encoding="utf-8"))["runs"]:
-            run_dir = sweep / r["dir"]
-            if (run_dir / DONE).is_file():
-                runs.append((sweep.name, run_dir))
+    for lay in _sweeps(out):
+        for r in json.loads(lay.manifest.read_text(encoding="utf-8"))["runs"]:
+            run = lay.run(Path(r["dir"]).name)
+            if run.is_done():
+                runs.append((lay.root.name, run.root))
     return runs
+
+
+def _training_cost(out: Path) -> pd.DataFrame:
+    """One row per finished run: sweep, condition, model, seed, lr, wall and CPU seconds (its sweep status)."""
+    from ensembles.sweep.status import sweep_status
+
+    frames = []
+    for lay in _sweeps(out):
+        st = sweep_status(lay.root)
+        st = st[st["state"] == "complete"]
+        if st.empty:
+            continue
+        frames.append(pd.DataFrame({"sweep": lay.root.name, "condition": _condition(lay.root.name),
+                                    "run": st["name"], "model": st.get("model", ""), "seed": st.get("seed", -1),
+                                    "lr": st.get("train.lr", np.nan), "seconds": st["seconds"],
+                                    "cpu_seconds": st["cpu_seconds"]}))
+    cols = ["sweep", "condition", "run", "model", "seed", "lr", "seconds", "cpu_seconds"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
 def _write_csv(path: Path, df: pd.DataFrame) -> None:
@@ -67,11 +88,10 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
 def _savefig(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{time.time_ns()}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".")))
+    finally:
+        plt.close(fig)
     return str(path.relative_to(path.parent.parent))
 
 
@@ -192,6 +212,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
                                                title=f"{dataset}: FF layer-1 ensemble overlaps (units shared; * = BH "
                                                      "q < 0.05), one panel per seed"),
                                 out / "figures" / "overlap_ff_layer1.png"))
+    _write_csv(tables / "training_cost.csv", _training_cost(out))
     md = claims_markdown(claims)
     n_runs = len(runs)
     meta = {"dataset": dataset, "n_runs": n_runs, "seconds_analysis": round(time.time() - t0, 1),
@@ -206,6 +227,20 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
                                                         indent=1, default=str))
     echo(f"claims table ({n_runs} runs, analysis {meta['seconds_analysis']} s):\n{md}")
     return {"claims": claims, "stats": stats, "summary": summary, "meta": meta}
+
+
+def timing_calls(out: str | Path) -> list[dict]:
+    """The wall times of earlier ``ensembles reproduce`` calls into ``out`` (``timing.json``; oldest first).
+
+    A file of the first format (one flat dict of the last call) is read as one call that trained.
+    """
+    path = Path(out) / "timing.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "calls" in data:
+        return list(data["calls"])
+    return [{"trained": bool(data.get("seconds_training")), "conditions": [], **data}]
 
 
 def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
@@ -230,9 +265,14 @@ def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *
                                scale=scale, overrides=overrides)
         t_train = time.time() - t0
         res = analyze_reproduction(out, dataset, echo=echo, n_shuffles=n_shuffles)
-    res["meta"]["seconds_total"] = round(time.time() - t0, 1)
-    res["meta"]["seconds_training"] = round(t_train, 1)
-    atomic_write_text(out / "timing.json", json.dumps({"seconds_total": res["meta"]["seconds_total"],
-                                                        "seconds_training": res["meta"]["seconds_training"],
-                                                        "seconds_analysis": res["meta"]["seconds_analysis"]}))
+        res["meta"]["seconds_total"] = round(time.time() - t0, 1)
+        res["meta"]["seconds_training"] = round(t_train, 1)
+        calls = timing_calls(out)
+        calls.append({"trained": bool(train), "conditions": list(conditions) if train else [],
+                      "seeds": list(seeds), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      **{k: res["meta"][k] for k in ("seconds_total", "seconds_training", "seconds_analysis")}})
+        atomic_write_text(out / "timing.json", json.dumps({"calls": calls}, indent=1))
+        from ensembles.reproduction.compare import results_markdown
+
+        atomic_write_text(out / "comparison.md", results_markdown(out, dataset))
     return res

@@ -44,7 +44,8 @@ def run_state(run_dir: Path, log_dir: Path, *, sweep_alive: bool) -> tuple[str, 
 def sweep_status(out: str | os.PathLike):
     """Per-run status of a sweep directory as a pandas DataFrame.
 
-    Columns: ``name``, ``run`` (id), ``state`` (one of :data:`STATES`), ``attempt``, ``seconds``, ``error``,
+    Columns: ``name``, ``run`` (id), ``state`` (one of :data:`STATES`), ``attempt``, ``seconds`` (wall),
+    ``cpu_seconds`` (CPU time of the worker process), ``error``,
     ``dir``, then one column per grid key.
     """
     import pandas as pd
@@ -66,7 +67,8 @@ def sweep_status(out: str | os.PathLike):
         if state == "failed":
             err = f"{info.get('type', 'Error')}: {info.get('message', '')}".strip()
         rows.append({"name": r["name"], "run": r["id"], "state": state, "attempt": info.get("attempt"),
-                     "seconds": info.get("seconds"), "error": err, "dir": r["dir"],
+                     "seconds": info.get("seconds"),
+                     "cpu_seconds": info.get("cpu_seconds"), "error": err, "dir": r["dir"],
                      **{k: _cell(v) for k, v in r.get("params", {}).items()}})
     df = pd.DataFrame(rows)
     if len(df):
