@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -73,6 +75,18 @@ def test_export_bad_input(rng, tmp_path):
     export_nwb(rec, tmp_path / "x.nwb")
     with pytest.raises(FileExistsError):
         export_nwb(rec, tmp_path / "x.nwb", overwrite=False)
+
+
+def test_export_file_mode_follows_the_umask(rng, tmp_path):
+    """The file gets the mode open() would give it (0o666 less the umask: 0o644 under umask 0o022), not the 0o600
+    of its temporary name, and no temporary file is left (hidden names included)."""
+    old = os.umask(0o022)
+    try:
+        path = export_nwb(model_recording(rng), tmp_path / "rec.nwb")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.nwb"]
 
 
 # ---------------------------------------------------------------- real-data layout: Units + presentations

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ensembles._io import atomic_write
 from ensembles._validation import param_error
 from ensembles.errors import InputTypeError, ParameterError
 
@@ -233,15 +233,10 @@ def export_nwb(
         )
     )
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial.nwb", dir=path.parent)
-    os.close(fd)
-    try:
-        with pynwb.NWBHDF5IO(tmp, mode="w") as io:
+    def _write(tmp: Path) -> None:
+        with pynwb.NWBHDF5IO(str(tmp), mode="w") as io:
             io.write(nwbfile)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    # the one atomic writer (fsync, the umask's file mode, rename); ".partial" marks the temporary name
+    atomic_write(path, _write, suffix=".partial.nwb")
     return str(path)
