@@ -63,7 +63,7 @@ def export_nwb(
     session: dict | None = None,
     dandi: bool = False,
 ) -> str:
-    """Write a recording to one NWB file (layout in the module docstring); atomic (temporary file + rename).
+    """Write a recording to one NWB file (layout: see :mod:`ensembles.io.nwb`); atomic (temporary file + rename).
 
     Parameters
     ----------
