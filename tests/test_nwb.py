@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -9,27 +11,11 @@ import xarray as xr
 
 pynwb = pytest.importorskip("pynwb", reason="NWB support is the optional 'nwb' extra (pynwb)")
 
+from _nwb_helpers import model_recording  # noqa: E402
 from ensembles.io.nwb import NWBImportWarning, export_nwb, import_nwb  # noqa: E402
-from ensembles.record import make_recording, validate_recording  # noqa: E402
+from ensembles.record import validate_recording  # noqa: E402
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-
-
-def _model_recording(rng, n=20, layers=(30, 20)):
-    p = sum(layers)
-    return make_recording(
-        rng.random((n, p)).astype(np.float32),
-        presentation={
-            "stimulus_id": [f"mnist/test/{i:05d}" for i in range(n)],
-            "label": np.arange(n) % 4,
-            "label_name": [f"digit{i % 4}" for i in range(n)],
-            "split": ["test"] * n,
-            "correct": np.arange(n) % 3 != 0,
-            "predicted": (np.arange(n) + 1) % 4,
-        },
-        layer_sizes=list(layers),
-        attrs={"model": "ff", "dataset": "mnist", "seed": 3, "config": {"lr": 0.01}, "site": "post-relu"},
-    )
 
 
 def _problems(path):
@@ -43,7 +29,7 @@ def _problems(path):
 
 @pytest.mark.parametrize("n", [20, 120])  # fewer presentations than neuroids (held samples) and more
 def test_export_passes_nwbinspector_and_round_trips_exactly(rng, tmp_path, n):
-    rec = _model_recording(rng, n=n)
+    rec = model_recording(rng, n=n)
     path = export_nwb(rec, tmp_path / "rec.nwb")
     errors, violations = _problems(path)
     assert errors == [], [m.message for m in errors]
@@ -59,7 +45,7 @@ def test_export_passes_nwbinspector_and_round_trips_exactly(rng, tmp_path, n):
 
 
 def test_export_metadata_and_layout(rng, tmp_path):
-    rec = _model_recording(rng)
+    rec = model_recording(rng)
     path = export_nwb(rec, tmp_path / "rec.nwb")
     with pynwb.NWBHDF5IO(path, "r") as io:
         f = io.read()
@@ -80,7 +66,7 @@ def test_export_metadata_and_layout(rng, tmp_path):
 
 
 def test_export_bad_input(rng, tmp_path):
-    rec = _model_recording(rng)
+    rec = model_recording(rng)
     stacked = xr.concat([rec, rec], dim="checkpoint").assign_coords(epoch=("checkpoint", [1, 2]))
     with pytest.raises(ValueError, match=r"checkpoint.*isel\(checkpoint=-1\)"):
         export_nwb(stacked, tmp_path / "x.nwb")
@@ -91,35 +77,36 @@ def test_export_bad_input(rng, tmp_path):
         export_nwb(rec, tmp_path / "x.nwb", overwrite=False)
 
 
+def test_export_file_mode_follows_the_umask(rng, tmp_path):
+    """The file gets the mode open() would give it (0o666 less the umask: 0o644 under umask 0o022), not the 0o600
+    of its temporary name, and no temporary file is left (hidden names included)."""
+    old = os.umask(0o022)
+    try:
+        path = export_nwb(model_recording(rng), tmp_path / "rec.nwb")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.nwb"]
+
+
 # ---------------------------------------------------------------- real-data layout: Units + presentations
 def _units_file(path, spikes, onsets, labels, *, extra_columns=None, trials=False):
     f = pynwb.NWBFile(session_description="test session", identifier="sess-001", session_start_time=START)
     for st in spikes:
         f.add_unit(spike_times=np.asarray(st, dtype=float))
+    extra = extra_columns or {}
     if trials:
-        for name, desc in [("image_name", "image")] + [(c, c) for c in (extra_columns or {})]:
-            f.add_trial_column(name=name, description=desc)
-        for k, t in enumerate(onsets):
-            f.add_trial(
-                start_time=t,
-                stop_time=t + 0.25,
-                image_name=labels[k],
-                **{c: v[k] for c, v in (extra_columns or {}).items()},
-            )
+        add_column, add_row = f.add_trial_column, f.add_trial
     else:
         from pynwb.epoch import TimeIntervals
 
         table = TimeIntervals(name="natural_scenes_presentations", description="images")
-        table.add_column(name="image_name", description="image")
-        for c in extra_columns or {}:
-            table.add_column(name=c, description=c)
-        for k, t in enumerate(onsets):
-            table.add_row(
-                start_time=t,
-                stop_time=t + 0.25,
-                image_name=labels[k],
-                **{c: v[k] for c, v in (extra_columns or {}).items()},
-            )
+        add_column, add_row = table.add_column, table.add_row
+    for name, desc in [("image_name", "image")] + [(c, c) for c in extra]:
+        add_column(name=name, description=desc)
+    for k, t in enumerate(onsets):
+        add_row(start_time=t, stop_time=t + 0.25, image_name=labels[k], **{c: v[k] for c, v in extra.items()})
+    if not trials:
         f.add_time_intervals(table)
     with pynwb.NWBHDF5IO(str(path), "w") as io:
         io.write(f)

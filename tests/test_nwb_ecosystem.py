@@ -14,27 +14,13 @@ import pytest
 
 pynwb = pytest.importorskip("pynwb", reason="NWB support is the optional 'nwb' extra (pynwb)")
 
+from _nwb_helpers import model_recording  # noqa: E402
 from ensembles.cli import main  # noqa: E402
 from ensembles.io.nwb import export_nwb, import_nwb  # noqa: E402
-from ensembles.record import load_recording, make_recording  # noqa: E402
+from ensembles.record import load_recording  # noqa: E402
 
 START = dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
 SUBJECT = {"subject_id": "mouse-17", "species": "Mus musculus", "sex": "F", "age": "P95D"}
-
-
-def _model_recording(rng, n=24, layers=(30, 20)):
-    return make_recording(
-        rng.random((n, sum(layers))).astype(np.float32),
-        presentation={
-            "stimulus_id": [f"mnist/test/{i:05d}" for i in range(n)],
-            "label": np.arange(n) % 4,
-            "label_name": [f"digit{i % 4}" for i in range(n)],
-            "split": ["test"] * n,
-            "correct": np.arange(n) % 3 != 0,
-        },
-        layer_sizes=list(layers),
-        attrs={"model": "ff", "dataset": "mnist", "seed": 3, "config": {"lr": 0.01}, "site": "post-relu"},
-    )
 
 
 def _critical(path, config=None):
@@ -75,7 +61,7 @@ def _allen_session(path, rng, *, n_units=12, n_images=6, reps=5, spikes=None, sp
 
 # ---------------------------------------------------------------- DANDI
 def test_export_passes_nwbinspector_dandi_config(rng, tmp_path):
-    rec = _model_recording(rng)
+    rec = model_recording(rng, n=24, predicted=False)
     # without the subject fields the file is not DANDI-ready: nwbinspector's dandi config says so ...
     plain = export_nwb(rec, tmp_path / "plain.nwb")
     assert any(c.startswith("check_subject_species_exists") for c in _critical(plain, "dandi"))
@@ -106,7 +92,7 @@ def test_export_passes_nwbinspector_dandi_config(rng, tmp_path):
 )
 def test_export_subject_errors_name_the_field(rng, tmp_path, subject, match):
     with pytest.raises(ValueError, match=match):
-        export_nwb(_model_recording(rng), tmp_path / "x.nwb", subject=subject)
+        export_nwb(model_recording(rng, n=24, predicted=False), tmp_path / "x.nwb", subject=subject)
 
 
 def test_imported_session_keeps_its_species_through_export(rng, tmp_path):
@@ -122,7 +108,7 @@ def test_imported_session_keeps_its_species_through_export(rng, tmp_path):
 # ---------------------------------------------------------------- pynapple
 def test_pynapple_reads_activity_intervals_and_neuroid_metadata(rng, tmp_path):
     nap = pytest.importorskip("pynapple", reason="pynapple cross-check (the 'pynapple' extra)")
-    rec = _model_recording(rng, n=24)  # 50 neuroids > 24 presentations: 3 samples per presentation
+    rec = model_recording(rng, n=24, predicted=False)  # 50 neuroids > 24 presentations: 3 samples per presentation
     path = export_nwb(rec, tmp_path / "rec.nwb", presentation_duration=0.5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # pynapple warns when it shortens intervals or a column shadows a method
@@ -233,7 +219,7 @@ def test_cli_import_window_into_next_presentation_warns(rng, tmp_path, capsys):
 def test_cli_export_nwb(rng, tmp_path, capsys):
     from ensembles.record import save_recording
 
-    rec = _model_recording(rng)
+    rec = model_recording(rng, n=24, predicted=False)
     save_recording(rec, tmp_path / "rec.h5")
     nwb = tmp_path / "rec.nwb"
     msg = _one_line_error(capsys, "export-nwb", str(tmp_path / "rec.h5"), "--out", str(nwb), "--dandi")
