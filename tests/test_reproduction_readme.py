@@ -12,7 +12,12 @@ import pytest
 
 from ensembles.errors import DataFileError, ParameterError
 from ensembles.reproduction.compare import (
-    AUTHORS_VALUES, comparison_table, cost_summary, readme_block, update_readme)
+    AUTHORS_VALUES,
+    comparison_table,
+    cost_summary,
+    readme_block,
+    update_readme,
+)
 from ensembles.reproduction.workflow import timing_calls
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,5 +99,5 @@ def test_readme_sections_are_in_sync_with_the_committed_results(dataset):
 
 def test_authors_values_are_ranges():
     for fam in AUTHORS_VALUES.values():
-        for (model, stat, layer), (lo, hi) in fam.items():
+        for (model, _stat, layer), (lo, hi) in fam.items():
             assert model in {"ff", "bp_ff", "bp"} and 0 <= layer <= 3 and lo <= hi

@@ -25,7 +25,7 @@ import pandas as pd
 from ensembles._io import atomic_write_text
 from ensembles.errors import DataFileError, ParameterError
 
-__all__ = ["AUTHORS_VALUES", "comparison_table", "cost_summary", "results_markdown", "update_readme",
+__all__ = ["AUTHORS_VALUES", "claims_markdown", "timing_calls", "comparison_table", "cost_summary", "results_markdown", "update_readme",
            "readme_block"]
 
 _MODELS = {"ff": "FF", "bp_ff": "BP/FF", "bp": "BP"}
@@ -134,6 +134,31 @@ def _iv(r) -> str:
     return f"{r['ours']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
 
 
+def claims_markdown(claims: pd.DataFrame) -> str:
+    """The claims table as GitHub markdown (for the README and claims.md)."""
+    lines = ["| claim | measured (mean, 95 % interval over seeds) | the authors' | verdict |",
+             "|---|---|---|---|"]
+    for _, r in claims.iterrows():
+        stab = " (not stabilised)" if r["stabilised"] is False else ""
+        lines.append(f"| {r['claim']}: {r['statement']} | {r['measured']} | {r['authors']} | "
+                     f"**{r['verdict']}**{stab} |")
+    return "\n".join(lines) + "\n"
+
+
+def timing_calls(out: str | Path) -> list[dict]:
+    """The wall times of earlier ``ensembles reproduce`` calls into ``out`` (``timing.json``; oldest first).
+
+    A file of the first format (one flat dict of the last call) is read as one call that trained.
+    """
+    path = Path(out) / "timing.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "calls" in data:
+        return list(data["calls"])
+    return [{"trained": bool(data.get("seconds_training")), "conditions": [], **data}]
+
+
 def _read(results: Path, rel: str) -> pd.DataFrame:
     path = results / rel
     if not path.is_file():
@@ -146,8 +171,6 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
 
     ``link``: the path of ``results_dir`` as seen from the README (for links to the report, tables and figures).
     """
-    from ensembles.reproduction.workflow import claims_markdown, timing_calls
-
     results = Path(results_dir)
     claims = _read(results, "tables/claims.csv")
     claims["stabilised"] = claims["stabilised"].map({"True": True, "False": False, True: True, False: False})

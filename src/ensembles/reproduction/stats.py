@@ -93,7 +93,7 @@ def run_statistics(run_dir: str | Path, *, condition: str, inhibition: bool = Fa
     for layer in layers:
         t = table[table["layer"] == layer]
 
-        def pick(stat, agg, cls="all"):
+        def pick(stat, agg, cls="all", t=t):
             v = t[(t["statistic"] == stat) & (t["aggregate"] == agg) & (t["class"] == cls)]["value"]
             return float(v.iloc[0]) if len(v) else float("nan")
 

@@ -32,11 +32,12 @@ from ensembles.analysis.pairs import class_mean_correlation, similar_pair_enrich
 from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
 from ensembles.layout import SweepLayout
+from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
 from ensembles.reproduction.plan import CONDITIONS
 from ensembles.reproduction.stats import run_statistics, statistics_frame
 from ensembles.reproduction.verdicts import claims_table
 
-__all__ = ["analyze_reproduction", "run_reproduction", "claims_markdown"]
+__all__ = ["analyze_reproduction", "run_reproduction", "claims_markdown", "timing_calls"]
 
 TOP_SIMILAR = 9
 N_SHUFFLES = 10000
@@ -93,17 +94,6 @@ def _savefig(fig, path: Path) -> str:
     finally:
         plt.close(fig)
     return str(path.relative_to(path.parent.parent))
-
-
-def claims_markdown(claims: pd.DataFrame) -> str:
-    """The claims table as GitHub markdown (for the README and claims.md)."""
-    lines = ["| claim | measured (mean, 95 % interval over seeds) | the authors' | verdict |",
-             "|---|---|---|---|"]
-    for _, r in claims.iterrows():
-        stab = " (not stabilised)" if r["stabilised"] is False else ""
-        lines.append(f"| {r['claim']}: {r['statement']} | {r['measured']} | {r['authors']} | "
-                     f"**{r['verdict']}**{stab} |")
-    return "\n".join(lines) + "\n"
 
 
 def _report_html(dataset: str, claims: pd.DataFrame, pairs: pd.DataFrame, figures: list[str], meta: dict) -> str:
@@ -229,20 +219,6 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     return {"claims": claims, "stats": stats, "summary": summary, "meta": meta}
 
 
-def timing_calls(out: str | Path) -> list[dict]:
-    """The wall times of earlier ``ensembles reproduce`` calls into ``out`` (``timing.json``; oldest first).
-
-    A file of the first format (one flat dict of the last call) is read as one call that trained.
-    """
-    path = Path(out) / "timing.json"
-    if not path.is_file():
-        return []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(data, dict) and "calls" in data:
-        return list(data["calls"])
-    return [{"trained": bool(data.get("seconds_training")), "conditions": [], **data}]
-
-
 def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
                      conditions: tuple[str, ...] = CONDITIONS, scheduler: str = "local", force: bool = False,
                      train: bool = True, dry_run: bool = False, echo: Callable[[str], None] = print,
@@ -272,7 +248,5 @@ def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *
                       "seeds": list(seeds), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       **{k: res["meta"][k] for k in ("seconds_total", "seconds_training", "seconds_analysis")}})
         atomic_write_text(out / "timing.json", json.dumps({"calls": calls}, indent=1))
-        from ensembles.reproduction.compare import results_markdown
-
         atomic_write_text(out / "comparison.md", results_markdown(out, dataset))
     return res
