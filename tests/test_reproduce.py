@@ -74,3 +74,27 @@ def test_reproduce_end_to_end_and_resume(tmp_path):
     # the README section is generated from the directory (claims table first, then the cost)
     md = (out / "comparison.md").read_text()
     assert md.index("| claim |") < md.index("**Training cost**") and "C9" in md
+
+
+def test_grid_point_at_the_authors_lr_is_the_baseline_run_where_the_images_are_the_same():
+    from ensembles.reproduction.plan import with_baseline_grid_points
+
+    # mnist-5k: grid and baseline train on the same 4,000 images, so the authors' lr is not trained twice
+    sweeps = reproduction_sweeps("mnist-5k", (0, 1))
+    assert sweeps["lr_grid_ff"]["grid"]["train.lr"] == [1e-3]
+    assert sweeps["lr_grid_bp"]["grid"]["train.lr"] == [1e-3, 1e-2]
+    # fashion-mnist: the grid is subsampled (12,000 images), so its authors' lr point is a run of its own
+    assert reproduction_sweeps("fashion-mnist", (0,))["lr_grid_ff"]["grid"]["train.lr"] == [1e-3, 1e-2]
+    stats = pd.DataFrame([
+        {"condition": "baseline", "model": "ff", "seed": 0, "variant": "", "lr": 1e-2, "layer": 1,
+         "statistic": "hoyer", "value": 0.8},
+        {"condition": "lr_grid", "model": "ff", "seed": 0, "variant": "", "lr": 1e-3, "layer": 1,
+         "statistic": "hoyer", "value": 0.5},
+        {"condition": "baseline", "model": "bp", "seed": 0, "variant": "", "lr": 1e-4, "layer": 1,
+         "statistic": "hoyer", "value": 0.3},  # no BP grid runs: not added
+    ])
+    got = with_baseline_grid_points(stats, "mnist-5k")
+    grid = got[got["condition"] == "lr_grid"].sort_values("lr")
+    assert grid["lr"].tolist() == [1e-3, 1e-2] and grid["value"].tolist() == [0.5, 0.8]
+    assert len(got) == 4
+    assert with_baseline_grid_points(stats, "fashion-mnist") is stats  # subsampled grid: nothing relabelled

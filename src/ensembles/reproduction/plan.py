@@ -9,11 +9,13 @@ labelled conditions.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ensembles.errors import ParameterError
 
-__all__ = ["CONDITIONS", "HELD_OUT_CLASS", "LR_GRID", "SUBSAMPLE", "reproduction_sweeps"]
+__all__ = ["CONDITIONS", "HELD_OUT_CLASS", "LR_GRID", "SUBSAMPLE", "reproduction_sweeps", "grid_lrs",
+           "with_baseline_grid_points"]
 
 CONDITIONS = ("baseline", "held_out", "lr_grid")
 MODELS = ("ff", "bp_ff", "bp")
@@ -69,9 +71,51 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
         out["held_out_bp"] = _sweep("held_out_bp", dataset, {"model": ["bp"], "seed": seeds}, held, **kw)
     if "lr_grid" in conditions:
         for model in MODELS:
-            out[f"lr_grid_{model}"] = _sweep(f"lr_grid_{model}", dataset, {"model": [model], "train.lr":
-                                                                         list(LR_GRID[model]), "seed": seeds},
-                                             {**sub, **extra}, **kw)
+            lrs = grid_lrs(model, dataset, scale=scale, overrides=extra)
+            if lrs:
+                out[f"lr_grid_{model}"] = _sweep(f"lr_grid_{model}", dataset, {"model": [model], "train.lr": lrs,
+                                                                             "seed": seeds}, {**sub, **extra}, **kw)
     return out
+
+
+def _baseline_lr(model: str, dataset: str, scale: str, overrides: dict[str, Any] | None) -> float:
+    from ensembles.train import make_config
+
+    lr = (overrides or {}).get("train.lr")
+    return float(lr) if lr is not None else float(make_config(model, dataset, scale=scale).train.lr)
+
+
+def grid_lrs(model: str, dataset: str, *, scale: str = "cpu", overrides: dict[str, Any] | None = None) -> list[float]:
+    """The learning rates to train for ``model``'s lr grid.
+
+    Where the grid trains on the same images as the baseline (datasets without a :data:`SUBSAMPLE` entry), the grid
+    point at the baseline's (the authors') learning rate *is* the baseline run — same config, same seed, and
+    training is bitwise reproducible — so it is not trained twice: :func:`with_baseline_grid_points` adds the
+    baseline's statistics to the grid when judging and plotting.
+    """
+    lrs = [float(x) for x in LR_GRID[model]]
+    if dataset in SUBSAMPLE:
+        return lrs
+    base = _baseline_lr(model, dataset, scale, overrides)
+    return [lr for lr in lrs if not math.isclose(lr, base, rel_tol=1e-9)]
+
+
+def with_baseline_grid_points(stats, dataset: str):
+    """``stats`` plus, on datasets whose grid is not subsampled, each baseline run again as the lr-grid point at its
+    learning rate (for models that have grid runs and no grid run at that rate). Rows are relabelled, not
+    recomputed; the per-run statistics table on disk keeps one row per run."""
+    import pandas as pd
+
+    if dataset in SUBSAMPLE or stats.empty:
+        return stats
+    grid = stats[stats["condition"] == "lr_grid"]
+    extra = []
+    for model in sorted(set(grid["model"])):
+        have = {float(x) for x in grid.loc[grid["model"] == model, "lr"]}
+        base = stats[(stats["condition"] == "baseline") & (stats["model"] == model)]
+        base = base[[not any(math.isclose(float(lr), h, rel_tol=1e-9) for h in have) for lr in base["lr"]]]
+        if not base.empty:
+            extra.append(base.assign(condition="lr_grid"))
+    return pd.concat([stats, *extra], ignore_index=True) if extra else stats
 
 

@@ -33,7 +33,7 @@ from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
 from ensembles.layout import SweepLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
-from ensembles.reproduction.plan import CONDITIONS
+from ensembles.reproduction.plan import CONDITIONS, with_baseline_grid_points
 from ensembles.reproduction.stats import run_statistics, statistics_frame
 from ensembles.reproduction.verdicts import claims_table
 
@@ -172,8 +172,9 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
         top = [f"{names[i]}–{names[j]}" for i, j in enr.top_pairs]
     else:
         top = []
-    claims = claims_table(stats, dataset=dataset, pooled=pooled)
-    summary = seed_summary(stats, ["condition", "model", "variant", "lr", "layer", "statistic"])
+    judged = with_baseline_grid_points(stats, dataset)  # a grid point that is the baseline run is not trained twice
+    claims = claims_table(judged, dataset=dataset, pooled=pooled)
+    summary = seed_summary(judged, ["condition", "model", "variant", "lr", "layer", "statistic"])
     tables = out / "tables"
     _write_csv(tables / "statistics.csv", stats)
     _write_csv(tables / "seed_summary.csv", summary)
