@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ __all__ = [
     "Matrix",
     "Result",
     "ResultFields",
+    "ScalarResultFields",
     "check_count",
     "check_finite",
     "check_nan_policy",
@@ -409,6 +410,17 @@ class ResultFields(Mapping):
                 continue
             data[k] = (self._dims.get(k, ()), np.asarray(v))
         return xr.Dataset(data, coords=dict(coords or {}), attrs={**self.attrs, **dict(attrs or {})})
+
+
+class ScalarResultFields(ResultFields):
+    """:class:`ResultFields` with :meth:`as_dict`: the fields as a table row, without the array fields (those named
+    in ``_dims``: bootstrap values, fold accuracies, eigenvalues, ...)."""
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        for k in self._dims:
+            d.pop(k)
+        return d
 
 
 def make_result(

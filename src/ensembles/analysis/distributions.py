@@ -15,7 +15,7 @@ in the primate primary visual cortex to object recognition behavior. bioRxiv 202
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
 from ensembles.analysis._input import (
-    ResultFields,
+    ScalarResultFields,
     check_count,
     is_labelled,
     resolve_labels,
@@ -71,7 +71,7 @@ def ks_similarity(p: Any, q: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DistributionSimilarity(ResultFields):
+class DistributionSimilarity(ScalarResultFields):
     """Result of :func:`distribution_similarity`: ``score`` (mean over bootstrap draws) and ``error`` (their SD)."""
 
     score: float
@@ -84,12 +84,6 @@ class DistributionSimilarity(ResultFields):
     data_hist: np.ndarray = field(repr=False, compare=False)
     similarities: np.ndarray = field(repr=False, compare=False)
     _dims = {"bins": ("bin_edge",), "data_hist": ("bin",), "similarities": (C.BOOTSTRAP,)}
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("bins", "data_hist", "similarities"):
-            d.pop(k)
-        return d
 
 
 def _values(v: Any, name: str) -> np.ndarray:
