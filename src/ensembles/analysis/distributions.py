@@ -15,7 +15,7 @@ in the primate primary visual cortex to object recognition behavior. bioRxiv 202
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
 from ensembles.analysis._input import (
     ScalarResultFields,
+    array_field,
     check_count,
     is_labelled,
     resolve_labels,
@@ -80,10 +81,9 @@ class DistributionSimilarity(ScalarResultFields):
     n_data: int
     n_bootstrap: int
     n_nan_draws: int
-    bins: np.ndarray = field(repr=False, compare=False)
-    data_hist: np.ndarray = field(repr=False, compare=False)
-    similarities: np.ndarray = field(repr=False, compare=False)
-    _dims = {"bins": ("bin_edge",), "data_hist": ("bin",), "similarities": (C.BOOTSTRAP,)}
+    bins: np.ndarray = array_field("bin_edge")
+    data_hist: np.ndarray = array_field("bin")
+    similarities: np.ndarray = array_field(C.BOOTSTRAP)
 
 
 def _values(v: Any, name: str) -> np.ndarray:

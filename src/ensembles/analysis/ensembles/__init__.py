@@ -31,6 +31,9 @@ Mantel, N. (1967). Cancer Res 27:209-220 (permutation test for matrix correlatio
 from __future__ import annotations
 
 from .._detectors import EnsembleDetector, marchenko_pastur_bound, tracy_widom_bound
+from ._common import CATEGORY as CATEGORY  # result dims (ensembles.conventions)
+from ._common import ENSEMBLE as ENSEMBLE
+from ._common import OTHER as OTHER
 from .assemblies import detect_ensembles, match_ensembles
 from .category import category_ensembles, ensemble_core, ensemble_sizes
 from .overlap import class_mean_similarity, ensemble_overlap, overlap_vs_similarity

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,7 +10,7 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import param_error
-from ensembles.analysis._input import ScalarResultFields, resolve_labels
+from ensembles.analysis._input import ScalarResultFields, array_field, resolve_labels
 from ensembles.errors import InputTypeError, ParameterError
 
 from ._common import _matrix
@@ -27,13 +27,12 @@ class DecodingResult(ScalarResultFields):
 
     accuracy: float
     accuracy_sd: float
-    fold_accuracies: np.ndarray = field(repr=False, compare=False)
+    fold_accuracies: np.ndarray = array_field(C.FOLD)
     chance: float = float("nan")
     n_classes: int = 0
     n_neuroids: int = 0
     n_presentations: int = 0
     cv: int = 0
-    _dims = {"fold_accuracies": (C.FOLD,)}
 
 
 def _select_neuroids(arr: np.ndarray, da: xr.DataArray | None, neuroids: Any) -> np.ndarray:

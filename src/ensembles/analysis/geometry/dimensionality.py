@@ -10,7 +10,7 @@ Gao et al. (2017). A theory of multineuronal dimensionality, dynamics and measur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import param_error
-from ensembles.analysis._input import ScalarResultFields, is_labelled, scalar_result, unwrap
+from ensembles.analysis._input import ScalarResultFields, array_field, is_labelled, scalar_result, unwrap
 from ensembles.errors import ParameterError
 
 from ._common import _matrix
@@ -98,8 +98,7 @@ class EigenspectrumFit(ScalarResultFields):
     fit_start: int
     fit_stop: int
     n_points: int
-    eigenvalues: np.ndarray = field(repr=False, compare=False)
-    _dims = {"eigenvalues": (C.COMPONENT,)}
+    eigenvalues: np.ndarray = array_field(C.COMPONENT)
 
 
 def eigenspectrum_alpha(

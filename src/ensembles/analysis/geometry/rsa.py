@@ -9,7 +9,7 @@ Walther et al. (2016). Reliability of dissimilarity measures for multi-voxel pat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from scipy import stats
 
 from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
-from ensembles.analysis._input import ScalarResultFields, is_labelled, scalar_result, unwrap
+from ensembles.analysis._input import ScalarResultFields, array_field, is_labelled, scalar_result, unwrap
 from ensembles.errors import ParameterError
 
 from ._common import _matrix, _resolve_labels, _set_mismatch
@@ -198,8 +198,7 @@ class RDMComparison(ScalarResultFields):
     n_conditions: int
     n_bootstrap: int
     ci: float
-    bootstrap: np.ndarray = field(repr=False, compare=False)
-    _dims = {"bootstrap": (C.BOOTSTRAP,)}
+    bootstrap: np.ndarray = array_field(C.BOOTSTRAP)
 
 
 def kendall_tau_a(a: Any, b: Any) -> Any:

@@ -15,17 +15,8 @@ from ensembles._validation import describe
 from ensembles.analysis._stats import fdr_bh
 from ensembles.errors import ParameterError
 
-from ._core import (
-    _check_shuffles,
-    _dataset,
-    _moments,
-    _permutations,
-    _pilot,
-    _prepare,
-    _pvalues,
-    _shuffle_attrs,
-    _shuffled_moments,
-)
+from ._core import _dataset, _moments, _pilot, _prepare
+from ._shuffle import _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffled_moments
 
 __all__ = ["class_selectivity_index", "dprime", "anova"]
 

@@ -14,17 +14,8 @@ from ensembles._validation import describe
 from ensembles.analysis import _xr
 from ensembles.errors import ParameterError
 
-from ._core import (
-    _batches,
-    _check_shuffles,
-    _dataset,
-    _onehot,
-    _permutations,
-    _prepare,
-    _pvalues,
-    _shuffle_attrs,
-    _shuffled_onehot,
-)
+from ._core import _dataset, _onehot, _prepare
+from ._shuffle import _batches, _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffled_onehot
 
 __all__ = ["mutual_information"]
 

@@ -15,18 +15,8 @@ from ensembles.analysis._input import class_names, matrix, resolve_labels, unwra
 from ensembles.analysis.sparsity import _engine as _sp
 from ensembles.analysis.sparsity import condition_means
 
-from ._core import (
-    CLASS,
-    _check_shuffles,
-    _dataset,
-    _moments,
-    _permutations,
-    _pilot,
-    _prepare,
-    _pvalues,
-    _shuffle_attrs,
-    _shuffled_moments,
-)
+from ._core import CLASS, _dataset, _moments, _pilot, _prepare
+from ._shuffle import _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffled_moments
 
 __all__ = ["class_means", "preferred_class", "preference_order", "tuning_sparseness"]
 
