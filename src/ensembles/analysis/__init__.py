@@ -2,7 +2,8 @@
 
 Import every analysis function from here (``from ensembles.analysis import hoyer_sparseness, detect_ensembles``);
 the submodules (``sparsity``, ``selectivity``, ``ensembles``, ``geometry``, ``distributions``, ``inhibition``,
-``summary``, ``cortex``) are where they are defined and documented.
+``summary``, ``cortex``) are where they are defined and documented; ``sparsity``, ``selectivity``, ``ensembles``,
+``geometry`` and ``tables`` are packages of modules by topic that re-export their public names.
 
 Every public function keeps one contract (``docs/architecture.md``, "The analysis contract"; checked over all of
 ``__all__`` by ``tests/test_analysis_contract.py``):
@@ -22,12 +23,12 @@ from __future__ import annotations
 
 import importlib
 
-# public name -> submodule that defines it (tests/test_analysis_contract.py checks that every name a submodule
-# exports is listed here)
+# public name -> submodule that defines it, or the package that re-exports it (tests/test_analysis_contract.py
+# checks that every name a submodule exports is listed here)
 _EXPORTS: dict[str, str] = {
-    # results
-    "Result": "_input",
-    # sparseness (sparsity.py)
+    # results (_results.py)
+    "Result": "_results",
+    # sparseness (sparsity/)
     "sparseness": "sparsity",
     "lifetime_sparseness": "sparsity",
     "population_sparseness": "sparsity",
@@ -43,7 +44,7 @@ _EXPORTS: dict[str, str] = {
     "MEASURES": "sparsity",
     "NEGATIVE_POLICIES": "sparsity",
     "NAN_POLICIES": "sparsity",
-    # selectivity (selectivity.py)
+    # selectivity (selectivity/)
     "class_means": "selectivity",
     "preferred_class": "selectivity",
     "preference_order": "selectivity",
@@ -53,7 +54,7 @@ _EXPORTS: dict[str, str] = {
     "tuning_sparseness": "selectivity",
     "n_driven_classes": "selectivity",
     "mutual_information": "selectivity",
-    # ensembles (ensembles.py)
+    # ensembles (ensembles/; the detector in _detectors.py)
     "category_ensembles": "ensembles",
     "ensemble_sizes": "ensembles",
     "ensemble_core": "ensembles",
@@ -82,7 +83,7 @@ _EXPORTS: dict[str, str] = {
     "HeldOutEnsemble": "zero_shot",
     "held_out_ensemble": "zero_shot",
     "silenced_share": "inhibition",
-    # representational geometry (geometry.py)
+    # representational geometry (geometry/)
     "rdm": "geometry",
     "compare_rdms": "geometry",
     "kendall_tau_a": "geometry",

@@ -15,7 +15,7 @@ in the primate primary visual cortex to object recognition behavior. bioRxiv 202
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
 from ensembles.analysis._input import (
-    ResultFields,
+    ScalarResultFields,
+    array_field,
     check_count,
     is_labelled,
     resolve_labels,
@@ -71,7 +72,7 @@ def ks_similarity(p: Any, q: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DistributionSimilarity(ResultFields):
+class DistributionSimilarity(ScalarResultFields):
     """Result of :func:`distribution_similarity`: ``score`` (mean over bootstrap draws) and ``error`` (their SD)."""
 
     score: float
@@ -80,16 +81,9 @@ class DistributionSimilarity(ResultFields):
     n_data: int
     n_bootstrap: int
     n_nan_draws: int
-    bins: np.ndarray = field(repr=False, compare=False)
-    data_hist: np.ndarray = field(repr=False, compare=False)
-    similarities: np.ndarray = field(repr=False, compare=False)
-    _dims = {"bins": ("bin_edge",), "data_hist": ("bin",), "similarities": (C.BOOTSTRAP,)}
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("bins", "data_hist", "similarities"):
-            d.pop(k)
-        return d
+    bins: np.ndarray = array_field("bin_edge")
+    data_hist: np.ndarray = array_field("bin")
+    similarities: np.ndarray = array_field(C.BOOTSTRAP)
 
 
 def _values(v: Any, name: str) -> np.ndarray:

@@ -1,0 +1,113 @@
+"""Linear centred kernel alignment (CKA), biased (Kornblith et al. 2019) and debiased (Song et al. 2012 HSIC).
+
+References
+----------
+Kornblith, Norouzi, Lee & Hinton (2019). Similarity of neural network representations revisited. ICML.
+Song, Smola, Gretton, Bedo & Borgwardt (2012). Feature selection via dependence maximization. JMLR 13:1393.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ensembles.analysis._input import is_labelled, scalar_result
+from ensembles.errors import ParameterError
+
+from ._common import _matrix, _set_mismatch
+
+__all__ = ["linear_cka"]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# linear CKA
+# --------------------------------------------------------------------------------------------------------------
+def _align_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Two response matrices over the same presentations; labelled inputs are aligned on ``stimulus_id``."""
+    xa, xd = _matrix(x, "x")
+    ya, yd = _matrix(y, "y")
+    if xd is not None and yd is not None and "stimulus_id" in xd.coords and "stimulus_id" in yd.coords:
+        sx = xd["stimulus_id"].values.astype(str)
+        sy = yd["stimulus_id"].values.astype(str)
+        if not (sx.shape == sy.shape and np.array_equal(sx, sy)):
+            if set(sx) != set(sy):
+                raise _set_mismatch(sx, sy, "'x' and 'y' were recorded on different stimulus sets", "stimulus_id(s)",
+                                    ("x", "y"))  # fmt: skip
+            if len(np.unique(sx)) != sx.size or len(np.unique(sy)) != sy.size:
+                raise ParameterError(
+                    "'x' and 'y' contain repeated stimulus_id values in different orders; average repeats first."
+                )
+            pos = {s: i for i, s in enumerate(sy)}
+            ya = ya[[pos[s] for s in sx]]
+    if xa.shape[0] != ya.shape[0]:
+        raise ParameterError(
+            f"'x' and 'y' must have the same number of presentations. Got {xa.shape[0]} and {ya.shape[0]}."
+        )
+    return xa, ya
+
+
+def _gram_inner(x: np.ndarray, y: np.ndarray) -> float:
+    """<X Xᵀ, Y Yᵀ>_F computed in feature space (‖XᵀY‖²) or sample space, whichever is cheaper."""
+    n, p = x.shape
+    q = y.shape[1]
+    if p * q <= n * n:
+        return float(np.sum((x.T @ y) ** 2))
+    return float(np.sum((x @ x.T) * (y @ y.T)))
+
+
+def _hsic_u(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased HSIC (Song et al. 2012) of linear kernels K = XXᵀ, L = YYᵀ without forming K or L.
+
+    HSIC_u = [tr(K̃L̃) + (1ᵀK̃1)(1ᵀL̃1)/((n−1)(n−2)) − 2/(n−2) 1ᵀK̃L̃1] / (n(n−3)), K̃ = K with zero diagonal.
+    """
+    n = x.shape[0]
+    dk = np.sum(x * x, axis=1)  # diag K
+    dl = np.sum(y * y, axis=1)
+    k1 = x @ x.sum(axis=0) - dk  # K̃ 1
+    l1 = y @ y.sum(axis=0) - dl
+    tr_kl = _gram_inner(x, y) - float(np.dot(dk, dl))
+    s_k, s_l = float(k1.sum()), float(l1.sum())
+    return (tr_kl + s_k * s_l / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * float(np.dot(k1, l1))) / (n * (n - 3))
+
+
+def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
+    """Linear centred kernel alignment (CKA) between two representations of the same stimuli.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_presentations, p)
+    y : array-like of shape (n_presentations, q)
+        Labelled inputs are aligned on ``stimulus_id``; different stimulus sets raise a ValueError.
+    debiased : bool
+        ``False``: the biased estimator of Kornblith et al. (2019), CKA = ‖YᵀX‖²_F / (‖XᵀX‖_F ‖YᵀY‖_F) on
+        column-centred X, Y -- equivalently HSIC(K, L) = tr(KHLH)/(n − 1)², as in Brain-Score's ``cka`` metric.
+        ``True``: CKA from the unbiased HSIC estimator of Song et al. (2012) (docs/methods.md §A5.3),
+        CKA_u = HSIC_u(K, L)/√(HSIC_u(K, K) HSIC_u(L, L)); needs n ≥ 4.  The biased value is inflated when
+        p, q ≫ n (two independent 50 × 2000 Gaussian matrices: ≈ 0.98 biased, ≈ 0 debiased).
+
+    Returns
+    -------
+    float (plain arrays) or 0-d xr.DataArray with attrs (labelled input)
+        In [0, 1] for the biased estimator (the debiased one can be slightly negative); NaN when a representation
+        is constant.
+    """
+    xa, ya = _align_pair(x, y)
+    n = xa.shape[0]
+    xc = xa - xa.mean(axis=0)
+    yc = ya - ya.mean(axis=0)
+    if debiased:
+        if n < 4:
+            raise ParameterError(f"Debiased CKA needs at least 4 presentations. Got {n}.")
+        hxy, hxx, hyy = _hsic_u(xc, yc), _hsic_u(xc, xc), _hsic_u(yc, yc)
+        den = hxx * hyy
+        value = float(hxy / np.sqrt(den)) if den > 0 else float("nan")
+    else:
+        if n < 2:
+            raise ParameterError(f"CKA needs at least 2 presentations. Got {n}.")
+        num = _gram_inner(xc, yc)
+        den = np.sqrt(_gram_inner(xc, xc) * _gram_inner(yc, yc))
+        value = float(num / den) if den > 0 else float("nan")
+    attrs = {"statistic": "linear_cka", "debiased": int(debiased), "n_presentations": int(n),
+             "reference": "Kornblith et al. 2019" + ("; unbiased HSIC, Song et al. 2012" if debiased else "")}
+    return scalar_result(value, is_labelled(x) or is_labelled(y), name="linear_cka", attrs=attrs)

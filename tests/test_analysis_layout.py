@@ -1,0 +1,75 @@
+"""The layout of ``ensembles.analysis`` after the split of its large modules into packages (issue #13).
+
+``sparsity``, ``selectivity``, ``geometry``, ``ensembles`` and ``tables`` became packages of modules by topic, and
+``_detectors`` lost its null models to ``_detector_nulls``; every name those modules exposed before the split must
+still import from the old path and be the object the flat API returns.  The name lists below are the public
+module-level names of each module on main before the split (read with ``vars(module)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ensembles.analysis as A
+from ensembles.analysis._input import ScalarResultFields, array_field
+
+BEFORE_SPLIT = {
+    "sparsity": ["DEFINITIONS", "FRACTION_MODES", "MEASURES", "NAN_POLICIES", "NEGATIVE_POLICIES", "SIGN_TOLERANT",
+                 "condition_means", "fraction_active", "gini_sparseness", "hoyer_sparseness", "image_selectivity",
+                 "kurtosis_sparseness", "lifetime_sparseness", "population_sparseness", "sparseness",
+                 "subsample_sparseness", "treves_rolls_activity", "vinje_gallant_sparseness"],
+    "selectivity": ["CLASS", "CORRECTIONS", "anova", "class_means", "class_selectivity_index", "dprime",
+                    "mutual_information", "n_driven_classes", "preference_order", "preferred_class",
+                    "tuning_sparseness"],
+    "geometry": ["DecodingResult", "EigenspectrumFit", "RDMComparison", "RDM_COMPARISONS", "RDM_METRICS",
+                 "compare_rdms", "decode", "eigenspectrum", "eigenspectrum_alpha", "kendall_tau_a", "linear_cka",
+                 "participation_ratio", "rdm", "summarize_geometry"],
+    "ensembles": ["CATEGORY", "ENSEMBLE", "EnsembleDetector", "OTHER", "category_ensembles", "class_mean_similarity",
+                  "detect_ensembles", "ensemble_core", "ensemble_overlap", "ensemble_sizes", "marchenko_pastur_bound",
+                  "match_ensembles", "overlap_vs_similarity", "tracy_widom_bound"],
+    "tables": ["accuracy_rows", "across_seeds", "bootstrap_mean_ci", "checkpoint_rows", "class_names", "current_rows",
+               "headline_table", "layer_activity", "layers_of", "recording_tables", "stability_rows", "sweep_rows",
+               "weight_rows", "zero_shot_rows"],
+    "_detectors": ["EnsembleDetector", "METHODS", "SIGNIFICANCE", "marchenko_pastur_bound", "tracy_widom_bound"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(BEFORE_SPLIT))
+def test_old_import_paths_still_work(module):
+    mod = importlib.import_module(f"ensembles.analysis.{module}")
+    missing = [n for n in BEFORE_SPLIT[module] if not hasattr(mod, n)]
+    assert missing == [], f"ensembles.analysis.{module} no longer exposes {missing}"
+    for name in BEFORE_SPLIT[module]:
+        if A._EXPORTS.get(name) == module:  # one object, whichever path it is imported from
+            assert getattr(mod, name) is getattr(A, name), f"{module}.{name}"
+
+
+def test_lazy_map_points_at_a_module_that_has_the_name():
+    for name, module in A._EXPORTS.items():
+        assert hasattr(importlib.import_module(f"ensembles.analysis.{module}"), name), (name, module)
+
+
+@dataclass(frozen=True)
+class _Fit(ScalarResultFields):
+    slope: float
+    method: str
+    draws: np.ndarray = array_field("bootstrap")
+    grid: np.ndarray = array_field("row", "column")
+
+
+def test_array_fields_are_left_out_of_the_row_and_keep_their_dims():
+    fit = _Fit(slope=1.5, method="ols", draws=np.arange(3.0), grid=np.zeros((2, 4)))
+    row = asdict(fit)  # the standard-library view, with the arrays
+    del row["draws"], row["grid"]
+    assert fit.as_dict() == row == {"slope": 1.5, "method": "ols"}
+    assert fit._dims == {"draws": ("bootstrap",), "grid": ("row", "column")}
+    assert "draws" not in repr(fit) and fit == _Fit(1.5, "ols", np.ones(5), np.ones((1, 1)))  # not compared
+    ds = fit.to_dataset()
+    assert isinstance(ds, xr.Dataset) and ds.attrs == {"method": "ols"}
+    assert ds["draws"].dims == ("bootstrap",) and ds["grid"].dims == ("row", "column") and ds["slope"].ndim == 0
+    np.testing.assert_array_equal(ds["draws"].values, [0.0, 1.0, 2.0])
