@@ -52,12 +52,17 @@ def test_relation_to_the_authors_range_by_hand():
 
 
 def test_cost_summary_by_hand():
-    cost = pd.DataFrame({"condition": ["baseline"] * 3 + ["lr_grid"], "model": ["ff", "ff", "bp", "bp"],
-                         "cpu_seconds": [100.0, 300.0, 50.0, 10.0], "seconds": [120.0, 330.0, 60.0, 20.0]})
+    cost = pd.DataFrame({"condition": ["baseline"] * 4 + ["lr_grid"], "model": ["ff", "ff", "bp", "bp", "bp"],
+                         "cpu_seconds": [100.0, 300.0, 50.0, 10.0, 10.0], "seconds": [120.0, 330.0, 60.0, 20.0, 20.0],
+                         "resumed_at_epoch": pd.array([None, None, None, 190, None], dtype="Int64")})
     got = cost_summary(cost).set_index(["condition", "model"])
     assert got.loc[("baseline", "ff"), "runs"] == 2
     assert got.loc[("baseline", "ff"), "cpu_seconds_per_run"] == 200.0
     assert got.loc[("baseline", "ff"), "wall_seconds"] == 450.0
+    # the BP run resumed at epoch 190 spent 10 CPU-s; from scratch it is counted at the other run's 50
+    assert got.loc[("baseline", "bp"), "resumed"] == 1
+    assert got.loc[("baseline", "bp"), "cpu_seconds"] == 60.0
+    assert got.loc[("baseline", "bp"), "cpu_seconds_from_scratch"] == 100.0
     assert got.loc[("lr_grid", "bp"), "cpu_seconds"] == 10.0
 
 

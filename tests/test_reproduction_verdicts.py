@@ -152,7 +152,10 @@ def test_c9_matched_accuracy():
     rows += _rows("hoyer", "ff", {1: [0.80, 0.82, 0.81]}, lr=1e-2, **g)
     rows += _rows("accuracy", "bp", {0: [0.88, 0.89, 0.885]}, lr=1e-4, **g)
     rows += _rows("hoyer", "bp", {1: [0.30, 0.32, 0.31]}, lr=1e-4, **g)
-    assert _table(rows).loc["C9", "verdict"] == "untestable"  # no pair within 0.02
+    t = _table(rows)
+    assert t.loc["C9", "verdict"] == "untestable"  # no pair within 0.02
+    # the nearest pair is shown (not judged): accuracies 0.833 vs 0.885, FF − BP Hoyer 0.81 − 0.31 = 0.500
+    assert "nearest (not judged): FF lr 0.01 (0.833) vs BP lr 0.0001 (0.885), L1 FF−BP 0.500" in t.loc["C9", "detail"]
     rows += _rows("accuracy", "bp", {0: [0.84, 0.845, 0.835]}, lr=1e-2, **g)
     rows += _rows("hoyer", "bp", {1: [0.90, 0.91, 0.92]}, lr=1e-2, **g)
     t = _table(rows)

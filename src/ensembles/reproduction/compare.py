@@ -114,18 +114,29 @@ def comparison_table(summary: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 
 def cost_summary(cost: pd.DataFrame) -> pd.DataFrame:
-    """Training cost per condition and model: runs, CPU seconds (sum, per run) and wall seconds (sum).
+    """Training cost per condition and model from ``tables/training_cost.csv`` (one row per finished run).
 
-    ``cost`` is ``tables/training_cost.csv`` (one row per finished run, from each run's sweep status).
+    Columns: ``runs``, ``resumed`` (runs resumed from a checkpoint, whose seconds cover only the epochs they
+    trained), ``cpu_seconds`` and ``wall_seconds`` (sums as measured), ``cpu_seconds_per_run`` (mean over the runs
+    trained from scratch; over all runs when every run was resumed) and ``cpu_seconds_from_scratch``
+    (``cpu_seconds_per_run × runs``: the cost of training them all from scratch).
     """
     need = {"condition", "model", "cpu_seconds", "seconds"}
     if not isinstance(cost, pd.DataFrame) or not need <= set(cost.columns):
         raise ParameterError(f"The 'cost' parameter must be a training-cost DataFrame with columns {sorted(need)}.")
-    g = cost.groupby(["condition", "model"], sort=False)
-    out = g.agg(runs=("cpu_seconds", "size"), cpu_seconds=("cpu_seconds", "sum"),
-                wall_seconds=("seconds", "sum")).reset_index()
-    out["cpu_seconds_per_run"] = out["cpu_seconds"] / out["runs"]
-    return out
+    cost = cost.copy()
+    resumed = (cost["resumed_at_epoch"].notna() if "resumed_at_epoch" in cost.columns
+               else pd.Series(False, index=cost.index))
+    cost["_resumed"] = resumed.astype(bool)
+    rows = []
+    for (cond, model), g in cost.groupby(["condition", "model"], sort=False):
+        full = g.loc[~g["_resumed"], "cpu_seconds"]
+        per_run = float(full.mean()) if len(full) else float(g["cpu_seconds"].mean())
+        rows.append({"condition": cond, "model": model, "runs": len(g), "resumed": int(g["_resumed"].sum()),
+                     "cpu_seconds": float(g["cpu_seconds"].sum()), "wall_seconds": float(g["seconds"].sum()),
+                     "cpu_seconds_per_run": per_run, "cpu_seconds_from_scratch": per_run * len(g)})
+    return pd.DataFrame(rows, columns=["condition", "model", "runs", "resumed", "cpu_seconds", "wall_seconds",
+                                       "cpu_seconds_per_run", "cpu_seconds_from_scratch"])
 
 
 def _iv(r) -> str:
@@ -220,11 +231,15 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
     cost_path = results / "tables" / "training_cost.csv"
     if cost_path.is_file():
         cs = cost_summary(_read(results, "tables/training_cost.csv"))
-        total = cs["cpu_seconds"].sum()
+        total, scratch = cs["cpu_seconds"].sum(), cs["cpu_seconds_from_scratch"].sum()
         parts = "; ".join(f"{r['condition']} {_MODELS.get(r['model'], r['model'])} {int(r['runs'])} × "
                           f"{r['cpu_seconds_per_run']:,.0f}" for _, r in cs.iterrows())
-        lines.append(f"**Training cost**: {total:,.0f} CPU-seconds in all, ≈ {total / 2 / 60:.0f} minutes on two "
-                     f"cores at one thread per run (runs × CPU-s per run: {parts}).")
+        n_res = int(cs["resumed"].sum())
+        res_note = (f" ({n_res} run(s) were resumed from a checkpoint after an interruption and are counted at their "
+                    f"condition's mean; {total:,.0f} CPU-seconds were actually spent)" if n_res else "")
+        lines.append(f"**Training cost**: {scratch:,.0f} CPU-seconds to train every run from scratch{res_note}, "
+                     f"i.e. ≈ {scratch / 2 / 60:.0f} minutes on two idle cores at one thread per run (runs × "
+                     f"CPU-seconds per run: {parts}).")
         for c in timing_calls(results):
             if c.get("trained") and c.get("seconds_training"):
                 conds = ", ".join(c.get("conditions") or []) or "conditions not recorded"

@@ -338,7 +338,21 @@ def _c9(s, ds):
     elif not (lrs["ff"] and lrs["bp"]):
         detail = "no learning-rate grid runs of both FF and BP (condition lr_grid not trained)"
     else:
-        detail = "no FF and BP grid conditions within 0.02 accuracy of each other"
+        # shown, not judged: the nearest pair, so that a reader sees what the rule's accuracy match excluded
+        best = None
+        for lf in lrs["ff"]:
+            af = seed_interval(_vals(s, "accuracy", "ff", condition="lr_grid", lr=lf)).estimate
+            for lb in lrs["bp"]:
+                ab = seed_interval(_vals(s, "accuracy", "bp", condition="lr_grid", lr=lb)).estimate
+                if np.isfinite(af) and np.isfinite(ab) and (best is None or abs(af - ab) < best[0]):
+                    best = (abs(af - ab), lf, af, lb, ab)
+        detail = f"no FF and BP grid conditions within {MATCHED_ACCURACY} accuracy of each other"
+        if best is not None:
+            _, lf, af, lb, ab = best
+            d = difference_interval(_vals(s, "hoyer", "ff", layer=1, condition="lr_grid", lr=lf),
+                                    _vals(s, "hoyer", "bp", layer=1, condition="lr_grid", lr=lb))
+            detail += (f"; nearest (not judged): FF lr {lf:g} ({af:.3f}) vs BP lr {lb:g} ({ab:.3f}), "
+                       f"L1 FF−BP {_fmt(d)}")
     return _row("C9", measured, verdict, ds, None, detail)
 
 

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ensembles._io import atomic_write, atomic_write_text
+from ensembles._io import atomic_write, atomic_write_text, read_json
 from ensembles.analysis.pairs import class_mean_correlation, similar_pair_enrichment
 from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
-from ensembles.layout import SweepLayout
+from ensembles.layout import RunLayout, SweepLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
 from ensembles.reproduction.plan import CONDITIONS, with_baseline_grid_points
 from ensembles.reproduction.stats import run_statistics, statistics_frame
@@ -65,7 +65,8 @@ def _finished_runs(out: Path) -> list[tuple[str, Path]]:
 
 
 def _training_cost(out: Path) -> pd.DataFrame:
-    """One row per finished run: sweep, condition, model, seed, lr, wall and CPU seconds (its sweep status)."""
+    """One row per finished run: sweep, condition, model, seed, lr, wall and CPU seconds (its sweep status), and the
+    epoch it was resumed at (empty when trained from scratch)."""
     from ensembles.sweep.status import sweep_status
 
     frames = []
@@ -74,11 +75,16 @@ def _training_cost(out: Path) -> pd.DataFrame:
         st = st[st["state"] == "complete"]
         if st.empty:
             continue
+        resumed = []
+        for d in st["dir"]:  # a run resumed from a checkpoint: its seconds cover only the epochs it trained
+            m = read_json(RunLayout(lay.resolve(d)).metrics, {}) or {}
+            resumed.append(m.get("resumed_at_epoch"))
         frames.append(pd.DataFrame({"sweep": lay.root.name, "condition": _condition(lay.root.name),
                                     "run": st["name"], "model": st.get("model", ""), "seed": st.get("seed", -1),
                                     "lr": st.get("train.lr", np.nan), "seconds": st["seconds"],
-                                    "cpu_seconds": st["cpu_seconds"]}))
-    cols = ["sweep", "condition", "run", "model", "seed", "lr", "seconds", "cpu_seconds"]
+                                    "cpu_seconds": st["cpu_seconds"],
+                                    "resumed_at_epoch": pd.array(resumed, dtype="Int64")}))
+    cols = ["sweep", "condition", "run", "model", "seed", "lr", "seconds", "cpu_seconds", "resumed_at_epoch"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
