@@ -34,18 +34,11 @@ from pathlib import Path
 OUT = Path(__file__).parent / "out"
 REPO = Path(__file__).resolve().parents[1]
 
-CONFIG = """
-model = "ff"
-scale = "quick"
-seed = 2
-[data]
-dataset = "digits"
-[network]
-hidden = [16, 16]
-[train]
-epochs = 10
-threads = 1
-"""
+sys.path.insert(0, str(REPO / "tests"))  # the tiny config of the training tests (as bench_concurrent_outputs.py)
+from robustness._train_helpers import tiny_toml  # noqa: E402
+
+#: the tests' tiny FF run on `digits` (2 layers of 16 units), 10 epochs per layer
+CONFIG = tiny_toml(epochs=10)
 
 
 def trial(tmp: Path, k: int) -> tuple[str, dict]:

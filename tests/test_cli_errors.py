@@ -17,23 +17,7 @@ import pytest
 
 from ensembles import cli
 from ensembles.errors import EnsemblesError, ParameterError
-
-TINY_TOML = """
-model = "ff"
-preset = "paper"
-scale = "quick"
-seed = 2
-
-[data]
-dataset = "digits"
-
-[network]
-hidden = [16, 16]
-
-[train]
-epochs = 2
-threads = 1
-"""
+from robustness._train_helpers import TINY_TOML
 
 
 @pytest.fixture(autouse=True)

@@ -14,21 +14,12 @@ import torch
 from ensembles.cli import main
 from ensembles.record import load_recording
 from ensembles.train import load_config, train_run
+from robustness._train_helpers import tiny_toml
 
 torch.set_num_threads(1)
 
-CONFIG = """
-model = "ff"
-preset = "paper"
-scale = "quick"
-seed = 2
-
-[data]
-dataset = "digits"
-
-[record]
-epochs = [5]
-"""
+#: the quick scale's network (3 layers of 64 units, 20 epochs per layer) on `digits`, recorded at epoch 5 and the last
+CONFIG = tiny_toml(hidden=None, epochs=None, threads=None, record_epochs=[5])
 
 
 @pytest.fixture

@@ -7,6 +7,12 @@ umask: temporary files are created ``0600``, which would otherwise stay), then r
 (``os.replace`` is atomic on POSIX).  A reader, a restarted job, or a second process sees either the old file or the
 complete new one, never a torn write; two writers never share a temporary name.  On any error the temporary file is
 removed and the destination is untouched.
+
+Two keywords tune the durability against an operating-system crash (a killed *process* never leaves a torn file
+either way): ``fsync=False`` skips flushing the file's data before the rename (training checkpoints, rewritten
+every epoch, whose readers verify a checksum), and ``fsync_dir=True`` also flushes the directory entry after the
+rename (recordings, so that the rename itself survives a power cut).  :func:`commit_file` is the same last step
+for a file that was streamed under a temporary name of its own (:class:`~ensembles.record.RecordingWriter`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "read_json", "file_mode", "to_jsonable"]
+from ensembles.errors import DataFileError
+
+__all__ = ["atomic_write", "commit_file", "fsync_file", "fsync_directory", "atomic_write_text", "atomic_write_json",
+           "read_json", "read_json_object", "file_mode", "to_jsonable"]
 
 _umask_lock = threading.Lock()
 
@@ -40,7 +49,42 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, suffix: str = "") -> Path:
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush a file's data to the disk (``os.fsync``)."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_directory(directory: str | os.PathLike) -> None:
+    """Flush a directory's entries (a rename into it) to the disk; a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp: str | os.PathLike, path: str | os.PathLike, *, fsync: bool = True,
+                fsync_dir: bool = False) -> Path:
+    """Move the complete file ``tmp`` onto ``path`` atomically: fsync it (unless ``fsync=False``), give it the mode
+    of a new file (:func:`file_mode`), ``os.replace`` it, then fsync the directory when ``fsync_dir``."""
+    path = Path(path)
+    if fsync:
+        fsync_file(tmp)
+    os.chmod(tmp, file_mode())
+    os.replace(tmp, path)
+    if fsync_dir:
+        fsync_directory(path.parent)
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, suffix: str = "", fsync: bool = True,
+                 fsync_dir: bool = False) -> Path:
     """Write ``path`` atomically: ``write_fn(tmp)`` writes a temporary file that then replaces ``path``.
 
     Parameters
@@ -52,6 +96,12 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, su
         It must write the complete file there (it may replace the empty file that exists at that path).
     suffix : str
         Suffix of the temporary name (e.g. ``".png"`` for writers that infer the format from the name).
+    fsync : bool
+        Flush the file's data to the disk before the rename (default).  False: a killed process still leaves the
+        old file or the complete new one, but after an operating-system crash the new file may be damaged; only
+        for files whose reader verifies a checksum.
+    fsync_dir : bool
+        Also flush the directory after the rename, so that the new name itself survives an operating-system crash.
 
     Returns
     -------
@@ -65,10 +115,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, su
     tmp = Path(tmp_name)
     try:
         write_fn(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
+        commit_file(tmp, path, fsync=fsync, fsync_dir=fsync_dir)
     except BaseException:
         try:
             tmp.unlink()
@@ -112,3 +159,21 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
             return json.load(fh)
     except (OSError, ValueError):
         return default
+
+
+def read_json_object(path: str | os.PathLike, *, prefix: str = "", fix: str = "") -> dict:
+    """The JSON object stored in ``path``.
+
+    Raises :class:`~ensembles.errors.DataFileError` naming the file when it cannot be read, is not JSON, or holds
+    something other than an object: ``"{prefix}'{path}' is unreadable (...); {fix}."`` or ``"... does not hold a
+    JSON object; {fix}."``.
+    """
+    tail = f"; {fix}." if fix else "."
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"{prefix}{str(path)!r} is unreadable ({err}){tail}") from None
+    if not isinstance(data, dict):
+        raise DataFileError(f"{prefix}{str(path)!r} does not hold a JSON object{tail}")
+    return data

@@ -9,23 +9,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
+def tiny_toml(*, epochs: int | None = 2, hidden: tuple[int, ...] | None = (16, 16), threads: int | None = 1,
+              record_epochs: list[int] | None = None) -> str:
+    """The TOML file of a tiny FF run on `digits` (paper preset, quick scale, seed 2).
+
+    Defaults: 2 layers of 16 units, 2 epochs per layer (4 epochs, recorded at epochs 2 and 4), one thread.  A
+    ``None`` leaves the key out (the quick scale's value applies: 3 layers of 64 units, 20 epochs per layer).  The
+    one tiny config of the training tests, the command-line tests and benchmarks/bench_concurrent_train.py.
+    """
+    text = 'model = "ff"\npreset = "paper"\nscale = "quick"\nseed = 2\n\n[data]\ndataset = "digits"\n'
+    if hidden is not None:
+        text += f"\n[network]\nhidden = {list(hidden)}\n"
+    train = {k: v for k, v in (("epochs", epochs), ("threads", threads)) if v is not None}
+    if train:
+        text += "\n[train]\n" + "".join(f"{k} = {v}\n" for k, v in train.items())
+    if record_epochs is not None:
+        text += f"\n[record]\nepochs = {list(record_epochs)}\n"
+    return text
+
+
 #: a tiny FF run on `digits` (2 layers of 16 units, 2 epochs per layer = 4 epochs, recorded at epochs 2 and 4)
-TINY_TOML = """
-model = "ff"
-preset = "paper"
-scale = "quick"
-seed = 2
-
-[data]
-dataset = "digits"
-
-[network]
-hidden = [16, 16]
-
-[train]
-epochs = 2
-threads = 1
-"""
+TINY_TOML = tiny_toml()
 
 
 def tiny_config(**overrides):

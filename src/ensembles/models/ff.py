@@ -135,6 +135,15 @@ class FFLayer(nn.Module):
         return f"activation={self.activation!r}, input_norm={self.input_norm!r}"
 
 
+def layer_activities(layers: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
+    """The activity of each of ``layers`` applied in turn to ``x`` (FF and BP networks alike)."""
+    hs = []
+    for layer in layers:
+        x = layer(x)
+        hs.append(x)
+    return hs
+
+
 def _layer_norms(input_norm: str, depth: int) -> list[str]:
     check_choice("input_norm", input_norm, INPUT_NORMS)
     if input_norm == "l2_hidden_only":
@@ -227,11 +236,7 @@ class FFNet(nn.Module):
 
     def forward_from(self, h: torch.Tensor, start: int, stop: int | None = None) -> list[torch.Tensor]:
         """Activities of layers ``start..stop-1`` given the activity ``h`` of layer ``start - 1``."""
-        hs = []
-        for layer in self.layers[start:stop]:
-            h = layer(h)
-            hs.append(h)
-        return hs
+        return layer_activities(self.layers[start:stop], h)
 
     def forward_labels(self, x: torch.Tensor, labels: torch.Tensor | None) -> list[torch.Tensor]:
         """Activities of every hidden layer for un-embedded images ``x`` with ``labels`` embedded (None or -1 = no
@@ -280,11 +285,7 @@ class FFNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activities of every hidden layer for already-embedded inputs ``x``."""
-        hs = []
-        for layer in self.layers:
-            x = layer(x)
-            hs.append(x)
-        return hs
+        return layer_activities(self.layers, x)
 
     def goodness(self, h: torch.Tensor) -> torch.Tensor:
         return goodness(h, self.goodness_kind)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ensembles.errors import ParameterError
-from ensembles.models.ff import FFLayer, _layer_norms
+from ensembles.models.ff import FFLayer, _layer_norms, layer_activities
 
 
 class BPNet(nn.Module):
@@ -53,11 +53,7 @@ class BPNet(nn.Module):
 
     def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activities of every hidden layer."""
-        hs = []
-        for layer in self.layers:
-            x = layer(x)
-            hs.append(x)
-        return hs
+        return layer_activities(self.layers, x)
 
     def forward_all(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         hs = self.hidden(x)

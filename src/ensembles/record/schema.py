@@ -50,6 +50,8 @@ COMPLETE_ATTR = "complete"
 METADATA_HASH_ATTR = "metadata_sha256"
 #: attributes that exist only on disk and are removed on load
 ON_DISK_ATTRS = (COMPLETE_ATTR, METADATA_HASH_ATTR)
+#: suffix of the temporary name a RecordingWriter writes under until it is closed
+PARTIAL_SUFFIX = ".partial"
 
 _KIND_NAMES = {"U": "unicode strings (numpy dtype kind 'U')", "i": "signed integers", "b": "booleans"}
 

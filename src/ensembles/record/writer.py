@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from ensembles import conventions as C
+from ensembles._io import commit_file
 from ensembles._validation import describe
 from ensembles.errors import InputTypeError, ParameterError
 
@@ -21,8 +22,6 @@ from .io import (
     COMPLETE_ATTR,
     DEFAULT_COMPLEVEL,
     PARTIAL_SUFFIX,
-    _fsync_dir,
-    _fsync_file,
     _target_path,
     activity_chunks,
     ensure_space,
@@ -471,10 +470,8 @@ class RecordingWriter:
         self._closed = True
         self._shutdown_pool()
         self._file.close()
-        _fsync_file(self.partial_path)
         self.sha256 = file_sha256(self.partial_path)
-        os.replace(self.partial_path, self.path)
-        _fsync_dir(self.path.parent)
+        commit_file(self.partial_path, self.path, fsync=True, fsync_dir=True)
         return self.sha256
 
     def _shutdown_pool(self) -> None:

@@ -1,4 +1,5 @@
-"""Checkpoint files (``checkpoints/*.pt``) that are written atomically and verified whenever they are read.
+"""Checkpoint files (``checkpoints/*.pt``) that are written atomically and verified whenever they are read, and the
+models rebuilt from them (:func:`load_model`).
 
 Every checkpoint a run writes carries its own checksum: the saved dict gets an entry ``"_integrity"`` holding the
 SHA-256 of its contents (every tensor's dtype, shape and bytes, and every number, string and key of the nested
@@ -21,17 +22,20 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ensembles._io import atomic_write
 from ensembles.errors import DataFileError, ResourceError
-from ensembles.record.io import default_file_mode
+from ensembles.layout import RunLayout
+from ensembles.train.build import build_model
+from ensembles.train.config import RunConfig, load_config
 
-__all__ = ["save_checkpoint", "load_checkpoint", "content_digest", "RESUME_KEYS", "MODEL_KEYS", "INTEGRITY_KEY"]
+__all__ = ["save_checkpoint", "load_checkpoint", "content_digest", "load_model", "model_blob", "model_from_blob",
+           "foreign_checkpoint", "RESUME_KEYS", "MODEL_KEYS", "INTEGRITY_KEY"]
 
 INTEGRITY_KEY = "_integrity"
 _ALGORITHM = "sha256-contents-v1"
@@ -88,36 +92,31 @@ def content_digest(obj: Any) -> str:
 def save_checkpoint(obj: dict, path: str | os.PathLike) -> Path:
     """Write ``obj`` (a dict of tensors and plain containers) with its checksum to ``path``, atomically.
 
-    The file appears under its final name only when complete (temporary name + ``os.replace``) and gets the
-    permissions of any new file of the process (0o666 less the umask).  A failed write (disk full, file-size limit,
+    The file is written by :func:`ensembles._io.atomic_write` (temporary name + ``os.replace``, the permissions of
+    any new file of the process: 0o666 less the umask), so it appears under its final name only when complete.  It
+    is written *without* fsync (``fsync=False``): a run saves a checkpoint every epoch (33 MB for the paper's
+    network) and an fsync adds ~40 % to each save.  A process killed at any point still leaves the previous file or
+    the complete new one; after an operating-system crash a damaged file is caught by the checks of
+    :func:`load_checkpoint` (CRC-32 and SHA-256), never loaded.  A failed write (disk full, file-size limit,
     permissions) raises :class:`~ensembles.errors.ResourceError` naming the file; any previous file is untouched.
     """
     path = Path(path)
     blob = {**obj, INTEGRITY_KEY: {"algorithm": _ALGORITHM, "sha256": content_digest(obj)}}
+    started = []
+
+    def write(tmp: Path) -> None:
+        started.append(tmp)
+        torch.save(blob, tmp)
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise ResourceError(f"Cannot write the checkpoint {str(path)!r} ({_short_error(err)}); check the "
-                            "permissions of the run directory.") from None
-    os.close(fd)
-    try:
-        try:
-            torch.save(blob, tmp)
-            os.chmod(tmp, default_file_mode())
-            # no fsync (it would add ~40 % to the save of a 33 MB checkpoint written every epoch): a process killed
-            # at any point leaves the previous file or the complete new one; after an OS crash a damaged file is
-            # caught by the checks of load_checkpoint, never loaded
-            os.replace(tmp, path)
-        except (OSError, RuntimeError) as err:  # torch.save reports ENOSPC/EFBIG as RuntimeError
-            raise ResourceError(
-                f"Cannot write the checkpoint {str(path)!r} ({_short_error(err)}); check the free disk space and "
-                "the permissions of the run directory; the previous checkpoint, if any, is unchanged") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        atomic_write(path, write, fsync=False)
+    except (OSError, RuntimeError) as err:  # torch.save reports ENOSPC/EFBIG as RuntimeError
+        if not started:  # the temporary file could not be created
+            raise ResourceError(f"Cannot write the checkpoint {str(path)!r} ({_short_error(err)}); check the "
+                                "permissions of the run directory.") from None
+        raise ResourceError(
+            f"Cannot write the checkpoint {str(path)!r} ({_short_error(err)}); check the free disk space and "
+            "the permissions of the run directory; the previous checkpoint, if any, is unchanged") from None
     return path
 
 
@@ -205,3 +204,62 @@ def load_checkpoint(path: str | os.PathLike, *, kind: str, fix: str = "") -> dic
             raise _corrupt(path, f"is corrupt: the SHA-256 of its contents is {actual[:16]}..., but "
                                  f"{stored[:16]}... was stored when it was written", fix)
     return blob
+
+
+# ---------------------------------------------------------------- models
+
+def load_model(run_dir: str | os.PathLike, *, epoch: int | None = None, device: str = "cpu"):
+    """Rebuild the trained model of a run directory.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory written by :func:`train_run` (finished, or with ``epoch`` a recorded epoch).
+    epoch : int, optional
+        A recorded epoch (``checkpoints/model_epochNNNN.pt``); default the final model.
+
+    Returns
+    -------
+    (model, config) : (FFNet or BPNet, RunConfig)
+        The model in eval mode and the resolved config.
+    """
+    lay = RunLayout(run_dir)
+    if not lay.config.is_file():
+        raise FileNotFoundError(f"{str(lay.root)!r} is not a run directory (no config.toml).")
+    cfg = load_config(lay.config)
+    path = lay.model if epoch is None else lay.model_at(epoch)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model weights at {str(path)!r}" + (
+            "" if epoch is None else f"; recorded epochs: {cfg.record_epochs()}"))
+    blob = load_checkpoint(path, kind="model")
+    model = model_from_blob(cfg, blob, path)
+    return model.to(device).eval(), cfg
+
+
+def model_from_blob(cfg: RunConfig, blob: dict, path: Path) -> torch.nn.Module:
+    """The model of ``cfg`` with the weights of a model checkpoint; a checkpoint of another model is refused."""
+    try:
+        model = build_model(cfg, int(blob["in_features"]), int(blob["n_classes"]), blob["image_shape"],
+                            blob["label_value"])
+        model.load_state_dict(blob["state_dict"])
+    except (RuntimeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        raise foreign_checkpoint(path, err) from None
+    return model
+
+
+def foreign_checkpoint(path: Path, err: BaseException) -> DataFileError:
+    """The error for a checkpoint whose tensors do not fit the run's model (``err``: what loading raised)."""
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()] or [""]
+    first = next((ln for ln in lines if ln.startswith(("size mismatch", "Missing key", "Unexpected key"))), lines[0])
+    return DataFileError(
+        f"The checkpoint {str(path)!r} does not belong to the run of {str(path.parent.parent / 'config.toml')!r}: "
+        f"it was written for another model or config ({type(err).__name__}: {first[:200].rstrip('.')}). Restore the run's own "
+        "checkpoint, or start the run over with --force.")
+
+
+def model_blob(model, in_features, n_classes, image_shape, label_value) -> dict:
+    """A model checkpoint (:data:`MODEL_KEYS`): the weights and the sizes needed to rebuild the network."""
+    return {"state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "in_features": int(in_features), "n_classes": int(n_classes),
+            "image_shape": [int(s) for s in image_shape],
+            "label_value": None if label_value is None else float(label_value)}

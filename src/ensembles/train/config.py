@@ -9,7 +9,8 @@ A config is resolved in this order, each step overriding the previous one key by
 3. the keys of the TOML file (or dict);
 4. ``overrides`` such as ``"train.lr=0.01"`` or ``"seed=3"`` (values parsed as TOML, bare words as strings).
 
-Unknown keys raise a :class:`ValueError` naming the key and the closest valid one.
+Unknown keys raise a :class:`ValueError` naming the key and the closest valid one.  The presets and scale profiles
+are :mod:`ensembles.train.presets`; ``config.toml`` is written by :mod:`ensembles.train.tomlwriter`.
 
 File layout (every key optional)::
 
@@ -45,6 +46,8 @@ from ensembles._validation import check_choice, closest
 from ensembles.conventions import MODELS
 from ensembles.errors import ParameterError
 from ensembles.models.goodness import ACTIVATIONS, GOODNESS, INPUT_NORMS, PREDICTION_RULES
+from ensembles.train.presets import preset_keys, scale_keys
+from ensembles.train.tomlwriter import dumps_toml
 
 PRESETS = ("paper", "hinton")
 SCALES = ("quick", "cpu", "full")
@@ -330,84 +333,6 @@ def _flatten(d: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------- presets and profiles
-
-def _preset_keys(model: str, preset: str) -> dict[str, Any]:
-    """The formulation (docs/methods.md §M1 for "paper"; Hinton 2022 / loeweX for "hinton")."""
-    if model == "bp":
-        return {"network.input_norm": "none", "train.optimizer": "adam"}
-    if preset == "paper":
-        return {
-            "network.input_norm": "l2", "ff.goodness": "l2_norm", "ff.threshold": 3.0, "ff.negatives": "fixed_subset",
-            "ff.schedule": "layerwise", "ff.prediction": "softmax_sum", "ff.peer_norm": 0.0, "train.optimizer": "adam",
-        }
-    # hinton: sum of squares vs threshold = number of units, RMS layer norm (image included, as loeweX), joint
-    # schedule, a fresh random wrong label per image every epoch, accumulated goodness over all but layer 1,
-    # peer normalisation 0.03 (loeweX's default).  Optimiser: one Adam per layer (loeweX uses SGD+momentum).
-    return {
-        "network.input_norm": "rms", "ff.goodness": "sum_squares", "ff.threshold": "n_units",
-        "ff.negatives": "resample_each_epoch", "ff.schedule": "joint" if model == "ff" else "layerwise",
-        "ff.prediction": "goodness_sum_skip_first", "ff.peer_norm": 0.03, "train.optimizer": "adam",
-    }
-
-
-# The authors' epochs, batch sizes and learning rates (docs/methods.md §M1.9; configuration/experiments.yaml).
-_FULL = {
-    ("ff", "mnist"): (1e-2, 1200, 1024), ("ff", "fashion-mnist"): (1e-2, 100, 1024),
-    ("ff", "svhn"): (1e-4, 1000, 1024), ("ff", "cifar10"): (1e-4, 1000, 1024),
-    ("bp_ff", "mnist"): (1e-4, 300, 1024), ("bp_ff", "fashion-mnist"): (1e-4, 300, 1024),
-    ("bp_ff", "svhn"): (1e-4, 200, 1024), ("bp_ff", "cifar10"): (1e-4, 200, 1024),
-    ("bp", "mnist"): (1e-4, 80, 2048), ("bp", "fashion-mnist"): (1e-4, 80, 2048),
-    ("bp", "svhn"): (1e-4, 80, 2048), ("bp", "cifar10"): (1e-4, 80, 2048),
-}
-
-
-# cpu profile epochs (FF: per layer).  60,000-image sets: ~1,760 FF optimiser steps per layer at batch 1024.
-_CPU_EPOCHS = {"ff": 30, "bp_ff": 30, "bp": 20}
-# small sets: mnist-5k (4 steps per epoch at batch 1024, 2 at 2048) and digits, sized for the demo's 10-minute
-# budget (FF 240 steps per layer, BP/FF 400, BP 400; BP at lr 1e-4 reaches Hoyer .24/.18/.22 after 200 and after 100
-# epochs on mnist-5k, BP/FF .67/.61/.15 after 50)
-_SMALL_EPOCHS = {
-    "mnist-5k": {"ff": 60, "bp_ff": 100, "bp": 200},
-    "digits": {"ff": 60, "bp_ff": 100, "bp": 200},
-}
-
-
-def _dataset_family(name: str) -> str:
-    n = name.lower()
-    for fam in ("fashion-mnist", "mnist", "svhn", "cifar10"):
-        if n.startswith(fam) or n.replace("_", "-").startswith(fam):
-            return fam
-    if n.startswith("cifar"):
-        return "cifar10"
-    return "mnist"
-
-
-def _scale_keys(model: str, preset: str, scale: str, dataset: str) -> dict[str, Any]:
-    fam = _dataset_family(dataset)
-    wide = 3072 if fam in ("svhn", "cifar10") else 1000
-    if scale == "quick":
-        # tests on `digits`: seconds on one core
-        hidden = [64, 64, 64]
-        if model == "ff":
-            return {"network.hidden": hidden, "train.lr": 0.03, "train.epochs": 20, "train.batch_size": 64}
-        if model == "bp_ff":
-            return {"network.hidden": hidden, "train.lr": 3e-3, "train.epochs": 25, "train.batch_size": 128}
-        return {"network.hidden": hidden, "train.lr": 3e-3, "train.epochs": 25, "train.batch_size": 128}
-    if scale == "cpu":
-        # The authors' learning rate, batch size and optimiser (as "full", docs/methods.md §M1.9); only the
-        # number of epochs is cut to fit two CPU cores (docs/reproduction.md).  Full-size MNIST-like sets (60,000
-        # training images): FF 30 of the authors' 100 epochs per layer on Fashion-MNIST, BP/FF 30 of 300, BP 20 of 80.
-        # Small sets (mnist-5k: 4,000 images, digits) take more epochs for a comparable number of optimiser steps.
-        lr, _, batch = _FULL[(model, fam)]
-        small = dataset.lower() in _SMALL_EPOCHS
-        epochs = (_SMALL_EPOCHS[dataset.lower()] if small else _CPU_EPOCHS)[model]
-        # width 1000 on every dataset (3072 for SVHN/CIFAR-10 is out of reach on a CPU; labelled "scaled")
-        return {"network.hidden": [1000] * 3, "train.lr": lr, "train.epochs": epochs, "train.batch_size": batch}
-    lr, epochs, batch = _FULL[(model, fam)]
-    return {"network.hidden": [wide] * 3, "train.lr": lr, "train.epochs": epochs, "train.batch_size": batch}
-
-
 # ---------------------------------------------------------------- public constructors
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -444,7 +369,7 @@ def _resolve(flat: dict[str, Any]) -> RunConfig:
     check_choice("preset", preset, PRESETS)
     check_choice("scale", scale, SCALES)
     dataset = flat.get("data.dataset", DataConfig.dataset)
-    merged = {**_preset_keys(model, preset), **_scale_keys(model, preset, scale, str(dataset)), **flat}
+    merged = {**preset_keys(model, preset), **scale_keys(model, preset, scale, str(dataset)), **flat}
     if model == "bp" and "train.batch_size" not in flat:
         merged["train.batch_size"] = 2048 if scale != "quick" else merged["train.batch_size"]
     if isinstance(merged.get("ff.threshold"), int) and not isinstance(merged.get("ff.threshold"), bool):
@@ -510,36 +435,3 @@ def make_config(model: str = "ff", dataset: str = "mnist-5k", preset: str = "pap
 def config_from_dict(d: Mapping[str, Any]) -> RunConfig:
     """Rebuild a resolved config from :meth:`RunConfig.to_dict` output (no preset defaults re-applied)."""
     return _build(_flatten(d)).validate()
-
-
-# ---------------------------------------------------------------- a small TOML writer (tomllib only reads)
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            raise ParameterError(f"Cannot write the non-finite value {v!r} to TOML.")
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"Cannot write a value of type {type(v).__name__} to TOML.")
-
-
-def dumps_toml(d: Mapping[str, Any]) -> str:
-    """Write a two-level dict as TOML; ``None`` values are omitted (TOML has no null: absent = default)."""
-    lines = []
-    for k, v in d.items():
-        if not isinstance(v, Mapping) and v is not None:
-            lines.append(f"{k} = {_toml_value(v)}")
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            lines.append(f"\n[{k}]")
-            for kk, vv in v.items():
-                if vv is not None:
-                    lines.append(f"{kk} = {_toml_value(vv)}")
-    return "\n".join(lines) + "\n"
