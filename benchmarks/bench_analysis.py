@@ -16,16 +16,15 @@ Prints a table and writes JSON to ``benchmarks/out/bench_analysis*.json``.  The 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import run_worker, serve_worker, write_json
 
 OUT = Path(__file__).parent / "out"
 N_NEUROIDS = 3000
@@ -59,7 +58,8 @@ def bench_in_memory(n_presentations, n_shuffles, n_bins):
     jobs += [
         ("fraction_active >0", lambda: sp.fraction_active(da)),
         ("fraction_active 1/2 max", lambda: sp.fraction_active(da, mode="fraction_of_max")),
-        ("image_selectivity (class means)", lambda: sp.image_selectivity(sel.class_means(da), dim="class")),
+        ("image_selectivity (class means)",
+         lambda: (lambda cm: sp.image_selectivity(cm, dim=cm.dims[0]))(sel.class_means(da))),  # dim: the classes
         ("class_means", lambda: sel.class_means(da)),
         (f"csi ({n_shuffles} shuffles)", lambda: sel.class_selectivity_index(da, **kw)),
         (f"dprime ({n_shuffles} shuffles)", lambda: sel.dprime(da, **kw)),
@@ -155,8 +155,7 @@ def main(argv=None):
     p.add_argument("--skip-b", action="store_true")
     p.add_argument("--_analyse", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args._analyse:
-        print(json.dumps(analyse_file(args._analyse, args.chunk_rows)))
+    if serve_worker(args, lambda a: analyse_file(a._analyse, a.chunk_rows), flag="_analyse"):
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     result = {}
@@ -172,11 +171,8 @@ def main(argv=None):
         path = os.path.join(tmp, "bench_recording.h5")
         try:
             n, wt = write_file(path, args.gb, args.chunk_rows)
-            out = subprocess.run(
-                [sys.executable, __file__, "--_analyse", path, "--chunk-rows", str(args.chunk_rows)],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
-            b = json.loads(out.stdout.strip().splitlines()[-1])
+            b = run_worker([sys.executable, __file__, "--_analyse", path, "--chunk-rows", str(args.chunk_rows)],
+                           "the on-disk analysis")
             b.update({"gb": args.gb, "shape": [n, N_NEUROIDS], "write_seconds": round(wt, 2),
                       "chunk_rows": args.chunk_rows})  # fmt: skip
             result["on_disk"] = b
@@ -189,11 +185,7 @@ def main(argv=None):
                 os.remove(path)
             os.rmdir(tmp)
     tag = f"_{args.gb:g}gb" if not args.skip_b else ""
-    dest = OUT / f"bench_analysis{tag}.json"
-    tmpf = dest.with_suffix(".json.tmp")
-    tmpf.write_text(json.dumps(result, indent=1))
-    os.replace(tmpf, dest)
-    print(f"wrote {dest}")
+    write_json(OUT / f"bench_analysis{tag}.json", result)
     return 0
 
 

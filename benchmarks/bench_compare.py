@@ -8,24 +8,13 @@ Prints a table and writes benchmarks/out/bench_compare.json.  Sizes mimic an MNI
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-
-
-def timed(fn, repeat=1):
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+from _common import timed, write_json
 
 
 def main() -> None:
@@ -112,22 +101,11 @@ def main() -> None:
     print(f"{'benchmark':40s} {'size':45s} {'seconds':>9s}  note")
     for name, size, secs, note in results:
         print(f"{name:40s} {size:45s} {secs:9.3f}  {note}")
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    (out / "bench_compare.json").write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                },
-                "quick": args.quick,
-                "results": [{"name": a, "size": b, "seconds": c, "note": d} for a, b, c, d in results],
-            },
-            indent=2,
-        )
-    )
+    write_json(Path(__file__).parent / "out" / "bench_compare.json", {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "quick": args.quick,
+        "results": [{"name": a, "size": b, "seconds": c, "note": d} for a, b, c, d in results],
+    }, indent=2)
 
 
 def rec_time():

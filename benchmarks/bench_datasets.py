@@ -9,10 +9,11 @@ Usage: python benchmarks/bench_datasets.py   -> prints a table, writes benchmark
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
+
+from _common import write_json
 
 from ensembles.data import DatasetNotFoundError, list_datasets, load_dataset
 
@@ -44,12 +45,8 @@ def main() -> None:
     for r in rows:
         print(f"{r['dataset']:<14} {r['split']:<6} {r['n']:>7} {r['d']:>5} {r['first_s']:>8.3f} "
               f"{r['repeat_s']:>9.3f} {r['repeat_after_free_s']:>8.3f} {r['x_mb']:>7.1f}")
-    os.makedirs(os.path.join(os.path.dirname(__file__), "out"), exist_ok=True)
-    out = os.path.join(os.path.dirname(__file__), "out", "datasets.json")
-    with open(out + ".tmp", "w") as fh:
-        json.dump({"machine": platform.platform(), "cpus": os.cpu_count(), "rows": rows}, fh, indent=2)
-    os.replace(out + ".tmp", out)
-    print(f"wrote {out}")
+    write_json(os.path.join(os.path.dirname(__file__), "out", "datasets.json"),
+               {"machine": platform.platform(), "cpus": os.cpu_count(), "rows": rows}, indent=2)
 
 
 if __name__ == "__main__":

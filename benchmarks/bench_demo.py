@@ -9,11 +9,12 @@ headline numbers of the report, and writes benchmarks/out/bench_demo.json.  Take
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
+
+from _common import write_json
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -41,12 +42,11 @@ def main() -> None:
     for k, v in man.get("timings_s", {}).items():
         print(f"  {k:<32}{v:>10.1f}")
     print("\n" + summary_text(a.out))
-    OUT.mkdir(exist_ok=True)
     rec = {"dataset": a.dataset, "scale": a.scale, "wall_s": round(wall, 2), "stages_s": stages,
            "analysis_s": man.get("timings_s", {}), "headline": man.get("headline", []),
            "cpus": os.cpu_count(), "loadavg_end": os.getloadavg(), "platform": platform.platform()}
-    (OUT / "bench_demo.json").write_text(json.dumps(rec, indent=1, default=str))
-    print(f"\nwritten {OUT / 'bench_demo.json'}")
+    print()
+    write_json(OUT / "bench_demo.json", rec, default=str)
 
 
 if __name__ == "__main__":

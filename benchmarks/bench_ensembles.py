@@ -14,15 +14,14 @@ Run: ``python benchmarks/bench_ensembles.py [--ks-units 150]``; writes ``benchma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from _common import timed, write_json
 from scipy import stats
 
 from ensembles.analysis.ensembles import EnsembleDetector, category_ensembles, match_ensembles
@@ -37,16 +36,6 @@ def authors_ks_ensemble(R: np.ndarray) -> np.ndarray:
         ps = [stats.ks_2samp(R[:, i], R[:, j]).pvalue for j in range(i + 1, H)]
         member[i] = np.mean(ps) < 0.05
     return member
-
-
-def timed(f, repeat=3):
-    best = np.inf
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = f()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main(argv=None) -> int:
@@ -71,7 +60,7 @@ def main(argv=None) -> int:
     )
     cat = {}
     for rule in ("paper", "fraction", "test"):
-        t, m = timed(lambda rule=rule: category_ensembles(da, rule=rule, threshold=1.0))
+        t, m = timed(lambda rule=rule: category_ensembles(da, rule=rule, threshold=1.0), repeat=3)
         cat[rule] = {"seconds": t, "mean_size": float(m.sum("neuroid").mean()) / 3}
     res["category_ensembles_10x3x1000_10k_presentations"] = cat
 
@@ -137,12 +126,7 @@ def main(argv=None) -> int:
     for m, v in rec.items():
         print(f"  {m:6s} J={' '.join(f'{j:.3f}' for j in v['mean_jaccard'])}  n={v['n_found']}"
               f"  t={' '.join(f'{s:.2f}' for s in v['seconds'])}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(res, fh, indent=2, default=float)
-    os.replace(fh.name, out)
-    print(f"wrote {out}")
+    write_json(args.out, res, indent=2, default=float)
     return 0
 
 

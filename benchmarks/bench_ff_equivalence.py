@@ -17,16 +17,14 @@ Writes ``benchmarks/out/bench_ff_equivalence.json`` and prints mean ± SD over s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _revisions import extract_src
+from _common import extract_src, run_worker, thread_env, write_json
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -49,12 +47,8 @@ print(json.dumps({"test_accuracy": m["test_accuracy"], "train_loop_s": m["train_
 
 
 def one(src: str, model: str, seed: int, tmp: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    p = subprocess.run([sys.executable, "-c", RUN, model, str(seed), tempfile.mkdtemp(dir=tmp), str(HERE)],
-                       capture_output=True, text=True, env=env)
-    if p.returncode:
-        raise SystemExit(f"{model} seed {seed} on {src} failed:\n{p.stderr}")
-    return {"model": model, "seed": seed, **json.loads(p.stdout.strip().splitlines()[-1])}
+    cmd = [sys.executable, "-c", RUN, model, str(seed), tempfile.mkdtemp(dir=tmp), str(HERE)]
+    return {"model": model, "seed": seed, **run_worker(cmd, f"{model} seed {seed} on {src}", thread_env(1, src))}
 
 
 def _ms(v):
@@ -93,8 +87,7 @@ def main(argv=None) -> int:
             print(f"| {m} | {rev} | {acc[0]:.4f} ± {acc[1]:.4f} | "
                   + " | ".join(f"{h[0]:.3f} ± {h[1]:.3f}" for h in hz) + f" | {ep:.3f} |")
     res["summary"] = summary
-    OUT.mkdir(exist_ok=True)
-    (OUT / "bench_ff_equivalence.json").write_text(json.dumps(res, indent=1))
+    write_json(OUT / "bench_ff_equivalence.json", res)
     return 0
 
 

@@ -32,16 +32,14 @@ Writes ``benchmarks/out/bench_ff_floor[_<dataset>_b<batch>].json`` and prints a 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _revisions import extract_src, short_rev
+from _common import extract_src, run_worker, serve_worker, short_rev, thread_env, write_json
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -168,11 +166,7 @@ def _run(src: str, args) -> dict:
     if args.hardest_n:
         cmd += ["--hardest-n", str(args.hardest_n)]
     cmd += ["--negatives", args.negatives]
-    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"worker on {src} failed:\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(cmd, f"worker on {src}", thread_env(1, src))
 
 
 def main(argv=None) -> int:
@@ -189,8 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--before", default=None, help="git revision to compare with (e.g. HEAD~3 or a commit)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.worker:
-        print(json.dumps(worker(args)))
+    if serve_worker(args, worker):
         return 0
     here_src = str(HERE.parent / "src")
     res = {"dataset": args.dataset, "batch_size": args.batch_size, "repeats": args.repeats, "cores": os.cpu_count(),
@@ -227,12 +220,10 @@ def main(argv=None) -> int:
                                                                              for i, v in enumerate(sp)))
     res["ratios"] = {f"layer{r['layer']}_ff_over_bare": round(r["ratio"], 3) for r in a["layers"]}
     res["ratios"]["predict_speedup"] = round(a["predict"]["speedup"], 3)
-    OUT.mkdir(exist_ok=True)
     name = "bench_ff_floor" + ("" if (args.dataset, args.batch_size) == ("mnist-5k", 256)
                                else f"_{args.dataset}_b{args.batch_size}")
     name += "" if args.negatives == "fixed_subset" else f"_{args.negatives}"
-    (OUT / f"{name}.json").write_text(json.dumps(res, indent=1))
-    print(f"wrote {OUT / (name + '.json')}")
+    write_json(OUT / f"{name}.json", res)
     return 0
 
 

@@ -47,11 +47,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import run_worker, serve_worker, thread_env, write_json
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -258,11 +259,7 @@ def _child(method: str, args) -> dict:
            "--hidden", str(args.hidden), "--layers", str(args.layers), "--seed", str(args.seed)]
     if args.n_train:
         cmd += ["--n-train", str(args.n_train)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"{method} failed:\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(cmd, method, thread_env(args.threads))
 
 
 def main(argv=None) -> int:
@@ -279,9 +276,7 @@ def main(argv=None) -> int:
     p.add_argument("--ref-acc", type=float, default=0.80, help="reference test accuracy for time-to-accuracy")
     p.add_argument("--worker", choices=("ours", "baseline"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.worker:
-        res = run_ours(args) if args.worker == "ours" else run_baseline(args)
-        print(json.dumps(res))
+    if serve_worker(args, {"ours": run_ours, "baseline": run_baseline}):
         return 0
     raw = {m: _child(m, args) for m in ("baseline", "ours")}
     rows = {m: summarize(r, args.ref_acc) for m, r in raw.items()}
@@ -299,9 +294,8 @@ def main(argv=None) -> int:
               "baseline_used_softplus": raw["baseline"]["used_softplus"], "rows": rows, "ratios": ratio,
               "targets": {"speedup_per_epoch": ">= 1.5", "peak_rss_ratio": "<= 0.1"},
               "raw": raw}
-    OUT.mkdir(exist_ok=True)
     name = "bench_ff_reference" if args.dataset == "mnist-5k" else f"bench_ff_reference_{args.dataset}"
-    (OUT / f"{name}.json").write_text(json.dumps(result, indent=1))
+    write_json(OUT / f"{name}.json", result)
     print(f"FF training, {args.dataset} ({args.n_train or 'all'} train), {args.layers}x{args.hidden}, load {os.getloadavg()[0]:.1f}, "
           f"{args.epochs} epochs/layer, batch {args.batch_size}, lr {args.lr}, {args.threads} thread(s)")
     print(f"| method | s/epoch | train s | time to acc>={args.ref_acc:.2f} | accuracy per layer | peak RSS MB "

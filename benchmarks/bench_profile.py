@@ -21,15 +21,13 @@ Writes ``benchmarks/out/bench_profile_<dataset>.json`` and prints a table (load 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _revisions import extract_src
+from _common import extract_src, run_worker, serve_worker, thread_env, write_json
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -160,11 +158,7 @@ def _run(src: str, args) -> dict:
         cmd += ["--epochs", str(args.epochs)]
     if args.n_train:
         cmd += ["--n-train", str(args.n_train)]
-    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if p.returncode:
-        raise SystemExit(f"worker on {src} failed:\n{p.stdout}\n{p.stderr}")
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return run_worker(cmd, f"worker on {src}", thread_env(1, src))
 
 
 def main(argv=None) -> int:
@@ -176,8 +170,7 @@ def main(argv=None) -> int:
     ap.add_argument("--before", default=None, help="git revision to profile as well")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.worker:
-        print(json.dumps(worker(args)))
+    if serve_worker(args, worker):
         return 0
     res = {}
     with tempfile.TemporaryDirectory(prefix="bench_profile_") as tmp:
@@ -198,8 +191,7 @@ def main(argv=None) -> int:
         print("training epochs by category (wall s, share of the training epochs):")
         for k, v in sorted(r["training_breakdown_s"].items(), key=lambda kv: -kv[1]):
             print(f"  {k:34s} {v:8.2f}  {100 * v / tr:5.1f} %")
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"bench_profile_{args.dataset}.json").write_text(json.dumps(res, indent=1))
+    write_json(OUT / f"bench_profile_{args.dataset}.json", res)
     return 0
 
 

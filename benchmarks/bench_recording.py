@@ -19,16 +19,16 @@ Prints a table and writes ``benchmarks/out/bench_recording.json``.  Big files ar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import run_worker, serve_worker, write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -159,12 +159,7 @@ def child_inmemory(args) -> list[dict]:
 
 
 def _run_child(kind: str, extra: list[str]) -> dict | list:
-    cmd = [sys.executable, __file__, "--child", kind, *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"benchmark child {kind!r} failed with exit status {proc.returncode}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker([sys.executable, __file__, "--child", kind, *extra], f"benchmark child {kind!r}")
 
 
 def main(argv=None) -> int:
@@ -184,9 +179,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
-    if args.child:
-        fn = {"stream": child_stream, "lazy": child_lazy, "inmemory": child_inmemory}[args.child]
-        print(json.dumps(fn(args)))
+    if serve_worker(args, {"stream": child_stream, "lazy": child_lazy, "inmemory": child_inmemory}, flag="child"):
         return 0
 
     workdir = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ensembles-bench-"))
@@ -220,8 +213,6 @@ def main(argv=None) -> int:
         peak = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") is not None else "-"
         print(f"{r['workload']:<38} {r['data_bytes'] / 1e6:>9.0f} {r['file_bytes'] / 1e6:>9.0f} {r['seconds']:>8.1f} "
               f"{r['throughput_mb_s']:>8.1f} {r['rss_after_imports_mb']:>8.0f} {peak:>12}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "bench_recording",
         "settings": {"gb": args.gb, "neuroids": m, "presentations_stream": n_stream, "presentations_inmemory": n_mem,
@@ -229,10 +220,7 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "results": rows,
     }
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, out)
-    print(f"wrote {out}")
+    write_json(args.out, payload, indent=2)
     return 0
 
 

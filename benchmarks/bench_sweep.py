@@ -33,11 +33,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import run_worker, serve_worker, write_json
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -117,18 +118,13 @@ def main(argv=None) -> int:
     p.add_argument("--seq-threads", type=int, default=1, help="torch threads of the sequential run")
     p.add_argument("--worker", choices=("sequential", "sweep"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.worker:
-        res = run_sequential(args) if args.worker == "sequential" else run_dask(args)
-        print(json.dumps(res))
+    if serve_worker(args, {"sequential": run_sequential, "sweep": run_dask}):
         return 0
     rows = {}
     for mode in ("sequential", "sweep"):
         cmd = [sys.executable, __file__, "--worker", mode, "--seeds", str(args.seeds), "--dataset", args.dataset,
                "--scale", args.scale, "--seq-threads", str(args.seq_threads)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise SystemExit(f"{mode} failed:\n{proc.stdout}\n{proc.stderr}")
-        rows[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows[mode] = run_worker(cmd, mode)
     sw = rows["sweep"]
     ratio = rows["sequential"]["wall_s"] / sw["wall_s"]
     steady = rows["sequential"]["wall_s"] / sw["runs_s"]
@@ -140,8 +136,7 @@ def main(argv=None) -> int:
                          "throughput_ratio_imports_on_both_sides": both_imports,
                          "cluster_startup_s": sw["startup_s"], "combine_s": sw["combine_s"]},
               "target": ">= 1.6"}
-    OUT.mkdir(exist_ok=True)
-    (OUT / "bench_sweep.json").write_text(json.dumps(result, indent=1))
+    write_json(OUT / "bench_sweep.json", result)
     print(f"{n}-run sweep ({args.dataset}, {args.scale} scale), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")
     print("| mode | wall s | runs/min | CPU s | cores busy (CPU s / wall s) | CPU s in the runs |")

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import thread_env, write_json
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 
@@ -50,7 +52,7 @@ print(json.dumps([h["epoch_time_s"] for h in hist]))
 
 
 def batch(n_runs: int, threads: int, parallel: bool, epochs: int, tmp: str, extra_env: dict | None = None) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **(extra_env or {})}
+    env = thread_env(threads, **(extra_env or {}))
     cmds = [[sys.executable, "-c", RUN, str(threads), str(epochs), str(i), tempfile.mkdtemp(dir=tmp)]
             for i in range(n_runs)]
     t = time.perf_counter()
@@ -107,10 +109,9 @@ def main(argv=None) -> int:
     print("|---|---|---|---|")
     for name, s in summary.items():
         print(f"| {name} | {s['wall_s']:.1f} | {s['median_epoch_s']:.3f} | {s['wall_vs_parallel_1thread']:.2f} |")
-    OUT.mkdir(exist_ok=True)
-    (OUT / "bench_threads.json").write_text(json.dumps(
-        {"cores": c, "epochs": args.epochs, "repeats": args.repeats, "loadavg_start": load0, "loadavg_end": load1,
-         "summary": summary, "raw": res}, indent=1))
+    write_json(OUT / "bench_threads.json", {"cores": c, "epochs": args.epochs, "repeats": args.repeats,
+                                            "loadavg_start": load0, "loadavg_end": load1, "summary": summary,
+                                            "raw": res})
     return 0
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import write_json
 
 from ensembles.train import make_config, train_run
 
@@ -180,9 +181,9 @@ def main(argv=None) -> int:
                       f"{t['ff_gflops']:10.1f} {t['bare_gflops']:12.1f}")
     info = {"machine": platform.machine(), "cpu_count": os.cpu_count(), "threads": args.threads,
             "torch": torch.__version__, "loadavg": os.getloadavg(), "results": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(info, indent=1))
-    print(f"\nwrote {args.out}  (load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())})")
+    print()
+    write_json(args.out, info)
+    print(f"load average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0
 
 

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import write_json
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 
@@ -119,7 +121,7 @@ def main(argv=None) -> int:
     OUT.mkdir(exist_ok=True)
     runs = [] if args.collect_only else run_scripts(args.patterns, args.timeout)
     summary = collect(runs)
-    (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json(OUT / "summary.json", summary)
     print(markdown(summary))
     return 0 if all(r["status"] == "ok" for r in runs) else 1
 

@@ -35,22 +35,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ensembles import demo_runs, notebook_setting, select_layer, select_presentations
+from ensembles import demo_activity, select_layer
 
-# ENSEMBLES_QUICK=1 is the test setting (8x8 digits, tiny layers, seconds); otherwise the demo's setting.
-# Runs are cached in ENSEMBLES_NOTEBOOK_CACHE (default results/notebooks) and reused; delete it to retrain.
-setting = notebook_setting()
-print(setting)
-
-# %%
-# The demo's three runs (`ensembles demo` trains the same configs); a finished run in the cache is reused
-runs, recs = demo_runs(setting)
-
-# %%
-# The paper's protocol (docs/methods.md §A3.1): last checkpoint, correctly classified test presentations only
-final = {name: select_presentations(rec["activity"], correct_only=True, checkpoint=-1)
-         for name, rec in recs.items()}
-{name: act.sizes["presentation"] for name, act in final.items()}
+# Ensembles are computed on `final`: the activity of the demo's three runs (trained once at the notebooks' setting,
+# notebooks/README.md) under the paper's protocol (docs/methods.md §A3.1)
+demo = demo_activity()
+print(demo)
+setting, final = demo.setting, demo.final
 
 # %% [markdown]
 # ## Ensembles with τ = 1 and τ = 2

@@ -11,20 +11,20 @@ import pytest
 
 from ensembles.cli import main
 from ensembles.data import DATASETS
-from ensembles.data import datasets as dsm
+from ensembles.data import registry as reg
 
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("ENSEMBLES_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setattr(dsm, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(reg, "SYSTEM_DIRS", {})
     return tmp_path
 
 
 def _write_tiny_mnist(d):
     os.makedirs(d)
-    for img, lab in dsm._IDX_FILES.values():
+    for img, lab in reg.IDX_FILES.values():
         n = 3
         x = np.zeros((n, 28, 28), np.uint8)
         head = bytes([0, 0, 8, 3]) + np.asarray(x.shape, ">u4").tobytes()

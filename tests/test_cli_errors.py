@@ -17,7 +17,7 @@ import pytest
 
 from ensembles import cli
 from ensembles.errors import EnsemblesError, ParameterError
-from robustness._train_helpers import TINY_TOML
+from robustness._train_helpers import write_tiny_toml
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def _no_debug(monkeypatch):
 
 @pytest.fixture
 def files(tmp_path):
-    (tmp_path / "tiny.toml").write_text(TINY_TOML)
+    write_tiny_toml(tmp_path / "tiny.toml")
     (tmp_path / "bad.toml").write_text("[sweep\n")
     (tmp_path / "notes.txt").write_text("not a recording\n")
     (tmp_path / "noise.bin").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())

@@ -25,10 +25,11 @@ from ensembles.data import (
     Dataset,
     DatasetNotFoundError,
     _formats,
+    _loaders,
     list_datasets,
     load_dataset,
 )
-from ensembles.data import datasets as dsm
+from ensembles.data import registry as reg
 from ensembles.data._formats import Digest
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -43,10 +44,10 @@ def isolated(tmp_path, monkeypatch):
     """No $ENSEMBLES_DATA, a private user cache, no system directories, empty in-memory caches."""
     monkeypatch.delenv("ENSEMBLES_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    monkeypatch.setattr(dsm, "SYSTEM_DIRS", {})
-    dsm._parse_cached.cache_clear()
+    monkeypatch.setattr(reg, "SYSTEM_DIRS", {})
+    _loaders._parse_cached.cache_clear()
     yield tmp_path
-    dsm._parse_cached.cache_clear()
+    _loaders._parse_cached.cache_clear()
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -74,7 +75,7 @@ def tiny_mnist(d, rng, *, n=(6, 4), gz=True, offset=0):
     os.makedirs(d, exist_ok=True)
     out = {}
     for split, k in zip(("train", "test"), n, strict=True):
-        img_name, lab_name = dsm._IDX_FILES[split]
+        img_name, lab_name = reg.IDX_FILES[split]
         x = rng.integers(0, 256, size=(k, 28, 28), dtype=np.uint8)
         y = ((np.arange(k) + offset) % 10).astype(np.uint8)
         write_idx(os.path.join(d, img_name), x, gz=gz)
@@ -85,13 +86,13 @@ def tiny_mnist(d, rng, *, n=(6, 4), gz=True, offset=0):
 
 def trust(monkeypatch, name, d):
     """Register the SHA-256 of every file in ``d`` as an accepted checksum of ``name`` (test injection)."""
-    table = {k: tuple(v) for k, v in dsm.CHECKSUMS.get(name, {}).items()}
+    table = {k: tuple(v) for k, v in reg.CHECKSUMS.get(name, {}).items()}
     for f in os.listdir(d):
         p = os.path.join(d, f)
         if os.path.isfile(p):
             key = f[:-3] if f.endswith(".gz") and name in ("mnist", "fashion-mnist") else f
             table[key] = (*table.get(key, ()), Digest("sha256", sha256(p), "file", "written by the test"))
-    monkeypatch.setitem(dsm.CHECKSUMS, name, table)
+    monkeypatch.setitem(reg.CHECKSUMS, name, table)
 
 
 def pixels(ds: Dataset) -> np.ndarray:
@@ -174,7 +175,7 @@ def test_dataset_is_frozen():
 def test_fashion_mnist_from_debian_package(monkeypatch, tmp_path):
     monkeypatch.delenv("ENSEMBLES_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    dsm._parse_cached.cache_clear()
+    _loaders._parse_cached.cache_clear()
     tr = load_dataset("fashion-mnist", "train", normalize="none")  # verifies the real SHA-256s
     te = load_dataset("fashion-mnist", "test")
     assert tr.x.shape == (60000, 784) and te.x.shape == (10000, 784)
@@ -192,7 +193,7 @@ def test_fashion_mnist_from_debian_package(monkeypatch, tmp_path):
     te.x[:] = 0
     te2 = load_dataset("fashion-mnist", "test")
     assert te2.x.flags.writeable and te2.x.max() > 1
-    assert dsm._parse_cached.cache_info().hits >= 1
+    assert _loaders._parse_cached.cache_info().hits >= 1
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -350,11 +351,11 @@ def test_cifar10_tiny(isolated, rng, monkeypatch, archive):
     d = isolated / "cifar10"
     truth = write_cifar(d, rng, archive=archive)
     # inject the checksums of the files written here
-    table = dict(dsm.CHECKSUMS["cifar10"])
+    table = dict(reg.CHECKSUMS["cifar10"])
     base = d if archive else d / "cifar-10-batches-py"
     for f in os.listdir(base):
         table[f] = (Digest("sha256", sha256(base / f)),)
-    monkeypatch.setitem(dsm.CHECKSUMS, "cifar10", table)
+    monkeypatch.setitem(reg.CHECKSUMS, "cifar10", table)
     for split in ("train", "test"):
         ds = load_dataset("cifar10", split, root=isolated, normalize="none")
         x, y = truth[split]
@@ -403,7 +404,7 @@ def test_svhn_tiny(isolated, rng, monkeypatch):
     d = isolated / "svhn"
     d.mkdir()
     X, y = write_svhn(d / "test_32x32.mat", rng, 12)
-    monkeypatch.setitem(dsm.CHECKSUMS, "svhn", {"test_32x32.mat": (Digest("sha256", sha256(d / "test_32x32.mat")),)})
+    monkeypatch.setitem(reg.CHECKSUMS, "svhn", {"test_32x32.mat": (Digest("sha256", sha256(d / "test_32x32.mat")),)})
     ds = load_dataset("svhn", "test", root=isolated, normalize="none")
     assert ds.x.shape == (12, 3072) and ds.image_shape == (3, 32, 32)
     np.testing.assert_array_equal(ds.y, np.arange(12) % 10 + 1 - 10 * (np.arange(12) % 10 == 9))
@@ -441,7 +442,7 @@ def test_resolution_order_root_env_system_cache(isolated, rng, monkeypatch):
     for i, d in enumerate(dirs.values()):
         tiny_mnist(d, rng, offset=i)  # first test label = i tells the places apart
     monkeypatch.setenv("ENSEMBLES_DATA", str(places["env"]))
-    monkeypatch.setattr(dsm, "SYSTEM_DIRS", {"mnist": (str(places["system"]),)})
+    monkeypatch.setattr(reg, "SYSTEM_DIRS", {"mnist": (str(places["system"]),)})
 
     def first_label(**kw):
         ds = load_dataset("mnist", "test", verify=False, download=False, **kw)
@@ -451,14 +452,14 @@ def test_resolution_order_root_env_system_cache(isolated, rng, monkeypatch):
     assert first_label() == (1, f"{dirs['env']} ($ENSEMBLES_DATA)")
     monkeypatch.delenv("ENSEMBLES_DATA")
     assert first_label()[0] == 2
-    monkeypatch.setattr(dsm, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(reg, "SYSTEM_DIRS", {})
     assert first_label() == (3, f"{dirs['cache']} (user cache)")
 
 
 def test_missing_dataset_error_lists_places_and_commands(isolated, monkeypatch):
     env = isolated / "envdir"
     monkeypatch.setenv("ENSEMBLES_DATA", str(env))
-    monkeypatch.setattr(dsm, "SYSTEM_DIRS", {"fashion-mnist": (str(isolated / "no-debian"),)})
+    monkeypatch.setattr(reg, "SYSTEM_DIRS", {"fashion-mnist": (str(isolated / "no-debian"),)})
     with pytest.raises(DatasetNotFoundError) as exc:
         load_dataset("fashion-mnist", "test", root=isolated / "rootdir", download=False)
     assert isinstance(exc.value, FileNotFoundError)
@@ -485,7 +486,7 @@ def test_download_from_file_url_into_cache(isolated, rng, monkeypatch):
     src = isolated / "mirror"
     truth = tiny_mnist(src, rng)
     trust(monkeypatch, "mnist", src)
-    monkeypatch.setattr(dsm, "MIRRORS", {"mnist": (src.as_uri() + "/",)})
+    monkeypatch.setattr(reg, "MIRRORS", {"mnist": (src.as_uri() + "/",)})
     ds = load_dataset("mnist", "test", normalize="none")
     cache = isolated / "xdg-cache" / "ensembles" / "mnist"
     assert sorted(os.listdir(cache)) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]  # no .part left
@@ -500,7 +501,7 @@ def test_download_over_loopback_http_after_a_failing_mirror(isolated, rng, monke
     srv = _serve(src)
     try:
         bad = (isolated / "nowhere").as_uri() + "/"
-        monkeypatch.setattr(dsm, "MIRRORS", {"mnist": (bad, f"http://127.0.0.1:{srv.server_address[1]}/")})
+        monkeypatch.setattr(reg, "MIRRORS", {"mnist": (bad, f"http://127.0.0.1:{srv.server_address[1]}/")})
         ds = load_dataset("mnist", "train", normalize="none", timeout=10)
     finally:
         srv.shutdown()
@@ -511,7 +512,7 @@ def test_download_over_loopback_http_after_a_failing_mirror(isolated, rng, monke
 def test_download_with_bad_checksum_leaves_nothing(isolated, rng, monkeypatch):
     src = isolated / "mirror"
     tiny_mnist(src, rng)  # not trusted: the real MNIST MD5s apply and fail
-    monkeypatch.setattr(dsm, "MIRRORS", {"mnist": (src.as_uri() + "/",)})
+    monkeypatch.setattr(reg, "MIRRORS", {"mnist": (src.as_uri() + "/",)})
     with pytest.raises(DatasetNotFoundError, match="Checksum mismatch") as exc:
         load_dataset("mnist", "test")
     assert src.as_uri() in str(exc.value)

@@ -241,3 +241,23 @@ def test_notebook_executes(path, notebook_env, tmp_path):
         assert needle in text, f"{path.name}: expected {needle!r} in the outputs"
     assert _n_figures(nb) >= n_fig, f"{path.name}: expected at least {n_fig} figures"
     assert not list(tmp_path.glob("results")), "the notebooks must cache runs in ENSEMBLES_NOTEBOOK_CACHE"
+
+
+def test_demo_activity_is_the_papers_selection(notebook_env):
+    """demo_activity: per model, the last checkpoint's rows of the test presentations whose prediction there equals
+    the label (the paper's protocol, docs/methods.md §A3.1), recomputed here from ``predicted`` and ``label``."""
+    import numpy as np
+
+    from ensembles import DemoActivity, demo_activity, notebook_setting
+
+    demo = demo_activity()  # the quick setting of notebook_env; reuses the notebooks' cached runs
+    assert isinstance(demo, DemoActivity) and demo.setting == notebook_setting()
+    assert list(demo.final) == list(demo.recs) == ["FF", "BP/FF", "BP"]
+    for name, rec in demo.recs.items():
+        last = rec.isel(checkpoint=-1)
+        keep = np.flatnonzero(last["predicted"].values == last["label"].values)
+        assert 0 < keep.size <= last.sizes["presentation"]
+        np.testing.assert_array_equal(demo.final[name].values, last["activity"].values[keep])
+        np.testing.assert_array_equal(demo.final[name]["stimulus_id"].values, last["stimulus_id"].values[keep])
+        assert f"{name} {keep.size}" in str(demo)
+    assert any(demo.final[n].sizes["presentation"] < r.sizes["presentation"] for n, r in demo.recs.items())

@@ -51,6 +51,8 @@ _EXPORTS = {
     "NotebookSetting": "ensembles.workflows.notebook",
     "notebook_setting": "ensembles.workflows.notebook",
     "demo_runs": "ensembles.workflows.notebook",
+    "DemoActivity": "ensembles.workflows.notebook",
+    "demo_activity": "ensembles.workflows.notebook",
 }
 
 __all__ = ["__version__", *_EXPORTS]

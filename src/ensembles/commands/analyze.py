@@ -1,36 +1,31 @@
-"""``ensembles analyze``: the full analysis and report for any recordings (models or imported neural data)."""
+"""``ensembles analyze``: the full analysis and report for any recordings (models or imported neural data).
+
+Compute sparseness, ensembles and overlaps, selectivity and the comparison with cortex for one or more recordings
+(files or training-run directories) and write tables (CSV), figures (PNG, SVG) and report.html under --out.
+Statistics use correctly classified presentations (and every presentation of a held-out class) when the recording
+has a 'correct' coord (the paper's protocol) unless --all-presentations.  Figures that need what a recording lacks
+(history, weights, checkpoints) are skipped and the report says so.  --out is claimed while the analysis runs: a
+second command writing the same directory is refused.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from ensembles.commands._common import QUIET, add_command, switches
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "analyze",
-        help="analyse recordings: tables, figures and an HTML report",
-        description=(
-            "Compute sparseness, ensembles and overlaps, selectivity and the comparison with cortex for one or "
-            "more recordings (files or training-run directories) and write tables (CSV), figures (PNG, SVG) and "
-            "report.html under --out.  Statistics use correctly classified presentations (and every presentation "
-            "of a held-out class) when the recording has a 'correct' coord (the paper's protocol) unless "
-            "--all-presentations.  Figures that need what a recording lacks (history, weights, checkpoints) are "
-            "skipped and the report says so.  --out is claimed while the analysis runs: a second command writing "
-            "the same directory is refused."
-        ),
-    )
-    parser.add_argument("recordings", nargs="+", metavar="REC", help="recording files (.h5) or run directories")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--names", default=None, help="comma-separated display names, one per recording")
-    parser.add_argument("--all-presentations", action="store_true",
-                        help="use every presentation, not only the correctly classified ones")
-    parser.add_argument("--tau", type=float, default=1.0, help="τ of the authors' ensemble rule (default 1)")
-    parser.add_argument("--no-report", action="store_true", help="write tables and figures only")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite finished results in --out, or write into a directory ensembles did not write")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.set_defaults(func=run)
-    return parser
+    p = add_command(subparsers, __name__, help="analyse recordings: tables, figures and an HTML report")
+    p.add_argument("recordings", nargs="+", metavar="REC", help="recording files (.h5) or run directories")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--names", default=None, help="comma-separated display names, one per recording")
+    switches(p, all_presentations="use every presentation, not only the correctly classified ones")
+    p.add_argument("--tau", type=float, default=1.0, help="τ of the authors' ensemble rule (default 1)")
+    switches(p, no_report="write tables and figures only",
+             force="overwrite finished results in --out, or write into a directory ensembles did not write",
+             quiet=QUIET)
+    return p
 
 
 def run(args) -> int:

@@ -1,26 +1,23 @@
-"""``ensembles datasets``: list every known dataset, whether it is available here and where from."""
+"""``ensembles datasets``: list every known dataset, whether it is available here and where from.
+
+List the six datasets (digits, mnist-5k, fashion-mnist, mnist, cifar10, svhn): sizes, image shape, and whether each
+can be loaded here without a download (and from where) or why not. File-based datasets are looked for in --root,
+$ENSEMBLES_DATA, the Debian package location, then the user cache; a missing one is downloaded on first load. Only
+file presence is checked here; checksums are verified on load.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from ensembles.commands._common import add_command, switches
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "datasets",
-        help="list the datasets, whether each is available here and where from",
-        description=(
-            "List the six datasets (digits, mnist-5k, fashion-mnist, mnist, cifar10, svhn): sizes, image shape, "
-            "and whether each can be loaded here without a download (and from where) or why not. File-based "
-            "datasets are looked for in --root, $ENSEMBLES_DATA, the Debian package location, then the user cache; "
-            "a missing one is downloaded on first load. Only file presence is checked here; checksums are "
-            "verified on load."
-        ),
-    )
-    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p = add_command(subparsers, __name__, help="list the datasets, whether each is available here and where from")
+    switches(p, json="print a JSON list instead of a table")
     p.add_argument("--root", metavar="DIR", default=None, help="directory looked at first (as load_dataset's root=)")
-    p.set_defaults(func=run)
     return p
 
 

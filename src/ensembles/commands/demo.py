@@ -1,36 +1,31 @@
-"""``ensembles demo``: train FF, BP/FF and BP, analyse their representations and write an HTML report."""
+"""``ensembles demo``: train FF, BP/FF and BP, analyse their representations and write an HTML report.
+
+Train Forward-Forward, backprop on the FF objective and backprop (plus an FF run with a held-out class and a small
+FF sweep), record their test-set activations, run the whole analysis and write a self-contained HTML report,
+figures (PNG, SVG) and tables (CSV).  Finished steps are reused on a second run unless --force.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from ensembles.commands._common import QUIET, add_command, switches
 from ensembles.errors import ParameterError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "demo",
-        help="train FF, BP/FF and BP, analyse, and write results/demo/report.html",
-        description=(
-            "Train Forward-Forward, backprop on the FF objective and backprop (plus an FF run with a held-out "
-            "class and a small FF sweep), record their test-set activations, run the whole analysis and write a "
-            "self-contained HTML report, figures (PNG, SVG) and tables (CSV).  Finished steps are reused on a "
-            "second run unless --force."
-        ),
-    )
-    parser.add_argument("--dataset", default="mnist-5k", help="dataset name (default: mnist-5k; see 'ensembles datasets')")
-    parser.add_argument("--scale", default="cpu", help="scale profile: quick, cpu (default) or full (the authors' epochs)")
-    parser.add_argument("--out", default="results/demo", help="output directory (default: results/demo)")
-    parser.add_argument("--models", default="ff,bp_ff,bp", help="comma-separated models (default ff,bp_ff,bp)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
-    parser.add_argument("--held-out", default="3", help="comma-separated class(es) held out of the zero-shot FF run "
-                        "(default 3; 'none' to skip)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the small FF sweep (figure 7)")
-    parser.add_argument("--device", default="cpu", help="torch device for training (default cpu)")
-    parser.add_argument("--force", action="store_true", help="retrain and overwrite existing results")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.set_defaults(func=run)
-    return parser
+    p = add_command(subparsers, __name__, help="train FF, BP/FF and BP, analyse, and write results/demo/report.html")
+    p.add_argument("--dataset", default="mnist-5k", help="dataset name (default: mnist-5k; see 'ensembles datasets')")
+    p.add_argument("--scale", default="cpu", help="scale profile: quick, cpu (default) or full (the authors' epochs)")
+    p.add_argument("--out", default="results/demo", help="output directory (default: results/demo)")
+    p.add_argument("--models", default="ff,bp_ff,bp", help="comma-separated models (default ff,bp_ff,bp)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
+    p.add_argument("--held-out", default="3", help="comma-separated class(es) held out of the zero-shot FF run "
+                   "(default 3; 'none' to skip)")
+    switches(p, no_sweep="skip the small FF sweep (figure 7)")
+    p.add_argument("--device", default="cpu", help="torch device for training (default cpu)")
+    switches(p, force="retrain and overwrite existing results", quiet=QUIET)
+    return p
 
 
 def _held_out(text: str) -> tuple[int, ...]:

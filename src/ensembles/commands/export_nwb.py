@@ -1,26 +1,22 @@
-"""``ensembles export-nwb REC.h5 --out FILE.nwb``: a recording as an NWB file for DANDI, pynapple and pynwb."""
+"""``ensembles export-nwb REC.h5 --out FILE.nwb``: a recording as an NWB file for DANDI, pynapple and pynwb.
+
+Write a recording (HDF5) as one NWB file: the neuroid table, the activity as a response series whose columns carry
+the neuroid metadata (pynapple reads it as a TsdFrame with metadata), and a 'presentations' interval table. With
+--dandi the subject fields DANDI requires (subject id, species, sex, age or date of birth) must be given, so that
+'nwbinspector --config dandi' finds nothing CRITICAL. A recording imported from NWB keeps its species.
+"""
 
 from __future__ import annotations
 
 import argparse
-import warnings
-from pathlib import Path
 
+from ensembles.commands._common import add_command, output_file, reported_warnings
 from ensembles.errors import ParameterError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "export-nwb",
-        help="write a recording as an NWB file (DANDI-ready with --dandi; pynapple reads it)",
-        description=(
-            "Write a recording (HDF5) as one NWB file: the neuroid table, the activity as a response series whose "
-            "columns carry the neuroid metadata (pynapple reads it as a TsdFrame with metadata), and a "
-            "'presentations' interval table. With --dandi the subject fields DANDI requires (subject id, species, "
-            "sex, age or date of birth) must be given, so that 'nwbinspector --config dandi' finds nothing "
-            "CRITICAL. A recording imported from NWB keeps its species."
-        ),
-    )
+    p = add_command(subparsers, __name__,
+                    help="write a recording as an NWB file (DANDI-ready with --dandi; pynapple reads it)")
     p.add_argument("path", metavar="REC.h5", help="recording file")
     p.add_argument("--out", required=True, metavar="FILE.nwb", help="NWB file to write")
     p.add_argument("--checkpoint", type=int, default=-1,
@@ -47,18 +43,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--keywords", default=None, help="comma-separated")
     s.add_argument("--related-publications", action="append", default=None, help="DOI or URL (repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from ensembles.commands.import_nwb import print_warnings
     from ensembles.io.nwb import export_nwb
     from ensembles.record import load_recording
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{str(out)!r} exists; pass --force to overwrite it.")
+    out = output_file(args.out, args.force, "rec.nwb")
     rec = load_recording(args.path)
     if "checkpoint" in rec.dims:
         n = rec.sizes["checkpoint"]
@@ -77,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         "session_start_time": args.session_start_time, "keywords": args.keywords,
         "related_publications": args.related_publications,
     }  # fmt: skip
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with reported_warnings("export-nwb"):
         path = export_nwb(
             rec,
             out,
@@ -87,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
             session={k: v for k, v in session.items() if v is not None},
             dandi=args.dandi,
         )
-    print_warnings(caught, "export-nwb")
     print(f"wrote {path}: {rec.sizes['presentation']} presentations x {rec.sizes['neuroid']} neuroids")
     print(f"check: nwbinspector {path}" + (" --config dandi" if args.dandi else ""))
     return 0

@@ -1,26 +1,23 @@
-"""``ensembles import-nwb FILE.nwb --out REC.h5``: a recording (presentation × neuroid) from an NWB session."""
+"""``ensembles import-nwb FILE.nwb --out REC.h5``: a recording (presentation × neuroid) from an NWB session.
+
+Read an NWB file and write a recording (HDF5) that 'ensembles analyze' takes: spike counts (or rates) of every unit
+of the Units table in a window after each presentation onset, or the mean of a 2-D response series (e.g. a
+RoiResponseSeries of dF/F) in that window. Presentations come from an interval table (trials, or e.g.
+natural_scenes_presentations). Files written by 'ensembles export-nwb' are read back exactly. Problems that change
+the numbers without stopping the import (units without spikes, a window reaching into the next presentation) are
+printed as warnings.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
-from pathlib import Path
+
+from ensembles.commands._common import add_command, output_file, reported_warnings
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "import-nwb",
-        help="build a recording from an NWB file (spike counts/rates or a response series per presentation)",
-        description=(
-            "Read an NWB file and write a recording (HDF5) that 'ensembles analyze' takes: spike counts (or rates) "
-            "of every unit of the Units table in a window after each presentation onset, or the mean of a 2-D "
-            "response series (e.g. a RoiResponseSeries of dF/F) in that window. Presentations come from an "
-            "interval table (trials, or e.g. natural_scenes_presentations). Files written by 'ensembles "
-            "export-nwb' are read back exactly. Problems that change the numbers without stopping the import "
-            "(units without spikes, a window reaching into the next presentation) are printed as warnings."
-        ),
-    )
+    p = add_command(subparsers, __name__, help="build a recording from an NWB file (spike counts/rates or a response "
+                    "series per presentation)")
     p.add_argument("path", metavar="FILE.nwb", help="the NWB file")
     p.add_argument("--out", required=True, metavar="REC.h5", help="recording file to write")
     p.add_argument("--intervals", default="auto", metavar="TABLE",
@@ -41,7 +38,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="sort spike trains that are not in ascending order instead of refusing the file")
     p.add_argument("--dataset", default=None, help="value of the recording's 'dataset' attr")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.set_defaults(func=run)
     return p
 
 
@@ -49,13 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from ensembles.io.nwb import import_nwb
     from ensembles.record import save_recording
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise FileExistsError(f"{str(out)!r} exists; pass --force to overwrite it.")
-    if out.is_dir():
-        raise IsADirectoryError(f"--out {str(out)!r} is a directory; give a file name such as rec.h5.")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    out = output_file(args.out, args.force, "rec.h5")
+    with reported_warnings("import-nwb"):
         rec = import_nwb(
             args.path,
             label_column=args.label_column,
@@ -69,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
             dataset=args.dataset,
             sort_spikes=args.sort_spikes,
         )
-    print_warnings(caught, "import-nwb")
     out.parent.mkdir(parents=True, exist_ok=True)
     save_recording(rec, out)
     n_p, n_n = rec.sizes["presentation"], rec.sizes["neuroid"]
@@ -77,14 +67,3 @@ def run(args: argparse.Namespace) -> int:
           f"{rec.attrs.get('response_variable', 'activity')})")  # fmt: skip
     print(f"next: ensembles analyze {out} --out RESULTS_DIR")
     return 0
-
-
-def print_warnings(caught, command: str) -> None:
-    """Print caught warnings of ours as one line each (``ensembles CMD: warning: ...``); others as Python does."""
-    from ensembles._validation import EnsemblesWarning
-
-    for w in caught:
-        if issubclass(w.category, EnsemblesWarning):
-            print(f"ensembles {command}: warning ({w.category.__name__}): {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)

@@ -1,26 +1,23 @@
-"""``ensembles inspect REC.h5``: a readable summary of a recording file (``--json`` for machines)."""
+"""``ensembles inspect REC.h5``: a readable summary of a recording file (``--json`` for machines).
+
+Print a summary of a recording (HDF5) without loading its activity: model, dataset, seed, dims, layers and widths,
+checkpoints, label counts, accuracy (when a 'correct' coord exists), file size, schema version and whether the file
+is complete.  Exit status 1 when the file is readable but incomplete or not schema-valid; 2 when it cannot be read.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from ensembles.commands._common import add_command, switches
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "inspect",
-        help="summarise a recording file",
-        description=(
-            "Print a summary of a recording (HDF5) without loading its activity: model, dataset, seed, dims, "
-            "layers and widths, checkpoints, label counts, accuracy (when a 'correct' coord exists), file "
-            "size, schema version and whether the file is complete.  Exit status 1 when the file is readable "
-            "but incomplete or not schema-valid; 2 when it cannot be read."
-        ),
-    )
-    parser.add_argument("path", metavar="REC.h5", help="recording file")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.set_defaults(func=run)
-    return parser
+    p = add_command(subparsers, __name__, help="summarise a recording file")
+    p.add_argument("path", metavar="REC.h5", help="recording file")
+    switches(p, json="print the summary as JSON")
+    return p
 
 
 def _size(n: int) -> str:

@@ -1,30 +1,26 @@
-"""``ensembles report``: the HTML report of an analysis directory, a training run directory or a sweep directory."""
+"""``ensembles report``: the HTML report of an analysis directory, a training run directory or a sweep directory.
+
+DIR is either an analysis directory (written by 'ensembles analyze' or 'ensembles demo'; holds manifest.json): the
+report is (re)built from it; or a training run directory (holds recording.h5): it is analysed into DIR/analysis
+first; or a sweep directory (the --out of 'ensembles sweep'; holds sweep_manifest.json and combined/): every
+statistic is aggregated across seeds (mean, SD, 95% Student-t CI) into DIR/analysis, with error-bar figures.
+Prints the headline numbers.  The report reads only inside its directory.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ensembles.commands._common import QUIET, add_command, switches
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "report",
-        help="write report.html for an analysis, training run or sweep directory",
-        description=(
-            "DIR is either an analysis directory (written by 'ensembles analyze' or 'ensembles demo'; holds "
-            "manifest.json): the report is (re)built from it; or a training run directory (holds recording.h5): "
-            "it is analysed into DIR/analysis first; or a sweep directory (the --out of 'ensembles sweep'; holds "
-            "sweep_manifest.json and combined/): every statistic is aggregated across seeds (mean, SD, 95%% "
-            "Student-t CI) into DIR/analysis, with error-bar figures.  Prints the headline numbers.  The report "
-            "reads only inside its directory."
-        ),
-    )
-    parser.add_argument("run_dir", metavar="DIR", help="analysis, training run or sweep directory")
-    parser.add_argument("--out", default=None, help="report file (default DIR/report.html or DIR/analysis/report.html)")
-    parser.add_argument("--force", action="store_true", help="redo an existing analysis of a run directory")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.set_defaults(func=run)
-    return parser
+    p = add_command(subparsers, __name__, help="write report.html for an analysis, training run or sweep directory")
+    p.add_argument("run_dir", metavar="DIR", help="analysis, training run or sweep directory")
+    p.add_argument("--out", default=None, help="report file (default DIR/report.html or DIR/analysis/report.html)")
+    switches(p, force="redo an existing analysis of a run directory", quiet=QUIET)
+    return p
 
 
 def run(args) -> int:

@@ -1,31 +1,33 @@
-"""``ensembles reproduce``: re-run Tosato et al. (2023) as the authors ran it, over seeds, with verdicts."""
+"""``ensembles reproduce``: re-run Tosato et al. (2023) as the authors ran it, over seeds, with verdicts.
+
+Train FF, BP/FF and BP at the authors' settings (epochs shortened to the CPU budget) over several seeds, plus
+held-out-class and learning-rate-grid conditions, on the resumable Dask sweep engine; then compute every statistic
+with the analysis API and judge each claim of the paper by the rules of docs/reproduction.md. Writes
+OUT/report.html, OUT/claims.md and OUT/tables/. Re-running resumes: finished runs and their statistics are reused.
+"""
 
 from __future__ import annotations
 
+import argparse
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "reproduce",
-        help="re-run the paper's study (3 rules, several seeds, held-out classes, lr grid) and judge each claim",
-        description="Train FF, BP/FF and BP at the authors' settings (epochs shortened to the CPU budget) over "
-        "several seeds, plus held-out-class and learning-rate-grid conditions, on the resumable Dask sweep engine; "
-        "then compute every statistic with the analysis API and judge each claim of the paper by the rules of "
-        "docs/reproduction.md. Writes OUT/report.html, OUT/claims.md and OUT/tables/. Re-running resumes: finished "
-        "runs and their statistics are reused.",
-    )
+from ensembles.commands._common import add_command, add_overrides, switches
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = add_command(subparsers, __name__, help="re-run the paper's study (3 rules, several seeds, held-out classes, "
+                    "lr grid) and judge each claim")
     p.add_argument("--dataset", default="mnist-5k", help="mnist-5k (default) or fashion-mnist (60k/10k)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
     p.add_argument("--conditions", nargs="+", default=None, choices=("baseline", "held_out", "lr_grid"),
                    help="conditions to train (default: all three)")
     p.add_argument("--out", default=None, help="output directory (default: results/reproduce/<dataset>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for every run (e.g. for a smoke test: --set 'network.hidden=[16,16,16]'); "
-                        "the baselines are the authors' settings only without overrides of lr, batch or optimiser")
+    add_overrides(p, "config override for every run (e.g. for a smoke test: --set 'network.hidden=[16,16,16]'); "
+                     "the baselines are the authors' settings only without overrides of lr, batch or optimiser")
     p.add_argument("--scheduler", default="local", help="'local' (default), 'slurm' or a scheduler address")
-    p.add_argument("--analyze-only", action="store_true", help="do not train; analyse the finished runs in --out")
-    p.add_argument("--dry-run", action="store_true", help="list the runs and their state; write nothing")
-    p.add_argument("--force", action="store_true", help="write into a directory another command wrote")
-    p.set_defaults(func=run)
+    switches(p, analyze_only="do not train; analyse the finished runs in --out",
+             dry_run="list the runs and their state; write nothing",
+             force="write into a directory another command wrote")
+    return p
 
 
 def run(args) -> int:

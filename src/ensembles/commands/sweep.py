@@ -1,29 +1,30 @@
-"""``ensembles sweep SWEEP.toml``: run a grid of training runs on a Dask cluster (restartable)."""
+"""``ensembles sweep SWEEP.toml``: run a grid of training runs on a Dask cluster (restartable).
+
+Expand a sweep file into runs and train them on a Dask cluster. Re-running the same command skips finished runs
+and resumes interrupted ones; failed runs are retried, then listed with their error.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
+from ensembles.commands._common import add_command, switches
 from ensembles.errors import ParameterError
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a sweep of training runs on a Dask cluster",
-        description="Expand a sweep file into runs and train them on a Dask cluster. Re-running the same command "
-        "skips finished runs and resumes interrupted ones; failed runs are retried, then listed with their error.",
-    )
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = add_command(subparsers, __name__, help="run a sweep of training runs on a Dask cluster")
     p.add_argument("sweep_file", metavar="SWEEP.toml", help="sweep file (see configs/sweeps/)")
     p.add_argument("--out", default=None, help="output directory (default: results/sweeps/<name>)")
     p.add_argument("--scheduler", default="local",
                    help="'local' (default, a LocalCluster sized to this machine), 'slurm' (dask-jobqueue, options "
                         "from [scheduler.slurm]) or a scheduler address such as tcp://host:8786")
     p.add_argument("--retries", type=int, default=None, help="resubmissions of a failed run (default: sweep file, else 2)")
-    p.add_argument("--dry-run", action="store_true", help="list the runs and their state; train and write nothing")
-    p.add_argument("--force", action="store_true", help="write into --out even if it holds files ensembles did not write")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    switches(p, dry_run="list the runs and their state; train and write nothing",
+             force="write into --out even if it holds files ensembles did not write",
+             no_progress="no progress bar")
+    return p
 
 
 def run(args) -> int:

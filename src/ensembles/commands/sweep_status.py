@@ -1,18 +1,21 @@
-"""``ensembles sweep-status DIR``: complete/running/failed/interrupted/pending, per run of a sweep."""
+"""``ensembles sweep-status DIR``: complete/running/failed/interrupted/pending, per run of a sweep.
+
+Show, for each run of a sweep directory, whether it is complete, running, failed (with its error), interrupted
+(resumed by the next `ensembles sweep`) or pending.
+"""
 
 from __future__ import annotations
 
+import argparse
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "sweep-status",
-        help="state of every run of a sweep directory",
-        description="Show, for each run of a sweep directory, whether it is complete, running, failed (with its "
-        "error), interrupted (resumed by the next `ensembles sweep`) or pending.",
-    )
+from ensembles.commands._common import add_command, switches
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = add_command(subparsers, __name__, help="state of every run of a sweep directory")
     p.add_argument("sweep_dir", metavar="DIR", help="the --out directory of `ensembles sweep`")
-    p.add_argument("--json", action="store_true", help="print JSON records instead of a table")
-    p.set_defaults(func=run)
+    switches(p, json="print JSON records instead of a table")
+    return p
 
 
 def run(args) -> int:

@@ -1,7 +1,11 @@
 """``ensembles train CONFIG.toml --out RUN_DIR [--resume] [--force] [--device cpu|cuda] [--set key=value ...]``.
 
-Exit status: 0 done, 1 training diverged (non-finite loss, weights or activations; see ``--allow-divergence``),
-2 a user or environment error (one line on stderr, no traceback).
+Train the model of CONFIG.toml (see configs/ for examples), evaluate overall and per-class test accuracy and stream
+the hidden-layer activity of the test split into RUN_DIR/recording.h5 at the configured epochs. RUN_DIR gets
+config.toml (resolved), history.json, metrics.json, checkpoints/, recording.h5 and DONE.
+
+Exit status: 0 done, 1 training diverged (non-finite loss, weights or activations; see --allow-divergence), 2 a
+user or environment error (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -12,34 +16,23 @@ import logging
 import os
 import sys
 
+from ensembles.commands._common import add_command, add_overrides, switches
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "train",
-        help="train an FF, BP/FF or BP network, evaluate it and record its test-split activity",
-        description=(
-            "Train the model of CONFIG.toml (see configs/ for examples), evaluate overall and per-class test "
-            "accuracy and stream the hidden-layer activity of the test split into RUN_DIR/recording.h5 at the "
-            "configured epochs. RUN_DIR gets config.toml (resolved), history.json, metrics.json, checkpoints/, "
-            "recording.h5 and DONE."
-        ),
-    )
+    p = add_command(subparsers, __name__,
+                    help="train an FF, BP/FF or BP network, evaluate it and record its test-split activity")
     p.add_argument("config", metavar="CONFIG.toml", help="TOML run config (model, preset, scale, sections)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
-    g.add_argument("--force", action="store_true",
-                   help="delete a previous run in RUN_DIR first (and write into a directory holding other files)")
+    switches(p.add_mutually_exclusive_group(), resume="continue an interrupted run in RUN_DIR",
+             force="delete a previous run in RUN_DIR first (and write into a directory holding other files)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda or cuda:N")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set train.lr=0.01 --set 'network.hidden=[500,500]'")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_overrides(p, "override a config key, e.g. --set train.lr=0.01 --set 'network.hidden=[500,500]'")
+    switches(p, no_progress="no progress bars")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads, 1 to the number of CPUs (default: torch's choice)")
-    p.add_argument("--allow-divergence", action="store_true",
-                   help="keep training and recording when the loss, weights or activations become non-finite "
-                        "(default: stop with exit status 1, keeping the last good checkpoint)")
-    p.set_defaults(func=run)
+    switches(p, allow_divergence="keep training and recording when the loss, weights or activations become "
+             "non-finite (default: stop with exit status 1, keeping the last good checkpoint)")
     return p
 
 

@@ -60,13 +60,23 @@ class PlantedTruth:
         return self.members.sum(axis=1)
 
 
+# parameter -> (type, lower bound, upper bound or None, lower bound excluded); shared by the three generators
+_RULES = {
+    "n_neuroids": (int, 1), "n_presentations": (int, 1), "n_ensembles": (int, 0), "n_classes": (int, 1),
+    "n_per_class": (int, 1), "ensemble_size": (int, 1),
+    "overlap": (float, 0.0, 0.99), "strength": (float, 0.0), "activation_rate": (float, 0.0, 1.0, True),
+    "participation": (float, 0.0, 1.0, True), "background_rate": (float, 0.0), "heterogeneity": (float, 0.0),
+    "gain_sd": (float, 0.0), "noise": (float, 0.0), "sparsity": (float, 0.0, 1.0),
+}
+
+
 def _check_int(name: str, value, lo: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
         raise ParameterError(f"The {name!r} parameter must be an int >= {lo}. Got {value!r} instead.")
     return int(value)
 
 
-def _check_float(name: str, value, lo: float, hi: float | None = None, *, lo_open: bool = False) -> float:
+def _check_float(name: str, value, lo: float, hi: float | None = None, lo_open: bool = False) -> float:
     ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
     if ok:
         v = float(value)
@@ -77,19 +87,42 @@ def _check_float(name: str, value, lo: float, hi: float | None = None, *, lo_ope
     return float(value)
 
 
-def _check_kind(kind: str) -> str:
-    if kind not in _KINDS:
-        raise ParameterError(f"The 'kind' parameter must be one of 'poisson', 'graded'. Got {kind!r} instead.")
-    return kind
+def _checked(args: dict) -> dict:
+    """The generator arguments in ``args`` (a call's ``locals()``) that :data:`_RULES` or ``kind`` cover, checked
+    and converted to plain int/float/str, in argument order; they are also the ``params`` of the truth."""
+    out = {}
+    for name, value in args.items():
+        if name == "kind":
+            if value not in _KINDS:
+                raise ParameterError(f"The 'kind' parameter must be one of 'poisson', 'graded'. Got {value!r} instead.")
+            out[name] = value
+        elif name in _RULES:
+            typ, *bounds = _RULES[name]
+            out[name] = (_check_int if typ is int else _check_float)(name, value, *bounds)
+    return out
 
 
-def _background(rng: np.random.Generator, n: int, rate: float, heterogeneity: float) -> np.ndarray:
-    """Per-neuroid background rates: gamma distributed with mean ``rate`` and coefficient of variation
-    ``heterogeneity`` (0 gives identical rates)."""
+def _check_size(size) -> tuple[int, int]:
+    if isinstance(size, int | np.integer) and not isinstance(size, bool):
+        lo = _check_int("size", size, 1)
+        return lo, lo
+    if isinstance(size, tuple | list) and len(size) == 2:
+        lo, hi = _check_int("size", size[0], 1), _check_int("size", size[1], 1)
+        if lo > hi:
+            raise ParameterError(f"The 'size' parameter must be an int or a (min, max) pair with min <= max. Got {size!r} instead.")
+        return lo, hi
+    raise ParameterError(f"The 'size' parameter must be an int or a (min, max) pair. Got {size!r} instead.")
+
+
+def _background(rng: np.random.Generator, n_rows: int, n: int, rate: float, heterogeneity: float) -> np.ndarray:
+    """A writeable (n_rows, n) drive holding per-neuroid background rates: gamma distributed with mean ``rate`` and
+    coefficient of variation ``heterogeneity`` (0 gives identical rates)."""
     if heterogeneity == 0 or rate == 0:
-        return np.full(n, rate)
-    shape = 1.0 / heterogeneity**2
-    return rng.gamma(shape, rate / shape, size=n)
+        base = np.full(n, rate)
+    else:
+        shape = 1.0 / heterogeneity**2
+        base = rng.gamma(shape, rate / shape, size=n)
+    return np.broadcast_to(base, (n_rows, n)).copy()
 
 
 def _observe(rng, drive: np.ndarray, kind: str, noise: float) -> np.ndarray:
@@ -190,49 +223,28 @@ def planted_ensembles(
     >>> X.shape, truth.members.shape, truth.sizes.tolist()
     ((1000, 200), (3, 200), [10, 10, 10])
     """
-    n_neuroids = _check_int("n_neuroids", n_neuroids, 1)
-    n_presentations = _check_int("n_presentations", n_presentations, 1)
-    n_ensembles = _check_int("n_ensembles", n_ensembles, 0)
-    if isinstance(size, int | np.integer) and not isinstance(size, bool):
-        lo = hi = _check_int("size", size, 1)
-    elif isinstance(size, tuple | list) and len(size) == 2:
-        lo, hi = _check_int("size", size[0], 1), _check_int("size", size[1], 1)
-        if lo > hi:
-            raise ParameterError(f"The 'size' parameter must be an int or a (min, max) pair with min <= max. Got {size!r} instead.")
-    else:
-        raise ParameterError(f"The 'size' parameter must be an int or a (min, max) pair. Got {size!r} instead.")
-    overlap = _check_float("overlap", overlap, 0.0, 0.99)
-    strength = _check_float("strength", strength, 0.0)
-    activation_rate = _check_float("activation_rate", activation_rate, 0.0, 1.0, lo_open=True)
-    participation = _check_float("participation", participation, 0.0, 1.0, lo_open=True)
-    background_rate = _check_float("background_rate", background_rate, 0.0)
-    heterogeneity = _check_float("heterogeneity", heterogeneity, 0.0)
-    noise = _check_float("noise", noise, 0.0)
-    kind = _check_kind(kind)
+    p = _checked(locals())
+    lo, hi = _check_size(size)
     rng = np.random.default_rng(random_state)
-
-    members = _planted_members(rng, n_neuroids, n_ensembles, lo, hi, overlap)
-    base = _background(rng, n_neuroids, background_rate, heterogeneity)
-    active = rng.random((n_presentations, n_ensembles)) < activation_rate
-    drive = np.broadcast_to(base, (n_presentations, n_neuroids)).copy()
+    n_neuroids, n_presentations, n_ensembles = p["n_neuroids"], p["n_presentations"], p["n_ensembles"]
+    noise = p["noise"]
+    members = _planted_members(rng, n_neuroids, n_ensembles, lo, hi, p["overlap"])
+    drive = _background(rng, n_presentations, n_neuroids, p["background_rate"], p["heterogeneity"])
+    active = rng.random((n_presentations, n_ensembles)) < p["activation_rate"]
     for k in range(n_ensembles):
         t = np.flatnonzero(active[:, k])
         idx = np.flatnonzero(members[k])
         if t.size == 0 or idx.size == 0:
             continue
-        if kind == "poisson" and noise > 0:
+        if p["kind"] == "poisson" and noise > 0:
             shape = 1.0 / noise**2
             gain = rng.gamma(shape, 1.0 / shape, size=t.size)
         else:
             gain = np.ones(t.size)
-        joins = rng.random((t.size, idx.size)) < participation
-        drive[np.ix_(t, idx)] += strength * gain[:, None] * joins
-    X = _observe(rng, drive, kind, noise)
-    params = dict(
-        n_neuroids=n_neuroids, n_presentations=n_presentations, n_ensembles=n_ensembles, size=(lo, hi),
-        overlap=overlap, strength=strength, activation_rate=activation_rate, participation=participation,
-        background_rate=background_rate, heterogeneity=heterogeneity, noise=noise, kind=kind,
-    )
+        joins = rng.random((t.size, idx.size)) < p["participation"]
+        drive[np.ix_(t, idx)] += p["strength"] * gain[:, None] * joins
+    X = _observe(rng, drive, p["kind"], noise)
+    params = {**p, "size": (lo, hi)}
     return X, PlantedTruth(members=members, activations=active, params=params)
 
 
@@ -277,22 +289,16 @@ def null_population(
     >>> null_population(50, 100, random_state=0).shape
     (100, 50)
     """
-    n_neuroids = _check_int("n_neuroids", n_neuroids, 1)
-    n_presentations = _check_int("n_presentations", n_presentations, 1)
-    kind = _check_kind(kind)
+    p = _checked(locals())
     if structure not in ("iid", "shared-gain"):
         raise ParameterError(f"The 'structure' parameter must be one of 'iid', 'shared-gain'. Got {structure!r} instead.")
-    background_rate = _check_float("background_rate", background_rate, 0.0)
-    heterogeneity = _check_float("heterogeneity", heterogeneity, 0.0)
-    gain_sd = _check_float("gain_sd", gain_sd, 0.0)
-    noise = _check_float("noise", noise, 0.0)
     rng = np.random.default_rng(random_state)
-    base = _background(rng, n_neuroids, background_rate, heterogeneity)
-    drive = np.broadcast_to(base, (n_presentations, n_neuroids)).copy()
+    drive = _background(rng, p["n_presentations"], p["n_neuroids"], p["background_rate"], p["heterogeneity"])
     if structure == "shared-gain":
-        g = np.exp(gain_sd * rng.standard_normal(n_presentations) - gain_sd**2 / 2)
+        gain_sd = p["gain_sd"]
+        g = np.exp(gain_sd * rng.standard_normal(p["n_presentations"]) - gain_sd**2 / 2)
         drive *= g[:, None]
-    return _observe(rng, drive, kind, noise)
+    return _observe(rng, drive, p["kind"], p["noise"])
 
 
 def category_population(
@@ -343,30 +349,16 @@ def category_population(
     >>> X.shape, truth.members.sum(axis=1).tolist(), truth.labels[:3].tolist()
     ((60, 30), [5, 5, 5], [0, 0, 0])
     """
-    n_classes = _check_int("n_classes", n_classes, 1)
-    n_neuroids = _check_int("n_neuroids", n_neuroids, 1)
-    n_per_class = _check_int("n_per_class", n_per_class, 1)
-    ensemble_size = _check_int("ensemble_size", ensemble_size, 1)
-    overlap = _check_float("overlap", overlap, 0.0, 0.99)
-    strength = _check_float("strength", strength, 0.0)
-    background_rate = _check_float("background_rate", background_rate, 0.0)
-    sparsity = _check_float("sparsity", sparsity, 0.0, 1.0)
-    noise = _check_float("noise", noise, 0.0)
-    kind = _check_kind(kind)
+    p = _checked(locals())
     rng = np.random.default_rng(random_state)
-    members = _planted_members(rng, n_neuroids, n_classes, ensemble_size, ensemble_size, overlap)
-    labels = np.repeat(np.arange(n_classes), n_per_class)
-    base = _background(rng, n_neuroids, background_rate, 0.3)
-    drive = np.broadcast_to(base, (labels.size, n_neuroids)).copy()
-    drive += strength * members[labels]
-    X = _observe(rng, drive, kind, noise)
-    if sparsity > 0:
-        silence = (rng.random(X.shape) < sparsity) & ~members[labels]
+    n_classes, size = p["n_classes"], p["ensemble_size"]
+    members = _planted_members(rng, p["n_neuroids"], n_classes, size, size, p["overlap"])
+    labels = np.repeat(np.arange(n_classes), p["n_per_class"])
+    drive = _background(rng, labels.size, p["n_neuroids"], p["background_rate"], 0.3)
+    drive += p["strength"] * members[labels]
+    X = _observe(rng, drive, p["kind"], p["noise"])
+    if p["sparsity"] > 0:
+        silence = (rng.random(X.shape) < p["sparsity"]) & ~members[labels]
         X[silence] = 0.0
     onehot = labels[:, None] == np.arange(n_classes)[None, :]
-    params = dict(
-        n_classes=n_classes, n_neuroids=n_neuroids, n_per_class=n_per_class, ensemble_size=ensemble_size,
-        overlap=overlap, strength=strength, background_rate=background_rate, sparsity=sparsity, noise=noise,
-        kind=kind,
-    )
-    return X, PlantedTruth(members=members, activations=onehot, labels=labels, params=params)
+    return X, PlantedTruth(members=members, activations=onehot, labels=labels, params=p)

@@ -25,6 +25,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, squeeze: bool = 
     return fig, axes
 
 
+def titled(fig: Figure, title: str | None, default: str) -> Figure:
+    """``fig`` with its title: ``title`` when given, else the figure's ``default``."""
+    fig.suptitle(title or default)
+    return fig
+
+
 def require_columns(df, columns: Iterable[str], *, name: str = "table") -> pd.DataFrame:
     """Check that ``df`` is a non-empty DataFrame with ``columns``; raise a ValueError naming what is missing."""
     if not isinstance(df, pd.DataFrame):

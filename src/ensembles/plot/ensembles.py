@@ -10,7 +10,7 @@ import pandas as pd
 
 from ensembles.errors import ParameterError
 
-from ._style import class_order, new_figure, ordered, require_columns
+from ._style import class_order, new_figure, ordered, require_columns, titled
 from .statistics import bar_table
 
 __all__ = ["ensemble_sizes", "overlap_axes", "overlap_heatmaps", "zero_shot"]
@@ -50,8 +50,7 @@ def ensemble_sizes(table: pd.DataFrame, *, value: str = "size", log: bool = Fals
         ax.set_title(f"layer {layer}")
     axes[0, 0].set_ylabel("ensemble size (neuroids)" if value == "size" else "ensemble size (fraction of layer)")
     axes[0, -1].legend(fontsize=7, frameon=False)
-    fig.suptitle(title or "Category ensemble size")
-    return fig
+    return titled(fig, title, "Category ensemble size")
 
 
 def overlap_axes(ax, overlap: Any, *, class_names: Sequence[str], qvalues: Any = None, alpha: float = 0.05,
@@ -112,8 +111,7 @@ def overlap_heatmaps(table: pd.DataFrame, *, value: str = "overlap", alpha: floa
                 q = sub.pivot(index="class_a", columns="class_b", values="q").reindex(index=classes, columns=classes)
             overlap_axes(axes[r, c], mat.to_numpy(float), class_names=classes,
                          qvalues=None if q is None else q.to_numpy(float), alpha=alpha, title=f"{m} · layer {layer}")
-    fig.suptitle(title or f"Ensemble overlap (shared neuroids; * = above chance, FDR q < {alpha})")
-    return fig
+    return titled(fig, title, f"Ensemble overlap (shared neuroids; * = above chance, FDR q < {alpha})")
 
 
 def zero_shot(table: pd.DataFrame, *, title: str | None = None):
@@ -154,5 +152,4 @@ def zero_shot(table: pd.DataFrame, *, title: str | None = None):
             if col == "hoyer":
                 ax.set_ylim(0, 1)
         axes[r, 0].legend(fontsize=7, frameon=False)
-    fig.suptitle(title or "Zero-shot: ensembles of held-out classes")
-    return fig
+    return titled(fig, title, "Zero-shot: ensembles of held-out classes")

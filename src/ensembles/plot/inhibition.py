@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._style import new_figure, ordered, palette, require_columns
+from ._style import new_figure, ordered, palette, require_columns, titled
 
 __all__ = ["inhibition"]
 
@@ -80,5 +80,4 @@ def inhibition(weights: pd.DataFrame, currents: pd.DataFrame | None = None, *, t
             if col == "fraction_silenced":
                 ax.set_ylim(0, 1)
         axes[1, 0].legend(fontsize=6, frameon=False)
-    fig.suptitle(title or "Inhibition: weights, biases and input currents (on the class's own presentations)")
-    return fig
+    return titled(fig, title, "Inhibition: weights, biases and input currents (on the class's own presentations)")

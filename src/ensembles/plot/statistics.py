@@ -9,7 +9,7 @@ import seaborn as sns
 
 from ensembles.errors import ParameterError
 
-from ._style import class_order, new_figure, ordered, palette, require_columns
+from ._style import class_order, new_figure, ordered, palette, require_columns, titled
 
 __all__ = ["sparseness_bars", "sparseness_violins", "selectivity_distributions", "bar_table"]
 
@@ -64,8 +64,7 @@ def sparseness_bars(table: pd.DataFrame, *, measure: str | None = None, title: s
         ax.set_ylim(0, 1.0)
     axes[0, 0].set_ylabel(f"{measure or 'population'} sparseness (mean, 95% bootstrap CI)")
     axes[0, -1].legend(fontsize=7, frameon=False)
-    fig.suptitle(title or "Population sparseness per class")
-    return fig
+    return titled(fig, title, "Population sparseness per class")
 
 
 def sparseness_violins(values: pd.DataFrame, *, title: str | None = None):
@@ -94,8 +93,7 @@ def sparseness_violins(values: pd.DataFrame, *, title: str | None = None):
             ax.set_xlabel("")
             ax.set_ylabel("sparseness" if c == 0 else "")
             ax.set_ylim(-0.02, 1.02)
-    fig.suptitle(title or "Lifetime (per neuroid) vs population (per presentation) sparseness")
-    return fig
+    return titled(fig, title, "Lifetime (per neuroid) vs population (per presentation) sparseness")
 
 
 def selectivity_distributions(table: pd.DataFrame, *, max_classes: int | None = None, title: str | None = None):
@@ -139,5 +137,4 @@ def selectivity_distributions(table: pd.DataFrame, *, max_classes: int | None = 
         ax.set_xticks(ks)
         ax.set_xlabel("number of significantly driven classes")
         ax.set_ylabel("fraction of neuroids" if c == 0 else "")
-    fig.suptitle(title or "Selectivity: CSI and mixed selectivity")
-    return fig
+    return titled(fig, title, "Selectivity: CSI and mixed selectivity")

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ensembles.history import history_frame
 
-from ._style import GOODNESS_COLORS, new_figure, ordered, palette, require_columns
+from ._style import GOODNESS_COLORS, new_figure, ordered, palette, require_columns, titled
 
 __all__ = ["history_frame", "training_curves", "checkpoint_trajectories", "sweep_scatter"]
 
@@ -72,8 +72,7 @@ def training_curves(history: pd.DataFrame, *, title: str | None = None):
         if len(loss):
             ax.legend(fontsize=6, frameon=False, loc="upper right")
         ax.set_title(f"{m}: loss and accuracy", fontsize=9)
-    fig.suptitle(title or "Training curves")
-    return fig
+    return titled(fig, title, "Training curves")
 
 
 def checkpoint_trajectories(table: pd.DataFrame, *, title: str | None = None):
@@ -105,8 +104,7 @@ def checkpoint_trajectories(table: pd.DataFrame, *, title: str | None = None):
     for ax in axes[0]:
         ax.set_xlabel("epoch (per layer for FF)")
     axes[0, 1].legend(fontsize=6, frameon=False, ncol=2)
-    fig.suptitle(title or "Sparseness and ensemble size across training")
-    return fig
+    return titled(fig, title, "Sparseness and ensemble size across training")
 
 
 def sweep_scatter(table: pd.DataFrame, *, min_accuracy: float | None = None, title: str | None = None):
@@ -140,5 +138,4 @@ def sweep_scatter(table: pd.DataFrame, *, min_accuracy: float | None = None, tit
         ax.set_xlim(0, 1)
     axes[0, 0].set_ylabel("test accuracy")
     axes[0, -1].legend(fontsize=6, frameon=False)
-    fig.suptitle(title or "Sparsity vs accuracy across the sweep (goodness l2 red, l1 blue)")
-    return fig
+    return titled(fig, title, "Sparsity vs accuracy across the sweep (goodness l2 red, l1 blue)")

@@ -23,7 +23,7 @@ from ensembles.report._html import (
     esc,
     figure_html,
     head,
-    read_json_file,
+    read_manifest,
     read_table,
     table_html,
     write_report,
@@ -33,16 +33,9 @@ from ensembles.report.sweep import build_sweep_report, sweep_summary_text
 __all__ = ["build_report", "build_sweep_report", "summary_text", "sweep_summary_text"]
 
 
-def _manifest(results: ResultsLayout) -> dict:
-    if not results.is_finished():
-        raise FileNotFoundError(f"{results.root} holds no finished analysis (no {results.MANIFEST}); run "
-                                "'ensembles analyze' first")
-    return read_json_file(results.manifest)
-
-
 def summary_text(results_dir: str | os.PathLike) -> str:
     """Short plain-text summary of the headline numbers per model (printed by the CLI)."""
-    head_df = pd.DataFrame(_manifest(ResultsLayout(results_dir)).get("headline", []))
+    head_df = pd.DataFrame(read_manifest(ResultsLayout(results_dir)).get("headline", []))
     if not len(head_df):
         return "no results"
     lines = []
@@ -99,7 +92,7 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
     results = ResultsLayout(results_dir)
     if not results.is_finished() and results.is_sweep_analysis():
         return build_sweep_report(results.root, out=out, title=title, force=force, claim=claim)
-    man = _manifest(results)
+    man = read_manifest(results)
     text = _render(results, man, title)
     return write_report(results, out, text, force=force, claim=claim)
 

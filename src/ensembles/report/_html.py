@@ -58,6 +58,20 @@ def read_json_file(path: Path) -> dict:
     return data
 
 
+def read_manifest(results: ResultsLayout, *, sweep: bool = False) -> dict:
+    """The manifest of a finished analysis (``manifest.json``) or, with ``sweep``, of a finished across-seed sweep
+    analysis (``sweep_report.json``); FileNotFoundError saying which command writes it when it is absent."""
+    if sweep:
+        present, path, hint = results.is_sweep_analysis(), results.sweep_marker, "ensembles report SWEEP_DIR"
+        what = f"finished sweep analysis (no {results.SWEEP_MARKER})"
+    else:
+        present, path, hint = results.is_finished(), results.manifest, "ensembles analyze"
+        what = f"finished analysis (no {results.MANIFEST})"
+    if not present:
+        raise FileNotFoundError(f"{results.root} holds no {what}; run '{hint}' first")
+    return read_json_file(path)
+
+
 def read_table(results: ResultsLayout, rel: str | None) -> pd.DataFrame | None:
     """A table named in a manifest, read only inside the results directory (None when absent)."""
     if not rel:

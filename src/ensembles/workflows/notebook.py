@@ -23,7 +23,8 @@ from typing import Any
 from ensembles.conventions import MODEL_NAMES, MODELS
 from ensembles.errors import InputTypeError, ParameterError
 
-__all__ = ["QUICK_ENV", "CACHE_ENV", "NotebookSetting", "notebook_setting", "demo_runs"]
+__all__ = ["QUICK_ENV", "CACHE_ENV", "NotebookSetting", "notebook_setting", "demo_runs", "DemoActivity",
+           "demo_activity"]
 
 QUICK_ENV = "ENSEMBLES_QUICK"
 CACHE_ENV = "ENSEMBLES_NOTEBOOK_CACHE"
@@ -145,3 +146,32 @@ def demo_runs(setting: NotebookSetting | None = None) -> tuple[dict[str, Path], 
     runs = setting.train(setting.demo_plan())
     recs = setting.recordings({MODEL_NAMES[m]: runs[m] for m in MODELS})
     return runs, recs
+
+
+@dataclass(frozen=True)
+class DemoActivity:
+    """What the analysis notebooks start from: the ``setting``, the demo's three ``runs`` (directories) and
+    recordings ``recs`` (as :func:`demo_runs`), and ``final``, each recording's activity under the paper's protocol
+    (docs/methods.md §A3.1): the last checkpoint, correctly classified test presentations only."""
+
+    setting: NotebookSetting
+    runs: dict[str, Path]
+    recs: dict[str, Any]
+    final: dict[str, Any]
+
+    def __str__(self) -> str:
+        used = ", ".join(f"{name} {act.sizes['presentation']}" for name, act in self.final.items())
+        return f"{self.setting}\npresentations used (last checkpoint, correctly classified): {used}"
+
+
+def demo_activity(setting: NotebookSetting | None = None) -> DemoActivity:
+    """Train (or reuse) the demo's three runs at ``setting`` (default :func:`notebook_setting`) and select the
+    activity the paper analyses: :func:`ensembles.record.select_presentations` with ``correct_only=True`` at the
+    last checkpoint, keyed by display name (``"FF"``, ``"BP/FF"``, ``"BP"``)."""
+    from ensembles.record import select_presentations
+
+    setting = notebook_setting() if setting is None else setting
+    runs, recs = demo_runs(setting)
+    final = {name: select_presentations(rec["activity"], correct_only=True, checkpoint=-1)
+             for name, rec in recs.items()}
+    return DemoActivity(setting=setting, runs=runs, recs=recs, final=final)
