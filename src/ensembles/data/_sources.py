@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import tempfile
 import urllib.request
 
 from ensembles.data import _formats, registry
@@ -98,23 +97,20 @@ def resolve(name: str, split: str, root) -> tuple[tuple[str, str, dict[str, str]
 
 
 def _fetch(url: str, dest: str, digests: tuple[Digest, ...] | None, timeout: float) -> None:
-    """Stream ``url`` to a temporary file next to ``dest``, verify it, then atomically rename it to ``dest``."""
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix="." + os.path.basename(dest) + ".",
-                               suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+    """Stream ``url`` to a temporary file next to ``dest``, verify it, then atomically rename it to ``dest``
+    (:func:`ensembles._io.atomic_write`: a failed or unverified download leaves nothing at ``dest``)."""
+    from ensembles._io import atomic_write
+
+    def write(tmp) -> None:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             shutil.copyfileobj(resp, out, 1 << 20)
         if digests is not None:
             try:
-                _formats.verify_file(tmp, digests)
+                _formats.verify_file(str(tmp), digests)
             except ChecksumError as err:
                 raise ChecksumError(f"downloaded from {url}: {err}") from None
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(dest, write, suffix=".part")
 
 
 def download(name: str, split: str, *, verify: bool, timeout: float) -> tuple[dict[str, str] | None, list[str]]:
