@@ -4,6 +4,7 @@ The runs are trained by the real trainer on the real sweep engine; the claims ta
 a verdict from the allowed set, the report and tables must exist, and a second call must reuse every run."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -74,6 +75,45 @@ def test_reproduce_end_to_end_and_resume(tmp_path):
     # the README section is generated from the directory (claims table first, then the cost)
     md = (out / "comparison.md").read_text()
     assert md.index("| claim |") < md.index("**Training cost**") and "C9" in md
+    # the runs were analysed two at a time (one worker process per core); one process gives the same numbers
+    from ensembles.reproduction.workflow import analyze_reproduction
+
+    stats_parallel = (out / "tables" / "statistics.csv").read_text()
+    shutil.rmtree(out / "stats")
+    analyze_reproduction(out, "digits", n_shuffles=200, echo=lambda m: None, n_jobs=1)
+    assert (out / "tables" / "statistics.csv").read_text() == stats_parallel
+    pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "claims.csv"), claims)
+
+
+def test_full_scale_plan_is_the_authors_epochs_on_the_named_device():
+    from ensembles.errors import ParameterError
+    from ensembles.sweep.runner import expand_sweep
+    from ensembles.sweep.spec import parse_sweep
+
+    sweeps = reproduction_sweeps("fashion-mnist", (0,), scale="full", device="cuda")
+    assert {s["sweep"]["device"] for s in sweeps.values()} == {"cuda"}
+    base = expand_sweep(parse_sweep(sweeps["baseline"]))
+    # configuration/experiments.yaml of EmergentRepresentations: FF 100 epochs per layer, BP/FF 300, BP 80
+    got = {(r.config.model, r.config.train.epochs, r.config.train.lr, r.config.train.batch_size,
+            tuple(r.config.network.hidden)) for r in base}
+    assert got == {("ff", 100, 1e-2, 1024, (1000,) * 3), ("bp_ff", 300, 1e-4, 1024, (1000,) * 3),
+                   ("bp", 80, 1e-4, 2048, (1000,) * 3)}
+    assert {s["sweep"]["device"] for s in reproduction_sweeps("mnist-5k", (0,)).values()} == {"cpu"}
+    with pytest.raises(ParameterError, match="'scale'"):
+        reproduction_sweeps("mnist-5k", (0,), scale="huge")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "tpu"], "'device' parameter must be 'cpu', 'cuda'"),
+    (["--workers", "0"], "'--workers' parameter must be between 1"),
+    (["--scale", "huge"], "invalid choice: 'huge'"),
+])
+def test_reproduce_rejects_a_bad_device_scale_or_worker_count_clearly(tmp_path, args, message):
+    proc = subprocess.run([sys.executable, "-m", "ensembles", "reproduce", "--dataset", "digits", "--out",
+                           str(tmp_path / "rep"), "--dry-run", *args], capture_output=True, text=True)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "rep").exists()
 
 
 def test_grid_point_at_the_authors_lr_is_the_baseline_run_where_the_images_are_the_same():

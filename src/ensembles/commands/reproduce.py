@@ -23,6 +23,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output directory (default: results/reproduce/<dataset>)")
     add_overrides(p, "config override for every run (e.g. for a smoke test: --set 'network.hidden=[16,16,16]'); "
                      "the baselines are the authors' settings only without overrides of lr, batch or optimiser")
+    p.add_argument("--scale", default="cpu", choices=("cpu", "full"),
+                   help="'cpu' (default): the authors' settings with fewer epochs; 'full': the authors' epochs too "
+                        "(hours per run on a CPU: meant for an accelerator, with --device cuda)")
+    p.add_argument("--device", default="cpu", help="torch device of every run: cpu (default), cuda or cuda:N")
+    p.add_argument("--workers", type=int, default=None,
+                   help="runs trained at once on the local cluster (default: one per core); on one GPU several "
+                        "runs share the device")
     p.add_argument("--scheduler", default="local", help="'local' (default), 'slurm' or a scheduler address")
     switches(p, analyze_only="do not train; analyse the finished runs in --out",
              dry_run="list the runs and their state; write nothing",
@@ -38,12 +45,16 @@ def run(args) -> int:
     if args.dataset not in ("mnist-5k", "fashion-mnist", "mnist", "digits"):
         raise ParameterError(f"--dataset must be one of mnist-5k, fashion-mnist, mnist, digits. Got {args.dataset!r}.")
     from ensembles.train.config import parse_override
+    from ensembles.train.device import check_threads, resolve_device
 
+    device = resolve_device(args.device)
+    workers = None if args.workers is None else check_threads(args.workers, "--workers")
     conditions = tuple(args.conditions) if args.conditions else CONDITIONS
     overrides = dict(parse_override(item) for item in args.overrides) or None
     res = run_reproduction(args.dataset, args.out, seeds=tuple(args.seeds), conditions=conditions,
                            scheduler=args.scheduler, force=args.force, train=not args.analyze_only,
-                           dry_run=args.dry_run, overrides=overrides)
+                           dry_run=args.dry_run, overrides=overrides, scale=args.scale, device=device,
+                           n_workers=workers)
     if args.dry_run:
         return 0
     meta = res["meta"]

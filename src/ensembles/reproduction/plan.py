@@ -28,19 +28,19 @@ SUBSAMPLE = {"fashion-mnist": 12000, "mnist": 12000}
 
 
 def _sweep(name: str, dataset: str, grid: dict[str, list], base: dict[str, Any], *, scale: str,
-           n_workers: int | None) -> dict[str, Any]:
+           n_workers: int | None, device: str) -> dict[str, Any]:
     local: dict[str, Any] = {"threads_per_worker": 1}
     if n_workers is not None:
         local["n_workers"] = n_workers
-    return {"sweep": {"name": name, "preset": "paper", "scale": scale, "retries": 1,
+    return {"sweep": {"name": name, "preset": "paper", "scale": scale, "retries": 1, "device": device,
                       "description": f"reproduction of Tosato et al. 2023, {dataset}: {name}"},
             "base": {"dataset": dataset, **base}, "grid": grid, "scheduler": {"local": local}}
 
 
 def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int, ...] = (0, 1, 2), *,
                         conditions: tuple[str, ...] = CONDITIONS, scale: str = "cpu",
-                        n_workers: int | None = None, overrides: dict[str, Any] | None = None
-                        ) -> dict[str, dict[str, Any]]:
+                        n_workers: int | None = None, overrides: dict[str, Any] | None = None,
+                        device: str = "cpu") -> dict[str, dict[str, Any]]:
     """``{sweep name: sweep dict}`` for the requested conditions (dicts in the layout of a sweep TOML file).
 
     Sweeps: ``baseline`` (3 models x seeds, all training images); ``held_out_ff`` (FF and BP/FF x strict/loose x
@@ -61,7 +61,9 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
     sub = {"data.train_subsample": SUBSAMPLE[dataset]} if dataset in SUBSAMPLE else {}
     extra = dict(overrides or {})
     out: dict[str, dict[str, Any]] = {}
-    kw = {"scale": scale, "n_workers": n_workers}
+    if scale not in ("cpu", "full", "quick"):
+        raise ParameterError(f"The 'scale' parameter must be 'cpu' or 'full'. Got {scale!r} instead.")
+    kw = {"scale": scale, "n_workers": n_workers, "device": device}
     if "baseline" in conditions:
         out["baseline"] = _sweep("baseline", dataset, {"model": list(MODELS), "seed": seeds}, dict(extra), **kw)
     if "held_out" in conditions:

@@ -23,7 +23,8 @@ __all__ = ["train_reproduction"]
 def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] = (0, 1, 2),
                        conditions: tuple[str, ...] = CONDITIONS, scheduler: str = "local",
                        n_workers: int | None = None, echo: Callable[[str], None] = print,
-                       dry_run: bool = False, scale: str = "cpu", overrides: dict | None = None) -> dict[str, Any]:
+                       dry_run: bool = False, scale: str = "cpu", overrides: dict | None = None,
+                       device: str = "cpu") -> dict[str, Any]:
     """Run (or resume) every sweep of the protocol into ``out/sweeps``; returns ``{sweep: SweepResult}``.
 
     ``dry_run`` only lists the runs and their state (complete / resume / new) and writes nothing.
@@ -32,7 +33,7 @@ def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] 
     from ensembles.sweep.runner import run_sweep
 
     sweeps = reproduction_sweeps(dataset, seeds, conditions=conditions, n_workers=n_workers, scale=scale,
-                                 overrides=overrides)
+                                 overrides=overrides, device=device)
     out = Path(out)
     results: dict[str, Any] = {}
     if dry_run:

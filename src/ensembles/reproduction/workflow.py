@@ -17,8 +17,10 @@ rules of docs/reproduction.md (:mod:`ensembles.reproduction.verdicts`).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +94,72 @@ def _write_csv(path: Path, df: pd.DataFrame) -> None:
     atomic_write_text(path, df.to_csv(index=False))
 
 
+def _cache_paths(out: Path, sweep: str, run_dir: Path) -> tuple[Path, Path]:
+    cache = out / "stats" / sweep / f"{run_dir.name}.csv"
+    return cache, cache.with_suffix(".json")
+
+
+def _run_statistics_job(run_dir: str, cond: str) -> tuple[list[dict], dict]:
+    """One run's statistics and the JSON-ready extras (a top-level function: it runs in a worker process)."""
+    r, ex = run_statistics(run_dir, condition=cond, inhibition=(cond == "baseline"))
+    extras = {k: (np.asarray(ex[k]).tolist() if k in ex else None) for k in ("significant_l1", "overlap_l1", "q_l1")}
+    extras["pairs_l1"] = [list(p) for p in ex.get("significant_pairs_l1", ())]
+    return r, extras
+
+
+def _analyse_uncached(out: Path, runs: list[tuple[str, Path]], *, n_jobs: int,
+                      echo: Callable[[str], None]) -> None:
+    """Compute and cache the statistics of every run not analysed yet, ``n_jobs`` runs at a time.
+
+    Each run's statistics depend only on that run (fixed random states), so the processes give the same numbers as
+    one process; the caches are written by this process, each atomically, as its run finishes.
+    """
+    todo = [(sweep, run_dir) for sweep, run_dir in runs
+            if not all(p.is_file() for p in _cache_paths(out, sweep, run_dir))]
+    if not todo:
+        return
+
+    def store(sweep: str, run_dir: Path, result: tuple[list[dict], dict]) -> None:
+        cache, extras_path = _cache_paths(out, sweep, run_dir)
+        _write_csv(cache, statistics_frame(result[0]))
+        atomic_write_text(extras_path, json.dumps(result[1]))
+
+    n_jobs = max(1, min(n_jobs, len(todo)))
+    if n_jobs == 1:
+        for sweep, run_dir in todo:
+            echo(f"analysing {sweep}/{run_dir.name}")
+            store(sweep, run_dir, _run_statistics_job(str(run_dir), _condition(sweep)))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    echo(f"analysing {len(todo)} runs, {n_jobs} at a time")
+    # spawn: workers start clean (no inherited torch or BLAS thread pools); one BLAS thread each
+    with _single_threaded_blas(), ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_run_statistics_job, str(run_dir), _condition(sweep)): (sweep, run_dir)
+                   for sweep, run_dir in todo}
+        for fut in as_completed(futures):
+            sweep, run_dir = futures[fut]
+            store(sweep, run_dir, fut.result())
+            echo(f"analysed {sweep}/{run_dir.name}")
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    """Set the BLAS/OpenMP thread variables to 1 while worker processes are spawned (they read them at start)."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {v: os.environ.get(v) for v in names}
+    os.environ.update({v: "1" for v in names})
+    try:
+        yield
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
 def _savefig(fig, path: Path) -> str:
     import matplotlib.pyplot as plt
 
@@ -130,8 +198,10 @@ td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}}.d{{
 
 
 def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str], None] = print,
-                         n_shuffles: int = N_SHUFFLES) -> dict[str, Any]:
-    """Statistics of every finished run under ``out/sweeps``, the claims table, figures and report."""
+                         n_shuffles: int = N_SHUFFLES, n_jobs: int = 1) -> dict[str, Any]:
+    """Statistics of every finished run under ``out/sweeps``, the claims table, figures and report.
+
+    ``n_jobs``: runs analysed at once (worker processes; the numbers do not depend on it)."""
     from ensembles.data import load_dataset
 
     out = Path(out)
@@ -143,21 +213,12 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     sig_l1: list[np.ndarray] = []
     overlaps_l1: list[tuple[int, np.ndarray, np.ndarray]] = []
     pair_rows: list[dict] = []
+    _analyse_uncached(out, runs, n_jobs=n_jobs, echo=echo)
     for sweep, run_dir in runs:
         cond = _condition(sweep)
-        cache = out / "stats" / sweep / f"{run_dir.name}.csv"
-        extras_path = cache.with_suffix(".json")
-        if cache.is_file() and extras_path.is_file():
-            r = pd.read_csv(cache, keep_default_na=False, na_values=["nan", "NaN", ""]).to_dict("records")
-            extras = json.loads(extras_path.read_text(encoding="utf-8"))
-        else:
-            echo(f"analysing {sweep}/{run_dir.name}")
-            r, ex = run_statistics(run_dir, condition=cond, inhibition=(cond == "baseline"))
-            extras = {k: (np.asarray(ex[k]).tolist() if k in ex else None)
-                      for k in ("significant_l1", "overlap_l1", "q_l1")}
-            extras["pairs_l1"] = [list(p) for p in ex.get("significant_pairs_l1", ())]
-            _write_csv(cache, statistics_frame(r))
-            atomic_write_text(extras_path, json.dumps(extras))
+        cache, extras_path = _cache_paths(out, sweep, run_dir)
+        r = pd.read_csv(cache, keep_default_na=False, na_values=["nan", "NaN", ""]).to_dict("records")
+        extras = json.loads(extras_path.read_text(encoding="utf-8"))
         rows += r
         model = next((x["model"] for x in r), "")
         seed = next((x["seed"] for x in r), -1)
@@ -229,7 +290,8 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
 def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
                      conditions: tuple[str, ...] = CONDITIONS, scheduler: str = "local", force: bool = False,
                      train: bool = True, dry_run: bool = False, echo: Callable[[str], None] = print,
-                     scale: str = "cpu", overrides: dict | None = None, n_shuffles: int = N_SHUFFLES) -> dict:
+                     scale: str = "cpu", overrides: dict | None = None, n_shuffles: int = N_SHUFFLES,
+                     device: str = "cpu", n_workers: int | None = None) -> dict:
     """Train (resuming; finished runs reused) and analyse the reproduction into ``out``."""
     from ensembles._lock import claim_output_dir
     from ensembles.reproduction.train import train_reproduction
@@ -237,7 +299,7 @@ def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *
     out = Path(out) if out is not None else Path("results") / "reproduce" / dataset
     if dry_run:
         return {"train": train_reproduction(dataset, out, seeds=seeds, conditions=conditions, echo=echo,
-                                            dry_run=True, scale=scale, overrides=overrides)}
+                                            dry_run=True, scale=scale, overrides=overrides, device=device)}
     t0 = time.time()
     with claim_output_dir(out, command="reproduce", force=force) as claim:
         note = claim.note_stale()
@@ -245,9 +307,12 @@ def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *
             echo(note)
         if train:
             train_reproduction(dataset, out, seeds=seeds, conditions=conditions, scheduler=scheduler, echo=echo,
-                               scale=scale, overrides=overrides)
+                               scale=scale, overrides=overrides, device=device, n_workers=n_workers)
         t_train = time.time() - t0
-        res = analyze_reproduction(out, dataset, echo=echo, n_shuffles=n_shuffles)
+        from ensembles.train.device import usable_cpus
+
+        res = analyze_reproduction(out, dataset, echo=echo, n_shuffles=n_shuffles,
+                                   n_jobs=n_workers or usable_cpus())
         res["meta"]["seconds_total"] = round(time.time() - t0, 1)
         res["meta"]["seconds_training"] = round(t_train, 1)
         calls = timing_calls(out)
