@@ -16,6 +16,9 @@ from ensembles.reproduction.compare import (
     comparison_table,
     cost_summary,
     readme_block,
+    results_markdown,
+    shortening_markdown,
+    shortening_table,
     update_readme,
 )
 from ensembles.reproduction.workflow import timing_calls
@@ -91,18 +94,48 @@ def test_update_readme_replaces_only_its_block(tmp_path):
     assert update_readme(readme, res, "fashion-mnist") is False  # idempotent
 
 
-@pytest.mark.parametrize("dataset", ["fashion-mnist", "mnist-5k"])
-def test_readme_sections_are_in_sync_with_the_committed_results(dataset):
-    res = ROOT / "docs" / "results" / dataset
+@pytest.mark.parametrize("block, dataset, shortened_from", [
+    ("fashion-mnist", "fashion-mnist", None), ("mnist-5k", "mnist-5k", None),
+    ("fashion-mnist-full-epochs", "fashion-mnist", "fashion-mnist")])
+def test_readme_sections_are_in_sync_with_the_committed_results(block, dataset, shortened_from):
+    res = ROOT / "docs" / "results" / block
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    if f"ensembles.reproduction.compare: {dataset} -->" not in readme:
-        pytest.skip(f"the README has no generated section for {dataset}")
+    if f"ensembles.reproduction.compare: {block} -->" not in readme:
+        pytest.skip(f"the README has no generated section {block}")
     # a README section without its committed results is a failure, not a skip (they must travel with the repo)
-    assert (res / "tables" / "claims.csv").is_file(), f"docs/results/{dataset} is not committed"
-    block = readme_block(res, dataset, link=f"docs/results/{dataset}")
-    assert block in (ROOT / "README.md").read_text(encoding="utf-8"), (
-        f"README's {dataset} section is out of date: run python -m ensembles.reproduction.compare README.md "
-        f"docs/results/{dataset} {dataset}")
+    assert (res / "tables" / "claims.csv").is_file(), f"docs/results/{block} is not committed"
+    short = None if shortened_from is None else ROOT / "docs" / "results" / shortened_from
+    got = readme_block(res, dataset, link=f"docs/results/{block}", block=block, shortened_from=short)
+    extra = "" if short is None else f" --shortened-from docs/results/{shortened_from}"
+    assert got in readme, (f"README's {block} section is out of date: run python -m ensembles.reproduction.compare "
+                           f"README.md docs/results/{block} {dataset} {block}{extra}")
+
+
+def test_full_epoch_gpu_results_report_wall_time_not_host_cpu_seconds():
+    res = ROOT / "docs" / "results" / "fashion-mnist-full-epochs"
+    md = results_markdown(res, "fashion-mnist")
+    cost = next(line for line in md.splitlines() if line.startswith("**Training cost**"))
+    assert "trained on cuda" in cost and "CPU-seconds" not in cost
+    assert "shortened to the CPU budget" not in md and "at the authors' full epochs" in md
+    runs = pd.read_csv(res / "tables" / "training_cost.csv")
+    assert len(runs) == 45 and set(runs["device"]) == {"cuda"} and set(runs["scale"]) == {"full"}
+
+
+def test_shortening_table_by_hand(tmp_path):
+    # two directories with one statistic each: FF layer-1 Hoyer 0.80 shortened (inside the authors' 0.725-0.829),
+    # 0.85 at full epochs (above it): change +0.05, relation overlaps -> above
+    for name, mean in (("short", 0.80), ("full", 0.85)):
+        (tmp_path / name / "tables").mkdir(parents=True)
+        _summary([{"model": "ff", "layer": 1, "statistic": "hoyer", "mean": mean, "low": mean - 0.01,
+                   "high": mean + 0.01, "n": 3}]).to_csv(tmp_path / name / "tables" / "seed_summary.csv", index=False)
+    t = shortening_table(tmp_path / "short", tmp_path / "full", "fashion-mnist")
+    assert len(t) == 1
+    r = t.iloc[0]
+    assert r["change"] == pytest.approx(0.05) and r["short_vs_authors"] == "overlaps"
+    assert r["full_vs_authors"] == "above" and r["authors"] == "0.725–0.829"
+    md = shortening_markdown(tmp_path / "short", tmp_path / "full", "fashion-mnist")
+    assert "| FF | Hoyer sparseness | 1 | 0.800 [0.790, 0.810] (overlaps) | 0.850 [0.840, 0.860] (above) | +0.050 |" in md
+    assert "1 of 1 statistics changed their relation" in md
 
 
 def test_authors_values_are_ranges():

@@ -25,8 +25,8 @@ import pandas as pd
 from ensembles._io import atomic_write_text
 from ensembles.errors import DataFileError, ParameterError
 
-__all__ = ["AUTHORS_VALUES", "claims_markdown", "timing_calls", "comparison_table", "cost_summary", "results_markdown", "update_readme",
-           "readme_block"]
+__all__ = ["AUTHORS_VALUES", "claims_markdown", "timing_calls", "comparison_table", "cost_summary", "results_markdown",
+           "update_readme", "readme_block", "shortening_table", "shortening_markdown"]
 
 _MODELS = {"ff": "FF", "bp_ff": "BP/FF", "bp": "BP"}
 _STATS = {"accuracy": "test accuracy", "hoyer": "Hoyer sparseness", "ensemble_median_fraction":
@@ -224,22 +224,32 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
                                    f"({r['relation']} {r['authors']})" for _, r in outside.iterrows()) + ".")
         unstable = comp[comp["stable_seeds"].str.startswith("0 of")]
         if not unstable.empty:
+            why = ("at the authors' full epochs: they still drift between the last two recorded checkpoints"
+                   if manifest.get("scale") == ["full"] else "training shortened to the CPU budget")
             lines.append(f"{len(unstable)} of {int((comp['stable_seeds'] != '').sum())} recorded statistics were "
-                         "still changing in every seed (training shortened to the CPU budget): their absolute "
-                         "values are not final.")
+                         f"still changing in every seed ({why}): their absolute values are not final.")
         lines.append("")
     cost_path = results / "tables" / "training_cost.csv"
     if cost_path.is_file():
-        cs = cost_summary(_read(results, "tables/training_cost.csv"))
+        cost = _read(results, "tables/training_cost.csv")
+        cs = cost_summary(cost)
         total, scratch = cs["cpu_seconds"].sum(), cs["cpu_seconds_from_scratch"].sum()
+        devices = sorted({str(d) for d in cost.get("device", pd.Series(["cpu"]))} - {"cpu"})
         parts = "; ".join(f"{r['condition']} {_MODELS.get(r['model'], r['model'])} {int(r['runs'])} × "
                           f"{r['cpu_seconds_per_run']:,.0f}" for _, r in cs.iterrows())
         n_res = int(cs["resumed"].sum())
         res_note = (f" ({n_res} run(s) were resumed from a checkpoint after an interruption and are counted at their "
                     f"condition's mean; {total:,.0f} CPU-seconds were actually spent)" if n_res else "")
-        lines.append(f"**Training cost**: {scratch:,.0f} CPU-seconds to train every run from scratch{res_note}, "
-                     f"i.e. ≈ {scratch / 2 / 60:.0f} minutes on two idle cores at one thread per run (runs × "
-                     f"CPU-seconds per run: {parts}).")
+        if devices:  # CPU-seconds of a GPU run count only its host side: report wall seconds instead
+            wall = "; ".join(f"{r['condition']} {_MODELS.get(r['model'], r['model'])} {int(r['runs'])} × "
+                             f"{r['wall_seconds'] / r['runs']:,.0f}" for _, r in cs.iterrows())
+            lines.append(f"**Training cost**: trained on {', '.join(devices)}; {cs['wall_seconds'].sum():,.0f} "
+                         f"run-seconds of wall time in all, several runs at once (runs × wall seconds per run: "
+                         f"{wall}).")
+        else:
+            lines.append(f"**Training cost**: {scratch:,.0f} CPU-seconds to train every run from scratch{res_note}, "
+                         f"i.e. ≈ {scratch / 2 / 60:.0f} minutes on two idle cores at one thread per run (runs × "
+                         f"CPU-seconds per run: {parts}).")
         for c in timing_calls(results):
             if c.get("trained") and c.get("seconds_training"):
                 conds = ", ".join(c.get("conditions") or []) or "conditions not recorded"
@@ -255,39 +265,96 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def readme_block(results_dir: str | Path, dataset: str, *, link: str = "") -> str:
-    """:func:`results_markdown` between the README markers of ``dataset``."""
-    return (f"{_BEGIN.format(dataset=dataset)}\n{results_markdown(results_dir, dataset, link=link)}"
-            f"{_END.format(dataset=dataset)}")
+def shortening_table(short_dir: str | Path, full_dir: str | Path, dataset: str) -> pd.DataFrame:
+    """Each baseline statistic with an authors' value, trained shortened (``short_dir``) and at full epochs
+    (``full_dir``), side by side: ``short``/``full`` (means over seeds with 95 % intervals), ``change`` (full − short),
+    ``authors`` and each one's relation to the authors' range. Both directories are ``ensembles reproduce`` outputs
+    of the same dataset."""
+    rows = {}
+    for tag, d in (("short", short_dir), ("full", full_dir)):
+        t = comparison_table(_read(Path(d), "tables/seed_summary.csv"), dataset)
+        rows[tag] = t.set_index(["model", "statistic", "layer"])
+    both = rows["short"].add_suffix("_short").join(rows["full"].add_suffix("_full"), how="inner")
+    out = pd.DataFrame({
+        "short": both["ours_short"], "short_low": both["low_short"], "short_high": both["high_short"],
+        "full": both["ours_full"], "full_low": both["low_full"], "full_high": both["high_full"],
+        "change": both["ours_full"] - both["ours_short"], "authors": both["authors_full"],
+        "short_vs_authors": both["relation_short"], "full_vs_authors": both["relation_full"]})
+    return out.reset_index()
 
 
-def update_readme(readme: str | Path, results_dir: str | Path, dataset: str, *, link: str = "") -> bool:
-    """Replace the generated block of ``dataset`` in ``readme`` (markers must exist); True if it changed."""
+def shortening_markdown(short_dir: str | Path, full_dir: str | Path, dataset: str) -> str:
+    """:func:`shortening_table` as markdown, with a line counting the statistics whose relation to the authors'
+    range changed."""
+    t = shortening_table(short_dir, full_dir, dataset)
+
+    def iv(r, tag):
+        return _iv({"ours": r[tag], "low": r[f"{tag}_low"], "high": r[f"{tag}_high"]})
+
+    lines = ["What shortening did, statistic by statistic (the CPU-budget baseline beside the full-epoch one; "
+             "same settings, same seeds):", "",
+             "| model | statistic | layer | shortened | full epochs | full − shortened | the authors' |",
+             "|---|---|---|---|---|---|---|"]
+    for _, r in t.iterrows():
+        layer = "—" if int(r["layer"]) == 0 else str(int(r["layer"]))
+        lines.append(f"| {_MODELS[r['model']]} | {_STATS.get(r['statistic'], r['statistic'])} | {layer} | "
+                     f"{iv(r, 'short')} ({r['short_vs_authors']}) | {iv(r, 'full')} ({r['full_vs_authors']}) | "
+                     f"{r['change']:+.3f} | {r['authors']} |")
+    moved = t[t["short_vs_authors"] != t["full_vs_authors"]]
+    lines += ["", f"{len(moved)} of {len(t)} statistics changed their relation to the authors' range with the full "
+                  "epochs" + (": " + "; ".join(
+                      f"{_MODELS[r['model']]} {_STATS.get(r['statistic'], r['statistic'])}"
+                      f"{'' if int(r['layer']) == 0 else ' L' + str(int(r['layer']))} {r['short_vs_authors']} → "
+                      f"{r['full_vs_authors']}" for _, r in moved.iterrows()) if len(moved) else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def readme_block(results_dir: str | Path, dataset: str, *, link: str = "", block: str | None = None,
+                 shortened_from: str | Path | None = None) -> str:
+    """:func:`results_markdown` between the README markers named ``block`` (default: ``dataset``); with
+    ``shortened_from`` (the results of the same protocol trained shortened), :func:`shortening_markdown` after it."""
+    block = block or dataset
+    body = results_markdown(results_dir, dataset, link=link)
+    if shortened_from is not None:
+        body += "\n" + shortening_markdown(shortened_from, results_dir, dataset)
+    return f"{_BEGIN.format(dataset=block)}\n{body}{_END.format(dataset=block)}"
+
+
+def update_readme(readme: str | Path, results_dir: str | Path, dataset: str, *, link: str = "",
+                  block: str | None = None, shortened_from: str | Path | None = None) -> bool:
+    """Replace the generated block ``block`` (default: ``dataset``) in ``readme`` (markers must exist); True if it
+    changed. Two reproductions of one dataset (e.g. CPU-budget and full epochs) need two block names."""
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
-    pat = re.compile(re.escape(_BEGIN.format(dataset=dataset)) + r".*?" + re.escape(_END.format(dataset=dataset)),
-                     re.S)
+    block = block or dataset
+    pat = re.compile(re.escape(_BEGIN.format(dataset=block)) + r".*?" + re.escape(_END.format(dataset=block)), re.S)
     if not pat.search(text):
-        raise DataFileError(f"{readme} has no generated block for {dataset!r}: add the two lines "
-                            f"{_BEGIN.format(dataset=dataset)!r} and {_END.format(dataset=dataset)!r} where it goes.")
-    new = pat.sub(lambda _m: readme_block(results_dir, dataset, link=link), text)
+        raise DataFileError(f"{readme} has no generated block for {block!r}: add the two lines "
+                            f"{_BEGIN.format(dataset=block)!r} and {_END.format(dataset=block)!r} where it goes.")
+    new = pat.sub(lambda _m: readme_block(results_dir, dataset, link=link, block=block,
+                                          shortened_from=shortened_from), text)
     if new != text:
         atomic_write_text(readme, new)
     return new != text
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ensembles.reproduction.compare README.md docs/results/fashion-mnist fashion-mnist``."""
+    """``python -m ensembles.reproduction.compare README.md docs/results/fashion-mnist fashion-mnist [BLOCK]``."""
     import argparse
 
     ap = argparse.ArgumentParser(description="Regenerate the README's reproduction section from a results directory.")
     ap.add_argument("readme")
     ap.add_argument("results_dir")
     ap.add_argument("dataset")
+    ap.add_argument("block", nargs="?", default=None,
+                    help="name of the README block (default: the dataset), e.g. fashion-mnist-full-epochs")
+    ap.add_argument("--shortened-from", default=None, metavar="DIR",
+                    help="results of the same protocol trained shortened: adds the side-by-side table")
     a = ap.parse_args(argv)
     link = Path(a.results_dir).resolve().relative_to(Path(a.readme).resolve().parent).as_posix()
-    changed = update_readme(a.readme, a.results_dir, a.dataset, link=link)
-    print(f"{a.readme}: {'updated' if changed else 'already in sync'} ({a.dataset})")
+    changed = update_readme(a.readme, a.results_dir, a.dataset, link=link, block=a.block,
+                            shortened_from=a.shortened_from)
+    print(f"{a.readme}: {'updated' if changed else 'already in sync'} ({a.block or a.dataset})")
     return 0
 
 

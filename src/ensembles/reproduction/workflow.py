@@ -67,8 +67,8 @@ def _finished_runs(out: Path) -> list[tuple[str, Path]]:
 
 
 def _training_cost(out: Path) -> pd.DataFrame:
-    """One row per finished run: sweep, condition, model, seed, lr, wall and CPU seconds (its sweep status), and the
-    epoch it was resumed at (empty when trained from scratch)."""
+    """One row per finished run: sweep, condition, model, seed, lr, wall and CPU seconds (its sweep status), the
+    epoch it was resumed at (empty when trained from scratch), and its torch device and scale profile."""
     from ensembles.sweep.status import sweep_status
 
     frames = []
@@ -77,16 +77,20 @@ def _training_cost(out: Path) -> pd.DataFrame:
         st = st[st["state"] == "complete"]
         if st.empty:
             continue
-        resumed = []
+        resumed, device, scale = [], [], []
         for d in st["dir"]:  # a run resumed from a checkpoint: its seconds cover only the epochs it trained
             m = read_json(RunLayout(lay.resolve(d)).metrics, {}) or {}
             resumed.append(m.get("resumed_at_epoch"))
+            device.append(str(m.get("device", "cpu")))
+            scale.append(str(m.get("scale", "")))
         frames.append(pd.DataFrame({"sweep": lay.root.name, "condition": _condition(lay.root.name),
                                     "run": st["name"], "model": st.get("model", ""), "seed": st.get("seed", -1),
                                     "lr": st.get("train.lr", np.nan), "seconds": st["seconds"],
                                     "cpu_seconds": st["cpu_seconds"],
-                                    "resumed_at_epoch": pd.array(resumed, dtype="Int64")}))
-    cols = ["sweep", "condition", "run", "model", "seed", "lr", "seconds", "cpu_seconds", "resumed_at_epoch"]
+                                    "resumed_at_epoch": pd.array(resumed, dtype="Int64"), "device": device,
+                                    "scale": scale}))
+    cols = ["sweep", "condition", "run", "model", "seed", "lr", "seconds", "cpu_seconds", "resumed_at_epoch",
+            "device", "scale"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
@@ -217,7 +221,9 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     for sweep, run_dir in runs:
         cond = _condition(sweep)
         cache, extras_path = _cache_paths(out, sweep, run_dir)
-        r = pd.read_csv(cache, keep_default_na=False, na_values=["nan", "NaN", ""]).to_dict("records")
+        # round_trip: the C parser's default float conversion can be off by one ulp
+        r = pd.read_csv(cache, keep_default_na=False, na_values=["nan", "NaN", ""],
+                        float_precision="round_trip").to_dict("records")
         extras = json.loads(extras_path.read_text(encoding="utf-8"))
         rows += r
         model = next((x["model"] for x in r), "")
@@ -270,10 +276,12 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
                                                title=f"{dataset}: FF layer-1 ensemble overlaps (units shared; * = BH "
                                                      "q < 0.05), one panel per seed"),
                                 out / "figures" / "overlap_ff_layer1.png"))
-    _write_csv(tables / "training_cost.csv", _training_cost(out))
+    cost = _training_cost(out)
+    _write_csv(tables / "training_cost.csv", cost)
     md = claims_markdown(claims)
     n_runs = len(runs)
     meta = {"dataset": dataset, "n_runs": n_runs, "seconds_analysis": round(time.time() - t0, 1),
+            "scale": sorted(set(cost["scale"])), "device": sorted(set(cost["device"])),
             "similar_pairs_top9": top, "pooled": {k: (float(v) if isinstance(v, (int, float, np.floating))
                                                       else v) for k, v in pooled.items()},
             "summary": f"{n_runs} finished runs; the {TOP_SIMILAR} most visually similar class pairs (pixel "
