@@ -122,6 +122,23 @@ def test_c6_per_model_and_variant():
     assert t.loc["C6 bp_ff strict", "verdict"] == "untestable"
 
 
+def test_c6_detail_shows_the_jaccard_and_says_when_no_held_out_ensemble_formed():
+    import warnings
+
+    rows = _base()
+    rows += _rows("zero_shot_forms", "ff", {1: [0, 0, 0]}, condition="held_out", variant="strict")
+    rows += _rows("zero_shot_max_jaccard", "ff", {1: [0.62, 0.70, 0.55]}, condition="held_out", variant="strict")
+    # BP formed no held-out ensemble in any seed: no Jaccard (NaN), and no numpy warning about it
+    rows += _rows("zero_shot_forms", "bp", {1: [0, 0, 0]}, condition="held_out")
+    rows += _rows("zero_shot_max_jaccard", "bp", {1: [np.nan] * 3}, condition="held_out")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = _table(rows)
+    assert t.loc["C6 ff strict", "detail"] == "largest Jaccard with a seen class's ensemble 0.55–0.70 over seeds " \
+                                              "(rule: < 0.5)"
+    assert t.loc["C6 bp", "detail"] == "no held-out ensemble formed in any seed"
+
+
 def test_c7_needs_a_reliable_and_material_difference():
     rows = _base()
     big = rows + _rows("silenced_share", "ff", {k: [0.6, 0.62, 0.61] for k in (1, 2, 3)}) \

@@ -52,7 +52,7 @@ def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] 
         try:
             res = run_sweep(spec, out / "sweeps" / name, client=handle.client, progress=False, combine=False,
                             echo=lambda m: echo(f"[{name}] {m}"))
-        except BaseException as err:  # noqa: BLE001 - reported below, after the other sweeps finish
+        except Exception as err:  # reported below, after the other sweeps finish (a Ctrl-C is not caught)
             errors.append(err)
             return
         results[name] = res

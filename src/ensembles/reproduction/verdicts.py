@@ -256,9 +256,12 @@ def _c6(s, ds):
         jac = _vals(s, "zero_shot_max_jaccard", model, layer=1, condition="held_out", variant=variant)
         if not v.size:
             detail = "no held-out runs (condition held_out not trained)"
-        elif jac.size:  # the rule's second condition, shown so that a reader sees why an ensemble did not count
+        elif np.isfinite(jac).any():  # the rule's second condition, shown so that a reader sees why an ensemble
+            # did not count (NaN where a seed formed no held-out ensemble at all)
             detail = (f"largest Jaccard with a seen class's ensemble {np.nanmin(jac):.2f}–{np.nanmax(jac):.2f} "
                       f"over seeds (rule: < 0.5)")
+        elif jac.size:
+            detail = "no held-out ensemble formed in any seed"
         else:
             detail = ""
         row = _row("C6", f"{int(np.sum(v > 0.5))} of {v.size} seeds; held-out ensemble {_fmt(frac, pct=True)}",

@@ -56,6 +56,8 @@ LOCAL_WORKER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.nanny.pre-spawn-environ.OMP_WAIT_POLICY": "PASSIVE",
+    # workers ignore Ctrl-C: the command's process handles it and closes the cluster (ensembles.sweep._worker_setup)
+    "distributed.worker.preload": ["ensembles.sweep._worker_setup"],
 }
 
 #: The same setting for SLURM jobs, whose nanny reads its Dask config from the job's environment: the dict is merged
@@ -170,11 +172,26 @@ class ClusterHandle:
     description: str
 
     def close(self) -> None:
+        """Close the client and the cluster we started. When called while an exception (a Ctrl-C, say) is
+        propagating, Dask's own shutdown messages (workers killed mid-run, cancelled tasks) are not printed: the
+        command reports the interruption itself."""
+        import logging
+        import sys
+
+        quiet = sys.exc_info()[0] is not None
+        log = logging.getLogger("distributed")
+        level = log.level
+        if quiet:
+            log.setLevel(logging.CRITICAL)
         try:
             self.client.close()
         finally:
-            if self.cluster is not None:
-                self.cluster.close()
+            try:
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                if quiet:
+                    log.setLevel(level)
 
 
 def make_slurm_cluster(options: Mapping[str, Any] | None = None):

@@ -1,0 +1,55 @@
+"""Ctrl-C during ``ensembles reproduce``: the terminal's SIGINT reaches the whole process group (the command and its
+Dask workers). The command says it was interrupted, exits 130, prints no traceback and none of Dask's shutdown
+warnings, starts no further sweep, and leaves no worker process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ._helpers import REPO, wait_for
+
+pytest.importorskip("distributed")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
+    out = tmp_path / "rep"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env.pop("ENSEMBLES_DEBUG", None)
+    # digits, 16-unit layers, far more epochs than the test waits for: the runs are mid-training at the Ctrl-C
+    cmd = [sys.executable, "-m", "ensembles", "reproduce", "--dataset", "digits", "--seeds", "0", "--conditions",
+           "baseline", "held_out", "--out", str(out), "--set", "network.hidden=[16,16,16]", "--set",
+           "train.epochs=100000", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's foreground job
+    try:
+        runs = out / "sweeps" / "baseline" / "runs"
+        wait_for(lambda: runs.is_dir() and any((d / "config.toml").exists() for d in runs.iterdir()), 120,
+                 "the baseline runs started", proc=proc)
+        time.sleep(2)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "ensembles: interrupted" in stderr
+    for noise in ("Traceback", "distributed.nanny", "distributed.worker", "CancelledError"):
+        assert noise not in stderr, stderr
+    assert not (out / "sweeps" / "held_out_ff").exists()  # nothing started after the interruption
+    # no worker of this command's process group is left running (an exited worker may linger as a zombie for a
+    # moment until init reaps it)
+    def group_gone() -> bool:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(group_gone, 20, "the command's worker processes to end")
