@@ -19,7 +19,7 @@ SEEDS = (0, 1, 2)
 def _rows(stat, model, layer_values, *, condition="baseline", variant="", lr=np.nan):
     """layer_values: {layer: [value per seed]}"""
     return [dict(condition=condition, model=model, seed=s, variant=variant, lr=lr, layer=layer, statistic=stat,
-                 value=v) for layer, vals in layer_values.items() for s, v in zip(SEEDS, vals)]
+                 value=v) for layer, vals in layer_values.items() for s, v in zip(SEEDS, vals, strict=True)]
 
 
 def _base(ff=(0.80, 0.60, 0.70), bp=(0.30, 0.25, 0.25), bpff=(0.90, 0.80, 0.10), jitter=0.01):

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ensembles._lock import claim_output_dir
+from ensembles.errors import OutputDirError
 from ensembles.sweep import (
     config_hash,
     expand_sweep,
@@ -26,8 +28,6 @@ from ensembles.sweep import (
     slurm_cluster_kwargs,
     sweep_status,
 )
-from ensembles._lock import claim_output_dir
-from ensembles.errors import OutputDirError
 from ensembles.sweep.runner import execute_run, write_manifest
 
 # Sweeps run on dask.distributed (the optional 'distributed' extra); without it these tests skip, with the reason.

@@ -157,8 +157,8 @@ def _parse(text: str) -> dict | None:
 
 
 def _write_marker(path: Path, command: str) -> None:
-    from ensembles._io import atomic_write_text
     from ensembles import __version__
+    from ensembles._io import atomic_write_text
 
     atomic_write_text(path / MARKER_NAME, json.dumps({"command": command, "created": _now(),
                                                      "ensembles_version": __version__}, indent=1) + "\n")
