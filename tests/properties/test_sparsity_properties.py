@@ -70,3 +70,16 @@ def test_documented_ranges(x):
     assert np.all((f >= 0) & (f <= 1))
     sel = S.image_selectivity(x)
     assert np.all((sel >= -1) & (sel <= 1))
+
+
+def test_a_vector_constant_up_to_rounding_is_constant_in_every_order():
+    # found by the property above: [0.01, 0.01, 0.01 + 1 ulp] gave kurtosis -1 or -2 depending on the order (the
+    # spread is rounding noise of the mean); by the policy of a constant vector it is NaN, Hoyer 0
+    a, b = 0.01, np.nextafter(0.01, 1.0)
+    x = np.array([[a, a, b], [a, b, b]])
+    for perm in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        assert np.isnan(S.population_sparseness(x[:, perm], "kurtosis")).all()
+        np.testing.assert_array_equal(S.population_sparseness(x[:, perm], "hoyer"), [0.0, 0.0])
+    # a real spread, however small relative to the values' size, is not constant: 1 +- 1e-9 has kurtosis -2
+    y = np.array([[1.0 - 1e-9, 1.0 + 1e-9, 1.0 - 1e-9, 1.0 + 1e-9]])
+    np.testing.assert_allclose(S.population_sparseness(y, "kurtosis-moment"), [-2.0], atol=1e-6)

@@ -103,6 +103,18 @@ def _cache_paths(out: Path, sweep: str, run_dir: Path) -> tuple[Path, Path]:
     return cache, cache.with_suffix(".json")
 
 
+def _float(text: str) -> float:
+    return float(text) if text.strip() else float("nan")
+
+
+def _read_stats_cache(path: Path) -> list[dict]:
+    """A run's cached statistics, the floats parsed by Python's ``float`` (correctly rounded: the cache holds
+    ``repr`` digits, so values come back bit for bit; pandas' C parser was off by one ulp in some versions)."""
+    df = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""],
+                     converters={"lr": _float, "value": _float})
+    return df.to_dict("records")
+
+
 def _run_statistics_job(run_dir: str, cond: str) -> tuple[list[dict], dict]:
     """One run's statistics and the JSON-ready extras (a top-level function: it runs in a worker process)."""
     r, ex = run_statistics(run_dir, condition=cond, inhibition=(cond == "baseline"))
@@ -221,9 +233,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     for sweep, run_dir in runs:
         cond = _condition(sweep)
         cache, extras_path = _cache_paths(out, sweep, run_dir)
-        # round_trip: the C parser's default float conversion can be off by one ulp
-        r = pd.read_csv(cache, keep_default_na=False, na_values=["nan", "NaN", ""],
-                        float_precision="round_trip").to_dict("records")
+        r = _read_stats_cache(cache)
         extras = json.loads(extras_path.read_text(encoding="utf-8"))
         rows += r
         model = next((x["model"] for x in r), "")

@@ -203,7 +203,11 @@ def _compute_measure(a: Any, measure: str, nan_policy: str):
 def _edge_cases(value, n, vmax, vmin, measure):
     value = np.array(value, dtype=np.float64, copy=True)
     silent = (vmax == 0) & (vmin == 0)
-    constant = (vmax == vmin) & ~silent & np.isfinite(vmax)
+    # constant up to rounding: values that differ only in their last bits (spread within 8·n·eps of their size)
+    # give kurtosis from rounding noise (two orderings of [0.01, 0.01, 0.01 + 1 ulp] gave -1 and -2)
+    with np.errstate(invalid="ignore"):
+        tol = 8.0 * np.maximum(n, 1) * np.finfo(np.float64).eps * np.maximum(np.abs(vmax), np.abs(vmin))
+        constant = (np.abs(vmax - vmin) <= tol) & ~silent & np.isfinite(vmax) & np.isfinite(vmin)
     too_few = n < 2
     if measure in _CONSTANT_VALUE:
         value = np.where(constant, _CONSTANT_VALUE[measure], value)
