@@ -62,7 +62,7 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
     extra = dict(overrides or {})
     out: dict[str, dict[str, Any]] = {}
     if scale not in ("cpu", "full", "quick"):
-        raise ParameterError(f"The 'scale' parameter must be 'cpu' or 'full'. Got {scale!r} instead.")
+        raise ParameterError(f"The 'scale' parameter must be 'quick', 'cpu' or 'full'. Got {scale!r} instead.")
     kw = {"scale": scale, "n_workers": n_workers, "device": device}
     if "baseline" in conditions:
         out["baseline"] = _sweep("baseline", dataset, {"model": list(MODELS), "seed": seeds}, dict(extra), **kw)

@@ -19,7 +19,8 @@ Measures (``measure=``)
 
 Policies (docs/methods.md §A1.4), recorded in the attrs of DataArray results
     silent (all-zero) vector → NaN, counted in ``n_silent``; constant non-zero vector (equal up to rounding: spread
-    ≤ 8·n·ε·max|r|) → S = H = G = 0, a = 1, kurtosis NaN (counted in ``n_constant``); fewer than two values → NaN; ``negative="raise"`` (default) | ``"clip"``
+    ≤ 8·n·ε·max|r|) → S = H = G = 0, a = 1, kurtosis NaN (counted in ``n_constant``); fewer than two values → NaN;
+    ``negative="raise"`` (default) | ``"clip"``
     (max(r, 0)) | ``"abs"`` | ``"shift"`` (subtract the vector's minimum, Kreiman et al. 2006) | ``"allow"`` (only for
     the sign-tolerant measures hoyer, gini and kurtosis); ``nan_policy="propagate"`` | ``"omit"`` | ``"raise"``
     (scipy's convention).  +inf and -inf are treated alike: an error naming the parameter and the counts, unless
