@@ -5,7 +5,7 @@
 #   scripts/reproduce_full_epochs.sh OUT_DIR [TRAIN_SECONDS] [WORKERS] [DATASET] [more reproduce options ...]
 #
 # Trains with `ensembles reproduce --scale full --device cuda` (the baseline sweep first, then the held-out and
-# lr-grid sweeps together) for at most TRAIN_SECONDS (default 3600). At the limit the command is interrupted like a
+# lr-grid sweeps together: all three conditions, unlike the command's default; a later --conditions wins) for at most TRAIN_SECONDS (default 3600). At the limit the command is interrupted like a
 # Ctrl-C: runs in progress are left unfinished (a later call with the same OUT_DIR resumes them from their last
 # checkpoint), and the finished ones are analysed with `--analyze-only`, so the report covers what was trained and
 # says how many runs that was. WORKERS (default 12): runs trained at once; on one GPU they share the device (each
@@ -24,7 +24,7 @@ py=${PYTHON:-python3}
 
 t0=$(date +%s)
 timeout -s INT -k 60 "$limit" "$py" -m ensembles reproduce --dataset "$dataset" --scale full --device "$device" \
-    --workers "$workers" --out "$out" --set train.checkpoint_every=25 "$@"
+    --workers "$workers" --out "$out" --set train.checkpoint_every=25 --conditions baseline held_out lr_grid "$@"
 rc=$?
 echo "training: exit status $rc after $(( $(date +%s) - t0 )) s (124 = stopped at the ${limit}-s limit)"
 if [ "$rc" -ne 0 ]; then

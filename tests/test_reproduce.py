@@ -54,13 +54,15 @@ def test_reproduce_end_to_end_and_resume(tmp_path):
     for f in ("report.html", "claims.md", "manifest.json", "figures/overlap_ff_layer1.png"):
         assert (out / f).is_file(), f
     assert res["meta"]["n_runs"] == 6 + 10
-    # second call: every run is reused, nothing retrained, the same claims
+    # second call: every run is reused, nothing retrained, the same claims. The command's default conditions are
+    # the runs of the paper's claims (baseline, held-out); the lr grid is opt-in
     proc = subprocess.run([sys.executable, "-m", "ensembles", "reproduce", "--dataset", "digits", "--seeds", "0",
-                           "1", "--conditions", "baseline", "held_out", "--out", str(out), "--dry-run",
+                           "1", "--out", str(out), "--dry-run",
                            "--set", "network.hidden=[16,16,16]", "--set", "train.epochs=3"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "6 already complete" in proc.stderr or "6 already complete" in proc.stdout
+    listing = proc.stderr + proc.stdout
+    assert "6 already complete" in listing and "held_out_ff" in listing and "lr_grid" not in listing, listing
     res2 = run_reproduction("digits", out, seeds=(0, 1), conditions=("baseline", "held_out"), overrides=TINY,
                             n_shuffles=200, echo=lambda m: None)
     assert res2["meta"]["seconds_training"] < res["meta"]["seconds_training"]

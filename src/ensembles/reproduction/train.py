@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ensembles.reproduction.plan import CONDITIONS, reproduction_sweeps
+from ensembles.reproduction.plan import DEFAULT_CONDITIONS, reproduction_sweeps
 
 __all__ = ["train_reproduction"]
 
 
 def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] = (0, 1, 2),
-                       conditions: tuple[str, ...] = CONDITIONS, scheduler: str = "local",
+                       conditions: tuple[str, ...] = DEFAULT_CONDITIONS, scheduler: str = "local",
                        n_workers: int | None = None, echo: Callable[[str], None] = print,
                        dry_run: bool = False, scale: str = "cpu", overrides: dict | None = None,
                        device: str = "cpu") -> dict[str, Any]:

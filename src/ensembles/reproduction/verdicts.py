@@ -339,7 +339,8 @@ def _c9(s, ds):
     if pairs:
         detail = "; ".join(pairs)
     elif not (lrs["ff"] and lrs["bp"]):
-        detail = "no learning-rate grid runs of both FF and BP (condition lr_grid not trained)"
+        detail = ("no learning-rate grid runs of both FF and BP (condition lr_grid not trained; "
+                  "`ensembles reproduce --conditions baseline held_out lr_grid` trains it)")
     else:
         # shown, not judged: the nearest pair, so that a reader sees what the rule's accuracy match excluded
         best = None

@@ -35,7 +35,7 @@ from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
 from ensembles.layout import RunLayout, SweepLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
-from ensembles.reproduction.plan import CONDITIONS, with_baseline_grid_points
+from ensembles.reproduction.plan import CONDITIONS, DEFAULT_CONDITIONS, with_baseline_grid_points
 from ensembles.reproduction.stats import run_statistics, statistics_frame
 from ensembles.reproduction.verdicts import claims_table
 
@@ -306,7 +306,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
 
 
 def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
-                     conditions: tuple[str, ...] = CONDITIONS, scheduler: str = "local", force: bool = False,
+                     conditions: tuple[str, ...] = DEFAULT_CONDITIONS, scheduler: str = "local", force: bool = False,
                      train: bool = True, dry_run: bool = False, echo: Callable[[str], None] = print,
                      scale: str = "cpu", overrides: dict | None = None, n_shuffles: int = N_SHUFFLES,
                      device: str = "cpu", n_workers: int | None = None) -> dict:

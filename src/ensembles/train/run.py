@@ -247,6 +247,7 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
 
         bars = ProgressBars(progress, cfg, start, total)
         t_loop = time.perf_counter()
+        last_pred: np.ndarray | None = None  # the prediction after the final epoch, when the loop evaluated it
         for g in range(start, total):
             t0 = time.perf_counter()
             stats = trainer.run_epoch(g)
@@ -265,6 +266,8 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
             if evaluate:
                 pred = trainer.predict(xte).numpy()
                 entry["test_accuracy"] = float(np.mean(pred == yte))
+                if ep == total:
+                    last_pred = pred
             if ep in rec_epochs:
                 _atomic_torch_save(model_file(), lay.model_at(ep))
                 if recorder is not None:
@@ -288,8 +291,9 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
         if recorder is not None:
             recorder.abort()
 
-    # final evaluation (the model after the last epoch; identical to the last recorded checkpoint)
-    pred = trainer.predict(xte).numpy()
+    # final evaluation: the model after the last epoch (the last recorded checkpoint), predicted once; a run resumed
+    # after its last epoch (nothing left to train) predicts here
+    pred = last_pred if last_pred is not None else trainer.predict(xte).numpy()
     metrics = run_metrics(cfg, test_ds, pred, yte, len(tr_idx))
     metrics.update({
         "wall_time_s": elapsed_before + time.perf_counter() - t_start,
