@@ -4,10 +4,11 @@
 #
 #   scripts/reproduce_full_epochs.sh OUT_DIR [TRAIN_SECONDS] [WORKERS] [DATASET] [more reproduce options ...]
 #
-# Trains with `ensembles reproduce --scale full --device cuda` (the baseline sweep first, then the held-out and
-# lr-grid sweeps together: all three conditions, unlike the command's default; a later --conditions wins) for at most TRAIN_SECONDS (default 3600). At the limit the command is interrupted like a
-# Ctrl-C: runs in progress are left unfinished (a later call with the same OUT_DIR resumes them from their last
-# checkpoint), and the finished ones are analysed with `--analyze-only`, so the report covers what was trained and
+# Trains with `ensembles reproduce --scale full --device cuda` (all three conditions, unlike the command's default;
+# a --conditions among the options wins: the baseline sweep first, then the held-out and lr-grid sweeps together)
+# for at most TRAIN_SECONDS (default 3600). At the limit the command is interrupted like a Ctrl-C: runs in progress
+# are left unfinished (a later call with the same OUT_DIR resumes them from their last checkpoint), and the finished
+# ones are analysed with `--analyze-only`, so the report covers what was trained and
 # says how many runs that was. WORKERS (default 12): runs trained at once; on one GPU they share the device (each
 # run drives many small kernels, so several processes keep it busier than one). Checkpoints every 25 epochs
 # instead of every epoch (resumability only; nothing the training computes changes). DEVICE (default cuda) names
