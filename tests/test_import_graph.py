@@ -20,8 +20,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "ensembles"
 
-# compatibility shims that re-export a moved API from above their own layer (kept for notebooks and old code)
-SHIMS = {"ensembles.pipeline", "ensembles.report.demo"}
+# modules allowed to re-export an API from above their own layer (none)
+SHIMS: set[str] = set()
 
 # part -> parts it must not import
 FORBIDDEN = {

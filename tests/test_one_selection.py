@@ -90,3 +90,39 @@ def test_held_out_default_is_explicit_and_can_be_turned_off(rec):
     assert set(summ["subset"]) == {"correct"} and set(summ[summ["class"] == "all"]["n"]) == {48}
     an = analyse_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=0, keep_held_out=False))
     assert set(an.table("sparseness_by_layer")["n"]) == {48}
+
+
+# ------------------------------------------------------------------ no second selection anywhere in the package
+SELECTION_MODULE = "record/selection.py"
+
+
+def _own_selections(source: str) -> list[tuple[int, str]]:
+    """Calls ``.isel``/``.sel`` that pick a checkpoint or select presentations by ``correct``."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("isel", "sel"):
+            for kw in node.keywords:
+                if kw.arg == "checkpoint" or (kw.arg == "presentation" and "correct" in ast.unparse(kw.value)):
+                    found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+def test_the_checker_finds_a_planted_selection():
+    planted = ("def f(a):\n    a = a.isel(checkpoint=-1)\n"
+               "    return a.isel(presentation=np.asarray(a['correct'].values, dtype=bool))\n")
+    assert [line for line, _ in _own_selections(planted)] == [2, 3]
+    assert _own_selections("def f(a):\n    return select_presentations(a, checkpoint=-1)\n") == []
+
+
+def test_only_select_presentations_selects_checkpoints_and_correct_presentations():
+    from pathlib import Path
+
+    import ensembles
+
+    root = Path(ensembles.__file__).parent
+    offenders = {str(p.relative_to(root)): hits for p in sorted(root.rglob("*.py"))
+                 if str(p.relative_to(root)) != SELECTION_MODULE
+                 and (hits := _own_selections(p.read_text(encoding="utf-8")))}
+    assert not offenders, f"select with ensembles.record.select_presentations instead: {offenders}"

@@ -23,6 +23,13 @@ Results (``ensembles analyze``, ``ensembles demo``, ``ensembles report RUN_DIR``
     figures/<id>.png|.svg        figures
     report.html                  the self-contained report
 
+Reproduction (``ensembles reproduce``): a results directory (as above) plus::
+
+    sweeps/<sweep>/              the training runs of each condition (SweepLayout; resumable)
+    stats/<sweep>/<run>.csv|.json  each finished run's statistics (cached: a run is analysed once)
+    claims.md, comparison.md     the claims table, and the results section generated from the directory
+    timing.json                  the wall time of every call into the directory
+
 Sweep (``ensembles sweep``)::
 
     sweep.toml, sweep_manifest.json, sweep.json
@@ -44,12 +51,12 @@ from pathlib import Path
 from ensembles._lock import MARKER_NAME, OutputDirClaim, claim_output_dir
 from ensembles.errors import DataFileError, ParameterError, ResourceError
 
-__all__ = ["DONE", "RESULTS_COMMANDS", "RunLayout", "ResultsLayout", "SweepLayout", "check_out",
-           "claim_results_dir", "inside"]
+__all__ = ["DONE", "RESULTS_COMMANDS", "ReproductionLayout", "RunLayout", "ResultsLayout", "SweepLayout",
+           "check_out", "claim_results_dir", "inside"]
 
 DONE = "DONE"
 # the commands that write results directories: each may continue what another wrote
-RESULTS_COMMANDS = ("analyze", "demo", "report")
+RESULTS_COMMANDS = ("analyze", "demo", "report", "reproduce")
 # private staging directories of a results writer (removed by the next claim when their writer was killed)
 STAGING_PREFIX = ".staging-"
 
@@ -194,6 +201,7 @@ class SweepLayout:
     def __init__(self, root: str | os.PathLike):
         object.__setattr__(self, "root", _p(root))
 
+    COMBINED = "combined"
     LEGACY_LOCK = ".sweep.lock"  # the flock of sweeps run by ensembles <= 0.x (still honoured by sweep-status)
 
     @property
@@ -232,7 +240,7 @@ class SweepLayout:
 
     @property
     def combined(self) -> Path:
-        return self.root / "combined"
+        return self.root / self.COMBINED
 
     @property
     def combined_runs(self) -> Path:
@@ -257,6 +265,54 @@ class SweepLayout:
     def is_sweep(self) -> bool:
         """True for the output directory of ``ensembles sweep`` (its manifest or its combined summary)."""
         return self.manifest.is_file() or self.combined_summary.is_file()
+
+
+@dataclass(frozen=True)
+class ReproductionLayout(ResultsLayout):
+    """The output directory of ``ensembles reproduce``: a results directory (tables, figures, manifest, report)
+    with the training sweeps, the per-run statistics caches and the generated markdown beside it."""
+
+    SWEEPS = "sweeps"
+    STATS = "stats"
+    CLAIMS_MD = "claims.md"
+    COMPARISON_MD = "comparison.md"
+    TIMING = "timing.json"
+    # its tables (``tables/<name>.csv``)
+    STATISTICS = "statistics"
+    SEED_SUMMARY = "seed_summary"
+    CLAIMS = "claims"
+    SIGNIFICANT_PAIRS = "significant_pairs"
+    VISUAL_SIMILARITY = "visual_similarity"
+    TRAINING_COST = "training_cost"
+
+    @property
+    def sweeps(self) -> Path:
+        return self.root / self.SWEEPS
+
+    def sweep(self, name: str) -> SweepLayout:
+        return SweepLayout(self.sweeps / name)
+
+    def sweep_layouts(self) -> list[SweepLayout]:
+        """The sweeps that have a manifest, in name order."""
+        found = [SweepLayout(p) for p in sorted(self.sweeps.glob("*"))]
+        return [s for s in found if s.manifest.is_file()]
+
+    def stats_cache(self, sweep: str, run: str) -> tuple[Path, Path]:
+        """The cached statistics of one run: the rows (CSV) and the extras (JSON)."""
+        base = self.root / self.STATS / sweep / run
+        return base.with_name(f"{run}.csv"), base.with_name(f"{run}.json")
+
+    @property
+    def claims_md(self) -> Path:
+        return self.root / self.CLAIMS_MD
+
+    @property
+    def comparison_md(self) -> Path:
+        return self.root / self.COMPARISON_MD
+
+    @property
+    def timing(self) -> Path:
+        return self.root / self.TIMING
 
 
 # log files of one run of a sweep (inside SweepLayout.log_dir(dirname))

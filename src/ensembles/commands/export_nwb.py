@@ -48,7 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ensembles.io.nwb import export_nwb
-    from ensembles.record import load_recording
+    from ensembles.record import load_recording, select_presentations
 
     out = output_file(args.out, args.force, "rec.nwb")
     rec = load_recording(args.path)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         n = rec.sizes["checkpoint"]
         if not -n <= args.checkpoint < n:
             raise ParameterError(f"--checkpoint {args.checkpoint} is out of range: the recording has {n} checkpoints.")
-        rec = rec.isel(checkpoint=args.checkpoint)
+        rec = select_presentations(rec, correct_only=False, checkpoint=args.checkpoint)
         rec = rec.drop_vars([v for v in ("epoch", "checkpoint") if v in rec.coords], errors="ignore")
     subject = {
         "subject_id": args.subject_id, "species": args.species, "sex": args.sex, "age": args.age,

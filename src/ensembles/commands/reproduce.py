@@ -41,7 +41,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from ensembles.errors import ParameterError
+    from ensembles.layout import ReproductionLayout
     from ensembles.reproduction.plan import DEFAULT_CONDITIONS
     from ensembles.reproduction.workflow import run_reproduction
 
@@ -62,5 +65,5 @@ def run(args) -> int:
         return 0
     meta = res["meta"]
     print(f"reproduction finished in {meta['seconds_total']:.0f} s (training {meta['seconds_training']:.0f} s); "
-          f"report: {args.out or 'results/reproduce/' + args.dataset}/report.html")
+          f"report: {ReproductionLayout(args.out or Path('results') / 'reproduce' / args.dataset).report}")
     return 0

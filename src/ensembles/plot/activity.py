@@ -103,19 +103,19 @@ def wall_axes(
 def recording_layer(rec: Any, layer: int, *, correct_only: bool = True, checkpoint: int = -1):
     """``(x, labels, class_names, n_used)`` of one layer of a recording (xr.Dataset or DataArray).
 
-    Uses the last checkpoint by default and, when a ``correct`` coord exists and ``correct_only``, only the
-    correctly classified presentations (the paper's protocol, docs/methods.md §A3.1).
+    The presentations are those of :func:`ensembles.record.select_presentations` (the last checkpoint by default
+    and, when a ``correct`` coord exists and ``correct_only``, the correctly classified presentations plus every
+    presentation of a class held out of training: the paper's protocol, docs/methods.md §A3.1).
     """
+    from ensembles.record.selection import select_presentations
+
     da = rec["activity"] if hasattr(rec, "data_vars") else rec
-    if "checkpoint" in da.dims:
-        da = da.isel(checkpoint=checkpoint)
+    da = select_presentations(da, correct_only=correct_only, checkpoint=checkpoint)
     if "layer" not in da.coords:
         raise ParameterError("The recording must have a 'layer' coord on the 'neuroid' dim.")
     da = da.isel(neuroid=np.flatnonzero(np.asarray(da["layer"].values) == layer))
     if da.sizes["neuroid"] == 0:
         raise ParameterError(f"The 'layer' parameter must be one of the recording's layers. Got {layer!r} instead.")
-    if correct_only and "correct" in da.coords:
-        da = da.isel(presentation=np.flatnonzero(np.asarray(da["correct"].values, dtype=bool)))
     labels = np.asarray(da["label"].values)
     names = None
     if "label_name" in da.coords:

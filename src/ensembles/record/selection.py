@@ -87,7 +87,7 @@ def select_presentations(
     keep_held_out : bool
         With ``correct_only``, also keep every presentation whose ``held_out`` coord is true: a class held out of
         training is never predicted correctly, and zero-shot analyses use all its presentations (docs/methods.md §A3.6
-        step 5; the same selection as :func:`ensembles.pipeline.analyze`).
+        step 5; the same selection as :func:`ensembles.workflows.analyze`).
 
     Returns
     -------

@@ -93,7 +93,12 @@ def build_report(results_dir: str | os.PathLike, *, out: str | os.PathLike | Non
     if not results.is_finished() and results.is_sweep_analysis():
         return build_sweep_report(results.root, out=out, title=title, force=force, claim=claim)
     man = read_manifest(results)
-    text = _render(results, man, title)
+    if man.get("kind") == "reproduction":  # ensembles reproduce: the claims first (ensembles.report.claims)
+        from ensembles.report.claims import render_reproduction
+
+        text = render_reproduction(results, man, title)
+    else:
+        text = _render(results, man, title)
     return write_report(results, out, text, force=force, claim=claim)
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from ensembles._io import atomic_write_text
 from ensembles.errors import DataFileError, ParameterError
+from ensembles.layout import ReproductionLayout as _L
 
 __all__ = ["AUTHORS_VALUES", "claims_markdown", "timing_calls", "comparison_table", "cost_summary", "results_markdown",
            "update_readme", "readme_block", "shortening_table", "shortening_markdown"]
@@ -161,7 +162,7 @@ def timing_calls(out: str | Path) -> list[dict]:
 
     A file of the first format (one flat dict of the last call) is read as one call that trained.
     """
-    path = Path(out) / "timing.json"
+    path = _L(out).timing
     if not path.is_file():
         return []
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -170,8 +171,8 @@ def timing_calls(out: str | Path) -> list[dict]:
     return [{"trained": bool(data.get("seconds_training")), "conditions": [], **data}]
 
 
-def _read(results: Path, rel: str) -> pd.DataFrame:
-    path = results / rel
+def _read(results: Path, table: str) -> pd.DataFrame:
+    path = _L(results).table(table)
     if not path.is_file():
         raise DataFileError(f"{path} not found: run `ensembles reproduce` (or --analyze-only) into {results} first.")
     return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""])
@@ -183,10 +184,10 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
     ``link``: the path of ``results_dir`` as seen from the README (for links to the report, tables and figures).
     """
     results = Path(results_dir)
-    claims = _read(results, "tables/claims.csv")
+    claims = _read(results, _L.CLAIMS)
     claims["stabilised"] = claims["stabilised"].map({"True": True, "False": False, True: True, False: False})
-    summary = _read(results, "tables/seed_summary.csv")
-    manifest = json.loads((results / "manifest.json").read_text(encoding="utf-8"))
+    summary = _read(results, _L.SEED_SUMMARY)
+    manifest = json.loads(_L(results).manifest.read_text(encoding="utf-8"))
     pre = f"{link.rstrip('/')}/" if link else ""
     lines = [f"Generated from [`{link or results}`]({link or results}) by "
              "`ensembles.reproduction.compare.results_markdown` (do not edit by hand; "
@@ -229,9 +230,8 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
             lines.append(f"{len(unstable)} of {int((comp['stable_seeds'] != '').sum())} recorded statistics were "
                          f"still changing in every seed ({why}): their absolute values are not final.")
         lines.append("")
-    cost_path = results / "tables" / "training_cost.csv"
-    if cost_path.is_file():
-        cost = _read(results, "tables/training_cost.csv")
+    if _L(results).table(_L.TRAINING_COST).is_file():
+        cost = _read(results, _L.TRAINING_COST)
         cs = cost_summary(cost)
         total, scratch = cs["cpu_seconds"].sum(), cs["cpu_seconds_from_scratch"].sum()
         devices = sorted({str(d) for d in cost.get("device", pd.Series(["cpu"]))} - {"cpu"})
@@ -257,11 +257,12 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
                              f"{c['seconds_training'] / 60:.1f} of them training, "
                              f"{c['seconds_analysis'] / 60:.1f} analysis (runs already finished are reused).")
         lines.append("")
-    figs = [f for f in manifest.get("figures", []) if str(f).endswith(".png")]
+    figs = [f for meta in manifest.get("figures", {}).values() for f in meta.get("files", []) if f.endswith(".png")]
     for f in figs:
         name = Path(f).stem.replace("_", " ")
         lines.append(f"![{dataset}: {name}]({pre}{f})")
-    lines.append(f"\nFull report: [`{pre}report.html`]({pre}report.html); tables: [`{pre}tables/`]({pre}tables/).")
+    lines.append(f"\nFull report: [`{pre}{_L.REPORT}`]({pre}{_L.REPORT}); tables: [`{pre}{_L.TABLES}/`]"
+                 f"({pre}{_L.TABLES}/).")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -272,7 +273,7 @@ def shortening_table(short_dir: str | Path, full_dir: str | Path, dataset: str) 
     of the same dataset."""
     rows = {}
     for tag, d in (("short", short_dir), ("full", full_dir)):
-        t = comparison_table(_read(Path(d), "tables/seed_summary.csv"), dataset)
+        t = comparison_table(_read(Path(d), _L.SEED_SUMMARY), dataset)
         rows[tag] = t.set_index(["model", "statistic", "layer"])
     both = rows["short"].add_suffix("_short").join(rows["full"].add_suffix("_full"), how="inner")
     out = pd.DataFrame({

@@ -22,6 +22,7 @@ from ensembles.analysis.stability import checkpoint_stability, stability_checkpo
 from ensembles.analysis.summary import summarize
 from ensembles.analysis.zero_shot import held_out_ensemble
 from ensembles.errors import DataFileError
+from ensembles.layout import RunLayout
 from ensembles.record import load_recording, select_layer, select_presentations
 from ensembles.reproduction.plan import HELD_OUT_CLASS
 
@@ -33,9 +34,9 @@ ALPHA = 0.05
 def _read_config(run_dir: Path) -> dict:
     from ensembles.train import load_config
 
-    path = run_dir / "config.toml"
+    path = RunLayout(run_dir).config
     if not path.is_file():
-        raise DataFileError(f"The run directory {str(run_dir)!r} has no config.toml; is it a finished run?")
+        raise DataFileError(f"The run directory {str(run_dir)!r} has no {path.name}; is it a finished run?")
     return load_config(path).to_dict()
 
 
@@ -75,10 +76,10 @@ def run_statistics(run_dir: str | Path, *, condition: str, inhibition: bool = Fa
     variant = (cfg["data"].get("held_out_mode", "") if held and model != "bp" else "")
     base = {"condition": condition, "model": model, "seed": int(cfg["seed"]), "variant": variant,
             "lr": float(cfg["train"]["lr"])}
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads(RunLayout(run_dir).metrics.read_text(encoding="utf-8"))
     rows = [_row(base, 0, "accuracy", metrics["test_accuracy"])]
     extras: dict = {}
-    rec = load_recording(run_dir / "recording.h5")
+    rec = load_recording(RunLayout(run_dir).recording)
     sel = select_presentations(rec, checkpoint=-1).load()
     layers = [int(v) for v in np.unique(np.asarray(rec["layer"].values))]
     if held:

@@ -1,15 +1,11 @@
 """``ensembles reproduce``: train the protocol's runs, compute their statistics, judge the claims, write a report.
 
-Output directory ``OUT`` (default ``results/reproduce/<dataset>``)::
-
-    OUT/sweeps/<sweep>/          the training runs (Dask sweep directories; resumable)
-    OUT/stats/<sweep>/<run>.csv  per-run statistics (cached: a finished run is analysed once)
-    OUT/tables/                  statistics.csv, seed_summary.csv, claims.csv, significant_pairs.csv,
-                                 visual_similarity.csv, stability.csv
-    OUT/figures/                 sparsity_vs_accuracy.png, overlap_ff_layer1.png
-                                 training_cost.csv (wall and CPU seconds of every finished run)
-    OUT/claims.md, OUT/comparison.md (the README section: claims, our numbers beside the authors', cost),
-    OUT/report.html, OUT/manifest.json
+Output directory ``OUT`` (default ``results/reproduce/<dataset>``): :class:`ensembles.layout.ReproductionLayout`,
+a results directory written by the same machinery as ``ensembles analyze`` (tables, figures, ``manifest.json``
+last, then ``report.html``), with the training sweeps, the per-run statistics caches, ``claims.md``,
+``comparison.md`` (the results section: claims, our numbers beside the authors', cost) and ``timing.json`` beside
+it.  Tables: statistics, seed_summary, claims, significant_pairs, visual_similarity, training_cost (wall and CPU
+seconds of every finished run).  Figures: sparsity_vs_accuracy, overlap_ff_layer1.
 
 Every statistic comes from the public analysis API (:mod:`ensembles.reproduction.stats`); the verdicts are the
 rules of docs/reproduction.md (:mod:`ensembles.reproduction.verdicts`).
@@ -18,7 +14,6 @@ rules of docs/reproduction.md (:mod:`ensembles.reproduction.verdicts`).
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import os
 import time
@@ -29,18 +24,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ensembles._io import atomic_write, atomic_write_text, read_json
+from ensembles._io import atomic_write_text, read_json
+from ensembles._lock import OutputDirClaim
 from ensembles.analysis.pairs import class_mean_correlation, similar_pair_enrichment
 from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
-from ensembles.layout import RunLayout, SweepLayout
+from ensembles.layout import ReproductionLayout, ResultsLayout, RunLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
 from ensembles.reproduction.plan import CONDITIONS, DEFAULT_CONDITIONS, with_baseline_grid_points
 from ensembles.reproduction.stats import run_statistics, statistics_frame
 from ensembles.reproduction.verdicts import claims_table
+from ensembles.workflows.figures import save_figure
+from ensembles.workflows.results import ResultsDir, now, versions
 
 __all__ = ["analyze_reproduction", "run_reproduction", "claims_markdown", "timing_calls"]
 
+# the manifest's "kind": the report then opens with the claims (ensembles.report.claims)
+REPORT_KIND = "reproduction"
+# the report's figures: id -> (title, caption)
+FIGURES = {
+    "sparsity_vs_accuracy": ("Sparsity against accuracy", "Layer Hoyer sparseness against test accuracy for every "
+                             "model and learning rate (mean ± 95 % interval over seeds)."),
+    "overlap_ff_layer1": ("FF layer-1 ensemble overlaps", "Units shared by the category ensembles of each class "
+                          "pair, one panel per seed; * marks pairs above the hypergeometric expectation (BH q < "
+                          "0.05)."),
+}
 TOP_SIMILAR = 9
 N_SHUFFLES = 10000
 
@@ -52,13 +60,9 @@ def _condition(sweep_name: str) -> str:
     raise ParameterError(f"Unknown sweep {sweep_name!r} in the reproduction directory.")
 
 
-def _sweeps(out: Path) -> list[SweepLayout]:
-    return [SweepLayout(p) for p in sorted((out / "sweeps").glob("*")) if SweepLayout(p).manifest.is_file()]
-
-
-def _finished_runs(out: Path) -> list[tuple[str, Path]]:
+def _finished_runs(out: ReproductionLayout) -> list[tuple[str, Path]]:
     runs = []
-    for lay in _sweeps(out):
+    for lay in out.sweep_layouts():
         for r in json.loads(lay.manifest.read_text(encoding="utf-8"))["runs"]:
             run = lay.run(Path(r["dir"]).name)
             if run.is_done():
@@ -66,13 +70,13 @@ def _finished_runs(out: Path) -> list[tuple[str, Path]]:
     return runs
 
 
-def _training_cost(out: Path) -> pd.DataFrame:
+def _training_cost(out: ReproductionLayout) -> pd.DataFrame:
     """One row per finished run: sweep, condition, model, seed, lr, wall and CPU seconds (its sweep status), the
     epoch it was resumed at (empty when trained from scratch), and its torch device and scale profile."""
     from ensembles.sweep.status import sweep_status
 
     frames = []
-    for lay in _sweeps(out):
+    for lay in out.sweep_layouts():
         st = sweep_status(lay.root)
         st = st[st["state"] == "complete"]
         if st.empty:
@@ -92,15 +96,6 @@ def _training_cost(out: Path) -> pd.DataFrame:
     cols = ["sweep", "condition", "run", "model", "seed", "lr", "seconds", "cpu_seconds", "resumed_at_epoch",
             "device", "scale"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-
-
-def _write_csv(path: Path, df: pd.DataFrame) -> None:
-    atomic_write_text(path, df.to_csv(index=False))
-
-
-def _cache_paths(out: Path, sweep: str, run_dir: Path) -> tuple[Path, Path]:
-    cache = out / "stats" / sweep / f"{run_dir.name}.csv"
-    return cache, cache.with_suffix(".json")
 
 
 def _float(text: str) -> float:
@@ -123,7 +118,7 @@ def _run_statistics_job(run_dir: str, cond: str) -> tuple[list[dict], dict]:
     return r, extras
 
 
-def _analyse_uncached(out: Path, runs: list[tuple[str, Path]], *, n_jobs: int,
+def _analyse_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, n_jobs: int,
                       echo: Callable[[str], None]) -> None:
     """Compute and cache the statistics of every run not analysed yet, ``n_jobs`` runs at a time.
 
@@ -131,13 +126,13 @@ def _analyse_uncached(out: Path, runs: list[tuple[str, Path]], *, n_jobs: int,
     one process; the caches are written by this process, each atomically, as its run finishes.
     """
     todo = [(sweep, run_dir) for sweep, run_dir in runs
-            if not all(p.is_file() for p in _cache_paths(out, sweep, run_dir))]
+            if not all(p.is_file() for p in out.stats_cache(sweep, run_dir.name))]
     if not todo:
         return
 
     def store(sweep: str, run_dir: Path, result: tuple[list[dict], dict]) -> None:
-        cache, extras_path = _cache_paths(out, sweep, run_dir)
-        _write_csv(cache, statistics_frame(result[0]))
+        cache, extras_path = out.stats_cache(sweep, run_dir.name)
+        atomic_write_text(cache, statistics_frame(result[0]).to_csv(index=False))
         atomic_write_text(extras_path, json.dumps(result[1]))
 
     n_jobs = max(1, min(n_jobs, len(todo)))
@@ -176,63 +171,52 @@ def _single_threaded_blas():
                 os.environ[v] = old
 
 
-def _savefig(fig, path: Path) -> str:
+def _figure(res: ResultsDir, fid: str, fig) -> dict:
+    """Save one figure through the results machinery (PNG and SVG) and return its manifest entry."""
     import matplotlib.pyplot as plt
 
     try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".")))
+        files = save_figure(fig, res.figures_dir / fid)
     finally:
         plt.close(fig)
-    return str(path.relative_to(path.parent.parent))
-
-
-def _report_html(dataset: str, claims: pd.DataFrame, pairs: pd.DataFrame, figures: list[str], meta: dict) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td>{e(r['claim'])}</td><td>{e(r['statement'])}</td><td>{e(r['measured'])}</td>"
-        f"<td>{e(r['authors'])}</td><td class='v {e(r['verdict'].replace(' ', '-'))}'>{e(r['verdict'])}"
-        f"{' (not stabilised)' if r['stabilised'] is False else ''}</td><td class='d'>{e(r['detail'])}</td></tr>"
-        for _, r in claims.iterrows())
-    prow = "".join(f"<tr><td>{e(str(r['seed']))}</td><td>{e(str(r['layer']))}</td><td>{e(str(r['pair']))}</td></tr>"
-                   for _, r in pairs.iterrows())
-    figs = "".join(f"<figure><img src='{e(f)}' style='max-width:100%'><figcaption>{e(f)}</figcaption></figure>"
-                   for f in figures)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Reproduction of Tosato et al. 2023: {e(dataset)}</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}}.d{{font-size:11px;color:#444}}
-.reproduced{{background:#d9f2d9}}.partly{{background:#fff3c4}}.not-reproduced{{background:#f8d0d0}}
-.untestable{{background:#e6e6e6}}</style></head><body>
-<h1>Reproduction of Tosato et al. (2023) on {e(dataset)}</h1>
-<p>{e(meta.get('summary', ''))}</p>
-<h2>Claims</h2><p>Rules fixed before the runs: docs/reproduction.md. Intervals: 95 % t over seeds.</p>
-<table><tr><th>claim</th><th>statement</th><th>measured</th><th>the authors'</th><th>verdict</th><th>detail</th></tr>
-{rows}</table>
-<h2>Figures</h2>{figs}
-<h2>Significant overlaps (BH q &lt; 0.05), per seed and layer, FF baseline</h2>
-<table><tr><th>seed</th><th>layer</th><th>pair</th></tr>{prow}</table>
-</body></html>"""
+    title, caption = FIGURES[fid]
+    return {"title": title, "caption": caption, "data_used": "the finished runs' statistics (tables/statistics.csv)",
+            "files": [ResultsLayout.figure_rel(fid, Path(f).suffix.lstrip(".")) for f in files]}
 
 
 def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str], None] = print,
-                         n_shuffles: int = N_SHUFFLES, n_jobs: int = 1) -> dict[str, Any]:
+                         n_shuffles: int = N_SHUFFLES, n_jobs: int = 1, claim: OutputDirClaim | None = None,
+                         force: bool = False) -> dict[str, Any]:
     """Statistics of every finished run under ``out/sweeps``, the claims table, figures and report.
 
-    ``n_jobs``: runs analysed at once (worker processes; the numbers do not depend on it)."""
-    from ensembles.data import load_dataset
+    The tables and figures are written through :class:`ensembles.workflows.results.ResultsDir` (the same
+    machinery as ``ensembles analyze``) and the report by :func:`ensembles.report.build_report`.
 
-    out = Path(out)
+    ``n_jobs``: runs analysed at once (worker processes; the numbers do not depend on it).  ``claim``: the claim on
+    ``out`` the caller holds (otherwise the directory is claimed here, for ``ensembles reproduce``; ``force`` as
+    in :func:`ensembles._lock.claim_output_dir`).
+    """
+    from ensembles._lock import claim_output_dir
+
+    lay = ReproductionLayout(out)
+    if claim is None:
+        with claim_output_dir(lay.root, command="reproduce", force=force) as own:
+            return analyze_reproduction(out, dataset, echo=echo, n_shuffles=n_shuffles, n_jobs=n_jobs, claim=own)
+    from ensembles.data import load_dataset
+    from ensembles.report import build_report
+
     t0 = time.time()
-    runs = _finished_runs(out)
+    runs = _finished_runs(lay)
     if not runs:
-        raise ParameterError(f"No finished runs under {str(out / 'sweeps')!r}; train them first.")
+        raise ParameterError(f"No finished runs under {str(lay.sweeps)!r}; train them first.")
     rows: list[dict] = []
     sig_l1: list[np.ndarray] = []
     overlaps_l1: list[tuple[int, np.ndarray, np.ndarray]] = []
     pair_rows: list[dict] = []
-    _analyse_uncached(out, runs, n_jobs=n_jobs, echo=echo)
+    _analyse_uncached(lay, runs, n_jobs=n_jobs, echo=echo)
     for sweep, run_dir in runs:
         cond = _condition(sweep)
-        cache, extras_path = _cache_paths(out, sweep, run_dir)
+        cache, extras_path = lay.stats_cache(sweep, run_dir.name)
         r = _read_stats_cache(cache)
         extras = json.loads(extras_path.read_text(encoding="utf-8"))
         rows += r
@@ -258,49 +242,50 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     judged = with_baseline_grid_points(stats, dataset)  # a grid point that is the baseline run is not trained twice
     claims = claims_table(judged, dataset=dataset, pooled=pooled)
     summary = seed_summary(judged, ["condition", "model", "variant", "lr", "layer", "statistic"])
-    tables = out / "tables"
-    _write_csv(tables / "statistics.csv", stats)
-    _write_csv(tables / "seed_summary.csv", summary)
-    _write_csv(tables / "claims.csv", claims)
     pairs = pd.DataFrame(pair_rows, columns=["seed", "layer", "pair"])
     if not pairs.empty:
         pairs["pair"] = [
             "–".join(names[int(c)] if str(c).lstrip("-").isdigit() and int(c) < len(names) else str(c)
                      for c in p.split("–")) for p in pairs["pair"]]
-    _write_csv(tables / "significant_pairs.csv", pairs)
     simdf = pd.DataFrame(np.asarray(sim), index=pd.Index(names, name="category"),
                          columns=names).reset_index()
-    _write_csv(tables / "visual_similarity.csv", simdf)
-    figures = []
-    from ensembles.plot.reproduction import sparsity_vs_accuracy
+    cost = _training_cost(lay)
+    L = ReproductionLayout
+    with ResultsDir(lay.root, command="reproduce", force=True, claim=claim) as res:
+        tables = res.write_tables({L.STATISTICS: stats, L.SEED_SUMMARY: summary, L.CLAIMS: claims,
+                                   L.SIGNIFICANT_PAIRS: pairs, L.VISUAL_SIMILARITY: simdf,
+                                   L.TRAINING_COST: cost})
+        figures: dict[str, dict] = {}
+        from ensembles.plot.reproduction import overlap_panels, sparsity_vs_accuracy
 
-    grid = summary[summary["condition"].isin(["lr_grid", "baseline"])]
-    if not grid.empty:
-        figures.append(_savefig(sparsity_vs_accuracy(grid, title=f"{dataset}: sparsity vs accuracy (mean ± 95 % "
-                                                                  "interval over seeds)"),
-                                out / "figures" / "sparsity_vs_accuracy.png"))
-    if overlaps_l1:
-        from ensembles.plot.reproduction import overlap_panels
+        grid = summary[summary["condition"].isin(["lr_grid", "baseline"])]
+        if not grid.empty:
+            figures["sparsity_vs_accuracy"] = _figure(
+                res, "sparsity_vs_accuracy",
+                sparsity_vs_accuracy(grid, title=f"{dataset}: sparsity vs accuracy (mean ± 95 % interval over seeds)"))
+        if overlaps_l1:
+            figures["overlap_ff_layer1"] = _figure(
+                res, "overlap_ff_layer1",
+                overlap_panels(sorted(overlaps_l1, key=lambda t: t[0]), names,
+                               title=f"{dataset}: FF layer-1 ensemble overlaps (units shared; * = BH q < 0.05), "
+                                     "one panel per seed"))
+        n_runs = len(runs)
+        meta = {"dataset": dataset, "n_runs": n_runs, "seconds_analysis": round(time.time() - t0, 1),
+                "scale": sorted(set(cost["scale"])), "device": sorted(set(cost["device"])),
+                "similar_pairs_top9": top, "pooled": {k: (float(v) if isinstance(v, (int, float, np.floating))
+                                                          else v) for k, v in pooled.items()},
+                "summary": f"{n_runs} finished runs; the {TOP_SIMILAR} most visually similar class pairs (pixel "
+                           f"correlation of class means): {', '.join(top)}."}
+        from ensembles import __version__
 
-        figures.append(_savefig(overlap_panels(sorted(overlaps_l1, key=lambda t: t[0]), names,
-                                               title=f"{dataset}: FF layer-1 ensemble overlaps (units shared; * = BH "
-                                                     "q < 0.05), one panel per seed"),
-                                out / "figures" / "overlap_ff_layer1.png"))
-    cost = _training_cost(out)
-    _write_csv(tables / "training_cost.csv", cost)
+        res.publish({"tool": "ensembles reproduce", "kind": REPORT_KIND, "package_version": __version__,
+                     "created": now(), **meta, "tables": tables, "figures": figures,
+                     "figure_list": [{"id": k, "title": v["title"], "caption": v["caption"]}
+                                     for k, v in figures.items()],
+                     "versions": versions()})
     md = claims_markdown(claims)
-    n_runs = len(runs)
-    meta = {"dataset": dataset, "n_runs": n_runs, "seconds_analysis": round(time.time() - t0, 1),
-            "scale": sorted(set(cost["scale"])), "device": sorted(set(cost["device"])),
-            "similar_pairs_top9": top, "pooled": {k: (float(v) if isinstance(v, (int, float, np.floating))
-                                                      else v) for k, v in pooled.items()},
-            "summary": f"{n_runs} finished runs; the {TOP_SIMILAR} most visually similar class pairs (pixel "
-                       f"correlation of class means): {', '.join(top)}."}
-    atomic_write_text(out / "claims.md", md)
-    atomic_write_text(out / "report.html", _report_html(dataset, claims, pairs, figures, meta))
-    atomic_write_text(out / "manifest.json", json.dumps({**meta, "figures": figures,
-                                                         "tables": sorted(p.name for p in tables.glob("*.csv"))},
-                                                        indent=1, default=str))
+    atomic_write_text(lay.claims_md, md)
+    build_report(lay.root, claim=claim)
     echo(f"claims table ({n_runs} runs, analysis {meta['seconds_analysis']} s):\n{md}")
     return {"claims": claims, "stats": stats, "summary": summary, "meta": meta}
 
@@ -330,13 +315,14 @@ def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *
         from ensembles.train.device import usable_cpus
 
         res = analyze_reproduction(out, dataset, echo=echo, n_shuffles=n_shuffles,
-                                   n_jobs=n_workers or usable_cpus())
+                                   n_jobs=n_workers or usable_cpus(), claim=claim)
         res["meta"]["seconds_total"] = round(time.time() - t0, 1)
         res["meta"]["seconds_training"] = round(t_train, 1)
         calls = timing_calls(out)
         calls.append({"trained": bool(train), "conditions": list(conditions) if train else [],
                       "seeds": list(seeds), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       **{k: res["meta"][k] for k in ("seconds_total", "seconds_training", "seconds_analysis")}})
-        atomic_write_text(out / "timing.json", json.dumps({"calls": calls}, indent=1))
-        atomic_write_text(out / "comparison.md", results_markdown(out, dataset))
+        lay = ReproductionLayout(out)
+        atomic_write_text(lay.timing, json.dumps({"calls": calls}, indent=1))
+        atomic_write_text(lay.comparison_md, results_markdown(out, dataset))
     return res

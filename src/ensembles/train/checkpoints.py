@@ -252,7 +252,7 @@ def foreign_checkpoint(path: Path, err: BaseException) -> DataFileError:
     lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()] or [""]
     first = next((ln for ln in lines if ln.startswith(("size mismatch", "Missing key", "Unexpected key"))), lines[0])
     return DataFileError(
-        f"The checkpoint {str(path)!r} does not belong to the run of {str(path.parent.parent / 'config.toml')!r}: "
+        f"The checkpoint {str(path)!r} does not belong to the run of {str(RunLayout(path.parent.parent).config)!r}: "
         f"it was written for another model or config ({type(err).__name__}: {first[:200].rstrip('.')}). Restore the run's own "
         "checkpoint, or start the run over with --force.")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ensembles.errors import EnsemblesError
 from ensembles.layerweights import LayerWeights, read_layer_weights
 from ensembles.workflows.sources import Source
 
@@ -37,7 +38,7 @@ def layer_weights(src: Source) -> LayerWeights:
 
             model, _ = load_model(src.run_dir)
             weights = LayerWeights.from_model(model)
-    except Exception as err:  # noqa: BLE001 - any failure to read weights skips the figure, with the reason
+    except (OSError, EnsemblesError, ImportError) as err:  # missing/damaged files (DataFileError), no torch
         raise Unavailable(f"could not load the model weights ({type(err).__name__}: {_first_line(err)})") from None
     sizes = [int((np.asarray(src.rec["layer"].values) == lay).sum())
              for lay in sorted(set(src.rec["layer"].values.tolist()))]
@@ -57,7 +58,7 @@ def layer_inputs(src: Source, sel: xr.Dataset, weights: LayerWeights) -> list[np
     try:
         ds = load_dataset(data.get("dataset", src.rec.attrs.get("dataset")), "test", root=data.get("root"),
                           normalize=data.get("normalize", "paper"), download=False)
-    except Exception as err:  # noqa: BLE001
+    except (OSError, EnsemblesError) as err:  # not on disk (FileNotFoundError), damaged, or an unknown dataset
         raise Unavailable(f"test images unavailable ({_first_line(err)})") from None
     index = {sid: i for i, sid in enumerate(np.asarray(ds.stimulus_ids))}
     sids = np.asarray(sel["stimulus_id"].values)

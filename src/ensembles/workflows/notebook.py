@@ -22,6 +22,7 @@ from typing import Any
 
 from ensembles.conventions import MODEL_NAMES, MODELS
 from ensembles.errors import InputTypeError, ParameterError
+from ensembles.layout import RunLayout
 
 __all__ = ["QUICK_ENV", "CACHE_ENV", "NotebookSetting", "notebook_setting", "demo_runs", "DemoActivity",
            "demo_activity"]
@@ -97,7 +98,7 @@ class NotebookSetting:
         """The recording (``recording.h5``) of every run directory, keyed as ``runs``."""
         from ensembles.record import load_recording
 
-        return {key: load_recording(Path(run) / "recording.h5") for key, run in runs.items()}
+        return {key: load_recording(RunLayout(run).recording) for key, run in runs.items()}
 
 
 def _quick_from_env() -> bool:

@@ -136,16 +136,16 @@ def _load_inputs(sweep_dir: Path) -> tuple[dict | None, pd.DataFrame, pd.DataFra
     summary_p, runs_p = SweepLayout(sweep_dir).combined_summary, SweepLayout(sweep_dir).combined_runs
     if not summary_p.exists() or not runs_p.exists():
         done, total = _complete_count(sweep_dir, man)
-        what = "combined/summary.csv" if not summary_p.exists() else "combined/runs.csv"
+        what = str((summary_p if not summary_p.exists() else runs_p).relative_to(sweep_dir))
         if man is not None and done == 0:
             raise DataFileError(f"sweep {sweep_dir} has no finished runs yet (0 of {total} complete, no {what}); "
                              f"see 'ensembles sweep-status {sweep_dir}'")
         raise DataFileError(f"sweep {sweep_dir} has no {what} ({done} of {total} runs complete); finish or resume it "
-                         f"with 'ensembles sweep {sweep_dir / 'sweep.toml'} --out {sweep_dir}' (it writes combined/ at "
+                         f"with 'ensembles sweep {SweepLayout(sweep_dir).spec_copy} --out {sweep_dir}' (it writes combined/ at "
                          f"the end) and see 'ensembles sweep-status {sweep_dir}'")
     summary, runs = _read_csv(summary_p), _read_csv(runs_p)
-    for name, df, need in (("combined/summary.csv", summary, ("run", "statistic", "value")),
-                           ("combined/runs.csv", runs, ("run",))):
+    for name, df, need in ((str(summary_p.relative_to(sweep_dir)), summary, ("run", "statistic", "value")),
+                           (str(runs_p.relative_to(sweep_dir)), runs, ("run",))):
         miss = [c for c in need if c not in df.columns]
         if miss:
             raise DataFileError(f"{sweep_dir / name} lacks the columns {miss} of the sweep's combined format "
@@ -173,7 +173,8 @@ def analyze_sweep(sweep_dir: str | os.PathLike, out: str | os.PathLike | None = 
         raise NotADirectoryError(f"expected a sweep directory, got {sweep_dir}")
     man, summary, runs = _load_inputs(sweep_dir)
     lay = ResultsLayout(check_out(out) if out is not None else SweepLayout(sweep_dir).analysis.root)
-    inputs = {rel: _sha256(sweep_dir / rel) for rel in ("combined/summary.csv", "combined/runs.csv")}
+    sweep = SweepLayout(sweep_dir)
+    inputs = {str(p.relative_to(sweep_dir)): _sha256(p) for p in (sweep.combined_summary, sweep.combined_runs)}
     with ResultsDir(lay.root, command="report", force=True) as res:
         old = read_json(lay.sweep_marker, None) if lay.is_sweep_analysis() else None
         if isinstance(old, dict):
@@ -227,12 +228,12 @@ def _tables_and_figures(res: ResultsDir, sweep_dir: Path, man, summary: pd.DataF
         runs_used["value"] = pd.to_numeric(runs_used[acc_col], errors="coerce")
         acc = across_seeds(runs_used, [*params, "condition"], confidence=confidence)
         acc.insert(len(params) + 1, "statistic", "test_accuracy")
-        tables["accuracy"] = "tables/accuracy_across_seeds.csv"
+        tables["accuracy"] = ResultsLayout.table_rel("accuracy_across_seeds")
         tables_df["accuracy_across_seeds"] = acc
     else:
         notes.append(f"combined/runs.csv has no accuracy column (looked for {list(ACCURACY_COLUMNS)}); "
                      "no accuracy table")
-    tables["runs"] = "tables/runs.csv"
+    tables["runs"] = ResultsLayout.table_rel("runs")
     tables_df["runs"] = runs_used.drop(columns=["value"], errors="ignore")
 
     # ---- summary statistics (summary.csv)
@@ -243,7 +244,7 @@ def _tables_and_figures(res: ResultsDir, sweep_dir: Path, man, summary: pd.DataF
     else:
         summ["condition"] = "all runs"
     full = across_seeds(summ, [*params, "condition", *stat_keys], confidence=confidence)
-    tables["summary"] = "tables/summary_across_seeds.csv"
+    tables["summary"] = ResultsLayout.table_rel("summary_across_seeds")
     tables_df["summary_across_seeds"] = full
     sel = summ["statistic"].isin(KEY_STATISTICS) | summ["statistic"].astype(str).str.startswith("ensemble")
     if "class" in summ.columns:
@@ -253,7 +254,7 @@ def _tables_and_figures(res: ResultsDir, sweep_dir: Path, man, summary: pd.DataF
     key_rows = summ[sel]
     key = across_seeds(key_rows, [*params, "condition", *stat_keys], confidence=confidence) if len(key_rows) else None
     if key is not None:
-        tables["key"] = "tables/key_across_seeds.csv"
+        tables["key"] = ResultsLayout.table_rel("key_across_seeds")
         tables_df["key_across_seeds"] = key
     else:
         notes.append("combined/summary.csv has none of the key statistics " + ", ".join(KEY_STATISTICS))
