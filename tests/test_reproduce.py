@@ -51,8 +51,16 @@ def test_reproduce_end_to_end_and_resume(tmp_path):
     stats = pd.read_csv(out / "tables" / "statistics.csv")
     assert set(stats["seed"]) == {0, 1}
     assert {"hoyer", "accuracy", "silenced_share", "zero_shot_forms", "stable_hoyer"} <= set(stats["statistic"])
-    for f in ("report.html", "claims.md", "manifest.json", "figures/overlap_ff_layer1.png"):
+    for f in ("report.html", "claims.md", "manifest.json", "figures/overlap_ff_layer1.png",
+              "figures/overlap_ff_layer1.svg"):
         assert (out / f).is_file(), f
+    # written by the results machinery of `ensembles analyze`: manifest last, figures listed with their files
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["kind"] == "reproduction" and man["tables"]["claims"] == "tables/claims.csv"
+    assert man["figures"]["overlap_ff_layer1"]["files"] == ["figures/overlap_ff_layer1.png",
+                                                            "figures/overlap_ff_layer1.svg"]
+    assert "The paper's claims" in (out / "report.html").read_text()
+    assert not list(out.glob(".staging-*"))
     assert res["meta"]["n_runs"] == 6 + 10
     # second call: every run is reused, nothing retrained, the same claims. The command's default conditions are
     # the runs of the paper's claims (baseline, held-out); the lr grid is opt-in

@@ -274,7 +274,7 @@ def make_recording(
     ...     layer_sizes=[2, 1],
     ...     attrs={"model": "ff", "dataset": "digits", "seed": 0, "config": {}, "site": "post-relu"},
     ... )
-    >>> rec["activity"].dims, list(rec["neuroid_id"].values)
+    >>> rec["activity"].dims, [str(v) for v in rec["neuroid_id"].values]
     (('presentation', 'neuroid'), ['layer1.0000', 'layer1.0001', 'layer2.0000'])
     """
     arr = _activity_array(activity)

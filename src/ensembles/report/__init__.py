@@ -35,7 +35,12 @@ __all__ = ["build_report", "build_sweep_report", "summary_text", "sweep_summary_
 
 def summary_text(results_dir: str | os.PathLike) -> str:
     """Short plain-text summary of the headline numbers per model (printed by the CLI)."""
-    head_df = pd.DataFrame(read_manifest(ResultsLayout(results_dir)).get("headline", []))
+    man = read_manifest(ResultsLayout(results_dir))
+    if man.get("kind") == "reproduction":
+        from ensembles.report.claims import claims_summary_text
+
+        return claims_summary_text(ResultsLayout(results_dir), man)
+    head_df = pd.DataFrame(man.get("headline", []))
     if not len(head_df):
         return "no results"
     lines = []

@@ -12,7 +12,7 @@ import pandas as pd
 from ensembles.layout import ReproductionLayout, ResultsLayout
 from ensembles.report._html import esc, figure_html, head, read_table, table_html
 
-__all__ = ["claims_html", "render_reproduction"]
+__all__ = ["claims_html", "claims_summary_text", "render_reproduction"]
 
 _VERDICT_STYLE = ("<style>.v-reproduced{background:#d9f2d9}.v-partly{background:#fff3c4}"
                   ".v-not-reproduced{background:#f8d0d0}.v-untestable{background:#e6e6e6}"
@@ -66,3 +66,16 @@ def render_reproduction(results: ResultsLayout, man: dict, title: str | None) ->
                  esc("\n".join(f"{k}: {v}" for k, v in man.get("versions", {}).items())) + "</pre></details>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def claims_summary_text(results: ResultsLayout, man: dict) -> str:
+    """One line per claim (its verdict) and the verdict counts: what the command line prints."""
+    claims = read_table(results, (man.get("tables") or {}).get(ReproductionLayout.CLAIMS))
+    if claims is None or not len(claims):
+        return "no claims table"
+    lines = [f"{r['claim']}: {r['verdict']}" + (" (not stabilised)" if str(r.get("stabilised")) == "False" else "")
+             for _, r in claims.iterrows()]
+    counts = claims["verdict"].value_counts()
+    lines.append(f"{len(claims)} claims over {man.get('n_runs', '?')} runs: " +
+                 ", ".join(f"{int(n)} {v}" for v, n in counts.items()))
+    return "\n".join(lines)

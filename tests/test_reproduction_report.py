@@ -1,0 +1,27 @@
+"""The reproduction's report is built by the one report machinery from a results directory like any other."""
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from ensembles.layout import ReproductionLayout
+from ensembles.report import build_report, summary_text
+
+COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "results" / "mnist-5k"
+
+
+def test_report_of_a_reproduction_opens_with_every_claim_and_its_verdict(tmp_path):
+    out = tmp_path / "rep"
+    shutil.copytree(COMMITTED, out)
+    (out / "report.html").unlink()
+    path = build_report(out)
+    html = path.read_text(encoding="utf-8")
+    claims = pd.read_csv(ReproductionLayout(out).table(ReproductionLayout.CLAIMS))
+    assert html.index("The paper's claims") < html.index("Sparsity against accuracy")
+    for _, r in claims.iterrows():
+        assert f"v-{r['verdict'].replace(' ', '-')}'><b>{r['verdict']}</b>" in html
+    assert html.count("data:image/png;base64,") == 2  # both figures embedded
+    text = summary_text(out)
+    assert "C6 ff strict: not reproduced" in text
+    assert text.splitlines()[-1].startswith(f"{len(claims)} claims over 36 runs: ")
