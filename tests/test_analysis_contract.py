@@ -169,9 +169,17 @@ CONSTANTS = {"MEASURES", "NEGATIVE_POLICIES", "NAN_POLICIES", "RDM_METRICS", "RD
 # drawing lives in ensembles.plot (plot_cortex_comparison moved to ensembles.plot.cortex): nothing draws here
 DRAWING: set = set()
 
+# controls of protocol v2 (docs/reproduction-v2.md): inhibition by weight sign, zero-shot, stability, matched accuracy
+ACTIVITY["ei_currents"] = lambda x, lab: A.ei_currents(x, W, np.full(5, -0.5), normalize="l2")
+RESULT["silence_causes"] = lambda kind: A.silence_causes(
+    A.ei_currents(_variants(*_data())[kind][0], np.random.default_rng(2).normal(size=(5, P)), np.full(5, -0.5)))
+TABLES |= {"matched_accuracy"}
+SUMMARIES |= {"zero_shot_test", "compare_to_reference", "ensemble_jaccard", "relative_stability"}
+RESULT_TYPES |= {"ZeroShotTest", "ReferenceComparison", "EnsembleJaccard", "RelativeStability"}
+CLOSED_FORM |= {"value_at_accuracy"}
 CLASSES = [ACTIVITY.keys(), RESULT.keys(), TABLES, SUMMARIES, RESULT_TYPES, ESTIMATORS, CLOSED_FORM, CONSTANTS, DRAWING]
 SUBMODULES = ("sparsity", "selectivity", "ensembles", "geometry", "distributions", "inhibition", "resampling", "summary",
-              "cortex", "runs", "pairs", "stability", "zero_shot")
+              "cortex", "runs", "pairs", "stability", "zero_shot", "matched")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -77,3 +77,76 @@ def test_currents_by_ensemble_inside_vs_outside():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# E/I split by the sign of the weight on a non-negative input, and why silent units are silent
+# (docs/reproduction-v2.md, section 5)
+# ---------------------------------------------------------------------------------------------------------------------
+def test_ei_currents_closed_form_with_a_floor():
+    from ensembles.analysis import ei_currents
+
+    # x = [2, 0] with floor -1 -> u = [3, 1]; W row 0 = [1, -1]: E = 3, I = -1, b' = b + W.f = 0.5 + (-1 + 1)
+    # W row 1 = [2, 1]: E = 6 + 1 = 7, I = 0, b' = 0 + (-2 - 1) = -3
+    w = np.array([[1.0, -1.0], [2.0, 1.0]])
+    r = ei_currents([[2.0, 0.0]], w, [0.5, 0.0], floor=-1.0)
+    np.testing.assert_allclose(r["excitatory"], [[3.0, 7.0]])
+    np.testing.assert_allclose(r["inhibitory"], [[-1.0, 0.0]])
+    np.testing.assert_allclose(r["bias"], [[0.5, -3.0]])
+    # L2 normalisation of the actual input (||[2, 0]|| = 2) scales currents and the constant part alike
+    r2 = ei_currents([[2.0, 0.0]], w, [0.5, 0.0], floor=-1.0, normalize="l2")
+    np.testing.assert_allclose(r2["excitatory"], [[1.5, 3.5]])
+    np.testing.assert_allclose(r2["bias"], [[0.5, -1.5]])
+
+
+@pytest.mark.parametrize("normalize", ["none", "l2"])
+def test_ei_currents_sum_to_the_pre_activation(rng, normalize):
+    w, b = rng.normal(size=(6, 9)), rng.normal(size=6)
+    f = -0.4242  # a standardised black pixel
+    x = f + rng.gamma(1.0, 1.0, size=(13, 9)) * (rng.random((13, 9)) < 0.4)
+    from ensembles.analysis import ei_currents
+
+    r = ei_currents(x, w, b, floor=f, normalize=normalize)
+    xn = x / np.linalg.norm(x, axis=1, keepdims=True) if normalize == "l2" else x
+    np.testing.assert_allclose(r["excitatory"] + r["inhibitory"] + r["bias"], xn @ w.T + b, atol=1e-12)
+    assert (r["excitatory"] >= 0).all() and (r["inhibitory"] <= 0).all()
+
+
+def test_ei_currents_rejects_input_below_the_floor():
+    from ensembles.analysis import ei_currents
+    from ensembles.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="'x' parameter must be >= 'floor'"):
+        ei_currents([[-1.0, 0.5]], np.ones((2, 2)))
+    with pytest.raises(ParameterError, match="'floor'"):
+        ei_currents([[1.0, 0.5]], np.ones((2, 2)), floor=[0.0, 0.0, 0.0])
+
+
+def test_silence_causes_by_hand():
+    from ensembles.analysis import silence_causes
+
+    # pre-activations -1 (E+I = -1: inhibition), -0.5 (E+I = 0.5: bias), -0.4 (E+I = 0.1: bias), 1.5 (active)
+    cur = {"excitatory": np.array([[1.0, 1.0, 0.2, 2.0]]), "inhibitory": np.array([[-2.0, -0.5, -0.1, -0.5]]),
+           "bias": np.array([[0.0, -1.0, -0.5, 0.0]])}
+    r = silence_causes(cur)
+    assert r["n_silent"] == 3 and r["fraction_silent"] == pytest.approx(0.75)
+    assert r["by_inhibition"] == pytest.approx(1 / 3) and r["by_bias"] == pytest.approx(2 / 3)
+    # |I| / E = 2, 0.5, 0.5, 0.25
+    assert r["ie_median"] == pytest.approx(0.5) and r["ie_median_silent"] == pytest.approx(0.5)
+    assert r["ie_median_active"] == pytest.approx(0.25)
+
+
+def test_silence_causes_can_tell_two_mechanisms_apart(rng):
+    """Two constructed layers on the same non-negative input: one silences with a negative bias (all weights
+    excitatory), the other with inhibitory weights (no bias). The statistic is 0 for one and 1 for the other."""
+    from ensembles.analysis import ei_currents, silence_causes
+
+    x = rng.gamma(1.0, 1.0, size=(200, 30))
+    w_exc = np.abs(rng.normal(size=(20, 30)))
+    by_bias = silence_causes(ei_currents(x, w_exc, np.full(20, -1e3)))
+    w_inh = -np.abs(rng.normal(size=(20, 30)))
+    w_inh[:, :3] *= -1   # a little excitation, outweighed
+    by_inh = silence_causes(ei_currents(x, w_inh, np.zeros(20)))
+    assert by_bias["by_inhibition"] == 0.0 and by_bias["by_bias"] == 1.0
+    assert by_inh["by_inhibition"] == 1.0
+    assert np.isnan(silence_causes(ei_currents(x, w_exc, np.zeros(20)))["by_inhibition"])  # nothing silent

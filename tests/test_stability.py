@@ -49,3 +49,36 @@ def test_errors():
         checkpoint_stability(a, a, statistics=("gini",))
     with pytest.raises(ParameterError, match="'label'"):
         checkpoint_stability(a.drop_vars("label"), a)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# stability relative to the across-seed spread (docs/reproduction-v2.md, section 6); values derived by hand
+# ---------------------------------------------------------------------------------------------------------------------
+def test_relative_stability_against_the_seed_spread():
+    from ensembles.analysis import relative_stability
+
+    # last = 0.70, 0.75, 0.80 -> SD 0.05; drifts 0.01, -0.02, 0.03 -> largest 0.03 <= 0.05: stable
+    r = relative_stability([0.69, 0.77, 0.77], [0.70, 0.75, 0.80])
+    assert r.drift == pytest.approx(0.03) and r.spread == pytest.approx(0.05) and r.stable and r.n == 3
+    assert r.ratio == pytest.approx(0.6)
+    # the same drift with seeds that agree closely (SD 0.005) is not small against anything
+    r2 = relative_stability([0.70, 0.701, 0.67], [0.70, 0.705, 0.71])
+    assert not r2.stable and r2.drift == pytest.approx(0.04)
+
+
+def test_relative_stability_against_the_effect():
+    from ensembles.analysis import relative_stability
+
+    # SD of last 0.005; effect 0.4 -> 0.25 * 0.4 = 0.1 >= drift 0.04: stable because the effect is large
+    r = relative_stability([0.70, 0.701, 0.67], [0.70, 0.705, 0.71], effect=-0.4)
+    assert r.stable and r.scale == pytest.approx(0.1) and r.effect == pytest.approx(0.4)
+
+
+def test_relative_stability_needs_two_seeds():
+    from ensembles.analysis import relative_stability
+    from ensembles.errors import ParameterError
+
+    r = relative_stability([0.5, np.nan], [0.6, 0.7])
+    assert r.n == 1 and not r.stable and np.isnan(r.spread)
+    with pytest.raises(ParameterError, match="'last'"):
+        relative_stability([0.5, 0.6], [0.5])

@@ -20,6 +20,20 @@ For non-negative inputs (every hidden layer after a ReLU) this is exactly docs/m
 ``E = Σ_j max(W_ij, 0)·x̂_j`` and ``I = Σ_j min(W_ij, 0)·x̂_j``.  For inputs that can be negative (a normalised
 image) the sign of the *product* decides whether a synapse excites or inhibits, which keeps ``E ≥ 0 ≥ I`` and
 ``E + I = W·x̂``.  A unit is *silenced by inhibition* on a presentation when ``E + b > 0`` but ``E + I + b ≤ 0``.
+
+Split by the sign of the weight (:func:`ei_currents`, docs/reproduction-v2.md section 5)
+-----------------------------------------------------------------------------------------
+With a signed input the product split above calls a positive weight on a negative pixel "inhibitory". The
+alternative split writes the layer's actual input ``x`` (before its own normalisation) as a non-negative quantity
+``u = x - f ≥ 0``, ``f`` the input that means "nothing" (0 after a ReLU; the standardised value of a black pixel
+for a standardised image), and splits by the sign of the weight alone:
+
+    E_i = s Σ_j max(W_ij, 0) u_j ≥ 0,   I_i = s Σ_j min(W_ij, 0) u_j ≤ 0,   b'_i = b_i + s Σ_j W_ij f_j,
+
+with ``s = 1 / ||x||_2`` where the layer L2-normalises its input and ``s = 1`` otherwise, so that
+``E + I + b'`` is exactly the pre-activation. :func:`silence_causes` then asks, of the silent (presentation, unit)
+pairs, which are silenced by net inhibitory input (``E + I ≤ 0``) and which by a negative (effective) bias
+(``E + I > 0 ≥ E + I + b'``), and gives the distribution of the I/E ratio ``|I| / E``.
 """
 
 from __future__ import annotations
@@ -49,6 +63,8 @@ __all__ = [
     "fraction_silenced",
     "currents_by_ensemble",
     "silenced_share",
+    "ei_currents",
+    "silence_causes",
 ]
 
 
@@ -286,3 +302,109 @@ def silenced_share(exc: Any, inh: Any, bias: Any = None) -> float | xr.DataArray
         return value
     return xr.DataArray(value, name="silenced_share", attrs={"statistic": "silenced_share", "n_silent": n,
                                                               "definition": "share of E + I + b <= 0 with E + b > 0"})
+
+
+def ei_currents(x: Any, weight: Any, bias: Any = None, *, floor: Any = 0.0, normalize: str = "none"
+                ) -> Result | xr.Dataset:
+    """Excitatory and inhibitory currents split by the sign of the weight on a non-negative input (module docstring).
+
+    Parameters
+    ----------
+    x : array-like (n_presentations, n_in), DataArray (presentation, neuroid) or recording
+        The layer's actual input before its own normalisation: the previous layer's activity, or the image (with
+        the label embedded where the model embeds it).
+    weight : array-like of shape (n_out, n_in)
+    bias : array-like of shape (n_out,), optional
+    floor : float or array-like of shape (n_in,)
+        The input value that means "no input" (``x >= floor`` everywhere is required): 0 for post-ReLU activity,
+        the standardised value of a black pixel for a standardised image.
+    normalize : {"none", "l2"}
+        ``"l2"``: the layer divides its input by ``max(||x||_2, 1e-12)`` (FF and BP/FF layers); the currents and
+        the constant part ``W f`` are scaled by the same factor.
+
+    Returns
+    -------
+    Result (plain arrays) or xr.Dataset (labelled ``x``) with ``excitatory`` (>= 0), ``inhibitory`` (<= 0) and
+    ``bias`` (the effective bias ``b + s W f``), each (presentation, neuroid): their sum is the pre-activation.
+    """
+    m = matrix(x, name="x", float64=True)
+    xa = m.values
+    w = _as_weight(weight)
+    if xa.shape[1] != w.shape[1]:
+        raise ParameterError(
+            f"The 'x' parameter must have n_in={w.shape[1]} columns to match 'weight'. Got {describe(xa)} instead.")
+    b = _as_bias(bias, w.shape[0])
+    f = np.asarray(floor, dtype=np.float64)
+    if f.ndim == 0:
+        f = np.full(xa.shape[1], float(f))
+    if f.shape != (xa.shape[1],) or not np.all(np.isfinite(f)):
+        raise ParameterError(f"The 'floor' parameter must be a finite number or an array of shape ({xa.shape[1]},). "
+                             f"Got {describe(f)} instead.")
+    u = xa - f
+    tol = 1e-6 * max(1.0, float(np.abs(xa).max(initial=0.0)))
+    below = int((u < -tol).sum())
+    if below:
+        raise ParameterError(f"The 'x' parameter must be >= 'floor' everywhere (the input as a non-negative quantity). "
+                             f"Got {below} value(s) below it (smallest x - floor = {float(u.min()):.4g}).")
+    u = np.clip(u, 0.0, None)
+    if normalize == "l2":
+        s = 1.0 / np.maximum(np.linalg.norm(xa, axis=1, keepdims=True), 1e-12)
+    elif normalize == "none":
+        s = np.ones((xa.shape[0], 1))
+    else:
+        raise ParameterError(f"The 'normalize' parameter must be one of 'none', 'l2'. Got {normalize!r} instead.")
+    exc = s * (u @ np.clip(w, 0, None).T)
+    inh = s * (u @ np.clip(w, None, 0).T)
+    eff = b[None, :] + s * (w @ f)[None, :]
+    dims = (C.PRESENTATION, C.NEUROID)
+    coords = ({k: c.variable for k, c in m.da.coords.items() if c.dims == (C.PRESENTATION,)}
+              if m.da is not None else None)
+    return make_result(m.da is not None, {"excitatory": (dims, exc), "inhibitory": (dims, inh), "bias": (dims, eff)},
+                       coords=coords, attrs={"statistic": "ei_currents", "normalize": normalize,
+                                             "definition": "split by the sign of the weight on x - floor >= 0"})
+
+
+def silence_causes(currents: Any) -> Result | xr.Dataset:
+    """Why silent units are silent, and the I/E ratio, from :func:`ei_currents` (module docstring).
+
+    Parameters
+    ----------
+    currents : the result of :func:`ei_currents` (a Result or an xr.Dataset with ``excitatory``, ``inhibitory``
+        and ``bias``, each (presentation, neuroid))
+
+    Returns
+    -------
+    Result of numbers (plain input) or xr.Dataset of 0-d variables (labelled input):
+    ``n_pairs``, ``n_silent`` (pairs with ``E + I + b <= 0``), ``fraction_silent``, ``by_inhibition`` (share of the
+    silent pairs with ``E + I <= 0``: silenced by net inhibitory input), ``by_bias`` (``E + I > 0``: silenced by a
+    negative bias; ``by_inhibition + by_bias = 1``; both NaN when nothing is silent), and the I/E ratio ``|I| / E``
+    over the pairs with ``E > 0``: ``ie_median``, ``ie_q25``, ``ie_q75``, ``ie_median_silent``, ``ie_median_active``.
+    """
+    labelled = isinstance(currents, xr.Dataset)
+    try:
+        e, i, b = (np.asarray(getattr(currents[k], "values", currents[k]), dtype=np.float64)
+                   for k in ("excitatory", "inhibitory", "bias"))
+    except (KeyError, TypeError):
+        raise ParameterError("The 'currents' parameter must be the result of ei_currents (with 'excitatory', "
+                             f"'inhibitory' and 'bias'). Got {type(currents).__name__}.") from None
+    if not (e.shape == i.shape == b.shape) or e.ndim != 2:
+        raise ParameterError(f"The 'currents' parameter must hold three (presentation, neuroid) arrays of one shape. "
+                             f"Got {e.shape}, {i.shape}, {b.shape}.")
+    net = e + i
+    silent = net + b <= 0
+    n_silent = int(silent.sum())
+    by_inh = float((silent & (net <= 0)).sum() / n_silent) if n_silent else float("nan")
+    pos = e > 0
+    ratio = np.where(pos, -i / np.where(pos, e, 1.0), np.nan)
+
+    def med(mask: np.ndarray, q: float = 50.0) -> float:
+        v = ratio[mask & pos]
+        return float(np.percentile(v, q)) if v.size else float("nan")
+
+    out = {"n_pairs": float(e.size), "n_silent": float(n_silent), "fraction_silent": n_silent / e.size if e.size else
+           float("nan"), "by_inhibition": by_inh, "by_bias": 1.0 - by_inh if n_silent else float("nan"),
+           "ie_median": med(pos), "ie_q25": med(pos, 25.0), "ie_q75": med(pos, 75.0),
+           "ie_median_silent": med(silent), "ie_median_active": med(~silent)}
+    return make_result(labelled, {k: ((), v) for k, v in out.items()},
+                       attrs={"statistic": "silence_causes", "definition": "silent: E + I + b <= 0; by inhibition: "
+                              "E + I <= 0; by bias: E + I > 0"})

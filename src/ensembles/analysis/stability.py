@@ -6,11 +6,15 @@ the presentations of two checkpoints (e.g. the last two recorded while a layer w
 last checkpoint (presentations resampled with replacement, within each category for ensemble statistics; Efron &
 Tibshirani 1993, ch. 13): the statistic is *stable* when ``|change| <= half_width``. With thousands of
 presentations the interval is narrow, so this flags any change that is large against sampling noise.
+
+Sampling noise of the presentations is rarely what matters: :func:`relative_stability` compares the drift of a
+statistic over seeds with what a conclusion rests on, its spread across seeds (independent training runs) or the
+effect it supports (docs/reproduction-v2.md, section 6).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -21,7 +25,8 @@ from ensembles.analysis.ensembles import category_ensembles
 from ensembles.analysis.sparsity import population_sparseness
 from ensembles.errors import InputTypeError, ParameterError
 
-__all__ = ["STABILITY_STATISTICS", "checkpoint_stability", "stability_checkpoints"]
+__all__ = ["STABILITY_STATISTICS", "checkpoint_stability", "stability_checkpoints", "RelativeStability",
+           "relative_stability"]
 
 STABILITY_STATISTICS = ("hoyer", "ensemble_median_fraction")
 
@@ -156,3 +161,53 @@ def stability_checkpoints(epochs: Any, cfg: dict, layer: int) -> tuple[int, int]
         if end in epochs and mid in epochs:
             return epochs.index(mid), epochs.index(end)
     return len(epochs) - 2, len(epochs) - 1
+
+
+class RelativeStability(NamedTuple):
+    drift: float       # largest |last - previous| over seeds
+    spread: float      # SD over seeds (ddof = 1) of the last values
+    effect: float      # |effect| the statistic supports (NaN when not given)
+    scale: float       # what the drift is judged against: max(spread, effect_fraction * |effect|)
+    ratio: float       # drift / scale
+    n: int             # seeds with both values
+    stable: bool
+
+
+def relative_stability(previous: Any, last: Any, *, effect: float | None = None,
+                       effect_fraction: float = 0.25) -> RelativeStability:
+    """Is a statistic's drift between two checkpoints small against its spread across seeds or its effect?
+
+    Parameters
+    ----------
+    previous, last : 1-D sequences, one value per seed (same order)
+        The statistic at the two checkpoints (e.g. the last two recorded, :func:`stability_checkpoints`).
+    effect : float, optional
+        The difference the statistic supports (e.g. FF − BP mean Hoyer of the layer).
+    effect_fraction : float
+        Fraction of ``|effect|`` a drift may reach.
+
+    Returns
+    -------
+    RelativeStability
+        ``stable`` when ``max_s |last_s - previous_s| <= max(SD_s(last), effect_fraction * |effect|)``; False when
+        fewer than two seeds have both values (no spread).
+    """
+    p = np.asarray(getattr(previous, "values", previous), dtype=float).ravel()
+    q = np.asarray(getattr(last, "values", last), dtype=float).ravel()
+    if p.shape != q.shape:
+        raise ParameterError(f"The 'last' parameter must have one value per seed of 'previous' ({p.size}). "
+                             f"Got {q.size}.")
+    if isinstance(effect_fraction, bool) or not isinstance(effect_fraction, (int, float)) or effect_fraction < 0:
+        raise ParameterError(f"The 'effect_fraction' parameter must be a number >= 0. Got {effect_fraction!r}.")
+    if effect is not None and (isinstance(effect, bool) or not isinstance(effect, (int, float, np.number))):
+        raise ParameterError(f"The 'effect' parameter must be a number or None. Got {effect!r} instead.")
+    ok = np.isfinite(p) & np.isfinite(q)
+    n = int(ok.sum())
+    eff = abs(float(effect)) if effect is not None and np.isfinite(effect) else float("nan")
+    if n < 2:
+        return RelativeStability(float("nan"), float("nan"), eff, float("nan"), float("nan"), n, False)
+    drift = float(np.max(np.abs(q[ok] - p[ok])))
+    spread = float(np.std(q[ok], ddof=1))
+    scale = max(spread, effect_fraction * eff) if np.isfinite(eff) else spread
+    ratio = drift / scale if scale > 0 else (0.0 if drift == 0 else float("inf"))
+    return RelativeStability(drift, spread, eff, float(scale), float(ratio), n, bool(drift <= scale))
