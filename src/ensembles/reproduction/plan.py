@@ -5,6 +5,12 @@ engine into ``OUT/sweeps/<sweep name>/``: resumable, finished runs reused (a run
 of its resolved config). Every run uses the ``cpu`` scale profile, i.e. the authors' learning rate, batch size and
 optimiser with fewer epochs (``ensembles.train.config``); grid learning rates other than the authors' are extra,
 labelled conditions.
+
+Protocol v2 (docs/reproduction-v2.md, section 1) adds two opt-in conditions: ``zero_shot`` (three held-out classes
+per dataset, :data:`ZERO_SHOT_CLASSES`, each held out alone; FF and BP/FF strict, BP) and ``reference`` (the ten-class
+models on the held-out runs' training images, recorded along their training trajectories,
+:func:`trajectory_epochs`). Both record FF-style models with the true label and with no label. They are configured
+with the trainer's ``record.epochs`` and ``record.conditions``; nothing about training changes.
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from typing import Any
 from ensembles.errors import ParameterError
 
 __all__ = ["CONDITIONS", "DEFAULT_CONDITIONS", "HELD_OUT_CLASS", "LR_GRID", "SUBSAMPLE", "reproduction_sweeps",
-           "grid_lrs", "with_baseline_grid_points"]
+           "grid_lrs", "with_baseline_grid_points", "V1_CONDITIONS", "V2_CONDITIONS", "ZERO_SHOT_CLASSES", "trajectory_epochs"]
 
-CONDITIONS = ("baseline", "held_out", "lr_grid")
+# v2's conditions are named so that no sweep name of one starts with another condition's name plus "_" (the
+# workflow tells a sweep's condition by that prefix): "zero_shot", not "held_out_...".
+V1_CONDITIONS = ("baseline", "held_out", "lr_grid")
+V2_CONDITIONS = ("zero_shot", "reference")
+CONDITIONS = (*V1_CONDITIONS, *V2_CONDITIONS)
 # what `ensembles reproduce` trains unless told otherwise: the runs of the paper's claims (C1-C8). The learning-rate
 # grid (claim C9 and the sparsity-vs-accuracy figure across learning rates) is opt-in: it is our test of a question
 # the paper raises, not one of its claims, and it adds about half as much training again (docs/reproduction.md, §1)
@@ -29,6 +39,29 @@ HELD_OUT_CLASS = 9
 LR_GRID = {"ff": [1e-3, 1e-2], "bp_ff": [1e-4, 1e-3], "bp": [1e-4, 1e-3, 1e-2]}
 # training images of the held-out and grid conditions (the baseline always uses the whole training set)
 SUBSAMPLE = {"fashion-mnist": 12000, "mnist": 12000}
+# protocol v2's held-out classes, chosen in advance from the correlation of the class-mean training images
+# (docs/reproduction-v2.md, section 1): two close neighbours (>= 0.80), one, none. Class 9 is v1's.
+ZERO_SHOT_CLASSES = {"mnist-5k": (9, 4, 1), "fashion-mnist": (4, 9, 8)}
+# label conditions recorded by FF-style models in the v2 conditions: the true label embedded, and no label
+V2_RECORD_CONDITIONS = ["true", "none"]
+
+
+def trajectory_epochs(model: str, epochs: int, *, n_layers: int = 3) -> list[int]:
+    """The recorded epochs of a ``reference`` run (docs/reproduction-v2.md, section 1): at least 8 per run.
+
+    Greedy FF (``epochs`` per layer): in every layer's stage after round(e q) epochs, q in 1/8, 1/4, 1/2, 3/4, 1.
+    BP/FF and BP (``epochs`` in total): round(E^(i/9)), i = 0..9, plus round(E/3) and round(2E/3). Fewer than 8
+    only when the run itself has fewer distinct epochs.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ParameterError(f"The 'epochs' parameter must be a positive integer. Got {epochs!r} instead.")
+    if model == "ff":
+        per = sorted({max(1, round(epochs * q)) for q in (1 / 8, 1 / 4, 1 / 2, 3 / 4, 1)})
+        return [s * epochs + e for s in range(n_layers) for e in per]
+    if model in ("bp_ff", "bp"):
+        return sorted({max(1, round(epochs ** (i / 9))) for i in range(10)}
+                      | {max(1, round(epochs / 3)), max(1, round(2 * epochs / 3))})
+    raise ParameterError(f"The 'model' parameter must be one of {MODELS}. Got {model!r} instead.")
 
 
 def _sweep(name: str, dataset: str, grid: dict[str, list], base: dict[str, Any], *, scale: str,
@@ -42,7 +75,7 @@ def _sweep(name: str, dataset: str, grid: dict[str, list], base: dict[str, Any],
 
 
 def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int, ...] = (0, 1, 2), *,
-                        conditions: tuple[str, ...] = CONDITIONS, scale: str = "cpu",
+                        conditions: tuple[str, ...] = V1_CONDITIONS, scale: str = "cpu",
                         n_workers: int | None = None, overrides: dict[str, Any] | None = None,
                         device: str = "cpu") -> dict[str, dict[str, Any]]:
     """``{sweep name: sweep dict}`` for the requested conditions (dicts in the layout of a sweep TOML file).
@@ -50,7 +83,10 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
     Sweeps: ``baseline`` (3 models x seeds, all training images); ``held_out_ff`` (FF and BP/FF x strict/loose x
     seeds) and ``held_out_bp`` (BP x seeds), class :data:`HELD_OUT_CLASS` removed from training;
     ``lr_grid_<model>`` (that model x :data:`LR_GRID` x seeds). Held-out and grid runs use
-    :data:`SUBSAMPLE` training images where the dataset has an entry. ``overrides``: dotted config keys added to
+    :data:`SUBSAMPLE` training images where the dataset has an entry. Protocol v2 (opt-in):
+    ``zero_shot_ff_<k>`` (FF and BP/FF strict x seeds) and ``zero_shot_bp_<k>`` (BP x seeds) for every class k of
+    :data:`ZERO_SHOT_CLASSES`; ``reference_<model>`` (that model x seeds, ten classes, recorded at
+    :func:`trajectory_epochs`); both on the held-out condition's training images. ``overrides``: dotted config keys added to
     every run (e.g. ``{"network.hidden": [16, 16, 16]}`` for a smoke test); never use them to change the authors'
     settings of a baseline.
     """
@@ -81,7 +117,34 @@ def reproduction_sweeps(dataset: str = "mnist-5k", seeds: list[int] | tuple[int,
             if lrs:
                 out[f"lr_grid_{model}"] = _sweep(f"lr_grid_{model}", dataset, {"model": [model], "train.lr": lrs,
                                                                              "seed": seeds}, {**sub, **extra}, **kw)
+    if "zero_shot" in conditions:
+        if dataset not in ZERO_SHOT_CLASSES:
+            raise ParameterError(f"The 'zero_shot' condition has held-out classes chosen in advance only for "
+                                 f"{sorted(ZERO_SHOT_CLASSES)}. Got dataset {dataset!r}.")
+        for k in ZERO_SHOT_CLASSES[dataset]:
+            held = {"data.held_out": [k], **sub, **extra}
+            out[f"zero_shot_ff_{k}"] = _sweep(
+                f"zero_shot_ff_{k}", dataset, {"model": ["ff", "bp_ff"], "seed": seeds},
+                {**held, "data.held_out_mode": "strict", "record.conditions": list(V2_RECORD_CONDITIONS)}, **kw)
+            out[f"zero_shot_bp_{k}"] = _sweep(f"zero_shot_bp_{k}", dataset, {"model": ["bp"], "seed": seeds}, held,
+                                              **kw)
+    if "reference" in conditions:
+        for model in MODELS:
+            eps = trajectory_epochs(model, _epochs(model, dataset, scale, extra),
+                                    n_layers=len(extra.get("network.hidden", [0, 0, 0])))
+            base = {**sub, **extra, "record.epochs": eps}
+            if model != "bp":
+                base["record.conditions"] = list(V2_RECORD_CONDITIONS)
+            out[f"reference_{model}"] = _sweep(f"reference_{model}", dataset, {"model": [model], "seed": seeds},
+                                               base, **kw)
     return out
+
+
+def _epochs(model: str, dataset: str, scale: str, overrides: dict[str, Any]) -> int:
+    from ensembles.train import make_config
+
+    e = overrides.get("train.epochs")
+    return int(e) if e is not None else int(make_config(model, dataset, scale=scale).train.epochs)
 
 
 def _baseline_lr(model: str, dataset: str, scale: str, overrides: dict[str, Any] | None) -> float:
