@@ -3,6 +3,7 @@ rules. Verdict rules are checked on constructed statistics tables whose verdict 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -224,3 +225,56 @@ def test_v2_table_has_v1_columns_and_every_row():
             "V5 bp", "V6 ff strict", "V6 bp", "V7", "V8"} <= set(t["claim"])
     with pytest.raises(ParameterError, match="'trajectories'"):
         claims_table_v2(_table(_rows("hoyer", "ff", 0.5)), dataset="mnist-5k", trajectories=pd.DataFrame({"a": [1]}))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# per-run v2 statistics on tiny real runs (digits, 3 x 16 units): the plumbing, not the science
+# ---------------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    pytest.importorskip("torch")
+    from ensembles.train import config_from_dict, make_config, train_run
+
+    out = tmp_path_factory.mktemp("v2runs")
+    for model in ("ff", "bp"):
+        d = make_config(model, "digits", scale="quick", seed=0).to_dict()
+        d["network"]["hidden"] = [16, 16, 16]
+        d["train"]["epochs"] = 4
+        d["record"]["epochs"] = trajectory_epochs(model, 4)
+        if model != "bp":
+            d["record"]["conditions"] = ["true", "none"]
+        train_run(config_from_dict(d), out / f"ref_{model}", progress=False)
+        d["data"]["held_out"] = [3]
+        d["record"]["epochs"] = None
+        train_run(config_from_dict(d), out / f"zs_{model}", progress=False)
+    return out
+
+
+def test_run_statistics_v2_on_tiny_runs(tiny_runs):
+    from ensembles.reproduction.stats_v2 import run_statistics_v2
+
+    stats, trajectories = [], []
+    for model in ("ff", "bp"):
+        base, _ = run_statistics_v2(tiny_runs / f"ref_{model}", condition="baseline", n_shuffles=10)
+        got = {r["statistic"] for r in base}
+        assert {"hoyer_responsive", "fraction_silent_units", "ensemble_jaccard_null_p025", "silenced_by_inhibition",
+                "silenced_by_bias", "ie_median"} <= got
+        for r in base:
+            if r["statistic"] in ("silenced_by_inhibition", "fraction_silent_units") and np.isfinite(r["value"]):
+                assert 0.0 <= r["value"] <= 1.0
+        ref, traj = run_statistics_v2(tiny_runs / f"ref_{model}", condition="reference", classes=(3, 5))
+        assert {r["variant"] for r in ref} == ({"c3", "c5", "c3-nolabel", "c5-nolabel"} if model == "ff"
+                                               else {"c3", "c5"})
+        t = pd.DataFrame(traj)
+        assert t["checkpoint"].nunique() >= 4 and t["accuracy"].between(0, 1).all()
+        zs, _ = run_statistics_v2(tiny_runs / f"zs_{model}", condition="zero_shot",
+                                  reference_dir=tiny_runs / f"ref_{model}")
+        assert {"zs_passes", "zs_shuffled_passes", "zs_size_ratio", "zs_chance_jaccard"} <= {r["statistic"] for r in zs}
+        stats += base + ref + zs
+        trajectories.append(t)
+    table = claims_table_v2(pd.DataFrame(stats), dataset="digits", trajectories=pd.concat(trajectories))
+    assert set(table["verdict"]) <= set(VERDICTS) and "V5 ff strict" in set(table["claim"])
+    with pytest.raises(ParameterError, match="ten-class run"):
+        run_statistics_v2(tiny_runs / "zs_ff", condition="zero_shot", reference_dir=tiny_runs / "ref_bp")
+    with pytest.raises(ParameterError, match="'condition'"):
+        run_statistics_v2(tiny_runs / "zs_ff", condition="held_out")
