@@ -148,7 +148,7 @@ def test_recipes_reproduce_hand_derived_values(rng):
     tang = table.loc["tang_2018_monkey_a"]
     assert tang["model_value"] == pytest.approx(10 / 200, abs=1e-12)
     assert tang["model_n_neuroids"] == 200  # the 40 silent units are left out, and the caveats say so
-    assert "40 of 240 units on average are silent" in tang["caveats"]
+    assert "40 of 240 units are silent" in tang["caveats"]
     assert tang["recipe"].startswith("fraction_active(dim='neuroid', mode='fraction_of_max', threshold=0.5) on "
                                      "responsive neuroids (silent in the draw excluded)")  # fmt: skip
     # the model has fewer stimuli and units than the source: said, with what that changes

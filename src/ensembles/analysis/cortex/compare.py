@@ -326,8 +326,8 @@ def _one(r, rec: _Recording, layer, x_layer: np.ndarray, n_draws: int, rng) -> d
     if not bool(r["default_comparison"]):  # the row's own reason: a convention or a fact the recipe cannot reproduce
         unmatched.append(str(r["default_reason"] or "out of the default comparison").removeprefix("out: "))
     if responsive:
-        matched.append(f"units silent over the drawn stimuli excluded (kept {kept.mean():.0f} of {n_units} on "
-                       "average)")  # fmt: skip
+        avg = " on average" if vals.size > 1 else ""
+        matched.append(f"units silent over the stimuli used excluded (kept {kept.mean():.0f} of {n_units}{avg})")
     else:
         matched.append("all units, silent ones included")
     if r["recipe_preprocessing"] == "zscore":
@@ -358,8 +358,8 @@ def _one(r, rec: _Recording, layer, x_layer: np.ndarray, n_draws: int, rng) -> d
                                f"{'; '.join(unmatched) if unmatched else 'nothing the recipe controls'}. "
                                f"Remaining differences: {'; '.join(remaining)}.")  # fmt: skip
     if responsive and kept.mean() < n_units:
-        notes.append(f"{n_units - kept.mean():.0f} of {n_units} units on average are silent over the drawn stimuli "
-                     "and left out (recorded neurons are selected for responding)")  # fmt: skip
+        notes.append(f"{n_units - kept.mean():.0f} of {n_units} units{' on average' if vals.size > 1 else ''} are "
+                     "silent over the stimuli used and left out (recorded neurons are selected for responding)")
     if r["measure"] == "treves_rolls_a":
         notes.append("direction: small Treves-Rolls a = sparse")
     if r["note"]:
