@@ -241,7 +241,7 @@ def _reference_text(r) -> str:
     return f"{_fmt(v)} (no spread stated)"
 
 
-def _result(m: float, lo_m: float, hi_m: float, r) -> str:
+def _result(m: float, r) -> str:
     """Where the model value lies against the source's value, spread or bound, in words."""
     if not np.isfinite(m):
         return "no model value"
@@ -319,7 +319,7 @@ def _one(r, rec: _Recording, layer, x_layer: np.ndarray, n_draws: int, rng) -> d
                 model_n_neuroids=float(np.round(used.mean(), 1)))  # fmt: skip
     base["model_text"] = (f"{_fmt(m)} [{_fmt(lo_m)}, {_fmt(hi_m)}] (central 95 % of {ok.size} draws)"
                           if ok.size > 1 else f"{_fmt(m)} (all stimuli and units, no draw)")  # fmt: skip
-    base["result"] = _result(m, lo_m, hi_m, r)
+    base["result"] = _result(m, r)
 
     # what the recipe reproduces, and what it cannot
     matched, unmatched = [f"the source's criterion: {r['criterion']}"], []
@@ -458,9 +458,9 @@ def compare_to_cortex(
     for name, raw_act, attrs in sources:
         act = _prepare(raw_act, correct_only, keep_held_out)
         info = _Recording.of(name, attrs)
-        values = np.asarray(act.values, dtype=np.float64)
+        values = np.asarray(act.values)
         for layer, mask in _layers(act, layers):
-            x_layer = values[:, mask]
+            x_layer = np.asarray(values[:, mask], dtype=np.float64)  # one layer at a time in float64
             for _, r in sel.iterrows():
                 rows.append(_one(r, info, layer, x_layer, int(n_draws), rng))
     out = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
