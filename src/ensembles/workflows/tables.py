@@ -241,19 +241,37 @@ def _summary_and_cortex(an: Analysis) -> None:
             an.notes.append(f"summary: {s.name}: {err}")
             continue
         frames.append(df.assign(source=s.name)[["source", *df.columns]])
-    if not frames:
-        an.notes.append("cortex: needs the summary table")
-        an.unavailable["cortex"] = "comparison with cortex unavailable (no summary table)"
-        return
-    summary = pd.concat(frames, ignore_index=True)
-    an.add("summary", summary)
-    try:
-        from ensembles.analysis.cortex import compare_to_cortex
+    if frames:
+        an.add("summary", pd.concat(frames, ignore_index=True))
+    _cortex(an)
 
-        an.add("cortex", compare_to_cortex(summary))
-    except Exception as err:  # noqa: BLE001 - an optional appendix (another module's data): reported, not fatal
-        an.notes.append(f"cortex: comparison failed ({type(err).__name__}: {err})")
-        an.unavailable["cortex"] = an.notes[-1]
+
+def _cortex(an: Analysis) -> None:
+    """The default comparison with cortex (each reference row's recipe at the source's sample sizes, on the
+    presentations the other tables use): table ``cortex`` holds what a reader needs, ``cortex_recipes`` every
+    column of :func:`ensembles.analysis.cortex.compare_to_cortex`."""
+    from ensembles.analysis.cortex import READER_COLUMNS, compare_to_cortex
+
+    rng = np.random.default_rng(an.params.seed)  # its own generator: the other tables' draws are unchanged
+    frames, skipped = [], []
+    for s in an.sources:
+        try:
+            t = compare_to_cortex({s.name: s.rec}, correct_only=an.params.correct_only,
+                                  keep_held_out=an.params.keep_held_out, random_state=rng, include_unmatched=True)
+        except ParameterError as err:  # a recording the selection or the recipes cannot use (e.g. nothing correct)
+            an.notes.append(f"cortex: {s.name}: {err}")
+            continue
+        done = t["status"] == "compared"
+        skipped += [f"{s.name} layer {r.layer}: {r.study}: {r.status}" for r in t[~done].itertuples()]
+        frames.append(t[done])
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if skipped:
+        an.notes.append("cortex: not compared: " + "; ".join(dict.fromkeys(skipped)))
+    if not len(table):
+        an.unavailable["cortex"] = "no default reference value could be computed on these recordings (see the notes)"
+        return
+    an.add("cortex", table[list(READER_COLUMNS)])
+    an.add("cortex_recipes", table)
 
 
 def analyse_runs(runs: Mapping[str, Sequence[Any]], params: AnalysisParams | None = None, *,
