@@ -6,7 +6,7 @@ correctly classified presentations (and every presentation of a held-out class) 
 protocol, chosen by :func:`ensembles.record.select_presentations`; neural data without a ``correct`` coord use every
 presentation (column ``subset`` says which).
 
-Every layer also gets the rows that say which neuroids carry its statistics: ``silent_neuroids`` (never active on
+Every layer also gets (measure group ``units``) the rows that say which neuroids carry its statistics: ``silent_neuroids`` (never active on
 the selected presentations), ``all_zero_presentations`` (no neuroid of the layer active; they have no population
 value and are left out of the population means) and ``responsive_neuroids`` (the criterion of
 :func:`ensembles.analysis.responsive_neuroids`), each as ``count`` and ``fraction``; and every statistic is computed
@@ -45,6 +45,7 @@ MEASURE_GROUPS = (
     "tuning",
     "n_driven",
     "ensembles",  # category ensembles by the authors' leave-one-out rule (tau = 1): size and fraction per class
+    "units",  # silent neuroids, all-zero presentations and responsive neuroids: count and fraction per layer
 )
 COLUMNS = [
     "model", "dataset", "seed", "site", "run", "checkpoint", "epoch", "layer", "subset", "class", "statistic",
@@ -79,7 +80,7 @@ _RESPONSIVE_POPULATION = ("population", "fraction_active", "ensembles")  # recom
 def _unit_rows(x: xr.DataArray, labels: np.ndarray | None, base: dict, opts) -> tuple[list[dict], np.ndarray | None]:
     """Silent, all-zero and responsive rows of one layer, and the responsive mask (None when not asked for)."""
     su = silent_units(np.asarray(x.values))
-    rows = [_row(base, "silent_neuroids", "count", su.attrs["n_silent"], su.attrs["n_neuroids"]),
+    rows = [] if "units" not in opts["groups"] else [_row(base, "silent_neuroids", "count", su.attrs["n_silent"], su.attrs["n_neuroids"]),
             _row(base, "silent_neuroids", "fraction", su.attrs["frac_silent"], su.attrs["n_neuroids"]),
             _row(base, "all_zero_presentations", "count", su.attrs["n_all_zero"], su.attrs["n_presentations"]),
             _row(base, "all_zero_presentations", "fraction", su.attrs["frac_all_zero"], su.attrs["n_presentations"])]
@@ -89,8 +90,9 @@ def _unit_rows(x: xr.DataArray, labels: np.ndarray | None, base: dict, opts) -> 
     baseline = kw.get("baseline")
     r = responsive_neuroids(x if isinstance(baseline, str) else np.asarray(x.values), labels, **kw)
     resp = np.asarray(r["responsive"], dtype=bool)
-    rows += [_row(base, "responsive_neuroids", "count", resp.sum(), resp.size),
-             _row(base, "responsive_neuroids", "fraction", resp.mean(), resp.size)]
+    if "units" in opts["groups"]:
+        rows += [_row(base, "responsive_neuroids", "count", resp.sum(), resp.size),
+                 _row(base, "responsive_neuroids", "fraction", resp.mean(), resp.size)]
     return rows, resp
 
 
@@ -288,7 +290,7 @@ def summarize(
         raise InputTypeError(f"The 'responsive' parameter must be a criterion name, a dict of responsive_neuroids "
                              f"keyword arguments or None. Got {describe(responsive)}.")  # fmt: skip
     opts = {"n_shuffles": n_shuffles, "n_bins": n_bins, "alpha": alpha, "negative": negative,
-            "random_state": random_state, "responsive": resp_kw}  # fmt: skip
+            "random_state": random_state, "responsive": resp_kw, "groups": groups}  # fmt: skip
 
     runs = [(None, act)] if "run" not in act.dims else [(act["run"].values[i], act.isel(run=i))
                                                           for i in range(act.sizes["run"])]  # fmt: skip

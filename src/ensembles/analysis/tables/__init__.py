@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from ._common import bootstrap_mean_ci, class_names, layer_activity, layers_of
 from .combine import across_seeds, headline_table
-from .controls import RESPONSIVE_DEFAULTS, ensemble_null_rows, unit_rows
+from .controls import ENSEMBLE_TAUS, RESPONSIVE_DEFAULTS, ensemble_null_rows, unit_rows
 from .recording import accuracy_rows, current_rows, recording_tables, weight_rows
 from .training import checkpoint_rows, sweep_rows, zero_shot_rows
 from .training import stability_rows as stability_rows
@@ -51,5 +51,5 @@ from .training import stability_rows as stability_rows
 __all__ = [
     "bootstrap_mean_ci", "class_names", "layers_of", "layer_activity", "accuracy_rows", "recording_tables",
     "checkpoint_rows", "sweep_rows", "zero_shot_rows", "weight_rows", "current_rows", "headline_table",
-    "across_seeds", "unit_rows", "ensemble_null_rows", "RESPONSIVE_DEFAULTS",
+    "across_seeds", "unit_rows", "ensemble_null_rows", "RESPONSIVE_DEFAULTS", "ENSEMBLE_TAUS",
 ]
