@@ -43,6 +43,9 @@ def ensemble_null_curves(table: pd.DataFrame, *, value: str = "size", title: str
             ax.fill_between(t, s["null_lo"].to_numpy(float) / scale, s["null_hi"].to_numpy(float) / scale,
                             color=colors[m], alpha=0.15, linewidth=0)
         ax.set_xscale("log")
+        ticks = np.unique(sub["tau"].to_numpy(float))
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("τ (leave-one-out contrast)")
         ax.set_title(f"layer {layer}")
     axes[0, 0].set_ylabel("ensemble size (neuroids, mean over classes)" if value == "size"
