@@ -242,3 +242,17 @@ def test_ensemble_null_table_and_figure(tmp_path):
     fig = ensemble_null_curves(tab)
     assert len(fig.axes) == 2
     fig.savefig(tmp_path / "null.png")
+
+
+def test_training_tables_report_silent_units():
+    x, y = _silent_layer()
+    act = np.stack([x, x]).astype(np.float32)  # two checkpoints
+    pres = {"stimulus_id": [f"syn/{i:03d}" for i in range(y.size)], "label": y,
+            "label_name": np.array(list("abcde"))[y], "split": ["test"] * y.size, "predicted": np.stack([y, y]),
+            "correct": np.ones((2, y.size), bool)}  # fmt: skip
+    rec = make_recording(act, presentation=pres, layer_sizes=[x.shape[1]], epochs=[1, 2],
+                         attrs={"model": "ff", "dataset": "synthetic", "seed": 0, "config": {}, "site": "post-relu"})
+    for rows in (T.checkpoint_rows(rec, "FF"), T.sweep_rows(rec, "r0", "FF", {})):
+        t = pd.DataFrame(rows)
+        assert (t["n_silent_neuroids"] == SILENT).all() and (t["frac_silent_neuroids"] == 0.5).all()
+        assert (t["n_all_zero_presentations"] == N_ZERO).all()

@@ -39,6 +39,17 @@ __all__ = ["unit_rows", "ensemble_null_rows", "RESPONSIVE_DEFAULTS"]
 RESPONSIVE_DEFAULTS: dict[str, Any] = {"criterion": "active", "threshold": 0.0, "min_fraction": 0.25}
 
 
+def _silent_counts(x: xr.DataArray) -> dict[str, Any]:
+    """Silent neuroids and all-zero presentations of one layer's selected activity (:func:`silent_units`); with no
+    presentation selected every neuroid counts as silent."""
+    if x.sizes[C.PRESENTATION] == 0:
+        h = x.sizes[C.NEUROID]
+        return {"n_silent_neuroids": h, "frac_silent_neuroids": 1.0 if h else np.nan, "n_all_zero_presentations": 0}
+    su = silent_units(np.asarray(x.values))
+    return {"n_silent_neuroids": su.attrs["n_silent"], "frac_silent_neuroids": su.attrs["frac_silent"],
+            "n_all_zero_presentations": su.attrs["n_all_zero"]}
+
+
 def _units(x: xr.DataArray, labels: np.ndarray, responsive: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                                    str]:
     """(silent neuroids, all-zero presentations, responsive neuroids, criterion) of one layer's activity."""
