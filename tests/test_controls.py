@@ -102,6 +102,11 @@ def test_every_table_reports_silent_units_and_responsive_statistics_differ_as_de
     assert (by_layer["n_all_zero_presentations"] == N_ZERO).all()
     np.testing.assert_allclose(by_layer["mean"], hoyer_all, rtol=1e-6)
     np.testing.assert_allclose(by_layer["mean_responsive"], hoyer_resp, rtol=1e-6)
+    head = an.headline()  # the report's headline table: both side by side
+    assert (head["pct_silent"] == 50.0).all()
+    np.testing.assert_allclose(head["hoyer"], hoyer_all, rtol=1e-6)
+    np.testing.assert_allclose(head["hoyer_responsive"], hoyer_resp, rtol=1e-6)
+    assert head["lifetime_hoyer"].notna().all() and "median_null_size" in head
     for name in ("sparseness_by_class", "ensemble_sizes", "ensemble_overlap"):
         assert (an.table(name)["n_silent_neuroids"] == SILENT).all(), name
     assert an.table("sparseness_by_class")["n_all_zero_presentations"].sum() == N_ZERO * 2  # two layers
