@@ -52,6 +52,12 @@ def _cortex(an: Analysis):
     return _plot().plot_cortex_comparison(an.table("cortex_recipes"))
 
 
+def _ensemble_null(an: Analysis):
+    from ensembles.plot.controls import ensemble_null_curves
+
+    return ensemble_null_curves(an.table("ensemble_null"))
+
+
 def _data(an: Analysis) -> str:
     return an.data_used
 
@@ -75,6 +81,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                ("ensemble_overlap",),
                lambda an: _plot().overlap_heatmaps(an.table("ensemble_overlap"), alpha=an.params.alpha),
                lambda an: f"{an.data_used}; τ={an.params.tau}; hypergeometric p, BH-FDR per model × layer"),
+    FigureSpec("ensemble_null", "3c. Ensembles against shuffled labels", "Category-ensemble size (mean over classes) "
+               "against τ, real (solid) and with shuffled labels (dashed: mean; band: 95% interval over shuffles).",
+               ("ensemble_null",),
+               _ensemble_null,
+               lambda an: an.used.get("ensemble_null", an.data_used)),
     FigureSpec("selectivity", "4. Selectivity", "Class selectivity index (Morcos et al. 2018) and number of "
                "significantly driven classes per neuroid.", ("selectivity",),
                lambda an: _plot().selectivity_distributions(an.table("selectivity")), _data),

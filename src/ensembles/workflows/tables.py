@@ -158,6 +158,7 @@ def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = N
         an.unavailable["stability"] = "no recording has two checkpoints to compare"
     if "history" not in an.tables:
         an.unavailable["training"] = "no training history (recordings without a training run directory)"
+    _controls(an, log)
     _inhibition(an, rng, log)
     if sweep:
         with log.step(f"sweep ({len(sweep)} runs)"):
@@ -179,6 +180,25 @@ def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = N
         _summary_and_cortex(an)
     an.timings = log.timings
     return an
+
+
+def _controls(an: Analysis, log: Progress) -> None:
+    """Silent and responsive neuroids per layer (``units``) and ensembles against their shuffled-label null over τ
+    (``ensemble_null``, ``ensemble_null_classes``).  Their label permutations come from a generator of their own
+    (a child of the analysis seed), so the other tables keep their numbers."""
+    rng = np.random.default_rng(np.random.SeedSequence(an.params.seed).spawn(1)[0])
+    taus = tuple(sorted({*T.ENSEMBLE_TAUS, float(an.params.tau)}))
+    sel_kw = {"correct_only": an.params.correct_only, "keep_held_out": an.params.keep_held_out}
+    for src in an.sources:
+        with log.step(f"controls: {src.name}"):
+            an.add("units", T.unit_rows(src.rec, src.name, **sel_kw))
+            rows, class_rows = T.ensemble_null_rows(src.rec, src.name, rng=rng, taus=taus, **sel_kw)
+            an.add("ensemble_null", rows)
+            an.add("ensemble_null_classes", class_rows)
+    if "ensemble_null" in an.tables:
+        n = int(an.tables["ensemble_null"]["n_shuffles"].iloc[0])
+        an.used["ensemble_null"] = (f"{an.data_used}; τ = {', '.join(f'{t:g}' for t in taus)}; null = {n} label "
+                                    "shuffles per model and layer (mean and 95% interval)")
 
 
 def _inhibition(an: Analysis, rng: np.random.Generator, log: Progress) -> None:
