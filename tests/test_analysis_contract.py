@@ -112,10 +112,13 @@ ACTIVITY = {
     "fraction_silenced": lambda x, lab: A.fraction_silenced(x, x, np.full(P, -0.1)),
     "silenced_share": lambda x, lab: A.silenced_share(x, x, np.full(P, -0.1)),
     "currents_by_ensemble": lambda x, lab: A.currents_by_ensemble(x, x, None, lab, MEMBERS),
+    "silent_units": lambda x, lab: A.silent_units(x),
+    "responsive_neuroids": lambda x, lab: A.responsive_neuroids(x, lab),
+    "ensemble_null": lambda x, lab: A.ensemble_null(x, lab, taus=(0.5, 1.0), n_shuffles=9, random_state=0),
 }
 NEEDS_LABELS = {"condition_means", "class_means", "preferred_class", "preference_order", "class_selectivity_index", "dprime", "anova",
                 "tuning_sparseness", "n_driven_classes", "mutual_information", "category_ensembles", "decode",
-                "currents_by_ensemble"}  # fmt: skip
+                "currents_by_ensemble", "ensemble_null"}  # fmt: skip
 
 
 def _as_kind(a, kind):
@@ -136,6 +139,7 @@ RESULT = {
     "ensemble_sizes": lambda kind: A.ensemble_sizes(_members(kind)),
     "ensemble_core": lambda kind: A.ensemble_core([_members(kind), _members(kind)]),
     "ensemble_overlap": lambda kind: A.ensemble_overlap(_members(kind)),
+    "ensemble_specificity": lambda kind: A.ensemble_specificity(_members(kind)),
     "class_mean_similarity": lambda kind: A.class_mean_similarity(*_variants(*_data())[kind]),
     "class_mean_correlation": lambda kind: A.class_mean_correlation(*_variants(*_data())[kind]),
     "overlap_vs_similarity": lambda kind: A.overlap_vs_similarity(
@@ -163,9 +167,11 @@ SUMMARIES = {"seed_interval", "difference_interval", "significant_pairs", "simil
 RESULT_TYPES = {"Result", "RDMComparison", "DecodingResult", "EigenspectrumFit", "DistributionSimilarity",
                 "InputCurrents", "MeanCI", "Interval", "PairEnrichment", "SignificantPairs", "HeldOutEnsemble"}  # fmt: skip
 ESTIMATORS = {"EnsembleDetector"}  # scikit-learn's estimator contract: tests/test_detector_api.py
-CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound", "recipe_text", "stability_checkpoints"}  # numbers in, a number out
+CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound", "recipe_text", "stability_checkpoints",
+               "describe_criterion"}  # numbers in, a number out
 CONSTANTS = {"MEASURES", "NEGATIVE_POLICIES", "NAN_POLICIES", "RDM_METRICS", "RDM_COMPARISONS", "PROPERTIES",
-             "MEASURE_GROUPS", "REFERENCE_COLUMNS", "RECIPE_FUNCTIONS", "VERIFICATION_LEVELS", "STABILITY_STATISTICS"}  # fmt: skip
+             "MEASURE_GROUPS", "REFERENCE_COLUMNS", "RECIPE_FUNCTIONS", "VERIFICATION_LEVELS", "STABILITY_STATISTICS",
+             "ENSEMBLE_TAUS", "RESPONSIVE_CRITERIA"}  # fmt: skip
 # drawing lives in ensembles.plot (plot_cortex_comparison moved to ensembles.plot.cortex): nothing draws here
 DRAWING: set = set()
 
@@ -179,7 +185,7 @@ RESULT_TYPES |= {"ZeroShotTest", "ReferenceComparison", "EnsembleJaccard", "Rela
 CLOSED_FORM |= {"value_at_accuracy"}
 CLASSES = [ACTIVITY.keys(), RESULT.keys(), TABLES, SUMMARIES, RESULT_TYPES, ESTIMATORS, CLOSED_FORM, CONSTANTS, DRAWING]
 SUBMODULES = ("sparsity", "selectivity", "ensembles", "geometry", "distributions", "inhibition", "resampling", "summary",
-              "cortex", "runs", "pairs", "stability", "zero_shot", "matched")
+              "cortex", "runs", "pairs", "stability", "zero_shot", "responsiveness", "matched")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ ROOT = Path(ensembles.__file__).parent
 NAMING_MODULES = {"layout.py", "_lock.py"}
 # (module, literal): why the literal is not the name of a file the toolkit writes
 NOT_WRITTEN = {
-    ("analysis/cortex.py", "cortex_reference.csv"): "package data, read with importlib.resources",
+    ("analysis/cortex/reference.py", "cortex_reference.csv"): "package data, read with importlib.resources",
     ("commands/import_nwb.py", "rec.h5"): "an example name in the message for --out naming a directory",
     ("commands/export_nwb.py", "rec.nwb"): "an example name in the message for --out naming a directory",
 }

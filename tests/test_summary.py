@@ -66,7 +66,15 @@ def test_summarize_all_presentations_checkpoints_runs(rng):
     neural = recording(rng, checkpoints=False, correct=False)
     df = summarize(neural["activity"].drop_vars("layer"), measures=["population", "csi"], n_shuffles=0)
     assert set(df["subset"]) == {"all"} and set(df["layer"]) == {"all"}
-    assert len(MEASURE_GROUPS) == 10
+    assert len(MEASURE_GROUPS) == 11 and MEASURE_GROUPS[-1] == "units"
+    # neural data (no labels, no layers): silent and responsive neuroids per group, the responsive one being the
+    # preferred-condition rule over all presentations (one condition)
+    x = neural["activity"].drop_vars(["layer", "label"]).copy()
+    x[:, :3] = 0.0
+    df = summarize(x, measures=["population", "units"], n_shuffles=0)
+    got = df.set_index(["statistic", "aggregate"])["value"]
+    assert got[("silent_neuroids", "count")] == 3 and got[("responsive_neuroids", "count")] == 7
+    assert got[("population_hoyer_responsive", "mean")] != got[("population_hoyer", "mean")]
 
 
 def test_summarize_errors(rng):

@@ -64,7 +64,7 @@ def as_activity(x: Any, *, name: str = "x", allow_nan: bool = True) -> np.ndarra
         x = x.values
     try:
         arr = np.asarray(x)
-    except Exception as err:  # pragma: no cover - exotic inputs
+    except (ValueError, TypeError) as err:  # ragged sequences, objects numpy cannot convert
         raise InputTypeError(f"The {name!r} parameter must be array-like. Got {describe(x)} instead.") from err
     if arr.dtype == bool:
         arr = arr.astype(np.float64)

@@ -2,7 +2,7 @@
 
 Import every analysis function from here (``from ensembles.analysis import hoyer_sparseness, detect_ensembles``);
 the submodules (``sparsity``, ``selectivity``, ``ensembles``, ``geometry``, ``distributions``, ``inhibition``,
-``summary``, ``cortex``) are where they are defined and documented; ``sparsity``, ``selectivity``, ``ensembles``,
+``summary``, ``cortex``, ``responsiveness``) are where they are defined and documented; ``sparsity``, ``selectivity``, ``ensembles``,
 ``geometry`` and ``tables`` are packages of modules by topic that re-export their public names.
 
 Every public function keeps one contract (``docs/architecture.md``, "The analysis contract"; checked over all of
@@ -66,6 +66,14 @@ _EXPORTS: dict[str, str] = {
     "match_ensembles": "ensembles",
     "marchenko_pastur_bound": "ensembles",
     "tracy_widom_bound": "ensembles",
+    "ensemble_null": "ensembles",
+    "ensemble_specificity": "ensembles",
+    "ENSEMBLE_TAUS": "ensembles",
+    # silent and responsive neuroids (responsiveness.py)
+    "silent_units": "responsiveness",
+    "responsive_neuroids": "responsiveness",
+    "describe_criterion": "responsiveness",
+    "RESPONSIVE_CRITERIA": "responsiveness",
     # reproduction statistics: across seeds (runs.py), category pairs (pairs.py), stability between checkpoints
     # (stability.py), held-out categories (zero_shot.py)
     "Interval": "runs",

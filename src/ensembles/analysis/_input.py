@@ -120,7 +120,7 @@ def unwrap(x: Any, *, name: str = "x", ndim: int | None = 2) -> Any:
     else:
         try:
             arr = np.asarray(x)
-        except Exception as err:  # ragged sequences and other exotic inputs
+        except (ValueError, TypeError) as err:  # ragged sequences, objects numpy cannot convert
             raise InputTypeError(
                 f"The {name!r} parameter must be array-like of shape (n_presentations, n_neuroids). "
                 f"Got {describe(x)} instead."

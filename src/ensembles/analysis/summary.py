@@ -5,6 +5,14 @@ One row per model × run × checkpoint × layer × class × statistic × aggrega
 correctly classified presentations (and every presentation of a held-out class) are used, Tosato et al. 2023's
 protocol, chosen by :func:`ensembles.record.select_presentations`; neural data without a ``correct`` coord use every
 presentation (column ``subset`` says which).
+
+Every layer also gets (measure group ``units``) the rows that say which neuroids carry its statistics: ``silent_neuroids`` (never active on
+the selected presentations), ``all_zero_presentations`` (no neuroid of the layer active; they have no population
+value and are left out of the population means) and ``responsive_neuroids`` (the criterion of
+:func:`ensembles.analysis.responsive_neuroids`), each as ``count`` and ``fraction``; and every statistic is computed
+a second time over the responsive neuroids only, under the same name with the suffix ``_responsive``
+(``population_hoyer`` beside ``population_hoyer_responsive``, ``lifetime_vinje-gallant`` beside
+``lifetime_vinje-gallant_responsive``, ...).  The rows over all neuroids are unchanged by this.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from ensembles._validation import check_choice, describe
 from ensembles.analysis import ensembles as ens
 from ensembles.analysis import selectivity as sel
 from ensembles.analysis import sparsity as sp
+from ensembles.analysis.responsiveness import RESPONSIVE_CRITERIA, responsive_neuroids, silent_units
 from ensembles.errors import InputTypeError, ParameterError
 from ensembles.record import select_presentations
 
@@ -36,6 +45,7 @@ MEASURE_GROUPS = (
     "tuning",
     "n_driven",
     "ensembles",  # category ensembles by the authors' leave-one-out rule (tau = 1): size and fraction per class
+    "units",  # silent neuroids, all-zero presentations and responsive neuroids: count and fraction per layer
 )
 COLUMNS = [
     "model", "dataset", "seed", "site", "run", "checkpoint", "epoch", "layer", "subset", "class", "statistic",
@@ -64,11 +74,51 @@ def _row(base, statistic, aggregate, value, n, cls="all", n_nan=0):
             "n_nan": int(n_nan)}  # fmt: skip
 
 
-def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups, opts) -> list[dict]:
+_RESPONSIVE_POPULATION = ("population", "fraction_active", "ensembles")  # recomputed over the responsive neuroids
+
+
+def _unit_rows(x: xr.DataArray, labels: np.ndarray | None, base: dict, opts) -> tuple[list[dict], np.ndarray | None]:
+    """Silent, all-zero and responsive rows of one layer, and the responsive mask (None when not asked for)."""
+    su = silent_units(np.asarray(x.values))
+    rows = [] if "units" not in opts["groups"] else [_row(base, "silent_neuroids", "count", su.attrs["n_silent"], su.attrs["n_neuroids"]),
+            _row(base, "silent_neuroids", "fraction", su.attrs["frac_silent"], su.attrs["n_neuroids"]),
+            _row(base, "all_zero_presentations", "count", su.attrs["n_all_zero"], su.attrs["n_presentations"]),
+            _row(base, "all_zero_presentations", "fraction", su.attrs["frac_all_zero"], su.attrs["n_presentations"])]
+    if opts["responsive"] is None:
+        return rows, None
+    kw = dict(opts["responsive"])
+    baseline = kw.get("baseline")
+    r = responsive_neuroids(x if isinstance(baseline, str) else np.asarray(x.values), labels, **kw)
+    resp = np.asarray(r["responsive"], dtype=bool)
+    if "units" in opts["groups"]:
+        rows += [_row(base, "responsive_neuroids", "count", resp.sum(), resp.size),
+                 _row(base, "responsive_neuroids", "fraction", resp.mean(), resp.size)]
+    return rows, resp
+
+
+def _responsive_rows(x: xr.DataArray, labels, base: dict, groups, opts, resp: np.ndarray,
+                     per_neuroid: dict[str, np.ndarray]) -> list[dict]:
+    """The statistics of one layer over its responsive neuroids (statistic names with the suffix ``_responsive``):
+    population statistics and ensembles recomputed on the responsive neuroids alone, per-neuroid statistics
+    re-aggregated from their values on all neuroids (a neuroid's own value does not depend on the others)."""
+    if resp.sum() < 2:  # sparseness and the leave-one-out rule need two neuroids
+        return []
+    sub = x.isel({C.NEUROID: np.flatnonzero(resp)})
+    rows = _layer_rows(sub, labels, base, [g for g in groups if g in _RESPONSIVE_POPULATION], opts)
+    for r in rows:
+        r["statistic"] = f"{r['statistic']}_responsive"
+    for name, v in per_neuroid.items():
+        rows += _agg_rows(v[resp], base, f"{name}_responsive")
+    return rows
+
+
+def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups, opts, *,
+                _per_neuroid: dict | None = None) -> list[dict]:
     rows: list[dict] = []
     x = act.transpose(C.PRESENTATION, C.NEUROID)
     neg = opts["negative"]
     classes = np.unique(labels) if labels is not None else None
+    per_neuroid = _per_neuroid if _per_neuroid is not None else {}
     if "population" in groups or "fraction_active" in groups:
         pop = {}
         if "population" in groups:
@@ -85,6 +135,7 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
     if "lifetime" in groups:
         for m in ("vinje-gallant", "treves-rolls", "kurtosis"):
             v = sp.lifetime_sparseness(x, m, negative=neg)
+            per_neuroid[f"lifetime_{m}"] = np.asarray(v.values)
             rows += _agg_rows(v.values, base, f"lifetime_{m}")
             rows.append(_row(base, f"lifetime_{m}", "n_silent", v.attrs["n_silent"], v.sizes[C.NEUROID]))
     if labels is None or classes is None or len(classes) < 2:
@@ -101,6 +152,7 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
     if "csi" in groups:
         ds = sel.class_selectivity_index(x, labels, **kw)
         csi, pref = ds["csi"].values, ds["preferred"].values
+        per_neuroid["csi"] = np.asarray(csi)
         rows += _agg_rows(csi, base, "csi")
         if opts["n_shuffles"]:
             significant(ds, "csi")
@@ -110,25 +162,30 @@ def _layer_rows(act: xr.DataArray, labels: np.ndarray | None, base: dict, groups
             rows += _agg_rows(csi[mask], base, "csi", cls=c)
     if "dprime" in groups:
         ds = sel.dprime(x, labels, **kw)
-        rows += _agg_rows(np.where(np.isinf(ds["dprime"].values), np.nan, ds["dprime"].values), base, "dprime")
+        per_neuroid["dprime"] = np.where(np.isinf(ds["dprime"].values), np.nan, ds["dprime"].values)
+        rows += _agg_rows(per_neuroid["dprime"], base, "dprime")
         if opts["n_shuffles"]:
             significant(ds, "dprime")
     if "anova" in groups:
         ds = sel.anova(x, labels)
         for v in ("eta2", "omega2"):
+            per_neuroid[v] = np.asarray(ds[v].values)
             rows += _agg_rows(ds[v].values, base, v)
         significant(ds, "anova_F")
     if "mi" in groups:
         ds = sel.mutual_information(x, labels, n_bins=opts["n_bins"], **kw)
+        per_neuroid["mi"] = np.asarray(ds["mi"].values)
         rows += _agg_rows(ds["mi"].values, base, "mi")
         if opts["n_shuffles"]:
             significant(ds, "mi")
     if "tuning" in groups:
         ds = sel.tuning_sparseness(x, labels, negative=neg, **kw)
+        per_neuroid["tuning_sparseness"] = np.asarray(ds["tuning_sparseness"].values)
         rows += _agg_rows(ds["tuning_sparseness"].values, base, "tuning_sparseness")
     if "n_driven" in groups:
         ds = sel.n_driven_classes(x, labels, alpha=alpha)
         nd = ds["n_driven"].values
+        per_neuroid["n_driven"] = np.asarray(nd, dtype=float)
         rows += _agg_rows(nd, base, "n_driven")
         rows.append(_row(base, "mixed_selective", "fraction", (nd >= 2).mean(), nd.size))
         cat = next(d for d in ds["driven"].dims if d != C.NEUROID)  # "class" (today) or "category" (the contract)
@@ -161,6 +218,7 @@ def summarize(
     alpha: float = 0.05,
     negative: str = "raise",
     random_state: Any = 0,
+    responsive: Any = "active",
 ) -> pd.DataFrame:
     """Tidy table of sparseness and selectivity statistics per model × run × checkpoint × layer × class.
 
@@ -187,13 +245,21 @@ def summarize(
         Passed to the selectivity statistics (label shuffles, MI bins, significance level).
     negative : str
         Negative-value policy of the sparseness measures (docs/methods.md §A1.4).
+    responsive : str, dict or None
+        The responsiveness criterion of the ``responsive_neuroids`` rows and of the ``*_responsive`` statistics: a
+        criterion name of :func:`ensembles.analysis.responsive_neuroids` (default ``"active"``: active on at least
+        25 % of the presentations of the neuroid's preferred class), or a dict of its keyword arguments (neural data
+        with spontaneous responses: ``{"criterion": "allen", "baseline": "blank"}``, the Allen Brain Observatory's
+        criterion, de Vries et al. 2020).  None: no responsive-unit rows (the silent and all-zero rows remain).
 
     Returns
     -------
     pandas.DataFrame with columns ``model, dataset, seed, site, run, checkpoint, epoch, layer, subset, class,
     statistic, aggregate, value, n, n_nan``.  ``aggregate`` is ``mean``/``median`` over neuroids (or presentations
     for population measures), ``fraction_significant`` (q < alpha, BH-FDR), ``count``, ``fraction`` or
-    ``n_silent``; ``n`` is the number of values aggregated and ``n_nan`` how many were NaN and skipped.
+    ``n_silent``; ``n`` is the number of values aggregated and ``n_nan`` how many were NaN and skipped.  The
+    statistics ``silent_neuroids``, ``all_zero_presentations`` and ``responsive_neuroids`` (aggregates ``count`` and
+    ``fraction``) and the ``*_responsive`` statistics are described in the module docstring.
     """
     if isinstance(rec, xr.Dataset):
         if C.ACTIVITY not in rec.data_vars:
@@ -214,8 +280,17 @@ def summarize(
     groups = MEASURE_GROUPS if measures is None else tuple(measures)
     for g in groups:
         check_choice("measures", g, MEASURE_GROUPS)
+    if responsive is None:
+        resp_kw = None
+    elif isinstance(responsive, str):
+        resp_kw = {"criterion": check_choice("responsive", responsive, RESPONSIVE_CRITERIA)}
+    elif isinstance(responsive, dict):
+        resp_kw = dict(responsive)
+    else:
+        raise InputTypeError(f"The 'responsive' parameter must be a criterion name, a dict of responsive_neuroids "
+                             f"keyword arguments or None. Got {describe(responsive)}.")  # fmt: skip
     opts = {"n_shuffles": n_shuffles, "n_bins": n_bins, "alpha": alpha, "negative": negative,
-            "random_state": random_state}  # fmt: skip
+            "random_state": random_state, "responsive": resp_kw, "groups": groups}  # fmt: skip
 
     runs = [(None, act)] if "run" not in act.dims else [(act["run"].values[i], act.isel(run=i))
                                                           for i in range(act.sizes["run"])]  # fmt: skip
@@ -277,5 +352,14 @@ def _summarize_one(a, attrs, run_val, ck, correct_only, keep_held_out, layers, g
         parts = [("all", a)]
     rows: list[dict] = []
     for lv, part in parts:
-        rows += _layer_rows(part, labels, {**base, "layer": lv}, groups, opts)
+        b = {**base, "layer": lv}
+        per_neuroid: dict[str, np.ndarray] = {}
+        rows += _layer_rows(part, labels, b, groups, opts, _per_neuroid=per_neuroid)
+        x = part.transpose(C.PRESENTATION, C.NEUROID)
+        if opts["negative"] == "clip":  # the criterion sees what the sparseness measures see
+            x = x.clip(min=0)
+        units, resp = _unit_rows(x, labels, b, opts)
+        rows += units
+        if resp is not None:
+            rows += _responsive_rows(part, labels, b, groups, opts, resp, per_neuroid)
     return rows

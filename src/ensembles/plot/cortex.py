@@ -1,5 +1,7 @@
 """The comparison with cortex as one compact page: one panel per measure family, model layers against the bands of
-the published values (the table of :func:`ensembles.analysis.cortex.compare_to_cortex`)."""
+the published values (the table of :func:`ensembles.analysis.cortex.compare_to_cortex`): a value ± SD or a range as a
+band, a bound as a band from 0 to the bound; the model value with the central 95 % of its draws at the source's
+sample sizes; open points where the comparison is not matched."""
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ _FALLBACK = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02")
 def _short(r) -> str:
     study = str(r["study"])
     extra = f" ({r['area']})" if r.get("system") == "ANN" and r.get("area") else ""
+    if str(r.get("comparison", "value")).endswith("bound"):
+        extra += f" ({r['comparison']})"
     rv = str(r.get("response_variable", "") or "")
     for tag in ("SUA", "MUA", "LFP"):
         if rv.startswith(tag):
@@ -37,10 +41,23 @@ def _short(r) -> str:
     return study + extra + ("" if r["verification"] == "verified" else f" ({r['verification']})")
 
 
+def _interval(s: pd.DataFrame, ys: np.ndarray):
+    """Asymmetric error bars from model_low / model_high (None where the table has no interval)."""
+    if not {"model_low", "model_high"} <= set(s.columns):
+        return None
+    lo, hi = s["model_low"].to_numpy(dtype=float), s["model_high"].to_numpy(dtype=float)
+    if not (np.isfinite(lo) & np.isfinite(hi)).any():
+        return None
+    below = np.where(np.isfinite(lo), ys - lo, 0.0)
+    above = np.where(np.isfinite(hi), hi - ys, 0.0)
+    return np.clip(np.vstack([below, above]), 0.0, None)  # a mean equal to its draws can sit an ulp outside them
+
+
 def plot_cortex_comparison(table: pd.DataFrame, *, ncols: int = 3, figsize: tuple[float, float] | None = None):
     """One panel per measure family (measure × lifetime/population): published values as horizontal bands
-    (value ± SD, or the source's range; hatched = not verified), each model's layers as points joined by a line
-    (error bars: SD over the matched-sample-size draws).  Returns a Figure built without pyplot.
+    (value ± SD, the source's range, or 0 to the bound of an upper bound; hatched = not verified), each model's
+    layers as points joined by a line (error bars: the central 95 % of the draws at the source's sample sizes;
+    open points: ``matched`` is "not matched").  Returns a Figure built without pyplot.
 
     Parameters
     ----------
@@ -104,10 +121,12 @@ def plot_cortex_comparison(table: pd.DataFrame, *, ncols: int = 3, figsize: tupl
                     continue
                 xs = np.array([xpos[la] for la in s["layer"]], dtype=float) + (j - (len(refs) - 1) / 2) * 0.08
                 ys = s["model_value"].to_numpy(dtype=float)
-                err = s["model_sd"].to_numpy(dtype=float) if "model_sd" in s else None
-                ax.errorbar(xs, ys, yerr=None if err is None or not np.isfinite(err).any() else err,
-                            color=colors[m], marker=_MARKERS[j % len(_MARKERS)], ms=5, lw=1.2, capsize=2,
-                            mfc=colors[m] if j == 0 else "white")  # fmt: skip
+                err = _interval(s, ys)
+                ax.errorbar(xs, ys, yerr=err, color=colors[m], marker="none", lw=1.2, capsize=2)
+                matched = (s["matched"] == "matched").to_numpy() if "matched" in s else np.ones(len(s), bool)
+                for sel, face in ((matched, colors[m]), (~matched, "white")):
+                    ax.plot(xs[sel], ys[sel], ls="none", marker=_MARKERS[j % len(_MARKERS)], ms=5.5, color=colors[m],
+                            mfc=face)  # fmt: skip
                 values += [y for y in ys if np.isfinite(y)]
         ax.set_title(FAMILY_TITLES.get(fam, f"{fam[0].replace('_', ' ')}\n({fam[1]})"), fontsize=9)
         ax.set_xticks(range(len(layers)))
@@ -129,6 +148,6 @@ def plot_cortex_comparison(table: pd.DataFrame, *, ncols: int = 3, figsize: tupl
 
     fig.legend(handles=[Line2D([], [], color=colors[m], marker="o", label=m) for m in models], loc="outside lower center",
                ncols=min(len(models), 6), fontsize=8, frameon=False,
-               title="models (points: layers; dashed line and band: published value ± SD or range; hatched: not "
-                     "verified)", title_fontsize=7.5)  # fmt: skip
+               title="models (points: layers, bars: central 95 % of the draws, open: not matched; dashed line and "
+                     "band: published value ± SD, range or bound; hatched: not verified)", title_fontsize=7.5)  # fmt: skip
     return fig

@@ -396,7 +396,7 @@ def _attr_equal(a: Any, b: Any) -> bool:
         return isinstance(a, str) and isinstance(b, str) and a == b
     try:
         return bool(a == b)
-    except Exception:  # pragma: no cover - exotic attr values are rejected by validation anyway
+    except (ValueError, TypeError):  # arrays of other shapes ("truth value ... is ambiguous"), unorderable types
         return False
 
 

@@ -98,6 +98,6 @@ class CheckpointRecorder:
                 continue
             try:
                 fn() if name == "abort" else fn(RuntimeError, RuntimeError("interrupted"), None)
-            except Exception:  # pragma: no cover - best effort cleanup
+            except Exception:  # noqa: BLE001 - cleanup while the original exception propagates: never mask it
                 pass
             return

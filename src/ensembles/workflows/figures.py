@@ -49,12 +49,13 @@ def _inhibition(an: Analysis):
 
 
 def _cortex(an: Analysis):
-    try:
-        from ensembles.plot.cortex import plot_cortex_comparison
-    except ImportError:  # the figure still lives in the analysis module in this build
-        from ensembles.analysis.cortex import plot_cortex_comparison
-    fig = plot_cortex_comparison(an.table("cortex"))
-    return fig.figure if hasattr(fig, "figure") and not hasattr(fig, "savefig") else fig
+    return _plot().plot_cortex_comparison(an.table("cortex_recipes"))
+
+
+def _ensemble_null(an: Analysis):
+    from ensembles.plot.controls import ensemble_null_curves
+
+    return ensemble_null_curves(an.table("ensemble_null"))
 
 
 def _data(an: Analysis) -> str:
@@ -80,6 +81,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                ("ensemble_overlap",),
                lambda an: _plot().overlap_heatmaps(an.table("ensemble_overlap"), alpha=an.params.alpha),
                lambda an: f"{an.data_used}; τ={an.params.tau}; hypergeometric p, BH-FDR per model × layer"),
+    FigureSpec("ensemble_null", "3c. Ensembles against shuffled labels", "Category-ensemble size (mean over classes) "
+               "against τ, real (solid) and with shuffled labels (dashed: mean; band: 95% interval over shuffles).",
+               ("ensemble_null",),
+               _ensemble_null,
+               lambda an: an.used.get("ensemble_null", an.data_used)),
     FigureSpec("selectivity", "4. Selectivity", "Class selectivity index (Morcos et al. 2018) and number of "
                "significantly driven classes per neuroid.", ("selectivity",),
                lambda an: _plot().selectivity_distributions(an.table("selectivity")), _data),
@@ -98,8 +104,12 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("inhibition", "9. Inhibition", "Weight and bias distributions; excitatory vs inhibitory input currents "
                "of neuroids inside vs outside the class's ensemble; fraction silenced by inhibition.",
                ("weights", "weights_sample"), _inhibition, lambda an: an.used.get("inhibition", "")),
-    FigureSpec("cortex", "10. Comparison with cortex", "Model statistics next to published cortical reference "
-               "values.", ("cortex",), _cortex, lambda an: "the summary table"),
+    FigureSpec("cortex", "10. Comparison with cortex", "Each published value of the default comparison next to the "
+               "model statistic computed by the source's recipe at the source's numbers of stimuli and units (points: "
+               "mean over draws; bars: central 95 % of the draws; open points: not matched). The table below says, "
+               "row by row, what is matched and what is not.", ("cortex_recipes",), _cortex,
+               lambda an: f"{an.data_used}; stimulus means; each row's recipe in "
+                          f"{ResultsLayout.table_rel('cortex_recipes')}"),
 )
 
 

@@ -158,6 +158,7 @@ def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = N
         an.unavailable["stability"] = "no recording has two checkpoints to compare"
     if "history" not in an.tables:
         an.unavailable["training"] = "no training history (recordings without a training run directory)"
+    _controls(an, log)
     _inhibition(an, rng, log)
     if sweep:
         with log.step(f"sweep ({len(sweep)} runs)"):
@@ -179,6 +180,25 @@ def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = N
         _summary_and_cortex(an)
     an.timings = log.timings
     return an
+
+
+def _controls(an: Analysis, log: Progress) -> None:
+    """Silent and responsive neuroids per layer (``units``) and ensembles against their shuffled-label null over τ
+    (``ensemble_null``, ``ensemble_null_classes``).  Their label permutations come from a generator of their own
+    (a child of the analysis seed), so the other tables keep their numbers."""
+    rng = np.random.default_rng(np.random.SeedSequence(an.params.seed).spawn(1)[0])
+    taus = tuple(sorted({*T.ENSEMBLE_TAUS, float(an.params.tau)}))
+    sel_kw = {"correct_only": an.params.correct_only, "keep_held_out": an.params.keep_held_out}
+    for src in an.sources:
+        with log.step(f"controls: {src.name}"):
+            an.add("units", T.unit_rows(src.rec, src.name, **sel_kw))
+            rows, class_rows = T.ensemble_null_rows(src.rec, src.name, rng=rng, taus=taus, **sel_kw)
+            an.add("ensemble_null", rows)
+            an.add("ensemble_null_classes", class_rows)
+    if "ensemble_null" in an.tables:
+        n = int(an.tables["ensemble_null"]["n_shuffles"].iloc[0])
+        an.used["ensemble_null"] = (f"{an.data_used}; τ = {', '.join(f'{t:g}' for t in taus)}; null = {n} label "
+                                    "shuffles per model and layer (mean and 95% interval)")
 
 
 def _inhibition(an: Analysis, rng: np.random.Generator, log: Progress) -> None:
@@ -241,19 +261,37 @@ def _summary_and_cortex(an: Analysis) -> None:
             an.notes.append(f"summary: {s.name}: {err}")
             continue
         frames.append(df.assign(source=s.name)[["source", *df.columns]])
-    if not frames:
-        an.notes.append("cortex: needs the summary table")
-        an.unavailable["cortex"] = "comparison with cortex unavailable (no summary table)"
-        return
-    summary = pd.concat(frames, ignore_index=True)
-    an.add("summary", summary)
-    try:
-        from ensembles.analysis.cortex import compare_to_cortex
+    if frames:
+        an.add("summary", pd.concat(frames, ignore_index=True))
+    _cortex(an)
 
-        an.add("cortex", compare_to_cortex(summary))
-    except Exception as err:  # noqa: BLE001 - an optional appendix (another module's data): reported, not fatal
-        an.notes.append(f"cortex: comparison failed ({type(err).__name__}: {err})")
-        an.unavailable["cortex"] = an.notes[-1]
+
+def _cortex(an: Analysis) -> None:
+    """The default comparison with cortex (each reference row's recipe at the source's sample sizes, on the
+    presentations the other tables use): table ``cortex`` holds what a reader needs, ``cortex_recipes`` every
+    column of :func:`ensembles.analysis.cortex.compare_to_cortex`."""
+    from ensembles.analysis.cortex import READER_COLUMNS, compare_to_cortex
+
+    rng = np.random.default_rng(an.params.seed)  # its own generator: the other tables' draws are unchanged
+    frames, skipped = [], []
+    for s in an.sources:
+        try:
+            t = compare_to_cortex({s.name: s.rec}, correct_only=an.params.correct_only,
+                                  keep_held_out=an.params.keep_held_out, random_state=rng, include_unmatched=True)
+        except ParameterError as err:  # a recording the selection or the recipes cannot use (e.g. nothing correct)
+            an.notes.append(f"cortex: {s.name}: {err}")
+            continue
+        done = t["status"] == "compared"
+        skipped += [f"{s.name} layer {r.layer}: {r.study}: {r.status}" for r in t[~done].itertuples()]
+        frames.append(t[done])
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if skipped:
+        an.notes.append("cortex: not compared: " + "; ".join(dict.fromkeys(skipped)))
+    if not len(table):
+        an.unavailable["cortex"] = "no default reference value could be computed on these recordings (see the notes)"
+        return
+    an.add("cortex", table[list(READER_COLUMNS)])
+    an.add("cortex_recipes", table)
 
 
 def analyse_runs(runs: Mapping[str, Sequence[Any]], params: AnalysisParams | None = None, *,

@@ -2,7 +2,8 @@
 
 Category ensembles
     :func:`category_ensembles` (rules ``"paper"``, ``"test"``, ``"fraction"``, optional shuffled-label null),
-    :func:`ensemble_sizes`, :func:`ensemble_core`.
+    :func:`ensemble_sizes`, :func:`ensemble_core`; against their shuffled-label null over a range of τ, with
+    per-unit significance: :func:`ensemble_null`; specificity (mean pairwise Jaccard): :func:`ensemble_specificity`.
 Overlap and mixed selectivity
     :func:`ensemble_overlap` (count / Jaccard / overlap coefficient, expected value under random membership and a
     hypergeometric p-value), :func:`class_mean_similarity`, :func:`overlap_vs_similarity` (Spearman + Mantel-style
@@ -14,7 +15,7 @@ Unsupervised assemblies
 Inputs are numpy arrays of shape (n_presentations, n_neuroids) or ``xr.DataArray`` with dims ``presentation`` and
 ``neuroid`` (dask-backed arrays are computed: every rule here needs the whole matrix).
 
-Modules: :mod:`.category` (category ensembles, sizes, core), :mod:`.overlap` (overlap and similarity) and
+Modules: :mod:`.category` (category ensembles, sizes, core), :mod:`.null` (null, τ sensitivity, specificity), :mod:`.overlap` (overlap and similarity) and
 :mod:`.assemblies` (the labelled adapter and scoring of :class:`EnsembleDetector`, which is defined with its nulls in
 :mod:`ensembles.analysis._detectors`); import from here or from :mod:`ensembles.analysis`.
 
@@ -36,6 +37,7 @@ from ._common import ENSEMBLE as ENSEMBLE
 from ._common import OTHER as OTHER
 from .assemblies import detect_ensembles, match_ensembles
 from .category import category_ensembles, ensemble_core, ensemble_sizes
+from .null import ENSEMBLE_TAUS, ensemble_null, ensemble_specificity
 from .overlap import class_mean_similarity, ensemble_overlap, overlap_vs_similarity
 
 __all__ = [
@@ -50,4 +52,7 @@ __all__ = [
     "match_ensembles",
     "marchenko_pastur_bound",
     "tracy_widom_bound",
+    "ensemble_null",
+    "ensemble_specificity",
+    "ENSEMBLE_TAUS",
 ]

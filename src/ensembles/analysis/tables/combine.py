@@ -16,7 +16,9 @@ __all__ = ["headline_table", "across_seeds"]
 
 def headline_table(by_layer: pd.DataFrame, sizes: pd.DataFrame, overlap: pd.DataFrame,
                    accuracy: Mapping[str, float | None], *, alpha: float = 0.05) -> pd.DataFrame:
-    """One row per model × layer: accuracy, mean Hoyer with its CI, median ensemble size (and % of the layer), mean
+    """One row per model × layer: accuracy, mean Hoyer with its CI, beside it the % of silent neuroids and the mean
+    Hoyer over the responsive neuroids and lifetime Hoyer (over all and responsive neuroids; NaN for tables without
+    these columns), median ensemble size (and % of the layer) and median size under shuffled labels, mean
     off-diagonal overlap, number of overlapping and significantly overlapping class pairs (q < ``alpha``)."""
     rows = []
     if not len(by_layer):
@@ -31,8 +33,13 @@ def headline_table(by_layer: pd.DataFrame, sizes: pd.DataFrame, overlap: pd.Data
         rows.append({
             "model": m, "layer": int(layer), "accuracy": np.nan if acc is None else acc, "hoyer": r["mean"],
             "hoyer_ci": f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+            "pct_silent": 100 * float(r.get("fraction_silent_neuroids", np.nan)),
+            "hoyer_responsive": float(r.get("mean_responsive", np.nan)),
+            "lifetime_hoyer": float(r.get("lifetime_mean", np.nan)),
+            "lifetime_hoyer_responsive": float(r.get("lifetime_mean_responsive", np.nan)),
             "median_ensemble_size": float(s["size"].median()) if len(s) else np.nan,
             "median_ensemble_pct": 100 * float(s["fraction"].median()) if len(s) else np.nan,
+            "median_null_size": float(s["null_size"].median()) if len(s) and "null_size" in s else np.nan,
             "mean_overlap": float(upper["overlap"].mean()) if len(upper) else np.nan,
             "pairs_overlapping": int((upper["overlap"] > 0).sum()) if len(upper) else 0,
             "pairs_significant": int(len(sig)), "pairs_total": int(len(upper)),

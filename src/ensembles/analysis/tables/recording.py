@@ -29,6 +29,7 @@ from ._common import (
     layer_activity,
     layers_of,
 )
+from .controls import _units
 
 __all__ = ["accuracy_rows", "recording_tables", "weight_rows", "current_rows"]
 
@@ -54,7 +55,8 @@ def accuracy_rows(rec: xr.Dataset, name: str) -> tuple[list[dict], float | None]
 
 def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, correct_only: bool = True,
                      keep_held_out: bool = True, tau: float = 1.0, alpha: float = 0.05, n_bootstrap: int = 1000,
-                     n_shuffles: int = 5, negative: str = "clip") -> tuple[dict[str, list[dict]], dict, list[str]]:
+                     n_shuffles: int = 5, negative: str = "clip", responsive: dict | None = None,
+                     ) -> tuple[dict[str, list[dict]], dict, list[str]]:
     """Sparseness, ensembles, overlaps and selectivity of one recording, per layer (the analysis of figures 1-4).
 
     Parameters
@@ -74,6 +76,11 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
     negative
         Negative-value policy of the sparseness measures (:mod:`ensembles.analysis.sparsity`); ``"clip"`` (the
         default) also clips what the ensemble rule and the selectivity see.
+    responsive
+        Keyword arguments of :func:`ensembles.analysis.responsive_neuroids` (default
+        :data:`~ensembles.analysis.tables.controls.RESPONSIVE_DEFAULTS`).  Every table also reports, per layer, the
+        silent neuroids, the all-zero presentations and the responsive neuroids, and the sparseness and ensemble
+        sizes over the responsive neuroids beside those over all (columns ``*_responsive``).
 
     Returns
     -------
@@ -109,23 +116,33 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
         xv = np.asarray(x.values)
         pop, life = _hoyer(x, "population", negative), _hoyer(x, "lifetime", negative)
         pop_all = _hoyer(layer_activity(final, layer), "population", "clip")
+        silent, zero, resp, _crit = _units(x, y, responsive)
+        x_resp = x.isel({C.NEUROID: np.flatnonzero(resp)})
+        units = {"n_silent_neuroids": int(silent.sum()), "n_all_zero_presentations": int(zero.sum()),
+                 "n_responsive": int(resp.sum())}
+        two = resp.sum() >= 2  # Hoyer and the leave-one-out rule need two neuroids
         mean, lo, hi, n = bootstrap_mean_ci(pop, n_bootstrap=n_bootstrap, rng=rng)
         tables["sparseness_by_layer"].append({
             "model": name, "layer": layer, "measure": "hoyer", "mean": mean, "ci_low": lo, "ci_high": hi, "n": n,
             "fraction_silent_presentations": float(np.mean(~(xv.sum(axis=1) > 0))),
             "fraction_silent_neuroids": float(np.mean(~(xv.sum(axis=0) > 0))),
             "mean_all_presentations": _nanmean(pop_all), "lifetime_mean": _nanmean(life),
-            "fraction_active": float(np.mean(xv > 0)), "max_activation": float(xv.max()), "n_neuroids": h})
+            "fraction_active": float(np.mean(xv > 0)), "max_activation": float(xv.max()), "n_neuroids": h, **units,
+            "mean_responsive": _nanmean(_hoyer(x_resp, "population", negative)) if two else np.nan,
+            "lifetime_mean_responsive": _nanmean(_hoyer(x_resp, "lifetime", negative)) if two else np.nan})
         for c in classes:
             mean, lo, hi, n = bootstrap_mean_ci(pop[y == c], n_bootstrap=n_bootstrap, rng=rng)
             tables["sparseness_by_class"].append({"model": name, "layer": layer, "class": names[int(c)],
                                                   "label": int(c), "measure": "hoyer", "mean": mean, "ci_low": lo,
-                                                  "ci_high": hi, "n": n})
+                                                  "ci_high": hi, "n": n,
+                                                  "n_silent_neuroids": units["n_silent_neuroids"],
+                                                  "n_all_zero_presentations": int(zero[y == c].sum())})
         tables["sparseness_values"] += [{"model": name, "layer": layer, "kind": "population", "value": v}
                                         for v in pop[np.isfinite(pop)]]
         tables["sparseness_values"] += [{"model": name, "layer": layer, "kind": "lifetime", "value": v}
                                         for v in life[np.isfinite(life)]]
         memb = _membership(x, y, tau)
+        memb_resp = _membership(x_resp, y, tau) if two else np.zeros((len(classes), 0), bool)
         null = np.zeros(len(classes))
         for _ in range(n_shuffles):
             null += _membership(x, rng.permutation(y), tau).sum(axis=1)
@@ -135,8 +152,10 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
                 "model": name, "layer": layer, "class": names[int(c)], "label": int(c), "size": int(memb[k].sum()),
                 "fraction": float(memb[k].mean()), "null_size": float(null[k]) if n_shuffles else np.nan,
                 "null_fraction": float(null[k] / h) if n_shuffles else np.nan, "held_out": int(c) in held,
-                "n_presentations": int((y == c).sum()), "n_neuroids": h, "tau": tau})
-        tables["ensemble_overlap"] += _overlap_rows(memb, classes, names, name, layer)
+                "n_presentations": int((y == c).sum()), "n_neuroids": h, "tau": tau, **units,
+                "size_responsive": int(memb_resp[k].sum()) if two else np.nan,
+                "fraction_responsive": float(memb_resp[k].mean()) if two else np.nan})
+        tables["ensemble_overlap"] += [{**r, **units} for r in _overlap_rows(memb, classes, names, name, layer)]
         try:
             csi = np.asarray(class_selectivity_index(x, "label", n_shuffles=0)["csi"].values, float).ravel()
             nd = np.asarray(n_driven_classes(x, "label", alpha=alpha)["n_driven"].values, float).ravel()
@@ -144,7 +163,8 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
             notes.append(f"selectivity: {name} layer {layer} skipped ({_first_line(err)})")
         else:
             tables["selectivity"] += [{"model": name, "layer": layer, "unit": int(i), "csi": float(csi[i]),
-                                       "n_driven": float(nd[i])} for i in range(h)]
+                                       "n_driven": float(nd[i]), "silent": bool(silent[i]),
+                                       "responsive": bool(resp[i])} for i in range(h)]
     return tables, info, notes
 
 

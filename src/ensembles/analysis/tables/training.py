@@ -23,6 +23,7 @@ from ._common import (
     layer_activity,
     layers_of,
 )
+from .controls import _silent_counts
 
 __all__ = ["checkpoint_rows", "stability_rows", "sweep_rows", "zero_shot_rows"]
 
@@ -49,7 +50,7 @@ def checkpoint_rows(rec: xr.Dataset, name: str, *, correct_only: bool = True, ke
                 hoy = _nanmean(_hoyer(x, "population", negative))
                 med = float(np.median(_membership(x, y, tau).sum(axis=1)))
             rows.append({"model": name, "epoch": int(ep), "layer": layer, "hoyer": hoy, "median_size": med,
-                         "n_used": int(y.size)})
+                         "n_used": int(y.size), **_silent_counts(x), "n_neuroids": x.sizes[C.NEUROID]})
     return rows
 
 
@@ -93,10 +94,13 @@ def sweep_rows(rec: xr.Dataset, run: str, name: str, config: Mapping[str, Any], 
     good = str((config.get("ff", {}) or {}).get("goodness", "?"))
     good = {"l2_norm": "l2", "l1_norm": "l1", "l1": "l1", "l2": "l2"}.get(good, good)
     train = config.get("train", {}) or {}
-    return [{"run": run, "model": name, "layer": layer,
-             "hoyer": _nanmean(_hoyer(_nonneg(layer_activity(sel, layer), negative), "population", negative)),
-             "accuracy": acc, "goodness": good, "lr": float(train.get("lr", np.nan)), "epochs": train.get("epochs")}
-            for layer in layers_of(rec)]
+    rows = []
+    for layer in layers_of(rec):
+        x = _nonneg(layer_activity(sel, layer), negative)
+        rows.append({"run": run, "model": name, "layer": layer, "hoyer": _nanmean(_hoyer(x, "population", negative)),
+                     "accuracy": acc, "goodness": good, "lr": float(train.get("lr", np.nan)),
+                     "epochs": train.get("epochs"), **_silent_counts(x)})
+    return rows
 
 
 def zero_shot_rows(held: xr.Dataset, ref: xr.Dataset, model: str, *, correct_only: bool = True, tau: float = 1.0,
