@@ -14,7 +14,7 @@ from ensembles import conventions as C
 from ensembles.analysis import (
     category_ensembles,
     compare_to_reference,
-    ensemble_jaccard,
+    ensemble_specificity,
     zero_shot_test,
 )
 from ensembles.errors import ParameterError
@@ -75,21 +75,11 @@ def test_bad_category_is_a_clear_error():
         zero_shot_test(x, y, 7)
 
 
-def test_ensemble_jaccard_by_hand():
-    m = np.zeros((3, 10), bool)
-    m[0, :4] = True          # {0,1,2,3}
-    m[1, 2:6] = True         # {2,3,4,5}: with row 0, 2 shared of 6 -> 1/3
-    # row 2 empty: with row 0 -> 0/4, with row 1 -> 0/4
-    r = ensemble_jaccard(m)
-    assert r.n_pairs == 3 and r.max == pytest.approx(1 / 3) and r.mean == pytest.approx(1 / 9)
-    assert ensemble_jaccard(np.zeros((3, 10), bool)).n_pairs == 0
-
-
 def test_planted_ensembles_are_more_specific_than_shuffled_label_ones():
     x, y = _population()
-    real = ensemble_jaccard(category_ensembles(x, y, rule="paper", tau=1.0, by_layer=False)).mean
+    real = ensemble_specificity(category_ensembles(x, y, rule="paper", tau=1.0, by_layer=False))
     rng = np.random.default_rng(0)
-    null = [ensemble_jaccard(category_ensembles(x, rng.permutation(y), rule="paper", tau=1.0, by_layer=False)).mean
+    null = [ensemble_specificity(category_ensembles(x, rng.permutation(y), rule="paper", tau=1.0, by_layer=False))
             for _ in range(20)]
     assert real < np.nanpercentile(null, 2.5)
 

@@ -97,8 +97,6 @@ _EXPORTS: dict[str, str] = {
     "zero_shot_test": "zero_shot",
     "ReferenceComparison": "zero_shot",
     "compare_to_reference": "zero_shot",
-    "EnsembleJaccard": "zero_shot",
-    "ensemble_jaccard": "zero_shot",
     "ei_currents": "inhibition",
     "silence_causes": "inhibition",
     # models compared at matched accuracy along their training trajectories (matched.py)

@@ -10,8 +10,8 @@ That rule cannot tell a formed ensemble from a copy or from noise for the right 
 visually similar neighbour can overlap it by more than ``max_jaccard``. The controlled test
 (docs/reproduction-v2.md, section 4) asks what a reader would accept as "an ensemble forms":
 :func:`zero_shot_test` (the ensemble's members tell the class from its nearest seen class under cross-validation,
-and are selective for it by d'), :func:`compare_to_reference` (the same class's ensemble in a model trained on it)
-and :func:`ensemble_jaccard` (how distinct a layer's category ensembles are from one another).
+and are selective for it by d') and :func:`compare_to_reference` (the same class's ensemble in a model trained on
+it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ensembles.analysis._input import matrix, resolve_labels
 from ensembles.errors import ParameterError
 
 __all__ = ["HeldOutEnsemble", "held_out_ensemble", "ZeroShotTest", "zero_shot_test", "ReferenceComparison",
-           "compare_to_reference", "EnsembleJaccard", "ensemble_jaccard"]
+           "compare_to_reference"]
 
 
 class HeldOutEnsemble(NamedTuple):
@@ -90,34 +90,6 @@ def _row_of(cats: np.ndarray, category: Any, name: str) -> int:
         raise ParameterError(f"The 'category' parameter must be one of the categories of {name!r} "
                              f"{cats.tolist()}. Got {category!r}.")
     return int(hits[0])
-
-
-class EnsembleJaccard(NamedTuple):
-    mean: float     # mean Jaccard index over the category pairs with a non-empty union (NaN if none)
-    max: float      # largest Jaccard index of a pair
-    n_pairs: int    # pairs with a non-empty union
-
-
-def ensemble_jaccard(membership: Any) -> EnsembleJaccard:
-    """How distinct one layer's category ensembles are: Jaccard index |A ∩ B| / |A ∪ B| over every pair.
-
-    ``membership``: boolean (category, neuroid) for ONE layer (e.g. ``category_ensembles(...)`` of one layer).
-    Pairs whose two ensembles are both empty have no Jaccard index and are left out. Low mean = specific
-    ensembles; ensembles found under shuffled labels are a natural null for it.
-    """
-    m, _ = _membership(membership, "membership")
-    if m.shape[0] < 2:
-        raise ParameterError(f"The 'membership' parameter must have at least two categories. Got {m.shape[0]}.")
-    mi = m.astype(np.int64)
-    inter = mi @ mi.T
-    size = mi.sum(axis=1)
-    union = size[:, None] + size[None, :] - inter
-    iu = np.triu_indices(m.shape[0], k=1)
-    ok = union[iu] > 0
-    jac = inter[iu][ok] / union[iu][ok]
-    if not jac.size:
-        return EnsembleJaccard(float("nan"), float("nan"), 0)
-    return EnsembleJaccard(float(jac.mean()), float(jac.max()), int(jac.size))
 
 
 class ReferenceComparison(NamedTuple):

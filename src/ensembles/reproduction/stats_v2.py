@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ensembles.analysis.ensembles import category_ensembles
+from ensembles.analysis.ensembles import category_ensembles, ensemble_specificity
 from ensembles.analysis.inhibition import ei_currents, silence_causes
+from ensembles.analysis.responsiveness import silent_units
 from ensembles.analysis.sparsity import population_sparseness
-from ensembles.analysis.zero_shot import compare_to_reference, ensemble_jaccard, zero_shot_test
+from ensembles.analysis.zero_shot import compare_to_reference, zero_shot_test
 from ensembles.errors import DataFileError, ParameterError
 from ensembles.layout import RunLayout
 from ensembles.record import load_recording, select_presentations
@@ -81,8 +82,8 @@ def _by_label_condition(sel, ff_style: bool) -> dict[str, Any]:
 def responsive_hoyer(a: np.ndarray) -> tuple[float, float, float]:
     """(mean population Hoyer over the responsive units, fraction of silent units, fraction of all-zero
     presentations) of one layer's activity ``a`` (presentation, unit). Silent: zero on every presentation."""
-    silent = ~np.any(a != 0, axis=0)
-    zero_rows = ~np.any(a != 0, axis=1)
+    su = silent_units(a)
+    silent, zero_rows = np.asarray(su["silent"], dtype=bool), np.asarray(su["all_zero"], dtype=bool)
     resp = a[:, ~silent]
     if resp.shape[1] < 2:
         return float("nan"), float(silent.mean()), float(zero_rows.mean())
@@ -98,11 +99,11 @@ def _members(a: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def _ensemble_rows(a: np.ndarray, labels: np.ndarray, base: dict, layer: int, n_shuffles: int,
                    rng: np.random.Generator) -> list[dict]:
-    real = ensemble_jaccard(_members(a, labels)).mean
+    real = ensemble_specificity(_members(a, labels))
     jac, size = np.empty(n_shuffles), np.empty(n_shuffles)
     for b in range(n_shuffles):
         m = _members(a, rng.permutation(labels))
-        jac[b] = ensemble_jaccard(m).mean
+        jac[b] = ensemble_specificity(m)
         size[b] = float(np.median(m.sum(axis=1) / m.shape[1]))
     fin = jac[np.isfinite(jac)]
     p025 = float(np.percentile(fin, 2.5)) if fin.size else float("nan")
@@ -217,7 +218,7 @@ def _trajectory_rows(rec, base: dict, ff_style: bool, random_state: int) -> list
             h_resp = responsive_hoyer(a)[0]
             h = np.asarray(population_sparseness(a, "hoyer"), dtype=float)
             h = h[np.isfinite(h)]
-            spec = ensemble_jaccard(_members(a, labels)).mean if np.unique(labels).size >= 2 else float("nan")
+            spec = ensemble_specificity(_members(a, labels)) if np.unique(labels).size >= 2 else float("nan")
             for stat, v in (("hoyer_responsive", h_resp), ("hoyer", h.mean() if h.size else float("nan")),
                             ("ensemble_jaccard_mean", spec)):
                 rows.append({**head, "layer": layer, "statistic": stat, "value": float(v)})
