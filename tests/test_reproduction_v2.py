@@ -274,6 +274,12 @@ def test_run_statistics_v2_on_tiny_runs(tiny_runs):
         trajectories.append(t)
     table = claims_table_v2(pd.DataFrame(stats), dataset="digits", trajectories=pd.concat(trajectories))
     assert set(table["verdict"]) <= set(VERDICTS) and "V5 ff strict" in set(table["claim"])
+    from ensembles.reproduction.stats_v2 import find_reference
+
+    refs = [tiny_runs / "ref_ff", tiny_runs / "ref_bp", tiny_runs / "zs_bp"]
+    assert find_reference(tiny_runs / "zs_ff", refs) == tiny_runs / "ref_ff"
+    assert find_reference(tiny_runs / "zs_bp", refs) == tiny_runs / "ref_bp"
+    assert find_reference(tiny_runs / "zs_ff", [tiny_runs / "ref_bp"]) is None
     with pytest.raises(ParameterError, match="ten-class run"):
         run_statistics_v2(tiny_runs / "zs_ff", condition="zero_shot", reference_dir=tiny_runs / "ref_bp")
     with pytest.raises(ParameterError, match="'condition'"):

@@ -36,7 +36,7 @@ from ensembles.record import load_recording, select_presentations
 from ensembles.reproduction.plan import V2_CONDITIONS, ZERO_SHOT_CLASSES
 from ensembles.reproduction.verdicts_v2 import ZERO_SHOT_THRESHOLDS
 
-__all__ = ["run_statistics_v2", "TRAJECTORY_SUBSAMPLE", "N_NULL_SHUFFLES", "responsive_hoyer"]
+__all__ = ["run_statistics_v2", "find_reference", "TRAJECTORY_SUBSAMPLE", "N_NULL_SHUFFLES", "responsive_hoyer"]
 
 TRAJECTORY_SUBSAMPLE = 2000
 N_NULL_SHUFFLES = 100
@@ -303,3 +303,27 @@ def run_statistics_v2(run_dir: str | Path, *, condition: str, reference_dir: str
                 rows += _zero_shot_rows(sel, int(k), base, f"c{int(k)}{suffix}", rng, shuffled=False)
         traj = _trajectory_rows(rec, base, ff_style, random_state)
     return rows, traj
+
+
+def _same_training(a: dict, b: dict) -> bool:
+    """Same model, seed, dataset, training images, learning rate and network: all but the held-out class."""
+    keys = (("model",), ("seed",), ("data", "dataset"), ("data", "train_subsample"), ("train", "lr"),
+            ("train", "epochs"), ("network", "hidden"))
+
+    def get(d, path):
+        for k in path:
+            d = (d or {}).get(k)
+        return d
+
+    return all(get(a, k) == get(b, k) for k in keys)
+
+
+def find_reference(run_dir: str | Path, candidates) -> Path | None:
+    """The ``reference`` run (ten classes) trained like the ``zero_shot`` run ``run_dir`` apart from the held-out
+    class: same model, seed, dataset, training images, learning rate, epochs and widths; None if there is none."""
+    cfg = _config(Path(run_dir))
+    hits = [Path(c) for c in candidates
+            if not (_config(Path(c))["data"].get("held_out")) and _same_training(cfg, _config(Path(c)))]
+    if len(hits) > 1:
+        raise DataFileError(f"Several reference runs match {str(run_dir)!r}: {[str(h) for h in hits]}.")
+    return hits[0] if hits else None
