@@ -26,7 +26,8 @@ Results (``ensembles analyze``, ``ensembles demo``, ``ensembles report RUN_DIR``
 Reproduction (``ensembles reproduce``): a results directory (as above) plus::
 
     sweeps/<sweep>/              the training runs of each condition (SweepLayout; resumable)
-    stats/<sweep>/<run>.csv|.json  each finished run's statistics (cached: a run is analysed once)
+    stats/<sweep>/<run>.csv|.json  each finished run's statistics (cached: a run is analysed once);
+                                 <run>.v2.csv|.v2.json: its protocol-v2 statistics and trajectory
     claims.md, comparison.md     the claims table, and the results section generated from the directory
     timing.json                  the wall time of every call into the directory
 
@@ -284,6 +285,9 @@ class ReproductionLayout(ResultsLayout):
     SIGNIFICANT_PAIRS = "significant_pairs"
     VISUAL_SIMILARITY = "visual_similarity"
     TRAINING_COST = "training_cost"
+    STATISTICS_V2 = "statistics_v2"
+    TRAJECTORIES = "trajectories"
+    CLAIMS_V2 = "claims_v2"
 
     @property
     def sweeps(self) -> Path:
@@ -301,6 +305,11 @@ class ReproductionLayout(ResultsLayout):
         """The cached statistics of one run: the rows (CSV) and the extras (JSON)."""
         base = self.root / self.STATS / sweep / run
         return base.with_name(f"{run}.csv"), base.with_name(f"{run}.json")
+
+    def stats_cache_v2(self, sweep: str, run: str) -> tuple[Path, Path]:
+        """The cached protocol-v2 statistics of one run: the rows (CSV) and the trajectory and reference (JSON)."""
+        base = self.root / self.STATS / sweep / run
+        return base.with_name(f"{run}.v2.csv"), base.with_name(f"{run}.v2.json")
 
     @property
     def claims_md(self) -> Path:

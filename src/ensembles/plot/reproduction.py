@@ -7,7 +7,7 @@ import pandas as pd
 
 from ensembles.plot._style import new_figure, palette, require_columns
 
-__all__ = ["overlap_panels", "sparsity_vs_accuracy"]
+__all__ = ["accuracy_trajectories", "overlap_panels", "sparsity_vs_accuracy"]
 
 _NAMES = {"ff": "FF", "bp_ff": "BP/FF", "bp": "BP"}
 
@@ -66,5 +66,39 @@ def overlap_panels(overlaps, class_names, *, title: str | None = None):
         overlap_axes(ax, counts, class_names=class_names, qvalues=q, title=f"seed {seed}")
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_trajectories(trajectories: pd.DataFrame, *, statistic: str = "hoyer_responsive", layers=(1, 2, 3),
+                          target: float | None = None, title: str | None = None):
+    """One panel per layer: a statistic (x) against test accuracy (y) along training, one curve per run (checkpoint
+    order), coloured by model; ``target`` (e.g. FF's final accuracy, the matched-accuracy point) as a dashed line.
+
+    ``trajectories``: columns ``model, seed, checkpoint, accuracy, layer, statistic, value`` (the reproduction's
+    trajectory table).
+    """
+    require_columns(trajectories, ["model", "seed", "checkpoint", "accuracy", "layer", "statistic", "value"],
+                    name="trajectories")
+    t = trajectories[trajectories["statistic"] == statistic]
+    fig, axes = new_figure(1, len(layers), figsize=(4.2 * len(layers), 3.8))
+    models = [m for m in ("ff", "bp_ff", "bp") if m in set(t["model"])]
+    colors = palette(models)
+    for ax, layer in zip(axes[0], layers, strict=True):
+        for model in models:
+            for i, (_, run) in enumerate(t[(t["layer"] == layer) & (t["model"] == model)].groupby("seed")):
+                run = run.sort_values("checkpoint")
+                ax.plot(run["value"], run["accuracy"], "-o", ms=3, lw=1, color=colors[model],
+                        label=_NAMES[model] if i == 0 else None)
+                ax.plot(run["value"].iloc[-1:], run["accuracy"].iloc[-1:], "*", ms=10, color=colors[model])
+        if target is not None:
+            ax.axhline(target, ls="--", lw=1, color="0.4")
+        ax.set_xlabel(f"layer {layer} {statistic.replace('_', ' ')}")
+        ax.set_ylabel("test accuracy")
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(title or f"{statistic.replace('_', ' ')} against accuracy along training (one curve per run; "
+                          "* = last checkpoint)")
     fig.tight_layout()
     return fig

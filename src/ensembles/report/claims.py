@@ -50,6 +50,14 @@ def render_reproduction(results: ResultsLayout, man: dict, title: str | None) ->
                  "runs (docs/reproduction.md in the toolkit's repository). Intervals: 95 % Student-t over seeds.</p>")
     claims = read_table(results, tables.get(ReproductionLayout.CLAIMS))
     parts.append(claims_html(claims) if claims is not None else "<p class='skip'>No claims table.</p>")
+    claims_v2 = read_table(results, tables.get(ReproductionLayout.CLAIMS_V2))
+    if claims_v2 is not None:
+        parts.append("<h2 id='claims-v2'>The claims with their controls (protocol v2)</h2><p>Rules written down "
+                     "before the runs they judge (docs/reproduction-v2.md): sparseness over responsive units, "
+                     "at matched accuracy, ensembles against the shuffled-label null, a controlled zero-shot test, "
+                     "inhibition by weight sign, stability against the spread over seeds. Each row names the claim "
+                     "above that it refines; no verdict above is changed by it.</p>")
+        parts.append(claims_html(claims_v2))
     figs = man.get("figures", {}) if isinstance(man.get("figures"), dict) else {}
     for fid, meta in figs.items():
         ftitle = str(meta.get("title", fid))

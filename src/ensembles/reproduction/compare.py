@@ -202,6 +202,11 @@ def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -
         if r["verdict"] != "reproduced" and isinstance(r["detail"], str) and r["detail"]:
             lines.append(f"- {r['claim']} ({r['verdict']}): {r['detail']}.")
     lines.append("")
+    if _L(results).table(_L.CLAIMS_V2).is_file():
+        v2 = _read(results, _L.CLAIMS_V2)
+        v2["stabilised"] = v2["stabilised"].map({"True": True, "False": False, True: True, False: False})
+        lines += ["The same claims with their controls (protocol v2, docs/reproduction-v2.md; rules fixed before "
+                  "the runs; each row names the claim it refines):", "", claims_markdown(v2).rstrip("\n"), ""]
     comp = comparison_table(summary, dataset)
     if not comp.empty:
         fam = _family(dataset)

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,17 @@ from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
 from ensembles.layout import ReproductionLayout, ResultsLayout, RunLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
-from ensembles.reproduction.plan import CONDITIONS, DEFAULT_CONDITIONS, with_baseline_grid_points
+from ensembles.reproduction.plan import (
+    CONDITIONS,
+    DEFAULT_CONDITIONS,
+    V1_CONDITIONS,
+    V2_CONDITIONS,
+    with_baseline_grid_points,
+)
 from ensembles.reproduction.stats import run_statistics, statistics_frame
+from ensembles.reproduction.stats_v2 import find_reference, run_statistics_v2
 from ensembles.reproduction.verdicts import claims_table
+from ensembles.reproduction.verdicts_v2 import claims_table_v2
 from ensembles.workflows.figures import save_figure
 from ensembles.workflows.results import ResultsDir, now, versions
 
@@ -45,6 +53,11 @@ REPORT_KIND = "reproduction"
 FIGURES = {
     "sparsity_vs_accuracy": ("Sparsity against accuracy", "Layer Hoyer sparseness against test accuracy for every "
                              "model and learning rate (mean ± 95 % interval over seeds)."),
+    "accuracy_trajectories": ("Sparsity against accuracy along training", "Hoyer sparseness over responsive "
+                              "units against test accuracy at every recorded checkpoint of the reference runs, one "
+                              "curve per run; the matched-accuracy comparison (docs/reproduction-v2.md section 3) "
+                              "reads each curve at FF's final accuracy (dashed). Intermediate checkpoints use a "
+                              "fixed test subsample of at most 2,000 presentations."),
     "overlap_ff_layer1": ("FF layer-1 ensemble overlaps", "Units shared by the category ensembles of each class "
                           "pair, one panel per seed; * marks pairs above the hypergeometric expectation (BH q < "
                           "0.05)."),
@@ -118,6 +131,44 @@ def _run_statistics_job(run_dir: str, cond: str) -> tuple[list[dict], dict]:
     return r, extras
 
 
+def _run_statistics_v2_job(run_dir: str, cond: str, reference: str | None) -> tuple[list[dict], dict]:
+    """One run's protocol-v2 rows, and its trajectory and reference run as JSON-ready extras (worker process)."""
+    rows, traj = run_statistics_v2(run_dir, condition=cond, reference_dir=reference)
+    return rows, {"reference": Path(reference).name if reference else None, "trajectory": traj}
+
+
+class _Job(NamedTuple):
+    protocol: str  # "v1" or "v2"
+    sweep: str
+    run_dir: Path
+    reference: Path | None = None  # v2 zero-shot runs: the reference run compared with
+
+    def call(self) -> tuple[Callable, tuple]:
+        cond = _condition(self.sweep)
+        if self.protocol == "v1":
+            return _run_statistics_job, (str(self.run_dir), cond)
+        return _run_statistics_v2_job, (str(self.run_dir), cond, str(self.reference) if self.reference else None)
+
+
+def _jobs(out: ReproductionLayout, runs: list[tuple[str, Path]]) -> list[_Job]:
+    """The statistics each finished run needs (v1: the conditions of docs/reproduction.md; v2: the baseline and
+    the conditions of docs/reproduction-v2.md) and has not cached yet; a zero-shot run is analysed again when its
+    reference run appears."""
+    references = [run_dir for sweep, run_dir in runs if _condition(sweep) == "reference"]
+    jobs = []
+    for sweep, run_dir in runs:
+        cond = _condition(sweep)
+        if cond in V1_CONDITIONS and not all(p.is_file() for p in out.stats_cache(sweep, run_dir.name)):
+            jobs.append(_Job("v1", sweep, run_dir))
+        if cond == "baseline" or cond in V2_CONDITIONS:
+            ref = find_reference(run_dir, references) if cond == "zero_shot" else None
+            rows_path, extras_path = out.stats_cache_v2(sweep, run_dir.name)
+            cached = read_json(extras_path, None) if rows_path.is_file() else None
+            if not isinstance(cached, dict) or cached.get("reference") != (ref.name if ref else None):
+                jobs.append(_Job("v2", sweep, run_dir, ref))
+    return jobs
+
+
 def _analyse_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, n_jobs: int,
                       echo: Callable[[str], None]) -> None:
     """Compute and cache the statistics of every run not analysed yet, ``n_jobs`` runs at a time.
@@ -125,21 +176,22 @@ def _analyse_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, 
     Each run's statistics depend only on that run (fixed random states), so the processes give the same numbers as
     one process; the caches are written by this process, each atomically, as its run finishes.
     """
-    todo = [(sweep, run_dir) for sweep, run_dir in runs
-            if not all(p.is_file() for p in out.stats_cache(sweep, run_dir.name))]
+    todo = _jobs(out, runs)
     if not todo:
         return
 
-    def store(sweep: str, run_dir: Path, result: tuple[list[dict], dict]) -> None:
-        cache, extras_path = out.stats_cache(sweep, run_dir.name)
-        atomic_write_text(cache, statistics_frame(result[0]).to_csv(index=False))
+    def store(job: _Job, result: tuple[list[dict], dict]) -> None:
+        cache = out.stats_cache if job.protocol == "v1" else out.stats_cache_v2
+        rows_path, extras_path = cache(job.sweep, job.run_dir.name)
+        atomic_write_text(rows_path, statistics_frame(result[0]).to_csv(index=False))
         atomic_write_text(extras_path, json.dumps(result[1]))
 
     n_jobs = max(1, min(n_jobs, len(todo)))
     if n_jobs == 1:
-        for sweep, run_dir in todo:
-            echo(f"analysing {sweep}/{run_dir.name}")
-            store(sweep, run_dir, _run_statistics_job(str(run_dir), _condition(sweep)))
+        for job in todo:
+            echo(f"analysing {job.sweep}/{job.run_dir.name} ({job.protocol})")
+            fn, args = job.call()
+            store(job, fn(*args))
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -147,12 +199,11 @@ def _analyse_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, 
     echo(f"analysing {len(todo)} runs, {n_jobs} at a time")
     # spawn: workers start clean (no inherited torch or BLAS thread pools); one BLAS thread each
     with _single_threaded_blas(), ProcessPoolExecutor(n_jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(_run_statistics_job, str(run_dir), _condition(sweep)): (sweep, run_dir)
-                   for sweep, run_dir in todo}
+        futures = {pool.submit(fn, *args): job for job in todo for fn, args in [job.call()]}
         for fut in as_completed(futures):
-            sweep, run_dir = futures[fut]
-            store(sweep, run_dir, fut.result())
-            echo(f"analysed {sweep}/{run_dir.name}")
+            job = futures[fut]
+            store(job, fut.result())
+            echo(f"analysed {job.sweep}/{job.run_dir.name} ({job.protocol})")
 
 
 @contextlib.contextmanager
@@ -214,8 +265,16 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     overlaps_l1: list[tuple[int, np.ndarray, np.ndarray]] = []
     pair_rows: list[dict] = []
     _analyse_uncached(lay, runs, n_jobs=n_jobs, echo=echo)
+    rows_v2: list[dict] = []
+    trajectories: list[dict] = []
     for sweep, run_dir in runs:
         cond = _condition(sweep)
+        if cond == "baseline" or cond in V2_CONDITIONS:
+            rows_path, extras_path = lay.stats_cache_v2(sweep, run_dir.name)
+            rows_v2 += _read_stats_cache(rows_path)
+            trajectories += (read_json(extras_path, {}) or {}).get("trajectory") or []
+        if cond not in V1_CONDITIONS:
+            continue
         cache, extras_path = lay.stats_cache(sweep, run_dir.name)
         r = _read_stats_cache(cache)
         extras = json.loads(extras_path.read_text(encoding="utf-8"))
@@ -241,6 +300,11 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
         top = []
     judged = with_baseline_grid_points(stats, dataset)  # a grid point that is the baseline run is not trained twice
     claims = claims_table(judged, dataset=dataset, pooled=pooled)
+    stats_v2 = statistics_frame(rows_v2)
+    stats_v2["variant"] = stats_v2["variant"].fillna("").astype(str)
+    traj = pd.DataFrame(trajectories)
+    claims_v2 = claims_table_v2(pd.concat([judged, stats_v2], ignore_index=True), dataset=dataset,
+                                trajectories=traj if len(traj) else None)
     summary = seed_summary(judged, ["condition", "model", "variant", "lr", "layer", "statistic"])
     pairs = pd.DataFrame(pair_rows, columns=["seed", "layer", "pair"])
     if not pairs.empty:
@@ -254,7 +318,8 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     with ResultsDir(lay.root, command="reproduce", force=True, claim=claim) as res:
         tables = res.write_tables({L.STATISTICS: stats, L.SEED_SUMMARY: summary, L.CLAIMS: claims,
                                    L.SIGNIFICANT_PAIRS: pairs, L.VISUAL_SIMILARITY: simdf,
-                                   L.TRAINING_COST: cost})
+                                   L.TRAINING_COST: cost, L.STATISTICS_V2: stats_v2, L.CLAIMS_V2: claims_v2,
+                                   L.TRAJECTORIES: traj})
         figures: dict[str, dict] = {}
         from ensembles.plot.reproduction import overlap_panels, sparsity_vs_accuracy
 
@@ -269,6 +334,15 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
                 overlap_panels(sorted(overlaps_l1, key=lambda t: t[0]), names,
                                title=f"{dataset}: FF layer-1 ensemble overlaps (units shared; * = BH q < 0.05), "
                                      "one panel per seed"))
+        if len(traj):
+            from ensembles.plot.reproduction import accuracy_trajectories
+
+            ff_final = traj[(traj["model"] == "ff")].sort_values("checkpoint").groupby("seed")["accuracy"].last()
+            figures["accuracy_trajectories"] = _figure(
+                res, "accuracy_trajectories",
+                accuracy_trajectories(traj, target=float(ff_final.mean()) if len(ff_final) else None,
+                                      title=f"{dataset}: Hoyer over responsive units against accuracy along "
+                                            "training (reference runs; dashed: FF's final accuracy)"))
         n_runs = len(runs)
         meta = {"dataset": dataset, "n_runs": n_runs, "seconds_analysis": round(time.time() - t0, 1),
                 "scale": sorted(set(cost["scale"])), "device": sorted(set(cost["device"])),
@@ -283,11 +357,12 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
                      "figure_list": [{"id": k, "title": v["title"], "caption": v["caption"]}
                                      for k, v in figures.items()],
                      "versions": versions()})
-    md = claims_markdown(claims)
+    md = claims_markdown(claims) + "\n" + claims_markdown(claims_v2)
     atomic_write_text(lay.claims_md, md)
     build_report(lay.root, claim=claim)
     echo(f"claims table ({n_runs} runs, analysis {meta['seconds_analysis']} s):\n{md}")
-    return {"claims": claims, "stats": stats, "summary": summary, "meta": meta}
+    return {"claims": claims, "claims_v2": claims_v2, "stats": stats, "stats_v2": stats_v2, "trajectories": traj,
+            "summary": summary, "meta": meta}
 
 
 def run_reproduction(dataset: str = "mnist-5k", out: str | Path | None = None, *, seeds: tuple[int, ...] = (0, 1, 2),
