@@ -78,9 +78,11 @@ def training_curves(history: pd.DataFrame, *, title: str | None = None):
                 lab = " ".join(p for p in (layer_label(layer), metric_label(metric)) if p)
                 ax2.plot(g["step"], g["value"], lw=1.4, color="k", ls=":", label=lab)
             ax2.set_ylabel("accuracy")
-            ax2.legend(fontsize=7, frameon=False, loc="lower right")
-        if len(loss):
-            ax.legend(fontsize=7, frameon=False, loc="upper right")
+        # one legend for loss and accuracy, drawn on the top axes so that no curve runs through it
+        handles = [h for a in ([ax, ax2] if len(acc) else [ax]) for h in a.get_legend_handles_labels()[0]]
+        if handles:
+            (ax2 if len(acc) else ax).legend(handles=handles, fontsize=7, frameon=True, framealpha=0.85,
+                                             edgecolor="none", loc="center right")
         ax.set_title(f"{m}: loss and accuracy", fontsize=9)
     return titled(fig, title, "Training curves")
 

@@ -86,7 +86,7 @@ def _render(results: ResultsLayout, meta: dict, title: str | None) -> str:
     acc = read_table(results, t.get("accuracy"))
     if acc is not None:
         parts.append("<h3>Test accuracy</h3>" + table_html(acc[[c for c in show if c in acc.columns]],
-                                                            floatfmt="{:.4f}"))
+                                                            digits=4))
     key = read_table(results, t.get("key"))
     if key is not None:
         parts.append("<h3>Key statistics (class all, mean per run)</h3>" +
