@@ -77,7 +77,6 @@ def test_demo_report_reads_like_a_results_section(demo):
     null), shows counts as integers, and has no failed section the command did not warn about, no "nan" legend and
     no "Not shown" placeholder."""
     import re
-
     from html import escape as html_escape
 
     from ensembles.report.findings import failures

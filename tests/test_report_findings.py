@@ -113,7 +113,6 @@ def test_model_and_neural_sources_are_told_apart():
 def test_an_imported_allen_style_session_gives_a_report_without_model_sections(tmp_path, capsys):
     pytest.importorskip("pynwb", reason="NWB support is the optional 'nwb' extra (pynwb)")
     from _nwb_helpers import allen_style_session
-
     from ensembles.cli import main
 
     nwb = allen_style_session(tmp_path / "allen.nwb", np.random.default_rng(0))
