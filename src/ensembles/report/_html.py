@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -61,9 +62,12 @@ def formatted(df: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
 
 
 def table_html(df: pd.DataFrame | None, *, max_rows: int = 60, labels: dict[str, str] | None = None,
-               table_id: str | None = None, digits: int = 3) -> str:
+               table_id: str | None = None, digits: int = 3, floatfmt: str | None = None) -> str:
     """A table for the report: numbers formatted by :func:`formatted`, columns renamed by ``labels``, scrolling
-    sideways inside the page when wider than it."""
+    sideways inside the page when wider than it.  ``floatfmt`` (``"{:.4f}"``) is another way to give ``digits``."""
+    if floatfmt is not None:
+        m = re.fullmatch(r"\{:\.(\d+)[fg]\}", floatfmt)
+        digits = int(m.group(1)) if m else digits
     if df is None or not len(df):
         return "<p><em>empty</em></p>"
     shown = formatted(df.head(max_rows), digits=digits).rename(columns=labels or {})
