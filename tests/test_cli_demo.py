@@ -11,8 +11,9 @@ import pytest
 
 from ensembles.cli import main
 
+# the figures of the demo (figure 7, the sweep, only with --sweep)
 NINE = ("walls", "sparseness_bars", "sparseness_violins", "ensemble_sizes", "overlap", "selectivity", "training",
-        "checkpoints", "sweep", "zero_shot", "inhibition")
+        "checkpoints", "zero_shot", "inhibition")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,57 @@ def test_inhibition_needs_no_torch_and_matches_the_checkpoint(demo, tmp_path):
     a, b = (pd.read_csv(tmp_path / d / "tables" / "currents.csv") for d in ("a", "b"))
     pd.testing.assert_frame_equal(a, b)
     assert a["reconstruction_error"].max() < 1e-5
+
+
+def test_demo_report_reads_like_a_results_section(demo):
+    """The report opens with the findings in words (sparse vs dense with intervals, silent units, the shuffled-label
+    null), shows counts as integers, and has no failed section the command did not warn about, no "nan" legend and
+    no "Not shown" placeholder."""
+    import re
+    from html import escape as html_escape
+
+    from ensembles.report.findings import failures
+
+    man = json.loads((demo / "manifest.json").read_text())
+    html = (demo / "report.html").read_text()
+    para = re.search(r"<p class='findings'>(.*?)</p>", html, re.S).group(1)
+    head = {r["model"]: r for r in man["headline"] if r["layer"] == 1}
+    # the sparse/dense classification follows the numbers (Hoyer >= 0.5 sparse), each with its interval
+    for m, r in head.items():
+        word = "sparse" if r["hoyer"] >= 0.5 else "dense"
+        assert re.search(rf"{re.escape(m)}( and [^(;]*)? (is|are) {word} \(", para), (m, para)
+        assert f"{r['hoyer']:.3f} {r['hoyer_ci']}" in para
+    assert "Silent units" in para and "shuffled-label null" in para and "Test accuracy" in para
+    # integers print as integers: the headline's class-pair count (45) never as 45.000
+    assert "<td>45</td>" in html and "45.000" not in html
+    assert "Not shown" not in html and "significant_pairs" not in html
+    # figure legends: the training curves are labelled "layer 1 loss", never "Lnan" / "L1.0"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from ensembles.plot import training_curves
+
+    fig = training_curves(pd.read_csv(demo / "tables" / "history.csv"))
+    labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert labels and not [t for t in labels if "nan" in t.lower() or re.search(r"L\d\.0", t)], labels
+    assert "layer 1 loss" in labels
+    # a failed part of the analysis is in the report only with the command's warning (printed on stderr)
+    for note in failures(man):
+        assert html_escape(note, quote=True) in html or html_escape(note, quote=False) in html
+    if not failures(man):
+        assert "failed" not in html.lower()
+
+
+def test_demo_figures_fit_the_page(demo):
+    """Every figure is at most the page width (10.5 in at 110 dpi, plus a pixel of rounding)."""
+    from PIL import Image
+
+    man = json.loads((demo / "manifest.json").read_text())
+    for fid, meta in man["figures"].items():
+        png = next(f for f in meta["files"] if f.endswith(".png"))
+        assert Image.open(demo / png).size[0] <= 10.5 * 110 + 1, fid
 
 
 def test_demo_second_run_reuses(demo, capsys):

@@ -11,7 +11,7 @@ from ensembles._validation import as_activity, as_labels, describe
 from ensembles.analysis import preference_order
 from ensembles.errors import ParameterError
 
-from ._style import new_figure, ordered
+from ._style import layer_label, new_figure, ordered, titled
 
 __all__ = ["wall_axes", "activation_walls", "order_neuroids_by_preference", "recording_layer"]
 
@@ -133,6 +133,8 @@ def activation_walls(
     max_rows: int = 1000,
     max_neuroids: int | None = None,
     interpolation: str = "nearest",
+    layer_names: Mapping[int, str] | None = None,
+    title: str | None = None,
 ):
     """Figure 1: one activation wall per model (rows) and layer (columns).
 
@@ -148,6 +150,9 @@ def activation_walls(
         At most this many presentation rows per panel (every k-th row kept).
     max_neuroids : int, optional
         Draw only the first ``max_neuroids`` columns after ordering (None: all).
+    layer_names : mapping, optional
+        Panel titles for the ``layer`` values (e.g. brain areas of a neural recording whose units were grouped).
+    title : str, optional
 
     Returns
     -------
@@ -175,8 +180,8 @@ def activation_walls(
             wall_axes(ax, x, y, class_names=cls, order="natural", max_rows=max_rows, interpolation=interpolation)
             if order == "preferred":
                 ax.set_xlabel("neuroid (ordered by preferred class)")
-            ax.set_title(f"{name} · layer {layer} (n={n})", fontsize=9)
+            lname = (layer_names or {}).get(layer) or layer_label(layer)
+            ax.set_title(f"{name} · {lname} (n={n})" if len(names) > 1 else f"{lname} (n={n})", fontsize=9)
             if c:
                 ax.set_ylabel("")
-    fig.suptitle("Activation walls: presentations grouped by class × neuroids")
-    return fig
+    return titled(fig, title, "Activation walls: presentations grouped by class × neuroids")

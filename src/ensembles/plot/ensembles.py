@@ -10,7 +10,7 @@ import pandas as pd
 
 from ensembles.errors import ParameterError
 
-from ._style import class_order, new_figure, ordered, require_columns, titled
+from ._style import class_order, layer_label, layer_rows, new_figure, ordered, require_columns, titled
 from .statistics import bar_table
 
 __all__ = ["ensemble_sizes", "overlap_axes", "overlap_heatmaps", "zero_shot"]
@@ -32,9 +32,8 @@ def ensemble_sizes(table: pd.DataFrame, *, value: str = "size", log: bool = Fals
     layers = sorted(table["layer"].unique())
     models = ordered(table["model"])
     classes = class_order(table)
-    fig, axes = new_figure(1, len(layers), sharey=True,
-                           figsize=(max(4.0, 0.45 * len(classes) * len(models) / 2) * len(layers), 3.6))
-    for ax, layer in zip(axes[0], layers, strict=True):
+    fig, axes = layer_rows(len(layers), len(classes) * len(models))
+    for ax, layer in zip(axes, layers, strict=True):
         sub = table[table["layer"] == layer].rename(columns={value: "_v"})
         bar_table(ax, sub, x="class", hue="model", value="_v", x_order=classes, hue_order=models)
         null_col = "null_size" if value == "size" else "null_fraction"
@@ -47,9 +46,10 @@ def ensemble_sizes(table: pd.DataFrame, *, value: str = "size", log: bool = Fals
                            label="shuffled-label null" if j == 0 else None)
         if log:
             ax.set_yscale("symlog", linthresh=1)
-        ax.set_title(f"layer {layer}")
-    axes[0, 0].set_ylabel("ensemble size (neuroids)" if value == "size" else "ensemble size (fraction of layer)")
-    axes[0, -1].legend(fontsize=7, frameon=False)
+        ax.set_title(layer_label(layer), fontsize=10)
+        ax.set_ylabel("size (neuroids)" if value == "size" else "size (fraction of layer)", fontsize=9)
+    axes[0].legend(fontsize=8, frameon=False, ncol=len(models) + 1, loc="upper right")
+    axes[-1].set_xlabel("class", fontsize=9)
     return titled(fig, title, "Category ensemble size")
 
 
@@ -110,7 +110,7 @@ def overlap_heatmaps(table: pd.DataFrame, *, value: str = "overlap", alpha: floa
             if "q" in sub:
                 q = sub.pivot(index="class_a", columns="class_b", values="q").reindex(index=classes, columns=classes)
             overlap_axes(axes[r, c], mat.to_numpy(float), class_names=classes,
-                         qvalues=None if q is None else q.to_numpy(float), alpha=alpha, title=f"{m} · layer {layer}")
+                         qvalues=None if q is None else q.to_numpy(float), alpha=alpha, title=f"{m} · {layer_label(layer)}")
     return titled(fig, title, f"Ensemble overlap (shared neuroids; * = above chance, FDR q < {alpha})")
 
 
@@ -146,7 +146,7 @@ def zero_shot(table: pd.DataFrame, *, title: str | None = None):
                            label=cond if li == 0 else None)
                     ax.scatter(np.full(v.size, xpos), v, color=colors[cond], s=10, zorder=3)
             ax.set_xticks(range(len(layers)))
-            ax.set_xticklabels([f"layer {v}" for v in layers])
+            ax.set_xticklabels([layer_label(v) for v in layers])
             ax.set_ylabel("ensemble size (neuroids)" if col == "size" else "population Hoyer sparseness")
             ax.set_title(f"{m}: {'ensemble size' if col == 'size' else 'sparseness'}", fontsize=9)
             if col == "hoyer":

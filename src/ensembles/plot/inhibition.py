@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._style import new_figure, ordered, palette, require_columns, titled
+from ._style import PAGE_WIDTH, layer_label, new_figure, ordered, palette, require_columns, titled
 
 __all__ = ["inhibition"]
 
@@ -31,7 +31,7 @@ def inhibition(weights: pd.DataFrame, currents: pd.DataFrame | None = None, *, t
     models = ordered(weights["model"])
     pal = palette(models)
     nrows = 1 if currents is None else 2
-    fig, axes = new_figure(nrows, 3, figsize=(14.0, 3.6 * nrows + 0.6))
+    fig, axes = new_figure(nrows, 3, figsize=(PAGE_WIDTH, 3.2 * nrows + 0.6))
     for c, kind in enumerate(("weight", "bias")):
         ax = axes[0, c]
         sub = weights[weights["kind"] == kind]
@@ -50,7 +50,7 @@ def inhibition(weights: pd.DataFrame, currents: pd.DataFrame | None = None, *, t
         fr = [np.mean(w[(w["model"] == m) & (w["layer"] == lay)]["value"].to_numpy(float) < 0) for lay in layers]
         ax.bar(np.arange(len(layers)) - 0.4 + width * (j + 0.5), fr, width=width * 0.95, color=pal[m], label=m)
     ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels([f"layer {v}" for v in layers])
+    ax.set_xticklabels([layer_label(v) for v in layers])
     ax.set_ylabel("fraction of negative weights")
     ax.set_ylim(0, 1)
     ax.axhline(0.5, color="k", lw=0.5, ls=":")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ensembles.plot._style import new_figure, palette, require_columns
+from ensembles.plot._style import new_figure, palette, require_columns, titled
 
 __all__ = ["accuracy_trajectories", "overlap_panels", "sparsity_vs_accuracy"]
 
@@ -52,9 +52,8 @@ def sparsity_vs_accuracy(summary: pd.DataFrame, *, layers=(1, 2, 3), title: str 
         ax.set_xlim(0, 1)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(title or "Sparsity vs accuracy (mean and 95 % interval over seeds; labels = learning rate)")
-    fig.tight_layout()
-    return fig
+    # the figure's constrained layout already fits the panels (tight_layout would replace it, with a warning)
+    return titled(fig, title, "Sparsity vs accuracy (mean and 95 % interval over seeds; labels = learning rate)")
 
 
 def overlap_panels(overlaps, class_names, *, title: str | None = None):
@@ -65,8 +64,7 @@ def overlap_panels(overlaps, class_names, *, title: str | None = None):
     for ax, (seed, counts, q) in zip(axes[0], overlaps, strict=True):
         overlap_axes(ax, counts, class_names=class_names, qvalues=q, title=f"seed {seed}")
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        titled(fig, title, title)
     return fig
 
 

@@ -9,7 +9,16 @@ import seaborn as sns
 
 from ensembles.errors import ParameterError
 
-from ._style import class_order, new_figure, ordered, palette, require_columns, titled
+from ._style import (
+    class_order,
+    layer_label,
+    layer_rows,
+    new_figure,
+    ordered,
+    palette,
+    require_columns,
+    titled,
+)
 
 __all__ = ["sparseness_bars", "sparseness_violins", "selectivity_distributions", "bar_table"]
 
@@ -34,7 +43,9 @@ def bar_table(ax, df: pd.DataFrame, *, x: str, hue: str, value: str = "mean", lo
         ax.bar(xs, vals, width=width * 0.95, color=colors.get(h), label=str(h), yerr=err,
                error_kw={"elinewidth": 0.7, "capsize": 1.5})
     ax.set_xticks(pos)
-    ax.set_xticklabels([str(v) for v in x_order], rotation=45, ha="right", fontsize=7)
+    long = max((len(str(v)) for v in x_order), default=0) > 3
+    ax.set_xticklabels([str(v) for v in x_order], rotation=45 if long else 0, ha="right" if long else "center",
+                       fontsize=8)
     return ax
 
 
@@ -56,14 +67,14 @@ def sparseness_bars(table: pd.DataFrame, *, measure: str | None = None, title: s
     layers = sorted(df["layer"].unique())
     models = ordered(df["model"])
     classes = class_order(df)
-    fig, axes = new_figure(1, len(layers), figsize=(max(4.0, 0.45 * len(classes) * len(models) / 2) * len(layers), 3.6),
-                           sharey=True)
-    for ax, layer in zip(axes[0], layers, strict=True):
+    fig, axes = layer_rows(len(layers), len(classes) * len(models))
+    for ax, layer in zip(axes, layers, strict=True):
         bar_table(ax, df[df["layer"] == layer], x="class", hue="model", x_order=classes, hue_order=models)
-        ax.set_title(f"layer {layer}")
+        ax.set_title(layer_label(layer), fontsize=10)
         ax.set_ylim(0, 1.0)
-    axes[0, 0].set_ylabel(f"{measure or 'population'} sparseness (mean, 95% bootstrap CI)")
-    axes[0, -1].legend(fontsize=7, frameon=False)
+        ax.set_ylabel(f"{measure or 'population'} sparseness", fontsize=9)
+    axes[0].legend(fontsize=8, frameon=False, ncol=len(models), loc="upper right")
+    axes[-1].set_xlabel("class (bars: mean with 95 % bootstrap CI over presentations)", fontsize=9)
     return titled(fig, title, "Population sparseness per class")
 
 
@@ -89,7 +100,7 @@ def sparseness_violins(values: pd.DataFrame, *, title: str | None = None):
                 sns.violinplot(data=sub, x="model", y="value", hue="model", order=models, hue_order=models,
                                palette=palette(models), cut=0, density_norm="width", inner="quartile",
                                linewidth=0.7, ax=ax, legend=False)
-            ax.set_title(f"{kind} · layer {layer}", fontsize=9)
+            ax.set_title(f"{kind} · {layer_label(layer)}", fontsize=9)
             ax.set_xlabel("")
             ax.set_ylabel("sparseness" if c == 0 else "")
             ax.set_ylim(-0.02, 1.02)
@@ -121,7 +132,7 @@ def selectivity_distributions(table: pd.DataFrame, *, max_classes: int | None = 
             if v.size:
                 ax.hist(v, bins=bins, density=True, histtype="step", lw=1.4, color=pal[m],
                         label=f"{m} (n={v.size})")
-        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_title(layer_label(layer), fontsize=9)
         ax.set_xlabel("class selectivity index")
         ax.set_ylabel("density" if c == 0 else "")
         ax.legend(fontsize=6, frameon=False)

@@ -6,7 +6,17 @@ import pandas as pd
 
 from ensembles.history import history_frame
 
-from ._style import GOODNESS_COLORS, new_figure, ordered, palette, require_columns, titled
+from ._style import (
+    GOODNESS_COLORS,
+    PAGE_WIDTH,
+    layer_label,
+    metric_label,
+    new_figure,
+    ordered,
+    palette,
+    require_columns,
+    titled,
+)
 
 __all__ = ["history_frame", "training_curves", "checkpoint_trajectories", "sweep_scatter"]
 
@@ -33,7 +43,7 @@ def training_curves(history: pd.DataFrame, *, title: str | None = None):
     """
     require_columns(history, ["model", "step", "layer", "metric", "value"], name="history")
     models = ordered(history["model"])
-    fig, axes = new_figure(2, len(models), figsize=(4.0 * len(models) + 0.6, 6.4))
+    fig, axes = new_figure(2, len(models), figsize=(min(3.4 * len(models) + 0.6, PAGE_WIDTH), 6.4))
     layer_colors = {}
     cmap = ["#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef"]
     for c, m in enumerate(models):
@@ -44,10 +54,10 @@ def training_curves(history: pd.DataFrame, *, title: str | None = None):
             for (layer, metric), g in good.groupby(["layer", "metric"], dropna=False):
                 kind = _is_goodness(metric)
                 col = layer_colors.setdefault(layer, cmap[len(layer_colors) % len(cmap)])
-                lab = f"L{layer} {kind}" if layer is not pd.NA else f"{kind} (sum)"
+                lab = f"{layer_label(layer)} {kind}" if layer_label(layer) else f"{kind} (sum)"
                 ax.plot(g["step"], g["value"], color=col, ls="-" if kind == "pos" else "--", lw=1.2, label=lab)
             ax.set_ylabel("mean goodness")
-            ax.legend(fontsize=6, frameon=False, ncol=2)
+            ax.legend(fontsize=7, frameon=False, ncol=2)
         else:
             ax.text(0.5, 0.5, "no goodness in history\n(not an FF-objective model)", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8, color="0.4")
@@ -58,19 +68,21 @@ def training_curves(history: pd.DataFrame, *, title: str | None = None):
         acc = other[other["metric"].str.contains("acc")]
         loss = other[other["metric"].str.contains("loss")]
         for (layer, metric), g in loss.groupby(["layer", "metric"], dropna=False):
-            lab = metric if layer is pd.NA else f"L{layer} {metric}"
+            lab = " ".join(p for p in (layer_label(layer), metric_label(metric)) if p)
             ax.plot(g["step"], g["value"], lw=1.0, label=lab)
         ax.set_ylabel("loss")
         ax.set_xlabel("training step")
         if len(acc):
             ax2 = ax.twinx()
             for (layer, metric), g in acc.groupby(["layer", "metric"], dropna=False):
-                lab = metric if layer is pd.NA else f"L{layer} {metric}"
+                lab = " ".join(p for p in (layer_label(layer), metric_label(metric)) if p)
                 ax2.plot(g["step"], g["value"], lw=1.4, color="k", ls=":", label=lab)
             ax2.set_ylabel("accuracy")
-            ax2.legend(fontsize=6, frameon=False, loc="lower right")
-        if len(loss):
-            ax.legend(fontsize=6, frameon=False, loc="upper right")
+        # one legend for loss and accuracy, drawn on the top axes so that no curve runs through it
+        handles = [h for a in ([ax, ax2] if len(acc) else [ax]) for h in a.get_legend_handles_labels()[0]]
+        if handles:
+            (ax2 if len(acc) else ax).legend(handles=handles, fontsize=7, frameon=True, framealpha=0.85,
+                                             edgecolor="none", loc="center right")
         ax.set_title(f"{m}: loss and accuracy", fontsize=9)
     return titled(fig, title, "Training curves")
 
@@ -95,7 +107,8 @@ def checkpoint_trajectories(table: pd.DataFrame, *, title: str | None = None):
             g = table[(table["model"] == m) & (table["layer"] == layer)].sort_values("epoch")
             if not len(g):
                 continue
-            kw = dict(color=pal[m], ls=styles[li % len(styles)], marker="o", ms=3, lw=1.2, label=f"{m} L{layer}")
+            kw = dict(color=pal[m], ls=styles[li % len(styles)], marker="o", ms=3, lw=1.2,
+                      label=f"{m} {layer_label(layer)}".strip())
             axes[0, 0].plot(g["epoch"], g["hoyer"], **kw)
             axes[0, 1].plot(g["epoch"], g["median_size"], **kw)
     axes[0, 0].set_ylabel("population Hoyer sparseness")
@@ -103,7 +116,7 @@ def checkpoint_trajectories(table: pd.DataFrame, *, title: str | None = None):
     axes[0, 1].set_ylabel("median ensemble size (neuroids)")
     for ax in axes[0]:
         ax.set_xlabel("epoch (per layer for FF)")
-    axes[0, 1].legend(fontsize=6, frameon=False, ncol=2)
+    axes[0, 1].legend(fontsize=7, frameon=False, ncol=2)
     return titled(fig, title, "Sparseness and ensemble size across training")
 
 
@@ -133,9 +146,9 @@ def sweep_scatter(table: pd.DataFrame, *, min_accuracy: float | None = None, tit
                     ax.scatter(s["hoyer"], s["accuracy"], color=GOODNESS_COLORS.get(g, "0.3"),
                                marker=markers[k % len(markers)], s=36, edgecolor="k", lw=0.4,
                                label=f"{g}" + (f", lr={lr:g}" if lr is not None else ""))
-        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_title(layer_label(layer), fontsize=9)
         ax.set_xlabel("population Hoyer sparseness")
         ax.set_xlim(0, 1)
     axes[0, 0].set_ylabel("test accuracy")
-    axes[0, -1].legend(fontsize=6, frameon=False)
+    axes[0, -1].legend(fontsize=7, frameon=False)
     return titled(fig, title, "Sparsity vs accuracy across the sweep (goodness l2 red, l1 blue)")

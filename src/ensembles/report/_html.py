@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,8 @@ figure{margin:1em 0;padding:.5em;border:1px solid #eee}figure img{max-width:100%
 figcaption{font-size:13px;color:#444}.used{font-size:12px;color:#666}.skip{color:#a33}
 pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto;max-height:28em}
 nav a{margin-right:.8em;font-size:13px}details{margin:.3em 0}
+.tablewrap{max-width:100%;overflow-x:auto}.findings{font-size:15px;background:#f6f9fc;border-left:4px solid #1f77b4;
+padding:.6em 1em}.failed{border-left:4px solid #a33;padding:.3em 1em;background:#fdf3f3}
 """
 
 esc = html.escape
@@ -32,11 +35,44 @@ def head(title: str) -> list[str]:
             f"<style>{CSS}</style></head><body>", f"<h1>{esc(title)}</h1>"]
 
 
-def table_html(df: pd.DataFrame | None, *, max_rows: int = 60, floatfmt: str = "{:.3f}") -> str:
+def formatted(df: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """``df`` as strings for display: a numeric column whose values are all whole numbers prints as integers
+    (``30``, not ``30.000``), other numbers with ``digits`` decimals (very small or large ones in exponent form),
+    missing values as "–"."""
+    out = pd.DataFrame(index=df.index)
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
+            out[c] = ["–" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in col]
+            continue
+        v = col.to_numpy(dtype=float)
+        fin = v[pd.notna(v)]
+        whole = fin.size > 0 and bool((fin == fin.round()).all()) and bool((abs(fin) < 1e15).all())
+
+        def one(x: float, whole: bool = whole) -> str:
+            if pd.isna(x):
+                return "–"
+            if whole:
+                return f"{int(x):,}" if abs(x) >= 10000 else f"{int(x)}"
+            if x != 0 and (abs(x) < 10 ** -digits or abs(x) >= 1e6):
+                return f"{x:.2e}"
+            return f"{x:.{digits}f}"
+        out[c] = [one(x) for x in v]
+    return out
+
+
+def table_html(df: pd.DataFrame | None, *, max_rows: int = 60, labels: dict[str, str] | None = None,
+               table_id: str | None = None, digits: int = 3, floatfmt: str | None = None) -> str:
+    """A table for the report: numbers formatted by :func:`formatted`, columns renamed by ``labels``, scrolling
+    sideways inside the page when wider than it.  ``floatfmt`` (``"{:.4f}"``) is another way to give ``digits``."""
+    if floatfmt is not None:
+        m = re.fullmatch(r"\{:\.(\d+)[fg]\}", floatfmt)
+        digits = int(m.group(1)) if m else digits
     if df is None or not len(df):
         return "<p><em>empty</em></p>"
-    out = df.head(max_rows).to_html(index=False, float_format=lambda v: floatfmt.format(v), na_rep="–", border=0,
-                                    escape=True)
+    shown = formatted(df.head(max_rows), digits=digits).rename(columns=labels or {})
+    out = shown.to_html(index=False, border=0, escape=True, table_id=table_id)
+    out = f"<div class='tablewrap'>{out}</div>"
     if len(df) > max_rows:
         out += f"<p class='used'>first {max_rows} of {len(df)} rows; the full table is in the CSV.</p>"
     return out

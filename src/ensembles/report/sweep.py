@@ -86,11 +86,11 @@ def _render(results: ResultsLayout, meta: dict, title: str | None) -> str:
     acc = read_table(results, t.get("accuracy"))
     if acc is not None:
         parts.append("<h3>Test accuracy</h3>" + table_html(acc[[c for c in show if c in acc.columns]],
-                                                            floatfmt="{:.4f}"))
+                                                            digits=4))
     key = read_table(results, t.get("key"))
     if key is not None:
         parts.append("<h3>Key statistics (class all, mean per run)</h3>" +
-                     table_html(key[[c for c in show if c in key.columns]], max_rows=200, floatfmt="{:.4f}"))
+                     table_html(key[[c for c in show if c in key.columns]], max_rows=200, digits=4))
     for n in meta.get("notes", []):
         parts.append(f"<p class='skip'>Note: {esc(str(n))}</p>")
     for fid, f in figs.items():
@@ -103,11 +103,11 @@ def _render(results: ResultsLayout, meta: dict, title: str | None) -> str:
     full = read_table(results, t.get("summary"))
     if full is not None:
         parts.append(f"<details><summary><b>every statistic across seeds</b> ({len(full)} rows, "
-                     f"<code>{esc(str(t['summary']))}</code>)</summary>{table_html(full, floatfmt='{:.4f}')}</details>")
+                     f"<code>{esc(str(t['summary']))}</code>)</summary>{table_html(full, digits=4)}</details>")
     parts.append("<h2 id='runs'>Runs</h2>")
     runs = read_table(results, t.get("runs"))
     if runs is not None:
-        parts.append(table_html(runs, max_rows=500, floatfmt="{:.4f}"))
+        parts.append(table_html(runs, max_rows=500, digits=4))
     if meta.get("sweep_toml"):
         parts.append("<details><summary><b>sweep.toml</b></summary><pre>" + esc(str(meta["sweep_toml"])) +
                      "</pre></details>")

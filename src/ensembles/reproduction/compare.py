@@ -1,10 +1,12 @@
-"""Our numbers beside the authors', and the README section generated from a reproduction's results.
+"""Our numbers beside the authors', and the results page generated from a reproduction's results.
 
-The README's "compare with the paper" text is not written by hand: :func:`results_markdown` builds it from a
-results directory of ``ensembles reproduce`` (``tables/claims.csv``, ``tables/seed_summary.csv``,
-``tables/training_cost.csv``, ``manifest.json``), and :func:`update_readme` replaces the block between two
-markers in ``README.md`` with it (``tests/test_reproduction_readme.py`` checks that the README is in sync with
-``docs/results/<dataset>/``).
+The "compare with the paper" pages ``docs/results/<name>.md`` are not written by hand: :func:`results_markdown`
+builds the text from a results directory of ``ensembles reproduce`` (``tables/claims.csv``,
+``tables/seed_summary.csv``, ``tables/training_cost.csv``, ``manifest.json``), and :func:`update_readme` replaces
+the block between two markers of a markdown file with it (``tests/test_reproduction_readme.py`` checks that each
+``docs/results/<name>.md`` is in sync with the committed ``docs/results/<name>/``)::
+
+    python -m ensembles.reproduction.compare docs/results/mnist-5k.md docs/results/mnist-5k mnist-5k
 
 The authors' numbers (:data:`AUTHORS_VALUES`) are those stored in the outputs of their repository's notebooks
 (github.com/NiccoloTosato/EmergentRepresentations, the code of Tosato et al. 2023, arXiv 2305.18353): one run
@@ -147,7 +149,7 @@ def _iv(r) -> str:
 
 
 def claims_markdown(claims: pd.DataFrame) -> str:
-    """The claims table as GitHub markdown (for the README and claims.md)."""
+    """The claims table as GitHub markdown (for the results pages and claims.md)."""
     lines = ["| claim | measured (mean, 95 % interval over seeds) | the authors' | verdict |",
              "|---|---|---|---|"]
     for _, r in claims.iterrows():
@@ -179,9 +181,10 @@ def _read(results: Path, table: str) -> pd.DataFrame:
 
 
 def results_markdown(results_dir: str | Path, dataset: str, *, link: str = "") -> str:
-    """The README section of one reproduction, generated from its results directory.
+    """The generated section of one reproduction's results page, built from its results directory.
 
-    ``link``: the path of ``results_dir`` as seen from the README (for links to the report, tables and figures).
+    ``link``: the path of ``results_dir`` as seen from the markdown file (for links to the report, tables and
+    figures).
     """
     results = Path(results_dir)
     claims = _read(results, _L.CLAIMS)
@@ -317,7 +320,7 @@ def shortening_markdown(short_dir: str | Path, full_dir: str | Path, dataset: st
 
 def readme_block(results_dir: str | Path, dataset: str, *, link: str = "", block: str | None = None,
                  shortened_from: str | Path | None = None) -> str:
-    """:func:`results_markdown` between the README markers named ``block`` (default: ``dataset``); with
+    """:func:`results_markdown` between the markers named ``block`` (default: ``dataset``); with
     ``shortened_from`` (the results of the same protocol trained shortened), :func:`shortening_markdown` after it."""
     block = block or dataset
     body = results_markdown(results_dir, dataset, link=link)
@@ -328,8 +331,9 @@ def readme_block(results_dir: str | Path, dataset: str, *, link: str = "", block
 
 def update_readme(readme: str | Path, results_dir: str | Path, dataset: str, *, link: str = "",
                   block: str | None = None, shortened_from: str | Path | None = None) -> bool:
-    """Replace the generated block ``block`` (default: ``dataset``) in ``readme`` (markers must exist); True if it
-    changed. Two reproductions of one dataset (e.g. CPU-budget and full epochs) need two block names."""
+    """Replace the generated block ``block`` (default: ``dataset``) in the markdown file ``readme`` (e.g.
+    ``docs/results/mnist-5k.md``; the markers must exist); True if it changed. Two reproductions of one dataset (e.g.
+    CPU-budget and full epochs) need two block names."""
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
     block = block or dataset
@@ -345,15 +349,18 @@ def update_readme(readme: str | Path, results_dir: str | Path, dataset: str, *, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ensembles.reproduction.compare README.md docs/results/fashion-mnist fashion-mnist [BLOCK]``."""
+    """``python -m ensembles.reproduction.compare docs/results/fashion-mnist.md docs/results/fashion-mnist
+    fashion-mnist [BLOCK]``."""
     import argparse
 
-    ap = argparse.ArgumentParser(description="Regenerate the README's reproduction section from a results directory.")
-    ap.add_argument("readme")
+    ap = argparse.ArgumentParser(description="Regenerate a results page's generated section (e.g. "
+                                             "docs/results/mnist-5k.md) from a results directory.")
+    ap.add_argument("readme", metavar="markdown", help="the page holding the generated block, e.g. "
+                    "docs/results/mnist-5k.md (links are written relative to it)")
     ap.add_argument("results_dir")
     ap.add_argument("dataset")
     ap.add_argument("block", nargs="?", default=None,
-                    help="name of the README block (default: the dataset), e.g. fashion-mnist-full-epochs")
+                    help="name of the generated block (default: the dataset), e.g. fashion-mnist-full-epochs")
     ap.add_argument("--shortened-from", default=None, metavar="DIR",
                     help="results of the same protocol trained shortened: adds the side-by-side table")
     a = ap.parse_args(argv)

@@ -9,8 +9,11 @@ The composition of the parts of this package: resolve the sources (:mod:`.source
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 from ensembles.layout import check_out
 from ensembles.workflows.figures import draw_figures, figure_list
@@ -18,18 +21,48 @@ from ensembles.workflows.results import ResultsDir, now, versions
 from ensembles.workflows.sources import load_sources
 from ensembles.workflows.tables import Analysis, AnalysisParams, Progress, analyse_sources
 
-__all__ = ["analyze", "manifest_of"]
+__all__ = ["analyze", "manifest_of", "GROUP_COORDS", "group_units"]
+
+# neuroid coords that name a group of units, in order of preference: the brain area first (NWB's Units `location`,
+# the AllenSDK's `ecephys_structure_acronym`), then the electrode group, then the cell type
+GROUP_COORDS = ("brain_area", "area", "location", "ecephys_structure_acronym", "structure_acronym", "region",
+                "electrode_group", "electrode_group_name", "group_name", "cell_type", "celltype", "cell_class")
+
+
+def group_units(rec) -> tuple[Any, dict[str, Any] | None]:
+    """A recording without layers (all neuroids in layer 1, e.g. imported neural data) grouped by the first unit
+    property of :data:`GROUP_COORDS` it has: its ``layer`` coord becomes the group number (1, 2, ... in order of
+    first appearance), so every per-layer statistic is computed per group.  Returns ``(recording, grouping)`` with
+    ``grouping = {"by": coord, "names": {"1": name, ...}}``, or the recording unchanged and None (several layers, or
+    no such coord)."""
+    if "layer" in rec.coords and np.unique(np.asarray(rec["layer"].values)).size > 1:
+        return rec, None
+    for coord in GROUP_COORDS:
+        if coord not in rec.coords or rec[coord].dims != ("neuroid",):
+            continue
+        raw = np.asarray(rec[coord].values)
+        names = np.array([str(v).strip() for v in raw], dtype=object)
+        missing = np.array([n.lower() in ("", "nan", "none", "unknown") for n in names])
+        if missing.all():
+            continue
+        names[missing] = f"no {coord.replace('_', ' ')}"
+        order = list(dict.fromkeys(names.tolist()))
+        codes = np.array([order.index(n) + 1 for n in names], dtype=np.int64)
+        return (rec.assign_coords(layer=("neuroid", codes)),
+                {"by": coord, "names": {str(i + 1): n for i, n in enumerate(order)}})
+    return rec, None
 
 
 def manifest_of(an: Analysis, tables: dict[str, str], figures: dict[str, dict], skipped: dict[str, str],
-                *, tool: str = "ensembles analyze") -> dict[str, Any]:
-    """The manifest of an analysis (what was computed, on which data, what was skipped and why)."""
+                *, tool: str = "ensembles analyze", unit_groups: dict[str, dict] | None = None) -> dict[str, Any]:
+    """The manifest of an analysis (what was computed, on which data, what was skipped and why); ``unit_groups``:
+    per source name, the unit property its layers stand for (:func:`group_units`)."""
     from ensembles import __version__
 
     return {"tool": tool, "package_version": __version__, "created": now(), "parameters": an.params.manifest(),
             "sources": an.infos, "tables": tables, "figures": figures, "figure_list": figure_list(),
             "skipped": skipped, "notes": an.notes, "headline": an.headline().to_dict("records"),
-            "timings_s": an.timings, "versions": versions()}
+            "timings_s": an.timings, "versions": versions(), "unit_groups": unit_groups or {}}
 
 
 def analyze(recordings: Iterable[Any] | Any, out_dir: str | os.PathLike, *, correct_only: bool = True,
@@ -69,6 +102,11 @@ def analyze(recordings: Iterable[Any] | Any, out_dir: str | os.PathLike, *, corr
                             n_bootstrap=n_bootstrap, n_shuffles=n_shuffles, seed=seed)
     check_out(out_dir, "out_dir")
     sources = load_sources(recordings, names=names)  # bad input fails here, before anything is written
+    groups: dict[str, dict] = {}
+    for src in sources:  # recordings without layers (neural data): statistics per brain area, electrode group, ...
+        src.rec, grouping = group_units(src.rec)
+        if grouping is not None:
+            groups[src.name] = grouping
     log = Progress(progress)
     with ResultsDir(out_dir, command=command, force=force, claim=claim) as res:
         note = res.claim.note_stale() if res.claim is not None else None
@@ -77,7 +115,12 @@ def analyze(recordings: Iterable[Any] | Any, out_dir: str | os.PathLike, *, corr
         an = analyse_sources(sources, params, sweep=sweep, zero_shot=zero_shot, progress=log)
         with log.step("writing tables"):
             tables = res.write_tables(an.tables)
-        fig_meta, skipped = draw_figures(an, res.figures_dir, progress=log) if figures else ({}, {})
-        manifest = res.publish(manifest_of(an, tables, fig_meta, skipped))
+        fig_meta, skipped = (draw_figures(an, res.figures_dir, progress=log, unit_groups=groups) if figures
+                             else ({}, {}))
+        manifest = res.publish(manifest_of(an, tables, fig_meta, skipped, unit_groups=groups))
+    from ensembles.report.findings import failures
+
+    for note in failures(manifest):  # said even with --quiet: a part of the analysis that did not work
+        print(f"ensembles {command}: warning: {note}", file=sys.stderr, flush=True)
     log(f"analysis written to {res.layout.root}")
     return manifest

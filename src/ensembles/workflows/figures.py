@@ -8,7 +8,7 @@ reason the analysis recorded (``Analysis.unavailable``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,10 @@ def _plot():
 def _walls(an: Analysis):
     recs = {s.name: select_presentations(s.rec, correct_only=an.params.correct_only,
                                          keep_held_out=an.params.keep_held_out) for s in an.sources}
-    return _plot().activation_walls(recs, correct_only=False, max_rows=600)
+    names = getattr(an, "layer_names", {}) or {}
+    first = next(iter(names.values()), None)  # the panels' layers are those of the first recording
+    return _plot().activation_walls(recs, correct_only=False, max_rows=600,
+                                    layer_names=None if first is None else {int(k): v for k, v in first.items()})
 
 
 def _inhibition(an: Analysis):
@@ -128,15 +131,41 @@ def save_figure(fig: Any, base: Path) -> list[str]:
     return files
 
 
+def _named_layers(an: Analysis, unit_groups: dict[str, dict]) -> Analysis:
+    """``an`` with the ``layer`` column of every table holding names: the group names of sources whose units were
+    grouped (``unit_groups``, :func:`ensembles.workflows.analyze.group_units`), "layer N" for the others."""
+    import pandas as pd
+
+    def relabel(df: pd.DataFrame) -> pd.DataFrame:
+        if "layer" not in df.columns or "model" not in df.columns:
+            return df
+        def name(model, layer):
+            if pd.isna(layer):
+                return layer
+            grouping = unit_groups.get(str(model))
+            key = str(int(layer)) if float(layer).is_integer() else str(layer)
+            return grouping["names"].get(key, key) if grouping else f"layer {key}"
+        return df.assign(layer=[name(m, v) for m, v in zip(df["model"], df["layer"], strict=True)])
+
+    view = replace(an, tables={k: relabel(v) for k, v in an.tables.items()})
+    view.layer_names = {m: g["names"] for m, g in unit_groups.items()}
+    return view
+
+
 def draw_figures(an: Analysis, fig_dir: Path, *, specs: tuple[FigureSpec, ...] = FIGURES,
-                 progress: Progress | None = None) -> tuple[dict[str, dict], dict[str, str]]:
-    """Draw and save every figure of ``specs`` whose tables exist; returns (manifest entries, skipped reasons)."""
+                 progress: Progress | None = None, unit_groups: dict[str, dict] | None = None,
+                 ) -> tuple[dict[str, dict], dict[str, str]]:
+    """Draw and save every figure of ``specs`` whose tables exist; returns (manifest entries, skipped reasons).
+    ``unit_groups`` (per source name, ``{"by": coord, "names": {"1": name}}``) titles the panels of grouped
+    recordings by their group names instead of layer numbers."""
     import matplotlib
 
     if matplotlib.get_backend().lower() not in ("agg", "svg", "pdf", "cairo",
                                                  "module://matplotlib_inline.backend_inline"):
         matplotlib.use("Agg")
     log = progress or Progress(False)
+    if unit_groups:
+        an = _named_layers(an, unit_groups)
     meta: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for spec in specs:

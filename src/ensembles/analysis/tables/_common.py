@@ -85,6 +85,8 @@ def _describe_selection(rec: xr.Dataset, sel: xr.Dataset, correct_only: bool, ke
     split = ""
     if "split" in rec.coords:
         split = "/".join(str(v) for v in np.unique(np.asarray(rec["split"].values))) + " "
+        if split == "all ":  # imported recordings mark every presentation's split "all"
+            split = ""
     if correct_only and "correct" in rec.coords:
         if keep_held_out and "held_out" in rec.coords:
             return (f"correctly classified {split}presentations (all presentations of held-out classes), "
