@@ -195,7 +195,7 @@ def _render(results: ResultsLayout, man: dict, title: str | None) -> str:
     if failed:  # the command printed these as warnings too
         titles = {str(skipped.get(str(f["id"]))): str(f.get("title", f["id"])) for f in flist
                   if str(f["id"]) not in figs and str(f["id"]) in skipped}
-        parts.append("<div class='failed'><p><b>Parts of the analysis that could not be computed</b> (the command "
+        parts.append("<div class='problems'><p><b>Parts of the analysis that could not be computed</b> (the command "
                      "warned about each):</p><ul>" + "".join(
                          f"<li>{esc(titles[n] + ': ') if n in titles else ''}{esc(n)}</li>" for n in failed)
                      + "</ul></div>")

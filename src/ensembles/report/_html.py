@@ -24,7 +24,7 @@ figcaption{font-size:13px;color:#444}.used{font-size:12px;color:#666}.skip{color
 pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto;max-height:28em}
 nav a{margin-right:.8em;font-size:13px}details{margin:.3em 0}
 .tablewrap{max-width:100%;overflow-x:auto}.findings{font-size:15px;background:#f6f9fc;border-left:4px solid #1f77b4;
-padding:.6em 1em}.failed{border-left:4px solid #a33;padding:.3em 1em;background:#fdf3f3}
+padding:.6em 1em}.problems{border-left:4px solid #a33;padding:.3em 1em;background:#fdf3f3}
 """
 
 esc = html.escape
