@@ -16,7 +16,7 @@ PY=${PYTHON:-python3}
 extras=""
 case "${1:-}" in
   "") ;;
-  --dev) extras="[dev,nwb,distributed,rsa,pynapple]" ;;
+  --dev) extras="[dev,nwb,slurm,rsa,pynapple]" ;;
   *) echo "install.sh: unknown option '$1' (expected nothing or --dev)" >&2; exit 2 ;;
 esac
 command -v "$PY" >/dev/null 2>&1 || { echo "install.sh: no Python interpreter '$PY' (set PYTHON=...)" >&2; exit 2; }

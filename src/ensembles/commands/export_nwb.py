@@ -3,7 +3,8 @@
 Write a recording (HDF5) as one NWB file: the neuroid table, the activity as a response series whose columns carry
 the neuroid metadata (pynapple reads it as a TsdFrame with metadata), and a 'presentations' interval table. With
 --dandi the subject fields DANDI requires (subject id, species, sex, age or date of birth) must be given, so that
-'nwbinspector --config dandi' finds nothing CRITICAL. A recording imported from NWB keeps its species.
+'nwbinspector --config dandi' finds nothing CRITICAL. A recording imported from NWB keeps its session's and
+subject's metadata (experimenter, institution, lab, subject id, species, ...); the options here replace them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="checkpoint index for a recording with several (default -1, the last)")
     p.add_argument("--presentation-duration", type=float, default=1.0, metavar="SECONDS",
                    help="period of the synthetic clock, one presentation per period (default 1)")
+    p.add_argument("--samples-per-presentation", type=int, default=None, metavar="M",
+                   help="identical samples per presentation (default: 1 unless the neuroids outnumber the "
+                        "presentations, then the fewest that keep time the longest axis, as nwbinspector requires; "
+                        "read the file with ensembles.io.to_pynapple for one sample per presentation)")
     p.add_argument("--dandi", action="store_true", help="require the subject fields DANDI needs")
     g = p.add_argument_group("subject (NWB Subject; DANDI needs id, species, sex and age or date of birth)")
     g.add_argument("--subject-id", default=None)
@@ -74,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             rec,
             out,
             presentation_duration=args.presentation_duration,
+            samples_per_presentation=args.samples_per_presentation,
             subject={k: v for k, v in subject.items() if v is not None},
             session={k: v for k, v in session.items() if v is not None},
             dandi=args.dandi,
