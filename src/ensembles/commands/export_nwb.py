@@ -47,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--session-start-time", default=None, help="ISO 8601 date/time with time zone")
     s.add_argument("--keywords", default=None, help="comma-separated")
     s.add_argument("--related-publications", action="append", default=None, help="DOI or URL (repeatable)")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--force", action="store_true", help="overwrite the file --out if it exists")
     return p
 
 
