@@ -150,7 +150,7 @@ def _pynapple_class_statistics(nap, act, iset, labels):
     return occupancy, means, sems
 
 
-def test_pynapple_statistics_on_an_export_equal_the_toolkits(rng, tmp_path):
+def test_pynapple_statistics_on_an_export_equal_the_toolkits(rng, tmp_path, capsys):
     """pynapple computes the toolkit's per-class statistics (AllenSDK-style ``conditionwise_statistics``: mean,
     standard error, number of presentations) from an export read with ``to_pynapple``: one sample per
     presentation.  The same file read with ``nap.load_file`` holds 3 samples per presentation (50 neuroids > 24
@@ -192,6 +192,12 @@ def test_pynapple_statistics_on_an_export_equal_the_toolkits(rng, tmp_path):
     np.testing.assert_allclose(r_means, want_mean.to_numpy(), rtol=1e-6)  # means survive the repetition
     assert np.all(r_sems < 0.8 * want_sem.to_numpy())
 
+    # the command says so when it repeats samples
+    from ensembles.record import save_recording
+
+    save_recording(rec, tmp_path / "rec.h5")
+    assert main(["export-nwb", str(tmp_path / "rec.h5"), "--out", str(tmp_path / "cli.nwb")]) == 0
+    assert "held for 3 identical samples" in capsys.readouterr().out
     # one sample per presentation in the file itself, on request (nap.load_file then agrees too)
     single = export_nwb(rec, tmp_path / "single.nwb", presentation_duration=0.5, samples_per_presentation=1)
     s_act = nap.load_file(str(single))["activity"]
@@ -243,7 +249,7 @@ def test_export_keeps_the_imported_session_and_subject(rng, tmp_path, capsys):
     assert main(["import-nwb", str(path), "--intervals", "natural_scenes_presentations", "--label-column",
                  "image_name", "--out", str(rec_path)]) == 0
     assert main(["export-nwb", str(rec_path), "--out", str(tmp_path / "cli.nwb"), "--institution", "Elsewhere"]) == 0
-    capsys.readouterr()
+    assert "identical samples" not in capsys.readouterr().out  # 30 presentations > 12 units: one sample each
     with pynwb.NWBHDF5IO(str(tmp_path / "cli.nwb"), "r") as io:
         f = io.read()
         assert (list(f.experimenter), f.institution, f.lab) == (session["experimenter"], "Elsewhere",

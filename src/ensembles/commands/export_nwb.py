@@ -84,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
             session={k: v for k, v in session.items() if v is not None},
             dandi=args.dandi,
         )
-    print(f"wrote {path}: {rec.sizes['presentation']} presentations x {rec.sizes['neuroid']} neuroids")
+    n_pres, n_neur = rec.sizes["presentation"], rec.sizes["neuroid"]
+    print(f"wrote {path}: {n_pres} presentations x {n_neur} neuroids")
+    m = args.samples_per_presentation or max(1, -(-n_neur // n_pres))
+    if m > 1:
+        print(f"note: each presentation is held for {m} identical samples (nwbinspector wants time to be the longest "
+              "axis); nap.load_file counts each presentation that many times, ensembles.io.to_pynapple reads one "
+              "sample per presentation")
     print(f"check: nwbinspector {path}" + (" --config dandi" if args.dandi else ""))
     return 0
