@@ -49,7 +49,7 @@ def trial(tmp: Path, k: int) -> tuple[str, dict]:
     out = tmp / f"run{k}"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.pop("ENSEMBLES_DEBUG", None)
-    cmd = [sys.executable, "-m", "ensembles", "train", str(cfg), "--out", str(out), "--no-progress"]
+    cmd = [sys.executable, "-m", "ensembles", "train", str(cfg), "--out", str(out), "--quiet"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
              for _ in range(2)]
     results = [(p.wait(timeout=600), *p.communicate()) for p in procs]

@@ -30,6 +30,7 @@
 
 # %%
 # ruff: noqa: E402, B018 - notebook cells import what they use and display their last expression
+# %matplotlib inline
 import numpy as np
 import pandas as pd
 

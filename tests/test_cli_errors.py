@@ -42,7 +42,7 @@ USER_MISTAKES = [
     (["train", "tiny.toml", "--out", "r", "--set", "train.epochs=-1"], "'train.epochs' parameter"),
     (["train", "tiny.toml", "--out", "r", "--set", "nosuch.key=1"], "Unknown config key 'nosuch.key'"),
     (["train", "tiny.toml", "--out", "r", "--set", "garbage"], "section.key=value"),
-    (["train", "tiny.toml", "--out", "r", "--set", "data.dataset=nosuch"], "Unknown dataset 'nosuch'"),
+    (["train", "tiny.toml", "--out", "r", "--set", "data.dataset=nosuch"], "'data.dataset' parameter must be one of 'digits'"),
     (["train", "tiny.toml", "--out", "r", "--device", "tpu9"], "'device' parameter"),
     (["train", "bad.toml", "--out", "r"], "not valid TOML"),
     (["train", "missing.toml", "--out", "r"], "not found"),

@@ -31,7 +31,7 @@ def config(tmp_path):
 
 def test_train_command_writes_a_run_and_refuses_to_overwrite(tmp_path, config, capsys):
     out = tmp_path / "run"
-    args = ["train", str(config), "--out", str(out), "--set", "train.epochs=3", "--no-progress", "--threads", "1"]
+    args = ["train", str(config), "--out", str(out), "--set", "train.epochs=3", "--quiet", "--threads", "1"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (out / "DONE").exists()
@@ -59,7 +59,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path, config):
     train_run(load_config(config, ["train.epochs=15"]), ref, progress=False)
 
     cut = tmp_path / "cut"
-    cmd = [sys.executable, "-m", "ensembles", "train", str(config), "--out", str(cut), "--no-progress",
+    cmd = [sys.executable, "-m", "ensembles", "train", str(config), "--out", str(cut), "--quiet",
            "--threads", "1", *sets]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

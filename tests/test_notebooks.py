@@ -36,15 +36,16 @@ SOURCES = sorted(NB_DIR.glob("[0-9][0-9]_*.py"))
 PUBLIC_MODULES = {"ensembles", "ensembles.analysis", "ensembles.plot", "ensembles.io"}
 
 # A string that must appear in the text outputs of each notebook (a result the notebook exists to show), and
-# how many figures it must draw.  Provenance: the tables/figures each notebook's markdown promises.
+# how many figures it must show as images.  Provenance: the tables/figures each notebook's markdown promises (the
+# figures: every cell that draws one).
 EXPECTED = {
-    "01_training_and_recording.ipynb": (["test_accuracy", "fraction of active neuroids", "epoch"], 2),
+    "01_training_and_recording.ipynb": (["test_accuracy", "fraction of active neuroids", "epoch"], 3),
     "02_sparseness.ipynb": (["population Hoyer", "paper (MNIST)", "Hoyer at n="], 2),
-    "03_ensembles_and_overlap.ipynb": (["size (tau=2)", "mean Jaccard over category ensembles", "rho"], 2),
+    "03_ensembles_and_overlap.ipynb": (["size (tau=2)", "mean Jaccard over category ensembles", "rho"], 3),
     "04_selectivity.ipynb": (["median_csi", "n_driven"], 1),
     "05_zero_shot.ipynb": (["held out", "all-classes run"], 1),
     "06_inhibition.ipynb": (["fraction_negative", "fraction_silenced", "FF, no input norm"], 1),
-    "07_comparison_with_cortex.ipynb": (["linear CKA", "round trip", "reference_value", "verification"], 1),
+    "07_comparison_with_cortex.ipynb": (["linear CKA", "round trip", "reference_value", "verification"], 2),
 }
 
 
@@ -69,8 +70,20 @@ def _text_outputs(nb) -> str:
 
 
 def _n_figures(nb) -> int:
-    return sum("<Figure size" in out.get("data", {}).get("text/plain", "") or "image/png" in out.get("data", {})
-               for cell in nb.cells for out in cell.get("outputs", []))
+    """Figures a reader sees: image outputs (a figure shown only as its ``<Figure size ...>`` text is not one)."""
+    return sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+
+
+def _unshown_figures(nb) -> list[int]:
+    """Indices of the cells that display a figure as text only (``<Figure size ...>`` with no image)."""
+    return [k for k, cell in enumerate(nb.cells) for out in cell.get("outputs", [])
+            if "<Figure size" in out.get("data", {}).get("text/plain", "") and "image/png" not in out["data"]]
+
+
+def _execute(nb, path: Path) -> None:
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name=_kernel_name(),
+                                     resources={"metadata": {"path": str(path)}})
+    client.execute()
 
 
 def test_notebooks_exist():
@@ -204,10 +217,11 @@ def test_notebook_setting_bad_input(tmp_path):
 def notebook_env(tmp_path_factory):
     """Quick setting, Agg backend, one thread, and a run cache shared by every notebook of this session."""
     cache = tmp_path_factory.mktemp("notebook_cache")
-    env = {"ENSEMBLES_QUICK": "1", "MPLBACKEND": "Agg", "ENSEMBLES_NOTEBOOK_CACHE": str(cache),
+    env = {"ENSEMBLES_QUICK": "1", "ENSEMBLES_NOTEBOOK_CACHE": str(cache),
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    saved = {k: os.environ.get(k) for k in env}
+    saved = {k: os.environ.get(k) for k in (*env, "MPLBACKEND")}
     os.environ.update(env)  # the kernel inherits the environment of this process
+    os.environ.pop("MPLBACKEND", None)  # a fresh kernel as Jupyter starts it (its own default backend), not Agg
     times: dict[str, float] = {}
     yield times
     for k, v in saved.items():
@@ -223,11 +237,9 @@ def notebook_env(tmp_path_factory):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_executes(path, notebook_env, tmp_path):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name=_kernel_name(),
-                                     resources={"metadata": {"path": str(tmp_path)}})
     start = time.perf_counter()
     try:
-        client.execute()
+        _execute(nb, tmp_path)
     except nbclient.exceptions.CellExecutionError as err:
         pytest.fail(f"{path.name}: a cell raised {err.ename}: {err.evalue}")
     notebook_env[path.name] = time.perf_counter() - start
@@ -239,8 +251,31 @@ def test_notebook_executes(path, notebook_env, tmp_path):
     needles, n_fig = EXPECTED[path.name]
     for needle in needles:
         assert needle in text, f"{path.name}: expected {needle!r} in the outputs"
-    assert _n_figures(nb) >= n_fig, f"{path.name}: expected at least {n_fig} figures"
+    assert not _unshown_figures(nb), (f"{path.name}: cells {_unshown_figures(nb)} show a figure as text, not as an "
+                                      "image (the notebook needs '%matplotlib inline' in its first code cell)")
+    assert _n_figures(nb) >= n_fig, f"{path.name}: expected at least {n_fig} figure images, got {_n_figures(nb)}"
     assert not list(tmp_path.glob("results")), "the notebooks must cache runs in ENSEMBLES_NOTEBOOK_CACHE"
+
+
+def test_figure_check_detects_a_figure_shown_as_text(notebook_env, tmp_path):
+    """The checks above fail for the right reason: a figure built without pyplot (as ``ensembles.plot`` builds
+    them) displays as ``<Figure size ...>`` text in a fresh kernel, and as an image once the cell enables the
+    inline backend."""
+    draw = "from matplotlib.figure import Figure\nfig = Figure()\nfig.add_subplot().plot([0, 1])\nfig"
+    bare = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(draw)])
+    inline = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + draw)])
+    _execute(bare, tmp_path)
+    _execute(inline, tmp_path)
+    assert (_unshown_figures(bare), _n_figures(bare)) == ([0], 0)
+    assert (_unshown_figures(inline), _n_figures(inline)) == ([], 1)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_notebook_enables_inline_figures(source):
+    """Every notebook's first code cell enables the inline backend, so its figures show in any fresh kernel."""
+    jupytext = pytest.importorskip("jupytext")
+    first = next(c for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "code")
+    assert "%matplotlib inline" in first.source.splitlines(), f"{source.name}: no '%matplotlib inline' first"
 
 
 def test_demo_activity_is_the_papers_selection(notebook_env):

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
 pynwb = pytest.importorskip("pynwb", reason="NWB support is the optional 'nwb' extra (pynwb)")
 
@@ -32,9 +33,9 @@ def _critical(path, config=None):
             if m.importance in (Importance.CRITICAL, Importance.ERROR)]  # fmt: skip
 
 
-def _allen_session(path, rng, *, n_units=12, n_images=6, reps=5, spikes=None, species="Mus musculus"):
+def _allen_session(path, rng, *, n_units=12, n_images=6, reps=5, spikes=None, species="Mus musculus", session=None):
     """An Allen-style session: a Units table and a 'natural_scenes_presentations' table with string image names,
-    250 ms presentations back to back, as in the Brain Observatory."""
+    250 ms presentations back to back, as in the Brain Observatory (``session``: more NWBFile fields)."""
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
 
@@ -43,7 +44,7 @@ def _allen_session(path, rng, *, n_units=12, n_images=6, reps=5, spikes=None, sp
     if spikes is None:
         spikes = [np.sort(rng.uniform(9.0, onsets[-1] + 1.0, rng.integers(20, 200))) for _ in range(n_units)]
     f = pynwb.NWBFile(session_description="Allen-style natural scenes", identifier="allen-like-1",
-                      session_start_time=START, session_id="715093703")  # fmt: skip
+                      session_start_time=START, session_id="715093703", **(session or {}))  # fmt: skip
     if species:
         f.subject = Subject(subject_id="mouse-17", species=species, sex="F", age="P95D")
     f.add_unit_column(name="location", description="brain area")
@@ -136,6 +137,124 @@ def test_pynapple_reads_activity_intervals_and_neuroid_metadata(rng, tmp_path):
     import xarray as xr
 
     xr.testing.assert_identical(import_nwb(path), rec)
+
+
+def _pynapple_class_statistics(nap, act, iset, labels):
+    """Per class: pynapple's number of samples (``count`` over the class's presentations), its mean response per
+    class (``compute_response_per_epoch``) and the standard error over the class's samples."""
+    epochs = {int(c): iset[np.asarray(iset.label) == c] for c in labels}
+    occupancy = np.array([np.asarray(act.count(ep=ep)).sum() for ep in epochs.values()])
+    means = np.asarray(nap.compute_response_per_epoch(act, epochs, return_pandas=True).loc[list(epochs)])
+    sems = np.array([np.std(act.restrict(ep).values, axis=0, ddof=1) / np.sqrt(len(act.restrict(ep)))
+                     for ep in epochs.values()])
+    return occupancy, means, sems
+
+
+def test_pynapple_statistics_on_an_export_equal_the_toolkits(rng, tmp_path, capsys):
+    """pynapple computes the toolkit's per-class statistics (AllenSDK-style ``conditionwise_statistics``: mean,
+    standard error, number of presentations) from an export read with ``to_pynapple``: one sample per
+    presentation.  The same file read with ``nap.load_file`` holds 3 samples per presentation (50 neuroids > 24
+    presentations), which inflates the occupancy 3-fold and shrinks the standard errors: the check fails there."""
+    nap = pytest.importorskip("pynapple", reason="pynapple cross-check (the 'pynapple' extra)")
+    from ensembles.io import to_allen_tables, to_pynapple
+
+    rec = model_recording(rng, n=24, predicted=False)
+    stats = to_allen_tables(rec, condition="label")["conditionwise_statistics"]
+    labels = np.unique(rec["label"].values)
+    want_n = stats.groupby("label")["n"].first().to_numpy()
+    want_mean = stats.pivot(index="label", columns="unit_id", values="spike_mean")[rec["neuroid_id"].values]
+    want_sem = stats.pivot(index="label", columns="unit_id", values="spike_sem")[rec["neuroid_id"].values]
+    path = export_nwb(rec, tmp_path / "rec.nwb", presentation_duration=0.5)
+
+    one = to_pynapple(path)
+    act, iset = one["activity"], one["presentations"]
+    assert isinstance(act, nap.TsdFrame) and act.shape == (24, 50)
+    np.testing.assert_array_equal(np.asarray(act.count(ep=iset)).ravel(), np.ones(24))
+    np.testing.assert_array_equal(act.values, rec["activity"].values)
+    assert act.metadata["neuroid_id"].tolist() == rec["neuroid_id"].values.tolist()
+    occupancy, means, sems = _pynapple_class_statistics(nap, act, iset, labels)
+    np.testing.assert_array_equal(occupancy, want_n)
+    np.testing.assert_allclose(means, want_mean.to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(sems, want_sem.to_numpy(), rtol=1e-5)
+
+    # the same from the recording itself, without a file
+    direct = to_pynapple(rec, presentation_duration=0.5)
+    np.testing.assert_array_equal(direct["activity"].values, act.values)
+    np.testing.assert_array_equal(direct["activity"].t, act.t)
+    assert direct["presentations"].label.tolist() == rec["label"].values.tolist()
+
+    # nap.load_file on the same export: 3 identical samples per presentation, so the checks above fail
+    raw = nap.load_file(str(path))
+    r_act, r_iset = raw["activity"], raw["presentations"]
+    np.testing.assert_array_equal(np.asarray(r_act.count(ep=r_iset)).ravel(), np.full(24, 3))
+    r_occupancy, r_means, r_sems = _pynapple_class_statistics(nap, r_act, r_iset, labels)
+    np.testing.assert_array_equal(r_occupancy, 3 * want_n)
+    np.testing.assert_allclose(r_means, want_mean.to_numpy(), rtol=1e-6)  # means survive the repetition
+    assert np.all(r_sems < 0.8 * want_sem.to_numpy())
+
+    # the command says so when it repeats samples
+    from ensembles.record import save_recording
+
+    save_recording(rec, tmp_path / "rec.h5")
+    assert main(["export-nwb", str(tmp_path / "rec.h5"), "--out", str(tmp_path / "cli.nwb")]) == 0
+    assert "held for 3 identical samples" in capsys.readouterr().out
+    # one sample per presentation in the file itself, on request (nap.load_file then agrees too)
+    single = export_nwb(rec, tmp_path / "single.nwb", presentation_duration=0.5, samples_per_presentation=1)
+    s_act = nap.load_file(str(single))["activity"]
+    np.testing.assert_array_equal(s_act.values, rec["activity"].values)
+    xr.testing.assert_identical(import_nwb(single), rec)
+
+
+def test_to_pynapple_bad_input(rng, tmp_path):
+    pytest.importorskip("pynapple", reason="pynapple cross-check (the 'pynapple' extra)")
+    from ensembles.errors import ParameterError
+    from ensembles.io import to_pynapple
+
+    rec = model_recording(rng, n=6)
+    with pytest.raises(FileNotFoundError, match="'source'.*nosuch.nwb"):
+        to_pynapple(tmp_path / "nosuch.nwb")
+    with pytest.raises(ParameterError, match="'presentation_duration'"):
+        to_pynapple(rec, presentation_duration=0)
+    with pytest.raises(ParameterError, match="'samples_per_presentation'"):
+        export_nwb(rec, tmp_path / "x.nwb", samples_per_presentation=0)
+    _allen_session(tmp_path / "allen.nwb", rng)
+    with pytest.raises(ParameterError, match="not an ensembles NWB export"):
+        to_pynapple(tmp_path / "allen.nwb")
+
+
+def test_export_keeps_the_imported_session_and_subject(rng, tmp_path, capsys):
+    """An Allen-style session with its experimenter, institution, lab and subject, imported and exported again
+    (API and command line): the new file carries them, read back with pynwb; a field given to the export wins."""
+    session = {"experimenter": ["Doe, Jane", "Roe, Richard"], "institution": "Allen Institute",
+               "lab": "Brain Observatory", "experiment_description": "natural scenes, passive viewing",
+               "keywords": ["visual cortex", "natural scenes"], "related_publications": ["doi:10.1038/s41586-020"]}
+    path = _allen_session(tmp_path / "allen.nwb", rng, session=session)[0]
+    rec = import_nwb(path, intervals="natural_scenes_presentations", label_column="image_name")
+    out = export_nwb(rec, tmp_path / "again.nwb", dandi=True)  # DANDI's subject fields come from the import
+    with pynwb.NWBHDF5IO(out, "r") as io:
+        f = io.read()
+        assert list(f.experimenter) == session["experimenter"]
+        assert (f.institution, f.lab) == ("Allen Institute", "Brain Observatory")
+        assert f.experiment_description == session["experiment_description"]
+        assert list(f.keywords) == session["keywords"]
+        assert list(f.related_publications) == session["related_publications"]
+        assert f.session_id == "715093703" and f.session_start_time == START
+        assert f.identifier != "allen-like-1"  # a new file
+        assert (f.subject.subject_id, f.subject.species, f.subject.sex, f.subject.age) == (
+            "mouse-17", "Mus musculus", "F", "P95D")
+    assert _critical(out, "dandi") == []
+
+    # command line: import-nwb to HDF5, export-nwb with one field replaced
+    rec_path = tmp_path / "rec.h5"
+    assert main(["import-nwb", str(path), "--intervals", "natural_scenes_presentations", "--label-column",
+                 "image_name", "--out", str(rec_path)]) == 0
+    assert main(["export-nwb", str(rec_path), "--out", str(tmp_path / "cli.nwb"), "--institution", "Elsewhere"]) == 0
+    assert "identical samples" not in capsys.readouterr().out  # 30 presentations > 12 units: one sample each
+    with pynwb.NWBHDF5IO(str(tmp_path / "cli.nwb"), "r") as io:
+        f = io.read()
+        assert (list(f.experimenter), f.institution, f.lab) == (session["experimenter"], "Elsewhere",
+                                                                "Brain Observatory")
+        assert f.subject.subject_id == "mouse-17"
 
 
 # ---------------------------------------------------------------- command line

@@ -30,10 +30,10 @@ from ensembles.sweep import (
 )
 from ensembles.sweep.runner import execute_run, write_manifest
 
-# Sweeps run on dask.distributed (the optional 'distributed' extra); without it these tests skip, with the reason.
+# Sweeps run on dask.distributed (a dependency of the package); without it these tests skip, with the reason.
 needs_distributed = pytest.mark.skipif(
     importlib.util.find_spec("distributed") is None,
-    reason="needs dask.distributed (pip install 'ensembles-toolkit[distributed]')",
+    reason="needs dask.distributed (pip install 'dask[distributed]')",
 )
 
 REPO = Path(__file__).resolve().parents[1]

@@ -34,15 +34,32 @@ USER_ERRORS = (EnsemblesError, FileNotFoundError, PermissionError, IsADirectoryE
                FileExistsError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a mistake on the command line reported as one line naming the problem and the --help to read
+    (instead of the whole usage), exit status 2.  Subcommand parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, except that an unknown option is reported by the subcommand it was given to."""
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:
+            sub = self.subcommands.get(getattr(ns, "command", None) or "") if hasattr(self, "subcommands") else None
+            (sub or self).error(f"unrecognized arguments: {' '.join(extra)}")
+        return ns
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ensembles import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ensembles",
         description="Neuroscience-style analysis of representations in FF/BP-trained networks.",
     )
     parser.add_argument("--version", action="version", version=f"ensembles {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = sub.choices  # name -> subcommand parser
     for name in SUBCOMMANDS:
         try:
             module = importlib.import_module(f"ensembles.commands.{name}")

@@ -108,7 +108,7 @@ def test_a_flipped_byte_in_resume_pt_is_refused_by_the_command_line(tmp_path, mo
     data[start + info.file_size // 2] ^= 0x10
     path.write_bytes(bytes(data))
     cfg = write_tiny_toml(tmp_path / "c.toml")
-    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--resume", "--no-progress"))
+    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--resume", "--quiet"))
     assert "resume.pt" in msg and "CRC-32" in msg and "--force" in msg
     assert not (out / "DONE").exists()
 
@@ -136,7 +136,7 @@ def test_malformed_resume_checkpoints_give_one_clear_line(tmp_path, monkeypatch,
     else:
         torch.save(content, path)
     cfg = write_tiny_toml(tmp_path / "c.toml")
-    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--resume", "--no-progress"))
+    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--resume", "--quiet"))
     assert "resume.pt" in msg
     assert re.search(match, msg), msg
 
@@ -190,7 +190,7 @@ def test_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path):
         from ensembles.cli import main
         import torch  # imported before the limit (its own files are read, not written)
         resource.setrlimit(resource.RLIMIT_FSIZE, (30000, 30000))
-        sys.exit(main(["train", {str(cfg)!r}, "--out", {str(out)!r}, "--no-progress",
+        sys.exit(main(["train", {str(cfg)!r}, "--out", {str(out)!r}, "--quiet",
                        "--set", "record.enabled=false"]))
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240,

@@ -21,7 +21,7 @@ def test_an_absurd_learning_rate_fails_instead_of_writing_done(tmp_path, capsys)
     """`--set train.lr=1e308` used to give NaN losses, an all-NaN recording, DONE and exit status 0."""
     cfg = write_tiny_toml(tmp_path / "c.toml")
     out = tmp_path / "run"
-    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--no-progress",
+    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--quiet",
                                          "--set", "train.lr=1e308"), rc=1)
     assert "Training diverged at epoch 1 in layer 1" in msg and "no epoch had a finite loss" in msg
     assert "--allow-divergence" in msg and "train.lr" in msg
@@ -78,7 +78,7 @@ def test_allow_divergence_records_the_diverged_run(tmp_path, capsys):
 
     cfg = write_tiny_toml(tmp_path / "c.toml")
     out = tmp_path / "run"
-    proc = main_in_process(capsys, "train", str(cfg), "--out", str(out), "--no-progress", "--set", "train.lr=1e308",
+    proc = main_in_process(capsys, "train", str(cfg), "--out", str(out), "--quiet", "--set", "train.lr=1e308",
                            "--allow-divergence")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -102,7 +102,7 @@ def concurrent_sweep_trial(tmp_path, trial: int) -> tuple[str, str]:
     spec = tmp_path / "race.toml"
     spec.write_text(SWEEP)
     out = tmp_path / f"sweep{trial}"
-    procs = [_cli("sweep", spec, "--out", out, "--no-progress") for _ in range(2)]
+    procs = [_cli("sweep", spec, "--out", out, "--quiet") for _ in range(2)]
     results = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
     codes = sorted(r[2] for r in results)
     if codes != [0, 2]:

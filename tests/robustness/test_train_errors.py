@@ -35,7 +35,7 @@ def test_a_finished_run_is_immutable(finished, tmp_path, capsys):
     after = {p.name: p.read_bytes() for p in finished.iterdir() if p.is_file() and not p.name.startswith(".")}
     assert after == before
     # the same config: the finished run's metrics, unchanged
-    proc = main_in_process(capsys, "train", str(cfg), "--out", str(finished), "--resume", "--no-progress")
+    proc = main_in_process(capsys, "train", str(cfg), "--out", str(finished), "--resume", "--quiet")
     assert proc.returncode == 0
     assert json.loads(proc.stdout.strip().splitlines()[-1])["test_accuracy"] == \
         json.loads((finished / "metrics.json").read_text())["test_accuracy"]
@@ -54,7 +54,7 @@ def test_bad_devices_and_thread_counts_are_refused(tmp_path, capsys, args, match
 
     cfg = write_tiny_toml(tmp_path / "c.toml")
     out = tmp_path / "run"
-    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--no-progress", *args))
+    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(out), "--quiet", *args))
     assert re.search(match, msg), msg
     assert not out.exists()
 

@@ -46,7 +46,7 @@ def test_the_config_file_in_the_output_directory_is_not_overwritten(tmp_path):
     d.mkdir()
     cfg = write_tiny_toml(d / "config.toml", "# the user's comment\n")
     before = cfg.read_bytes()
-    msg = one_line_error(cli("train", str(cfg), "--out", str(d), "--no-progress"))
+    msg = one_line_error(cli("train", str(cfg), "--out", str(d), "--quiet"))
     assert "did not write (e.g. 'config.toml')" in msg and "--force" in msg
     assert cfg.read_bytes() == before and sorted(os.listdir(d)) == ["config.toml"]
 
@@ -59,7 +59,7 @@ def test_a_second_train_into_a_busy_directory_is_refused_naming_the_holder(tmp_p
 
     cfg = write_tiny_toml(tmp_path / "c.toml")
     out = tmp_path / "run"
-    proc = cli_popen("train", str(cfg), "--out", str(out), "--no-progress", "--set", "train.epochs=40")
+    proc = cli_popen("train", str(cfg), "--out", str(out), "--quiet", "--set", "train.epochs=40")
     try:
         t0 = time.time()
         while not dir_in_use(out):
@@ -89,7 +89,7 @@ def test_two_trains_started_together_never_mix(tmp_path):
     cfg = write_tiny_toml(tmp_path / "c.toml")
     for trial in range(1):
         out = tmp_path / f"run{trial}"
-        procs = [cli_popen("train", str(cfg), "--out", str(out), "--no-progress") for _ in range(2)]
+        procs = [cli_popen("train", str(cfg), "--out", str(out), "--quiet") for _ in range(2)]
         results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
         codes = sorted(r[0] for r in results)
         assert codes == [0, 2], results

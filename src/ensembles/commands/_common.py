@@ -24,7 +24,7 @@ from pathlib import Path
 
 __all__ = ["add_command", "switches", "add_overrides", "output_file", "reported_warnings"]
 
-QUIET = "no progress output"
+QUIET = "no progress output (results and errors only)"
 
 
 def add_command(subparsers, module_name: str, *, help: str) -> argparse.ArgumentParser:

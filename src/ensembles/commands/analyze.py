@@ -23,7 +23,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     switches(p, all_presentations="use every presentation, not only the correctly classified ones")
     p.add_argument("--tau", type=float, default=1.0, help="τ of the authors' ensemble rule (default 1)")
     switches(p, no_report="write tables and figures only",
-             force="overwrite finished results in --out, or write into a directory ensembles did not write",
+             force="overwrite the results already in --out (also needed when --out holds files ensembles did not "
+                   "write)",
              quiet=QUIET)
     return p
 

@@ -30,8 +30,13 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ensembles.data import list_datasets
 
+    if args.root is not None and not Path(args.root).is_dir():
+        what = "is not a directory" if Path(args.root).exists() else "does not exist"
+        raise NotADirectoryError(f"--root {args.root!r} {what}; give the directory that holds the dataset files.")
     infos = list_datasets(root=args.root)
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=2))

@@ -3,7 +3,8 @@
 Write a recording (HDF5) as one NWB file: the neuroid table, the activity as a response series whose columns carry
 the neuroid metadata (pynapple reads it as a TsdFrame with metadata), and a 'presentations' interval table. With
 --dandi the subject fields DANDI requires (subject id, species, sex, age or date of birth) must be given, so that
-'nwbinspector --config dandi' finds nothing CRITICAL. A recording imported from NWB keeps its species.
+'nwbinspector --config dandi' finds nothing CRITICAL. A recording imported from NWB keeps its session's and
+subject's metadata (experimenter, institution, lab, subject id, species, ...); the options here replace them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="checkpoint index for a recording with several (default -1, the last)")
     p.add_argument("--presentation-duration", type=float, default=1.0, metavar="SECONDS",
                    help="period of the synthetic clock, one presentation per period (default 1)")
+    p.add_argument("--samples-per-presentation", type=int, default=None, metavar="M",
+                   help="identical samples per presentation (default: 1 unless the neuroids outnumber the "
+                        "presentations, then the fewest that keep time the longest axis, as nwbinspector requires; "
+                        "read the file with ensembles.io.to_pynapple for one sample per presentation)")
     p.add_argument("--dandi", action="store_true", help="require the subject fields DANDI needs")
     g = p.add_argument_group("subject (NWB Subject; DANDI needs id, species, sex and age or date of birth)")
     g.add_argument("--subject-id", default=None)
@@ -42,7 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     s.add_argument("--session-start-time", default=None, help="ISO 8601 date/time with time zone")
     s.add_argument("--keywords", default=None, help="comma-separated")
     s.add_argument("--related-publications", action="append", default=None, help="DOI or URL (repeatable)")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--force", action="store_true", help="overwrite the file --out if it exists")
     return p
 
 
@@ -74,10 +79,17 @@ def run(args: argparse.Namespace) -> int:
             rec,
             out,
             presentation_duration=args.presentation_duration,
+            samples_per_presentation=args.samples_per_presentation,
             subject={k: v for k, v in subject.items() if v is not None},
             session={k: v for k, v in session.items() if v is not None},
             dandi=args.dandi,
         )
-    print(f"wrote {path}: {rec.sizes['presentation']} presentations x {rec.sizes['neuroid']} neuroids")
+    n_pres, n_neur = rec.sizes["presentation"], rec.sizes["neuroid"]
+    print(f"wrote {path}: {n_pres} presentations x {n_neur} neuroids")
+    m = args.samples_per_presentation or max(1, -(-n_neur // n_pres))
+    if m > 1:
+        print(f"note: each presentation is held for {m} identical samples (nwbinspector wants time to be the longest "
+              "axis); nap.load_file counts each presentation that many times, ensembles.io.to_pynapple reads one "
+              "sample per presentation")
     print(f"check: nwbinspector {path}" + (" --config dandi" if args.dandi else ""))
     return 0

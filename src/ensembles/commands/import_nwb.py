@@ -37,7 +37,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sort-spikes", action="store_true",
                    help="sort spike trains that are not in ascending order instead of refusing the file")
     p.add_argument("--dataset", default=None, help="value of the recording's 'dataset' attr")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--force", action="store_true", help="overwrite the file --out if it exists")
     return p
 
 

@@ -19,7 +19,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = add_command(subparsers, __name__, help="write report.html for an analysis, training run or sweep directory")
     p.add_argument("run_dir", metavar="DIR", help="analysis, training run or sweep directory")
     p.add_argument("--out", default=None, help="report file (default DIR/report.html or DIR/analysis/report.html)")
-    switches(p, force="redo an existing analysis of a run directory", quiet=QUIET)
+    switches(p, force="redo the analysis of a run or sweep directory that already has one, overwriting it",
+             quiet=QUIET)
     return p
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ensembles.commands._common import add_command, switches
+from ensembles.commands._common import QUIET, add_command, switches
 from ensembles.errors import ParameterError
 
 
@@ -21,9 +21,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="'local' (default, a LocalCluster sized to this machine), 'slurm' (dask-jobqueue, options "
                         "from [scheduler.slurm]) or a scheduler address such as tcp://host:8786")
     p.add_argument("--retries", type=int, default=None, help="resubmissions of a failed run (default: sweep file, else 2)")
-    switches(p, dry_run="list the runs and their state; train and write nothing",
-             force="write into --out even if it holds files ensembles did not write",
-             no_progress="no progress bar")
+    switches(p, dry_run="check the sweep file (dataset names and every other setting) and list the runs and their "
+                        "state; train and write nothing",
+             force="write into --out even if it holds files that 'ensembles sweep' did not write (finished runs "
+                   "are still reused)",
+             quiet=QUIET)
     return p
 
 
@@ -33,7 +35,7 @@ def run(args) -> int:
     if args.retries is not None and args.retries < 0:
         raise ParameterError(f"--retries must be a non-negative integer. Got {args.retries} instead.")
     result = run_sweep(args.sweep_file, args.out, scheduler=args.scheduler, retries=args.retries,
-                       dry_run=args.dry_run, progress=not args.no_progress, force=args.force)
+                       dry_run=args.dry_run, progress=not args.quiet, force=args.force)
     if args.dry_run:
         return 0
     n = len(result.runs)

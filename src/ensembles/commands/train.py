@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 
-from ensembles.commands._common import add_command, add_overrides, switches
+from ensembles.commands._common import QUIET, add_command, add_overrides, switches
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -25,10 +25,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("config", metavar="CONFIG.toml", help="TOML run config (model, preset, scale, sections)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
     switches(p.add_mutually_exclusive_group(), resume="continue an interrupted run in RUN_DIR",
-             force="delete a previous run in RUN_DIR first (and write into a directory holding other files)")
+             force="delete a previous run in RUN_DIR and start again (also needed when RUN_DIR holds other files)")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda or cuda:N")
     add_overrides(p, "override a config key, e.g. --set train.lr=0.01 --set 'network.hidden=[500,500]'")
-    switches(p, no_progress="no progress bars")
+    switches(p, quiet=QUIET)
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads, 1 to the number of CPUs (default: torch's choice)")
     switches(p, allow_divergence="keep training and recording when the loss, weights or activations become "
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     try:
         metrics = train_run(cfg, args.out, resume=args.resume, force=args.force, device=args.device,
-                            progress=not args.no_progress, allow_divergence=args.allow_divergence)
+                            progress=not args.quiet, allow_divergence=args.allow_divergence)
     except DivergenceError as err:
         if os.environ.get("ENSEMBLES_DEBUG"):
             raise

@@ -1,13 +1,16 @@
-"""Hand recordings to the tools users already have: rsatoolbox, Brain-Score/BrainIO, AllenSDK-style tables.
+"""Hand recordings to the tools users already have: rsatoolbox, pynapple, Brain-Score/BrainIO, AllenSDK-style tables.
 
 None of these packages is a dependency: :func:`to_rsatoolbox` imports rsatoolbox when called (install it with
-``pip install rsatoolbox``); :func:`to_brainscore_assembly` returns a plain ``xr.DataArray`` in BrainIO's
+``pip install rsatoolbox``), :func:`to_pynapple` imports pynapple (the ``pynapple`` extra);
+:func:`to_brainscore_assembly` returns a plain ``xr.DataArray`` in BrainIO's
 NeuroidAssembly layout (wrap it with ``NeuroidAssembly(...)`` if brainio is installed); :func:`to_allen_tables`
 returns pandas DataFrames.  Conventions: docs/methods.md §D.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +20,7 @@ import xarray as xr
 from ensembles._validation import param_error
 from ensembles.errors import InputTypeError, ParameterError
 
-__all__ = ["to_rsatoolbox", "to_brainscore_assembly", "to_allen_tables"]
+__all__ = ["to_rsatoolbox", "to_pynapple", "to_brainscore_assembly", "to_allen_tables"]
 
 
 def _activity(rec: Any, name: str = "rec") -> xr.DataArray:
@@ -77,6 +80,82 @@ def to_rsatoolbox(rec: Any):
         obs_descriptors=obs,
         channel_descriptors=chn,
     )
+
+
+def _pynapple():
+    try:
+        import pynapple as nap
+    except ImportError as err:
+        raise ImportError(
+            "to_pynapple needs pynapple, which is not installed. Install the 'pynapple' extra: "
+            "pip install 'ensembles-toolkit[pynapple]'"
+        ) from err
+    return nap
+
+
+def _metadata_frame(coords: dict[str, np.ndarray], table: str) -> pd.DataFrame:
+    from ensembles.io.nwb._common import _column_name
+
+    return pd.DataFrame({_column_name(name, table): v for name, v in coords.items()})
+
+
+def to_pynapple(source: Any, *, presentation_duration: float = 1.0) -> dict[str, Any]:
+    """pynapple objects with **one sample per presentation**: ``{"activity": TsdFrame, "presentations": IntervalSet}``.
+
+    Statistics computed with pynapple on these objects (means, standard errors, counts per interval, ...) are over
+    the presentations, as the toolkit's are.
+
+    Parameters
+    ----------
+    source : xr.Dataset or str or path-like
+        A recording (one checkpoint), or an NWB file written by :func:`ensembles.io.export_nwb`.  Such a file holds
+        each presentation's response as ``m`` identical samples whenever the neuroids outnumber the presentations
+        (nwbinspector requires time to be the longest axis of a series); ``nap.load_file`` then gives ``m`` rows
+        per presentation, which counts each presentation ``m`` times in any statistic over samples.  Read here, the
+        file gives the sample at each presentation's onset: one row per presentation, values unchanged.
+    presentation_duration : float
+        Period of the synthetic clock for a recording (presentation k at k·d seconds, as :func:`export_nwb`
+        writes it); a file keeps its own clock.
+
+    Returns
+    -------
+    dict
+        ``"activity"``: ``TsdFrame`` (presentations × neuroids) at the presentation onsets, the neuroid coords as
+        column metadata; ``"presentations"``: ``IntervalSet`` of the presentations with the presentation coords as
+        metadata.  A coord named like a pynapple attribute (``split``) is renamed ``presentation_split`` /
+        ``neuroid_<name>``, as in the NWB export.
+    """
+    nap = _pynapple()
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"The 'source' NWB file {str(path)!r} does not exist.")
+        data = nap.load_file(str(path))
+        from ensembles.io.nwb._common import _PRESENTATIONS, _SERIES
+
+        if _SERIES not in data.keys() or _PRESENTATIONS not in data.keys():
+            raise ParameterError(
+                f"The 'source' file {str(path)!r} is not an ensembles NWB export: it has no {_SERIES!r} series and "
+                f"{_PRESENTATIONS!r} intervals (for other NWB files use nap.load_file, or import_nwb first)."
+            )
+        act, iset = data[_SERIES], data[_PRESENTATIONS]
+        first = np.searchsorted(act.t, iset.start)
+        if first.size and (first[-1] >= len(act) or not np.allclose(act.t[first], iset.start)):
+            raise ParameterError(f"The 'source' file {str(path)!r} has presentations without a sample at their onset.")
+        one = nap.TsdFrame(t=iset.start, d=act.values[first], columns=act.columns, metadata=act.metadata)
+        return {"activity": one, "presentations": iset}
+    da = _activity(source, "source")
+    if not (isinstance(presentation_duration, (int, float)) and not isinstance(presentation_duration, bool)
+            and np.isfinite(presentation_duration) and presentation_duration > 0):
+        raise param_error("presentation_duration", "a positive number of seconds", presentation_duration)
+    d = float(presentation_duration)
+    starts = np.arange(da.sizes["presentation"], dtype=np.float64) * d
+    activity = nap.TsdFrame(t=starts, d=np.asarray(da.values), columns=np.arange(da.sizes["neuroid"]),
+                            metadata=_metadata_frame(_coords_along(da, "neuroid"), "neuroid"))
+    # each interval ends half a period before the next onset, as in the NWB export with one sample per presentation
+    presentations = nap.IntervalSet(start=starts, end=starts + d / 2,
+                                    metadata=_metadata_frame(_coords_along(da, "presentation"), "presentation"))
+    return {"activity": activity, "presentations": presentations}
 
 
 def to_brainscore_assembly(rec: Any, *, model: str | None = None) -> xr.DataArray:

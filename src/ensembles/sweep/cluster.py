@@ -199,7 +199,7 @@ def make_slurm_cluster(options: Mapping[str, Any] | None = None):
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError("--scheduler slurm needs dask-jobqueue: pip install 'ensembles-toolkit[distributed]'") from err
+        raise ImportError("--scheduler slurm needs dask-jobqueue: pip install 'ensembles-toolkit[slurm]'") from err
     kwargs, scale = slurm_cluster_kwargs(options)
     return SLURMCluster(**kwargs), scale
 
@@ -220,7 +220,8 @@ def connect(scheduler: str, options: Mapping[str, Mapping[str, Any]] | None = No
     try:
         from distributed import Client, LocalCluster
     except ImportError as err:  # pragma: no cover
-        raise ImportError("Sweeps need dask.distributed: pip install 'ensembles-toolkit[distributed]'") from err
+        raise ImportError("Sweeps need dask.distributed (a dependency of ensembles-toolkit): pip install "
+                          "'dask[distributed]'") from err
     options = options or {}
     if scheduler == "local":
         import dask

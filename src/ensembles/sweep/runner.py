@@ -317,7 +317,7 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
         Write into ``out`` even if it holds files that ``ensembles sweep`` did not write.
     """
     t0 = time.time()
-    if client is None and not dry_run:
+    if client is None:  # checked on a dry run too: it validates what the run would
         from ensembles.sweep.cluster import check_scheduler
 
         check_scheduler(scheduler)

@@ -44,6 +44,7 @@ except ModuleNotFoundError:  # pragma: no cover - python 3.10
 
 from ensembles._validation import check_choice, closest
 from ensembles.conventions import MODELS
+from ensembles.data.registry import DATASETS
 from ensembles.errors import ParameterError
 from ensembles.models.goodness import ACTIVATIONS, GOODNESS, INPUT_NORMS, PREDICTION_RULES
 from ensembles.train.presets import preset_keys, scale_keys
@@ -218,6 +219,7 @@ class RunConfig:
         if not isinstance(self.data.dataset, str) or not self.data.dataset:
             raise ParameterError(f"The 'data.dataset' parameter must be a dataset name (a string). Got "
                                  f"{self.data.dataset!r} instead.")
+        check_choice("data.dataset", self.data.dataset, DATASETS)  # refused here, before any run or cluster starts
         if self.data.root is not None and not isinstance(self.data.root, str):
             raise ParameterError(f"The 'data.root' parameter must be a directory path (a string). Got "
                                  f"{self.data.root!r} instead.")

@@ -12,7 +12,10 @@ Layout written by :func:`export_nwb` (one file per recording):
     ``rois`` region points at ``neuroids``: column j = row j, and pynapple's ``nap.load_file`` reads the neuroid
     coords as the TsdFrame's column metadata.  A synthetic clock: presentation k starts at k·d with d =
     ``presentation_duration`` (1 s); its response is held and sampled ``m`` times per presentation (m ≥ n_neuroids /
-    n_presentations, so that time stays the longest axis, which nwbinspector requires).
+    n_presentations, so that time stays the longest axis, which nwbinspector requires; m = 1 whenever the
+    presentations are at least as many as the neuroids, or on request).  ``nap.load_file`` then counts each
+    presentation m times in statistics over samples: :func:`ensembles.io.to_pynapple` reads the file with one
+    sample per presentation.
 ``intervals/presentations``
     ``TimeIntervals`` with ``start_time`` = k·d and ``stop_time`` = k·d + d − d/(2m) (half a sample before the next
     onset: intervals never touch, so pynapple keeps them exactly, and each holds exactly its m samples), and every

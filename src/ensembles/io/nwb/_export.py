@@ -53,11 +53,25 @@ def _coord_columns(rec: xr.Dataset, dim: str, *, skip: frozenset[str] | set[str]
     return columns
 
 
+def _carried(rec: xr.Dataset, attr: str, allowed: tuple[str, ...]) -> dict:
+    """The session or subject fields an import from NWB stored in ``rec.attrs[attr]`` (JSON), unknown keys left
+    out (a recording written by another version of the toolkit)."""
+    raw = rec.attrs.get(attr)
+    if not raw:
+        return {}
+    try:
+        fields = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"The recording's {attr!r} attr is not a JSON object of NWB fields: {raw!r}.") from err
+    return {k: v for k, v in fields.items() if k in allowed and v not in (None, "", [])}
+
+
 def export_nwb(
     rec: xr.Dataset,
     path: str | os.PathLike,
     *,
     presentation_duration: float = 1.0,
+    samples_per_presentation: int | None = None,
     overwrite: bool = True,
     subject: dict | None = None,
     session: dict | None = None,
@@ -77,17 +91,27 @@ def export_nwb(
         Period in seconds of the synthetic clock: presentation k starts at k·d.  Its interval ends half a sample
         before the next onset, so that consecutive intervals do not touch (pynapple would shorten touching
         intervals) and each holds exactly its own samples.
+    samples_per_presentation : int, optional
+        How many identical samples hold each presentation's response.  Default: 1 when the presentations are at
+        least as many as the neuroids, otherwise the fewest that keep time the longest axis of the series (which
+        nwbinspector requires, CRITICAL otherwise).  Read with ``nap.load_file``, a file with m > 1 counts each
+        presentation m times in statistics over samples; :func:`ensembles.io.to_pynapple` reads any export with one
+        sample per presentation.  1 writes one sample per presentation whatever the shape (nwbinspector then
+        reports the orientation of a series with more neuroids than presentations).
     overwrite : bool
         Replace an existing file at ``path`` (otherwise FileExistsError).
     subject : dict, optional
         Subject fields (:data:`SUBJECT_FIELDS`): ``subject_id``, ``species`` (Latin binomial or NCBI taxonomy
         id), ``sex`` (M/F/U/O), ``age`` (ISO 8601 duration, e.g. ``"P90D"``) or ``date_of_birth``, ``strain``,
-        ``genotype``, ``description``, ``weight``.  A recording imported from NWB brings its species along.
-        A model recording gets a subject describing the network (sex ``U``, no species) unless given.
+        ``genotype``, ``description``, ``weight``.  A recording imported from NWB brings its subject along
+        (``attrs["nwb_subject"]``); a field given here replaces the carried one.  A model recording gets a subject
+        describing the network (sex ``U``, no species) unless given.
     session : dict, optional
         Session fields (:data:`SESSION_FIELDS`): ``experimenter``, ``institution``, ``lab``, ``session_id``,
         ``session_description``, ``session_start_time``, ``experiment_description``, ``keywords``,
-        ``related_publications``, ...  Defaults describe the model recording.
+        ``related_publications``, ...  A recording imported from NWB brings its session's fields along
+        (``attrs["nwb_session"]``: experimenter, institution, lab, session id and start time, ...); a field given
+        here replaces the carried one.  Defaults describe the model recording.
     dandi : bool
         Enforce what DANDI requires (:data:`DANDI_SUBJECT_FIELDS`: subject id, species, sex, age or date of
         birth): a ParameterError names the missing fields instead of writing a file that
@@ -129,15 +153,21 @@ def export_nwb(
         and presentation_duration > 0
     ):
         raise param_error("presentation_duration", "a positive number of seconds", presentation_duration)
-    subject = _check_fields("subject", subject, SUBJECT_FIELDS)
-    session = _check_fields("session", session, SESSION_FIELDS)
+    if samples_per_presentation is not None and not (
+        isinstance(samples_per_presentation, (int, np.integer))
+        and not isinstance(samples_per_presentation, bool)
+        and samples_per_presentation >= 1
+    ):
+        raise param_error("samples_per_presentation", "a positive integer or None", samples_per_presentation)
+    subject = {**_carried(rec, "nwb_subject", SUBJECT_FIELDS), **_check_fields("subject", subject, SUBJECT_FIELDS)}
+    session = {**_carried(rec, "nwb_session", SESSION_FIELDS), **_check_fields("session", session, SESSION_FIELDS)}
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
 
     act = rec["activity"].transpose("presentation", "neuroid").values.astype(np.float32, copy=False)
     n_pres, n_neur = act.shape
-    reps = max(1, int(np.ceil(n_neur / n_pres)))
+    reps = max(1, int(np.ceil(n_neur / n_pres))) if samples_per_presentation is None else int(samples_per_presentation)
     data = np.repeat(act, reps, axis=0) if reps > 1 else act
     attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.attrs.items()}
     model, dataset, site = (

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -36,6 +37,44 @@ from ._tables import (
     _read_column,
     _simple_columns,
 )
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value of an NWB metadata field (datetimes as ISO 8601, arrays and tuples as lists)."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if not isinstance(value, (str, bytes, np.ndarray, np.generic)) and hasattr(value, "shape"):
+        value = np.asarray(value[()])  # an HDF5 dataset (keywords are stored as one)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+#: Session fields carried from an imported file to the files exported from it (the file's own description and
+#: identifier are not: an export is a new file describing responses).
+_CARRIED_SESSION = ("experimenter", "institution", "lab", "session_id", "session_start_time",
+                    "experiment_description", "keywords", "related_publications", "protocol", "stimulus_notes")
+
+
+def _session_fields(nwbfile: Any) -> dict:
+    out = {k: _plain(getattr(nwbfile, k, None)) for k in _CARRIED_SESSION}
+    return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+
+def _subject_fields(nwbfile: Any) -> dict:
+    subject = nwbfile.subject
+    if subject is None:
+        return {}
+    names = ("subject_id", "species", "sex", "age", "date_of_birth", "description", "strain", "genotype", "weight")
+    out = {k: _plain(getattr(subject, k, None)) for k in names}
+    out = {k: v for k, v in out.items() if v not in (None, "", [])}
+    if "age" in out and getattr(subject, "age__reference", None):
+        out["age__reference"] = str(subject.age__reference)
+    return out
 
 
 def import_nwb(
@@ -98,8 +137,10 @@ def import_nwb(
     -------
     xr.Dataset
         A validated recording; ``attrs["model"] = "neural:<NWB identifier>"``, ``seed = -1``, the import
-        parameters in ``config``.  Files written by :func:`export_nwb` come back with their original coords and
-        attrs.  A ``repetition`` coord (0-based repeat index per ``stimulus_id``) is added when stimuli repeat.
+        parameters in ``config``, the session's metadata (experimenter, institution, lab, session id and start
+        time, ...) in ``nwb_session`` and its subject's (subject id, species, sex, age, ...) in ``nwb_subject``
+        (JSON objects, which :func:`export_nwb` writes again).  Files written by :func:`export_nwb` come back with
+        their original coords and attrs.  A ``repetition`` coord (0-based repeat index per ``stimulus_id``) is added when stimuli repeat.
 
     Raises
     ------
@@ -341,6 +382,10 @@ def _import_from(
         }
         if nwbfile.subject is not None and nwbfile.subject.species:
             attrs["species"] = str(nwbfile.subject.species)
+        # the session's and subject's metadata, which export_nwb writes again into the files it makes of this one
+        for key, fields in (("nwb_session", _session_fields(nwbfile)), ("nwb_subject", _subject_fields(nwbfile))):
+            if fields:
+                attrs[key] = json.dumps(fields, sort_keys=True)
     if dataset is not None:
         attrs["dataset"] = dataset
     activity = values.astype(np.float32)
