@@ -316,16 +316,13 @@ def test_keyword_names_follow_the_conventions(name, func):
         assert next(iter(params)) == "x", f"{name}: the activity parameter is called 'x'"
 
 
-def test_renamed_keywords_still_work_for_one_release():
+def test_old_keyword_names_are_refused():
     x, y = _data()
-    with pytest.warns(FutureWarning, match="'n_boot' keyword is now 'n_bootstrap'"):
-        old = A.subsample_sparseness(x, 6, n_boot=5, random_state=0)
-    np.testing.assert_array_equal(old["draws"], A.subsample_sparseness(x, 6, n_bootstrap=5, random_state=0)["draws"])
+    with pytest.raises(TypeError, match="n_boot"):
+        A.subsample_sparseness(x, 6, n_boot=5, random_state=0)
     s = A.class_mean_similarity(x, y)
-    with pytest.warns(FutureWarning, match="'n_permutations' keyword is now 'n_shuffles'"):
+    with pytest.raises(TypeError, match="n_permutations"):
         A.overlap_vs_similarity(s, s, n_permutations=5, random_state=0)
-    with pytest.raises(TypeError, match="got both"):
-        A.overlap_vs_similarity(s, s, n_permutations=5, n_shuffles=5)
 
 
 def test_result_dims_come_from_conventions():

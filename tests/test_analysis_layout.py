@@ -32,7 +32,7 @@ BEFORE_SPLIT = {
     "ensembles": ["CATEGORY", "ENSEMBLE", "EnsembleDetector", "OTHER", "category_ensembles", "class_mean_similarity",
                   "detect_ensembles", "ensemble_core", "ensemble_overlap", "ensemble_sizes", "marchenko_pastur_bound",
                   "match_ensembles", "overlap_vs_similarity", "tracy_widom_bound"],
-    "tables": ["accuracy_rows", "across_seeds", "bootstrap_mean_ci", "checkpoint_rows", "class_names", "current_rows",
+    "tables": ["accuracy_rows", "across_seeds", "checkpoint_rows", "class_names", "current_rows",
                "headline_table", "layer_activity", "layers_of", "recording_tables", "stability_rows", "sweep_rows",
                "weight_rows", "zero_shot_rows"],
     "_detectors": ["EnsembleDetector", "METHODS", "SIGNIFICANCE", "marchenko_pastur_bound", "tracy_widom_bound"],

@@ -159,7 +159,10 @@ def test_demo_prints_its_plan_before_it_starts(capsys, monkeypatch, tmp_path, fi
     with pytest.raises(_Stop):
         main(["demo", "--out", str(tmp_path / "demo")])
     err = seen["stderr"]
-    assert "plan: 10 training run(s) (ff, bp_ff, bp, ff_heldout, sweep_" in err
+    assert "plan: 4 training run(s) (ff, bp_ff, bp, ff_heldout), then the analysis" in err
+    with pytest.raises(_Stop):
+        main(["demo", "--out", str(tmp_path / "demo"), "--sweep"])
+    assert "plan: 10 training run(s) (ff, bp_ff, bp, ff_heldout, sweep_" in seen["stderr"]
     assert "estimated duration on this machine: about" in err and "an estimate" in err
     assert "2.0x slower" in err
     with pytest.raises(_Stop):

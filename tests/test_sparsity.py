@@ -215,9 +215,8 @@ def test_subsample_sparseness(rng):
     r = S.subsample_sparseness(x, 20, "hoyer", n_bootstrap=30, random_state=1)
     assert r["draws"].shape == (30,) and r["ci_low"] <= r["estimate"] <= r["ci_high"]
     assert r.dims["draws"] == ("bootstrap",) and r.attrs["n_bootstrap"] == 30
-    with pytest.warns(FutureWarning, match="'n_boot' keyword is now 'n_bootstrap'"):  # the old name, for one release
-        again = S.subsample_sparseness(x, 20, "hoyer", n_boot=30, random_state=1)
-    xr.testing.assert_identical(r.to_dataset(), again.to_dataset())
+    again = S.subsample_sparseness(x, 20, "hoyer", n_bootstrap=30, random_state=1)
+    xr.testing.assert_identical(r.to_dataset(), again.to_dataset())  # the same random_state, the same draws
     full = S.subsample_sparseness(x, 200, "hoyer", n_bootstrap=2, random_state=1)
     assert float(full["estimate"]) == pytest.approx(np.mean(S.population_sparseness(x, "hoyer")))
     per = S.subsample_sparseness(x, 10, "vinje-gallant", dim="presentation", n_bootstrap=5, aggregate=None,

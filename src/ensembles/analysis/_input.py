@@ -24,9 +24,7 @@ function by ``tests/test_analysis_contract.py``.
 
 from __future__ import annotations
 
-import functools
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +58,6 @@ __all__ = [
     "is_labelled",
     "make_result",
     "matrix",
-    "renamed_keywords",
     "resolve_labels",
     "scalar_result",
     "unlabel",
@@ -340,37 +337,3 @@ def class_names(da: xr.DataArray | None, labels: np.ndarray, classes: np.ndarray
         return None
     first = [int(np.flatnonzero(labels == c)[0]) for c in classes]
     return names[first].astype(str)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# renamed keywords
-# ---------------------------------------------------------------------------------------------------------------------
-def renamed_keywords(**old_to_new: str) -> Callable:
-    """Accept the old name of a renamed keyword for one release, with a ``FutureWarning`` (Elephant's pattern).
-
-    ``@renamed_keywords(n_boot="n_bootstrap")``: ``f(..., n_boot=100)`` works as ``f(..., n_bootstrap=100)`` and
-    warns; passing both is a :class:`TypeError`.
-    """
-
-    def decorate(func: Callable) -> Callable:
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            for old, new in old_to_new.items():
-                if old in kwargs:
-                    if new in kwargs:
-                        raise InputTypeError(
-                            f"{func.__name__}() got both {old!r} (the old name) and {new!r}; pass only {new!r}."
-                        )
-                    warnings.warn(
-                        f"{func.__name__}(): the {old!r} keyword is now {new!r} (one name per idea, "
-                        f"ensembles.conventions); {old!r} will be removed in the next release.",
-                        FutureWarning,
-                        stacklevel=2,
-                    )
-                    kwargs[new] = kwargs.pop(old)
-            return func(*args, **kwargs)
-
-        wrapper.__renamed_keywords__ = dict(old_to_new)  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate

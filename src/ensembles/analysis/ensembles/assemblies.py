@@ -18,7 +18,7 @@ from ... import conventions as C
 from ..._validation import describe
 from ...errors import InputTypeError, ParameterError
 from .._detectors import EnsembleDetector
-from .._input import Result, is_labelled, renamed_keywords, unlabel
+from .._input import Result, is_labelled, unlabel
 from ._common import ENSEMBLE, _activity, _as_membership
 
 __all__ = ["detect_ensembles", "match_ensembles"]
@@ -27,7 +27,6 @@ __all__ = ["detect_ensembles", "match_ensembles"]
 # ----------------------------------------------------------------------------------------------------------------------
 # unsupervised: labelled adapter and scoring
 # ----------------------------------------------------------------------------------------------------------------------
-@renamed_keywords(rec="x")
 def detect_ensembles(x: Any, detector: EnsembleDetector | None = None) -> xr.Dataset | Result:
     """Fit an :class:`EnsembleDetector` on a recording and return labelled results.
 

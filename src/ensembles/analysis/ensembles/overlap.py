@@ -24,7 +24,6 @@ from .._input import (
     check_finite,
     is_labelled,
     make_result,
-    renamed_keywords,
     resolve_labels,
     unlabel,
     unwrap,
@@ -170,7 +169,6 @@ def _square(a: Any, name: str) -> np.ndarray:
     return arr
 
 
-@renamed_keywords(n_permutations="n_shuffles")
 def overlap_vs_similarity(
     overlap: Any,
     similarity: Any,

@@ -13,7 +13,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice
 from ensembles.analysis import _xr
-from ensembles.analysis._input import Result, make_result, renamed_keywords
+from ensembles.analysis._input import Result, make_result
 from ensembles.errors import ParameterError
 
 from ._engine import DEFINITIONS, _apply_policies, _canonical, _compute_measure, _edge_cases
@@ -134,7 +134,6 @@ def kurtosis_sparseness(
     return sparseness(x, f"kurtosis-{convention}", dim=dim, negative=negative, nan_policy=nan_policy)
 
 
-@renamed_keywords(n_boot="n_bootstrap")
 def subsample_sparseness(
     x: Any,
     n: int,

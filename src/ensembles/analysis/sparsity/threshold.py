@@ -12,7 +12,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
-from ensembles.analysis._input import check_finite, check_nan_policy, is_labelled, renamed_keywords
+from ensembles.analysis._input import check_finite, check_nan_policy, is_labelled
 from ensembles.errors import InputTypeError, ParameterError
 
 from ._engine import DEFINITIONS
@@ -166,7 +166,6 @@ def _image_selectivity_np(r: np.ndarray, num_steps: int) -> np.ndarray:
     return out.reshape(lead)
 
 
-@renamed_keywords(responses="x")
 def image_selectivity(x: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATION) -> Any:
     """Image selectivity of the AllenSDK (after Quian Quiroga et al. 2007), S = 1 - 2·mean_j F(θ_j).
 

@@ -32,7 +32,7 @@ ensemble_null_classes  model × layer × τ × class                            
 Random numbers (bootstrap resamples, label shuffles, weight samples) come from one ``numpy.random.Generator``
 passed in, consumed in a fixed order, so an analysis is reproducible from its seed.
 
-Modules: :mod:`._common` (selection helpers and :func:`bootstrap_mean_ci`), :mod:`.recording` (the tables of one
+Modules: :mod:`._common` (selection helpers), :mod:`.recording` (the tables of one
 recording at its last checkpoint: accuracy, sparseness, ensembles, overlaps, selectivity, weights, currents),
 :mod:`.training` (checkpoints, stability, sweep runs, held-out classes), :mod:`.controls` (silent and responsive
 neuroids, ensembles against their null) and :mod:`.combine` (headline table, aggregation
@@ -41,7 +41,7 @@ across seeds); import from here.
 
 from __future__ import annotations
 
-from ._common import bootstrap_mean_ci, class_names, layer_activity, layers_of
+from ._common import class_names, layer_activity, layers_of
 from .combine import across_seeds, headline_table
 from .controls import ENSEMBLE_TAUS, RESPONSIVE_DEFAULTS, ensemble_null_rows, unit_rows
 from .recording import accuracy_rows, current_rows, recording_tables, weight_rows
@@ -49,7 +49,7 @@ from .training import checkpoint_rows, sweep_rows, zero_shot_rows
 from .training import stability_rows as stability_rows
 
 __all__ = [
-    "bootstrap_mean_ci", "class_names", "layers_of", "layer_activity", "accuracy_rows", "recording_tables",
+    "class_names", "layers_of", "layer_activity", "accuracy_rows", "recording_tables",
     "checkpoint_rows", "sweep_rows", "zero_shot_rows", "weight_rows", "current_rows", "headline_table",
     "across_seeds", "unit_rows", "ensemble_null_rows", "RESPONSIVE_DEFAULTS", "ENSEMBLE_TAUS",
 ]

@@ -1,9 +1,7 @@
 """Helpers of the table producers: the layers, class names and activity of a selected recording, the data the ensemble
-rule sees, and the bootstrap CI of a mean."""
+rule sees."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -12,26 +10,7 @@ from ensembles import conventions as C
 from ensembles.analysis.ensembles import category_ensembles
 from ensembles.analysis.sparsity import lifetime_sparseness, population_sparseness
 
-__all__ = ["bootstrap_mean_ci", "class_names", "layers_of", "layer_activity"]
-
-
-# ------------------------------------------------------------------------------------------------ helpers
-def bootstrap_mean_ci(values: Any, *, n_bootstrap: int = 1000, ci: float = 95.0,
-                      rng: np.random.Generator) -> tuple[float, float, float, int]:
-    """Mean of the finite values and its percentile bootstrap CI (Efron & Tibshirani 1993), resampling values.
-
-    Returns ``(mean, low, high, n)`` with ``n`` the number of finite values (NaN and 0 when there are none).
-    """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return np.nan, np.nan, np.nan, 0
-    if v.size == 1:
-        return float(v[0]), float(v[0]), float(v[0]), 1
-    idx = rng.integers(0, v.size, size=(n_bootstrap, v.size))
-    means = v[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [(100 - ci) / 2, 100 - (100 - ci) / 2])
-    return float(v.mean()), float(lo), float(hi), int(v.size)
+__all__ = ["class_names", "layers_of", "layer_activity"]
 
 
 def layers_of(rec: xr.Dataset | xr.DataArray) -> list[int]:

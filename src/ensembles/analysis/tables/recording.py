@@ -13,6 +13,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles.analysis.ensembles import ensemble_overlap
 from ensembles.analysis.inhibition import currents_by_ensemble, input_currents, weight_statistics
+from ensembles.analysis.resampling import bootstrap_mean_ci
 from ensembles.analysis.selectivity import class_selectivity_index, n_driven_classes
 from ensembles.errors import DataFileError
 from ensembles.record import select_presentations
@@ -24,7 +25,6 @@ from ._common import (
     _membership,
     _nanmean,
     _nonneg,
-    bootstrap_mean_ci,
     class_names,
     layer_activity,
     layers_of,
@@ -121,7 +121,7 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
         units = {"n_silent_neuroids": int(silent.sum()), "n_all_zero_presentations": int(zero.sum()),
                  "n_responsive": int(resp.sum())}
         two = resp.sum() >= 2  # Hoyer and the leave-one-out rule need two neuroids
-        mean, lo, hi, n = bootstrap_mean_ci(pop, n_bootstrap=n_bootstrap, rng=rng)
+        mean, lo, hi, n = bootstrap_mean_ci(pop, n_bootstrap=n_bootstrap, random_state=rng)
         tables["sparseness_by_layer"].append({
             "model": name, "layer": layer, "measure": "hoyer", "mean": mean, "ci_low": lo, "ci_high": hi, "n": n,
             "fraction_silent_presentations": float(np.mean(~(xv.sum(axis=1) > 0))),
@@ -131,7 +131,7 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
             "mean_responsive": _nanmean(_hoyer(x_resp, "population", negative)) if two else np.nan,
             "lifetime_mean_responsive": _nanmean(_hoyer(x_resp, "lifetime", negative)) if two else np.nan})
         for c in classes:
-            mean, lo, hi, n = bootstrap_mean_ci(pop[y == c], n_bootstrap=n_bootstrap, rng=rng)
+            mean, lo, hi, n = bootstrap_mean_ci(pop[y == c], n_bootstrap=n_bootstrap, random_state=rng)
             tables["sparseness_by_class"].append({"model": name, "layer": layer, "class": names[int(c)],
                                                   "label": int(c), "measure": "hoyer", "mean": mean, "ci_low": lo,
                                                   "ci_high": hi, "n": n,
