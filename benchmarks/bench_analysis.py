@@ -105,7 +105,7 @@ def write_file(path, gb, chunk_rows):
     return n, time.perf_counter() - t
 
 
-def analyse_file(path, chunk_rows):
+def analyze_file(path, chunk_rows):
     """Runs in a child process: statistics over a dask-backed DataArray; reports throughput and peak RSS."""
     import dask
     import dask.array as dka
@@ -153,9 +153,9 @@ def main(argv=None):
     p.add_argument("--chunk-rows", type=int, default=4096)
     p.add_argument("--skip-a", action="store_true")
     p.add_argument("--skip-b", action="store_true")
-    p.add_argument("--_analyse", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--_analyze", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if serve_worker(args, lambda a: analyse_file(a._analyse, a.chunk_rows), flag="_analyse"):
+    if serve_worker(args, lambda a: analyze_file(a._analyze, a.chunk_rows), flag="_analyze"):
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     result = {}
@@ -171,7 +171,7 @@ def main(argv=None):
         path = os.path.join(tmp, "bench_recording.h5")
         try:
             n, wt = write_file(path, args.gb, args.chunk_rows)
-            b = run_worker([sys.executable, __file__, "--_analyse", path, "--chunk-rows", str(args.chunk_rows)],
+            b = run_worker([sys.executable, __file__, "--_analyze", path, "--chunk-rows", str(args.chunk_rows)],
                            "the on-disk analysis")
             b.update({"gb": args.gb, "shape": [n, N_NEUROIDS], "write_seconds": round(wt, 2),
                       "chunk_rows": args.chunk_rows})  # fmt: skip

@@ -81,10 +81,10 @@ def test_silent_units_and_responsive_neuroids_on_the_construction():
 
 
 def test_every_table_reports_silent_units_and_responsive_statistics_differ_as_derived():
-    from ensembles.workflows import AnalysisParams, analyse_sources, load_sources
+    from ensembles.workflows import AnalysisParams, analyze_sources, load_sources
 
     rec = _recording()
-    an = analyse_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=2, summary_shuffles=0))
+    an = analyze_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=2, summary_shuffles=0))
     hoyer_all, hoyer_resp = _derived_hoyer()
     assert hoyer_resp < hoyer_all  # the silent half inflates population sparseness
 

@@ -17,7 +17,7 @@ from ensembles.analysis.geometry import participation_ratio, summarize_geometry
 from ensembles.analysis.summary import summarize
 from ensembles.record import make_recording, save_recording, select_presentations
 from ensembles.sweep.combine import combine_sweep
-from ensembles.workflows import AnalysisParams, analyse_sources, load_sources
+from ensembles.workflows import AnalysisParams, analyze_sources, load_sources
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_every_table_uses_the_same_presentations(rec, tmp_path):
     assert chosen.sizes["presentation"] == n_used == 48 + 30  # correct seen presentations + all of the held-out class
 
     # the demo / analyze workflow
-    an = analyse_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=0))
+    an = analyze_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=0))
     by_layer = an.table("sparseness_by_layer").set_index("layer")
     sizes = an.table("ensemble_sizes").set_index(["layer", "label"])["size"]
     assert set(by_layer["n"]) == {n_used}
@@ -88,7 +88,7 @@ def test_held_out_default_is_explicit_and_can_be_turned_off(rec):
     assert set(seen_only["label"].values) == {0, 1}
     summ = summarize(rec, measures=["population"], keep_held_out=False, n_shuffles=0)
     assert set(summ["subset"]) == {"correct"} and set(summ[summ["class"] == "all"]["n"]) == {48}
-    an = analyse_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=0, keep_held_out=False))
+    an = analyze_sources(load_sources([rec]), AnalysisParams(n_bootstrap=20, n_shuffles=0, keep_held_out=False))
     assert set(an.table("sparseness_by_layer")["n"]) == {48}
 
 

@@ -167,11 +167,11 @@ def test_not_a_recording_file(tmp_path):
         analyze([bad], tmp_path / "o", progress=False)
 
 
-def test_analyse_runs_gives_across_seed_intervals():
+def test_analyze_runs_gives_across_seed_intervals():
     """Conditions × seeds: per-run summary rows and Student-t intervals across seeds (reference: scipy.stats.t)."""
     from scipy import stats
 
-    from ensembles.workflows import AnalysisParams, analyse_runs
+    from ensembles.workflows import AnalysisParams, analyze_runs
 
     rng = np.random.default_rng(5)
     runs = {}
@@ -181,7 +181,7 @@ def test_analyse_runs_gives_across_seed_intervals():
             r = planted(model, rng, dense=dense, n_per_class=12, width=60, layers=1)
             recs.append(r.assign_attrs(seed=seed))
         runs[model] = recs
-    out = analyse_runs(runs, AnalysisParams(summary_shuffles=0), statistics=["population_hoyer"])
+    out = analyze_runs(runs, AnalysisParams(summary_shuffles=0), statistics=["population_hoyer"])
     per_run = out["per_run"]
     assert set(per_run["condition"]) == {"ff", "bp"} and set(per_run["seed"]) == {0, 1, 2}
     key = out["across_seeds"]

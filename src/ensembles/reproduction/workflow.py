@@ -169,7 +169,7 @@ def _jobs(out: ReproductionLayout, runs: list[tuple[str, Path]]) -> list[_Job]:
     return jobs
 
 
-def _analyse_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, n_jobs: int,
+def _analyze_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, n_jobs: int,
                       echo: Callable[[str], None]) -> None:
     """Compute and cache the statistics of every run not analysed yet, ``n_jobs`` runs at a time.
 
@@ -264,7 +264,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     sig_l1: list[np.ndarray] = []
     overlaps_l1: list[tuple[int, np.ndarray, np.ndarray]] = []
     pair_rows: list[dict] = []
-    _analyse_uncached(lay, runs, n_jobs=n_jobs, echo=echo)
+    _analyze_uncached(lay, runs, n_jobs=n_jobs, echo=echo)
     rows_v2: list[dict] = []
     trajectories: list[dict] = []
     for sweep, run_dir in runs:

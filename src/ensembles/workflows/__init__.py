@@ -2,8 +2,8 @@
 
 Each workflow is built from four reusable steps:
 
-1. **tables** -- :func:`analyse_sources` (one or more recordings -> :class:`Analysis`, a dict of tidy tables from
-   :mod:`ensembles.analysis.tables` and :mod:`ensembles.analysis.summary`) and :func:`analyse_runs` (conditions ×
+1. **tables** -- :func:`analyze_sources` (one or more recordings -> :class:`Analysis`, a dict of tidy tables from
+   :mod:`ensembles.analysis.tables` and :mod:`ensembles.analysis.summary`) and :func:`analyze_runs` (conditions ×
    seeds -> per-run and across-seed tables);
 2. **figures** -- :data:`FIGURES`, a declarative list of :class:`FigureSpec` (id, title, caption, tables needed,
    drawing function), drawn by :func:`draw_figures`;
@@ -16,15 +16,15 @@ Each workflow is built from four reusable steps:
 """
 
 from ensembles.workflows.analyze import analyze, manifest_of
+from ensembles.workflows.compute import Analysis, AnalysisParams, Progress, analyze_runs, analyze_sources
 from ensembles.workflows.demo import demo_plan, run_demo
 from ensembles.workflows.figures import FIGURES, FigureSpec, draw_figures, save_figure
 from ensembles.workflows.results import ResultsDir
 from ensembles.workflows.sources import Source, load_source, load_sources
 from ensembles.workflows.sweep_report import analyze_sweep, is_sweep_dir
-from ensembles.workflows.tables import Analysis, AnalysisParams, Progress, analyse_runs, analyse_sources
 
 __all__ = [
-    "FIGURES", "Analysis", "AnalysisParams", "FigureSpec", "Progress", "ResultsDir", "Source", "analyse_runs",
-    "analyse_sources", "analyze", "analyze_sweep", "demo_plan", "draw_figures", "is_sweep_dir", "load_source",
+    "FIGURES", "Analysis", "AnalysisParams", "FigureSpec", "Progress", "ResultsDir", "Source", "analyze_runs",
+    "analyze_sources", "analyze", "analyze_sweep", "demo_plan", "draw_figures", "is_sweep_dir", "load_source",
     "load_sources", "manifest_of", "run_demo", "save_figure",
 ]

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from ensembles.layout import check_out
+from ensembles.workflows.compute import Analysis, AnalysisParams, Progress, analyze_sources
 from ensembles.workflows.figures import draw_figures, figure_list
 from ensembles.workflows.results import ResultsDir, now, versions
 from ensembles.workflows.sources import load_sources
-from ensembles.workflows.tables import Analysis, AnalysisParams, Progress, analyse_sources
 
 __all__ = ["analyze", "manifest_of", "GROUP_COORDS", "group_units"]
 
@@ -85,7 +85,7 @@ def analyze(recordings: Iterable[Any] | Any, out_dir: str | os.PathLike, *, corr
     force : bool
         Replace finished results, or write into a directory holding files ensembles did not write.
     tau, alpha, n_bootstrap, n_shuffles, seed
-        See :class:`ensembles.workflows.tables.AnalysisParams`.
+        See :class:`ensembles.workflows.compute.AnalysisParams`.
     sweep : sequence, optional
         Run directories / recordings of a hyper-parameter sweep (figure 7).
     zero_shot : sequence of (held-out, all-classes) pairs, optional
@@ -112,7 +112,7 @@ def analyze(recordings: Iterable[Any] | Any, out_dir: str | os.PathLike, *, corr
         note = res.claim.note_stale() if res.claim is not None else None
         if note:
             log(note)
-        an = analyse_sources(sources, params, sweep=sweep, zero_shot=zero_shot, progress=log)
+        an = analyze_sources(sources, params, sweep=sweep, zero_shot=zero_shot, progress=log)
         with log.step("writing tables"):
             tables = res.write_tables(an.tables)
         fig_meta, skipped = (draw_figures(an, res.figures_dir, progress=log, unit_groups=groups) if figures

@@ -15,7 +15,7 @@ from typing import Any
 from ensembles._io import atomic_write
 from ensembles.layout import ResultsLayout
 from ensembles.record import select_presentations
-from ensembles.workflows.tables import Analysis, Progress
+from ensembles.workflows.compute import Analysis, Progress
 
 __all__ = ["FigureSpec", "FIGURES", "draw_figures", "save_figure", "figure_list"]
 

@@ -15,7 +15,7 @@ from ensembles.errors import EnsemblesError
 from ensembles.layerweights import LayerWeights, read_layer_weights
 from ensembles.workflows.sources import Source
 
-__all__ = ["layer_weights", "layer_inputs"]
+__all__ = ["layer_weights", "recorded_layer_inputs"]
 
 
 class Unavailable(Exception):
@@ -47,7 +47,7 @@ def layer_weights(src: Source) -> LayerWeights:
     return weights
 
 
-def layer_inputs(src: Source, sel: xr.Dataset, weights: LayerWeights) -> list[np.ndarray]:
+def recorded_layer_inputs(src: Source, sel: xr.Dataset, weights: LayerWeights) -> list[np.ndarray]:
     """Each layer's input on the presentations of ``sel`` (a selection of ``src.rec``), before its normalisation.
 
     Raises Unavailable when the test images cannot be loaded or the recorded stimuli are not in the test set.

@@ -1,7 +1,7 @@
 """Analyse recordings into tables: the composition of :mod:`ensembles.analysis.tables` behind every workflow.
 
-:func:`analyse_sources` turns a list of :class:`~ensembles.workflows.sources.Source` into an :class:`Analysis` (a dict
-of tidy tables plus what was used and what was skipped); :func:`analyse_runs` does it for a set of runs (models ×
+:func:`analyze_sources` turns a list of :class:`~ensembles.workflows.sources.Source` into an :class:`Analysis` (a dict
+of tidy tables plus what was used and what was skipped); :func:`analyze_runs` does it for a set of runs (models ×
 seeds) and adds across-seed intervals.  Nothing here computes a statistic: every number comes from
 ``ensembles.analysis``.
 """
@@ -24,10 +24,10 @@ from ensembles.analysis import tables as T
 from ensembles.errors import DataFileError, InputTypeError, ParameterError
 from ensembles.history import read_history
 from ensembles.record import select_presentations
-from ensembles.workflows.inputs import Unavailable, layer_inputs, layer_weights
+from ensembles.workflows.inputs import Unavailable, layer_weights, recorded_layer_inputs
 from ensembles.workflows.sources import Source, load_source, load_sources
 
-__all__ = ["AnalysisParams", "Analysis", "Progress", "analyse_sources", "analyse_runs"]
+__all__ = ["AnalysisParams", "Analysis", "Progress", "analyze_sources", "analyze_runs"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class Analysis:
                                 alpha=self.params.alpha)
 
 
-def analyse_sources(sources: Sequence[Source], params: AnalysisParams | None = None, *,
+def analyze_sources(sources: Sequence[Source], params: AnalysisParams | None = None, *,
                     sweep: Sequence[Any] | None = None, zero_shot: Sequence[tuple[Any, Any]] | None = None,
                     progress: Progress | None = None) -> Analysis:
     """Every table of figures 1-10 for ``sources`` (plus a sweep and held-out-class pairs, if given)."""
@@ -219,7 +219,7 @@ def _inhibition(an: Analysis, rng: np.random.Generator, log: Progress) -> None:
             try:
                 if any(n not in ("l2", "none") for n in weights.input_norms):
                     raise Unavailable(f"input normalisation {weights.input_norms} has no E/I split")
-                inputs = layer_inputs(src, sel, weights)
+                inputs = recorded_layer_inputs(src, sel, weights)
             except Unavailable as why:
                 an.notes.append(f"inhibition: {src.name}: input currents skipped, {why}")
                 continue
@@ -294,7 +294,7 @@ def _cortex(an: Analysis) -> None:
     an.add("cortex_recipes", table)
 
 
-def analyse_runs(runs: Mapping[str, Sequence[Any]], params: AnalysisParams | None = None, *,
+def analyze_runs(runs: Mapping[str, Sequence[Any]], params: AnalysisParams | None = None, *,
                  statistics: Sequence[str] | None = None, confidence: float = 0.95,
                  progress: Progress | None = None) -> dict[str, pd.DataFrame]:
     """Tables of a set of runs (conditions × seeds) with across-seed intervals.
