@@ -1,0 +1,132 @@
+"""Analysis at the scale of large recordings: the streamed ``ica``/``pca`` path of EnsembleDetector, the batched
+category-ensemble null and the scale benchmark at a tiny size.
+
+Reference values: tests/reference/detector_planted_reference.npz holds the results of EnsembleDetector (dense path,
+float64 eigen-decomposition of the full correlation matrix) computed before the streamed path existed; its
+provenance (generator calls, detector parameters, the commit that computed them) is in the .json beside it.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+import ensembles.analysis._detectors as D
+from ensembles.analysis.ensembles import EnsembleDetector
+from ensembles.data.synthetic import planted_ensembles
+from ensembles.errors import ParameterError
+
+REF = Path(__file__).parent / "reference" / "detector_planted_reference.npz"
+CASES = {
+    "medium_poisson": ((500, 5000, 8), dict(size=(20, 40), overlap=0.1, random_state=0)),
+    "large_graded": ((1000, 10000, 10), dict(size=(20, 40), overlap=0.1, kind="graded", random_state=1)),
+}
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return np.load(REF)
+
+
+@pytest.fixture(scope="module")
+def populations():
+    return {name: planted_ensembles(*args, **kw)[0] for name, (args, kw) in CASES.items()}
+
+
+def test_reference_provenance_matches_the_cases():
+    meta = json.loads(REF.with_suffix(".json").read_text())
+    for name, (args, kw) in CASES.items():
+        for method in ("ica", "pca"):
+            assert meta["cases"][f"{name}_{method}"]["generator"] == f"planted_ensembles{args} {kw}"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("method", ["ica", "pca"])
+def test_dense_path_is_unchanged(ref, populations, name, method):
+    """At ordinary sizes fit takes the dense path: bit-identical to the stored results."""
+    key = f"{name}_{method}"
+    det = EnsembleDetector(method=method, max_iter=300, random_state=0).fit(populations[name])
+    np.testing.assert_array_equal(det.patterns_, ref[key + "_patterns"])
+    np.testing.assert_array_equal(det.members_, ref[key + "_members"])
+    assert det.threshold_ == float(ref[key + "_threshold"])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("method", ["ica", "pca"])
+def test_streamed_path_equals_the_dense_results(ref, populations, name, method, monkeypatch):
+    """The streamed path (float32 blocks, block Krylov, FastICA in the subspace), forced at today's sizes, gives the
+    same ensembles: same count, same members, patterns within 1e-4, eigenvalues within 1e-6 (relative)."""
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
+    monkeypatch.setattr(D, "_BLOCK_BYTES", 2**20)  # many blocks
+    key = f"{name}_{method}"
+    X = populations[name]
+    det = EnsembleDetector(method=method, max_iter=300, random_state=0).fit(X)
+    P = ref[key + "_patterns"]
+    k = P.shape[0]
+    assert det.n_ensembles_ == k
+    assert det.threshold_ == pytest.approx(float(ref[key + "_threshold"]), rel=1e-12)
+    np.testing.assert_allclose(det.eigenvalues_[:k], ref[key + "_eigenvalues"][:k], rtol=1e-6)
+    # ICA orders its components arbitrarily: match each stored pattern to its best new one (a permutation)
+    perm = np.abs(det.patterns_ @ P.T).argmax(axis=0)
+    assert sorted(perm.tolist()) == list(range(k))
+    np.testing.assert_allclose(det.patterns_[perm], P, atol=1e-4)
+    np.testing.assert_array_equal(det.members_[perm], ref[key + "_members"])
+    np.testing.assert_allclose(det.member_thresholds_[perm], ref[key + "_member_thresholds"], atol=1e-4)
+    T = det.transform(X[:50])[:, perm]
+    np.testing.assert_allclose(T, ref[key + "_transform"], rtol=1e-3, atol=1e-3 * np.abs(ref[key + "_transform"]).max())
+
+
+def test_streamed_path_reads_h5py_and_float32_and_leaves_input_alone(tmp_path, monkeypatch):
+    h5py = pytest.importorskip("h5py")
+    X, truth = planted_ensembles(300, 4000, 4, size=20, random_state=3)
+    X32 = X.astype(np.float32)
+    before = X32.copy()
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
+    monkeypatch.setattr(D, "_BLOCK_BYTES", 2**18)
+    a = EnsembleDetector(random_state=0).fit(X32)
+    np.testing.assert_array_equal(X32, before)  # blocks are copies, the caller's array is not z-scored in place
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("x", data=X32, chunks=(500, 300))
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        b = EnsembleDetector(random_state=0).fit(f["x"])
+        Tb = b.transform(f["x"])
+    np.testing.assert_array_equal(a.patterns_, b.patterns_)
+    assert a.n_ensembles_ == 4
+    np.testing.assert_allclose(Tb, a.transform(X32), rtol=1e-6, atol=1e-6)
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 2**40)
+    dense = EnsembleDetector(random_state=0).fit(X32)
+    Td = dense.transform(X32)[:, np.abs(dense.patterns_ @ b.patterns_.T).argmax(axis=0)]
+    np.testing.assert_allclose(Tb, Td, atol=1e-2 * np.abs(Td).max())  # FastICA converges to tol=1e-4
+
+
+def test_streamed_path_finds_nothing_in_independent_data_and_handles_silent_units(monkeypatch):
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
+    rng = np.random.default_rng(0)
+    X = rng.poisson(1.0, size=(6000, 400)).astype(np.float32)
+    X[:, :7] = 3.0  # silent (constant) neuroids
+    det = EnsembleDetector(random_state=0).fit(X)
+    assert det.n_ensembles_ == 0
+    assert det.active_.sum() == 393
+    assert det.transform(X[:10]).shape == (10, 0)
+
+
+def test_streamed_path_errors(monkeypatch):
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
+    X = np.random.default_rng(0).standard_normal((400, 30))
+    with pytest.raises(ParameterError, match="significance='tracy-widom'"):
+        EnsembleDetector(significance="shuffle").fit(X)
+    X[5, 3] = np.nan
+    with pytest.raises(ParameterError, match="NaN"):
+        EnsembleDetector().fit(X)
+    det = EnsembleDetector(n_ensembles=2).fit(np.random.default_rng(1).standard_normal((400, 30)))
+    assert det.n_ensembles_ == 2
+    with pytest.raises(ParameterError, match="expecting 30 features"):
+        det.transform(np.zeros((5, 31)))
