@@ -130,3 +130,69 @@ def test_streamed_path_errors(monkeypatch):
     assert det.n_ensembles_ == 2
     with pytest.raises(ParameterError, match="expecting 30 features"):
         det.transform(np.zeros((5, 31)))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# category ensembles: the batched shuffled-label null equals the per-shuffle loop
+# ---------------------------------------------------------------------------------------------------------------------
+def _loop_null(X, lab_idx, n_classes, groups, rule, prm, rng, n):
+    """The null as a Python loop over shuffles: permute, re-apply the rule, count (the definition)."""
+    from ensembles.analysis.ensembles import category as CAT
+
+    null = np.empty((n, n_classes, len(groups)))
+    for s in range(n):
+        member, _ = CAT._membership(X, rng.permutation(lab_idx), n_classes, groups, rule, prm)
+        null[s] = CAT._group_sizes(member, groups)
+    return null
+
+
+@pytest.mark.parametrize("rule", ["paper", "fraction", "test"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batched_category_null_equals_the_loop(rule, dtype, monkeypatch):
+    from ensembles.analysis.ensembles import category as CAT
+    from ensembles.data.synthetic import category_population
+
+    monkeypatch.setattr(CAT, "_NULL_BATCH_BYTES", 10 * 200 * 8 * 7)  # batches of 7 (or 14 for float32) shuffles
+    X, truth = category_population(10, 120, 20, ensemble_size=12, strength=1.0, sparsity=0.6, random_state=0)
+    X = X.astype(dtype)
+    prm = dict(tau=1.0, threshold=0.0, min_fraction=0.5, alpha=0.05, min_effect=0.5, test="welch")
+    groups = [np.arange(60), np.arange(60, 120)]
+    n = 40 if rule == "test" else 150
+    want = _loop_null(X, truth.labels, 10, groups, rule, prm, np.random.default_rng(5), n)
+    got = CAT._null_sizes(X, truth.labels, 10, groups, rule, prm, np.random.default_rng(5), n)
+    np.testing.assert_array_equal(got, want)
+    if rule != "test":  # (a test rule controls false discoveries: its null sizes are ~0)
+        assert want.std() > 0  # the null varies: the comparison is not between constants
+
+
+def test_category_null_through_the_public_function():
+    from ensembles.analysis.ensembles import category_ensembles
+    from ensembles.data.synthetic import category_population
+
+    X, truth = category_population(5, 80, 30, ensemble_size=10, strength=3.0, random_state=2)
+    res = category_ensembles(X, truth.labels, n_shuffles=200, random_state=0)
+    assert np.all(res["size_p"] <= 1.0 / 201 + 1e-12)  # planted ensembles beat every shuffle
+    assert np.all(res["expected_size"] < res["members"].sum(axis=1))
+
+
+def test_planted_blocks_are_reproducible_and_planted():
+    from ensembles.data.synthetic import planted_blocks
+
+    kw = dict(n_ensembles=3, size=15, n_classes=4, class_size=10, random_state=7)
+    truth, blocks = planted_blocks(200, 3000, block_rows=700, **kw)
+    X = np.vstack([b for _, b in blocks])
+    truth2, blocks2 = planted_blocks(200, 3000, block_rows=700, **kw)
+    np.testing.assert_array_equal(X, np.vstack([b for _, b in blocks2]))
+    assert X.dtype == np.float32 and X.shape == (3000, 200) and X.min() >= 0
+    cm = truth.params["class_members"]
+    assert not (cm & truth.members.any(axis=0)).any()  # class units are outside the assemblies
+    means = np.stack([X[truth.labels == c].mean(axis=0) for c in range(4)])
+    contrast = means - (means.sum(axis=0) - means) / 3  # class mean minus the mean of the other classes
+    assert np.all(contrast[cm] > 0.7) and np.all(np.abs(contrast[~cm]) < 0.3)  # +1 where it was planted
+    with threadpool_limits(1):
+        det = EnsembleDetector(random_state=0).fit(X)
+    from ensembles.analysis.ensembles import match_ensembles
+
+    assert match_ensembles(det.members_, truth.members).attrs["mean_jaccard"] >= 0.9
+    with pytest.raises(ParameterError, match="'class_size'"):
+        planted_blocks(100, 10, n_ensembles=2, size=40, n_classes=5, class_size=10)
