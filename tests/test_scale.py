@@ -63,7 +63,8 @@ def test_dense_path_is_unchanged(ref, populations, name, method):
 @pytest.mark.parametrize("method", ["ica", "pca"])
 def test_streamed_path_equals_the_dense_results(ref, populations, name, method, monkeypatch):
     """The streamed path (float32 blocks, block Krylov, FastICA in the subspace), forced at today's sizes, gives the
-    same ensembles: same count, same members, patterns within 1e-4, eigenvalues within 1e-6 (relative)."""
+    same ensembles: same count, same members, patterns within 1e-4 (pca) or 1e-3 (ica), leading eigenvalues within
+    1e-6 (relative)."""
     monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
     monkeypatch.setattr(D, "_BLOCK_BYTES", 2**20)  # many blocks
     key = f"{name}_{method}"
@@ -77,7 +78,9 @@ def test_streamed_path_equals_the_dense_results(ref, populations, name, method, 
     # ICA orders its components arbitrarily: match each stored pattern to its best new one (a permutation)
     perm = np.abs(det.patterns_ @ P.T).argmax(axis=0)
     assert sorted(perm.tolist()) == list(range(k))
-    np.testing.assert_allclose(det.patterns_[perm], P, atol=1e-4)
+    # pca: the Ritz vectors of the Krylov space match the eigenvectors to 1e-4; ica adds FastICA, which stops when
+    # no unmixing vector moves by more than tol=1e-4 in |cos|, i.e. ~1e-2 in angle: 1e-3 is a tight bound here
+    np.testing.assert_allclose(det.patterns_[perm], P, atol=1e-4 if method == "pca" else 1e-3)
     np.testing.assert_array_equal(det.members_[perm], ref[key + "_members"])
     np.testing.assert_allclose(det.member_thresholds_[perm], ref[key + "_member_thresholds"], atol=1e-4)
     T = det.transform(X[:50])[:, perm]

@@ -70,8 +70,8 @@ _EIG_SIGNIFICANCE = ("marchenko-pastur", "tracy-widom", "shuffle", "circular")
 
 _DENSE_MAX_BYTES = 2**30  # ica/pca: above this size of a float64 copy of X, fit and transform stream row blocks
 _BLOCK_BYTES = 64 * 2**20  # float32 bytes of one row block in the streamed path
-_KRYLOV_WIDTH = 32  # block width l of the Krylov method (doubled while the signal subspace does not fit)
-_KRYLOV_DEPTH = 8  # q: the Krylov space is [V, CV, ..., C^q V]
+_KRYLOV_WIDTH = 64  # block width l of the Krylov method (doubled while the signal subspace does not fit)
+_KRYLOV_DEPTH = 3  # q: the Krylov space is [V, CV, ..., C^q V]
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -572,8 +572,12 @@ def _block_rows(n_columns: int) -> int:
 
 
 def _read_block(X, r0: int, rows: int, dtype) -> np.ndarray:
-    """Rows ``r0 : r0 + rows`` of ``X`` as a fresh array of ``dtype`` (never a view of the caller's data)."""
-    return np.array(X[r0 : r0 + rows], dtype=dtype)
+    """Rows ``r0 : r0 + rows`` of ``X`` as a fresh array of ``dtype``, never a view of the caller's data (a reader
+    that returns a new array, as h5py and zarr do, is not copied again)."""
+    b = X[r0 : r0 + rows]
+    if isinstance(X, np.ndarray) or not isinstance(b, np.ndarray) or b.base is not None:
+        return np.array(b, dtype=dtype)
+    return b.astype(dtype, copy=False)
 
 
 def _column_moments(X, rows: int):
