@@ -199,3 +199,30 @@ def test_planted_blocks_are_reproducible_and_planted():
     assert match_ensembles(det.members_, truth.members).attrs["mean_jaccard"] >= 0.9
     with pytest.raises(ParameterError, match="'class_size'"):
         planted_blocks(100, 10, n_ensembles=2, size=40, n_classes=5, class_size=10)
+
+
+def test_scale_benchmark_runs_at_a_tiny_size(tmp_path):
+    """benchmarks/bench_scale.py end to end at 300 x 3000: every statistic reports a time, a throughput and a peak RSS,
+    the planted assemblies are found and the assembly-free population gives none."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scale.py"
+    out = tmp_path / "scale.json"
+    cmd = [sys.executable, str(script), "--neuroids", "300", "--presentations", "3000", "--ensembles", "3",
+           "--classes", "4", "--class-size", "8", "--shuffles", "5", "--mi-neuroids", "20", "--cka-neuroids", "20",
+           "--threads", "1", "--dir", str(tmp_path), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    rows = {r["statistic"]: r for r in res["rows"]}
+    assert set(rows) >= {"read", "population_sparseness", "lifetime_sparseness", "class_means", "anova", "dprime",
+                         "mutual_information", "category_ensembles", "ica", "pca", "ica_null", "cka",
+                         "rdm_class_means"}
+    for r in rows.values():
+        assert r["seconds"] > 0 and r["GB_per_s"] > 0 and 0 < r["peak_rss_GB"] < 4
+    assert rows["ica"]["all_found"] and rows["ica"]["min_best_jaccard"] >= 0.9
+    assert rows["ica_null"]["n_ensembles"] == 0
+    assert rows["population_sparseness"]["n_silent"] >= 0
+    assert "load average" in res["uptime_before"]
+    assert not list(tmp_path.glob("bench_scale_*"))  # the recordings are deleted
