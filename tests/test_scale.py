@@ -226,3 +226,26 @@ def test_scale_benchmark_runs_at_a_tiny_size(tmp_path):
     assert rows["population_sparseness"]["n_silent"] >= 0
     assert "load average" in res["uptime_before"]
     assert not list(tmp_path.glob("bench_scale_*"))  # the recordings are deleted
+
+
+@pytest.mark.parametrize("method", ["ica", "pca"])
+def test_streamed_path_with_few_neuroids_equals_the_dense_path(method, monkeypatch):
+    """Fewer neuroids than the Krylov space: the streamed path accumulates Z'Z in blocks (exact eigenvalues)."""
+    X, truth = planted_ensembles(120, 4000, 3, size=12, random_state=4)
+    dense = EnsembleDetector(method=method, random_state=0).fit(X)
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
+    monkeypatch.setattr(D, "_BLOCK_BYTES", 2**16)
+    streamed = EnsembleDetector(method=method, random_state=0).fit(X)
+    assert streamed.n_ensembles_ == dense.n_ensembles_ == 3
+    np.testing.assert_allclose(streamed.eigenvalues_, dense.eigenvalues_, rtol=1e-5)
+    perm = np.abs(streamed.patterns_ @ dense.patterns_.T).argmax(axis=0)
+    np.testing.assert_array_equal(streamed.members_[perm], dense.members_)
+    np.testing.assert_allclose(streamed.patterns_[perm], dense.patterns_, atol=1e-4 if method == "pca" else 1e-3)
+
+
+def test_sparse_input_keeps_the_dense_error(monkeypatch):
+    from scipy import sparse
+
+    monkeypatch.setattr(D, "_DENSE_MAX_BYTES", 0)
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        EnsembleDetector().fit(sparse.random(300, 20, density=0.1, format="csr", random_state=0))

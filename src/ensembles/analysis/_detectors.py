@@ -43,7 +43,7 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, sparse, stats
 from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.cluster import KMeans
@@ -332,7 +332,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         width = _KRYLOV_WIDTH if self.n_ensembles is None else max(_KRYLOV_WIDTH, int(self.n_ensembles) + 8)
         while True:
             theta, S, ZK = _block_krylov(blocks, B, n_act, width, _KRYLOV_DEPTH)
-            self.eigenvalues_ = theta[: min(width, theta.size)]
+            self.eigenvalues_ = theta if ZK is None else theta[:width]  # exact (all) or the leading Ritz values
             k = self._count((B, n_act), sig, rng, theta)
             # the signal subspace must sit well inside the block: otherwise widen it and start again
             if self.n_ensembles is not None or k <= width - 8 or theta.size >= n_act:
@@ -344,8 +344,11 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             return (blocks.basis @ S[:, :k]).T
         seed = int(rng.integers(2**31 - 1))
         proj = np.zeros((B, k))
+        if ZK is None:  # identity basis (few neuroids): one more pass, Z @ S
+            for r0, b in blocks:
+                proj[r0 : r0 + b.shape[0]] = b @ S[:, :k].astype(np.float32)
         col = 0
-        for y in ZK:  # Z @ (K S) = sum over the Krylov blocks of (Z K_i) S_i, without another pass over X
+        for y in ZK or ():  # Z @ (K S) = sum over the Krylov blocks of (Z K_i) S_i, without another pass over X
             proj += y @ S[col : col + y.shape[1], :k].astype(np.float32)
             col += y.shape[1]
         ica = FastICA(n_components=k, whiten="unit-variance", random_state=seed, max_iter=self.max_iter, tol=1e-4)
@@ -572,7 +575,7 @@ class EnsembleDetector(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
 def _is_large(X) -> bool:
     """True for a 2-D array-like whose float64 copy would exceed ``_DENSE_MAX_BYTES``."""
     shape = getattr(X, "shape", None)
-    if shape is None or len(shape) != 2:
+    if shape is None or len(shape) != 2 or sparse.issparse(X):  # sparse input: the dense path's error
         return False
     return int(shape[0]) * int(shape[1]) * 8 > _DENSE_MAX_BYTES
 
@@ -638,10 +641,17 @@ def _block_krylov(blocks: _ZBlocks, B: int, N: int, width: int, depth: int):
 
     One pass over the data per block: pass ``i`` computes ``Y_i = Z Q_i`` (kept) and ``C Q_i = Z' Y_i / B``, so the
     q + 1 passes give both ``K' C K`` and ``Z K`` (the projection FastICA needs).  When ``width * (q + 1) >= N`` the
-    basis is the identity (one pass; exact eigenvalues).  Returns the Ritz values (descending), the Ritz vectors in
-    the basis ``S`` (basis stored on ``blocks.basis``) and the list of ``Z Q_i`` blocks (float32)."""
+    basis is the identity (one pass accumulating ``Z'Z``; exact eigenvalues; ``Z`` itself is not kept).  Returns the
+    Ritz values (descending), the Ritz vectors in the basis ``S`` (basis stored on ``blocks.basis``) and the list of
+    ``Z Q_i`` blocks (float32; None for the identity basis)."""
     if width * (depth + 1) >= N:
-        Q, depth = np.eye(N), 0
+        C = np.zeros((N, N))
+        for _, b in blocks:
+            C += b.T @ b
+        C /= B
+        theta, S = linalg.eigh((C + C.T) / 2.0)
+        blocks.basis = np.eye(N)
+        return theta[::-1], S[:, ::-1], None
     else:
         Q, _ = linalg.qr(np.random.default_rng(0).standard_normal((N, width)), mode="economic")
     basis, cq, zk = [Q], [], []
