@@ -24,8 +24,9 @@ and the ``src/`` of REV, each in its own process) for the ratio to the older cod
 Usage::
 
     python benchmarks/bench_scale.py                                  # 10,000 x 100,000 (~4 GB per file)
-    python benchmarks/bench_scale.py --neuroids 400 --presentations 4000 --shuffles 20   # seconds
-    python benchmarks/bench_scale.py --before 1a1afc9 --compare-size 2000x20000
+    python benchmarks/bench_scale.py --neuroids 400 --presentations 4000 --ensembles 4 --class-size 10 --shuffles 20
+    python benchmarks/bench_scale.py --before 1a1afc9 --only compare --neuroids 5000 --presentations 40000 \
+        --class-size 20 --compare-size 5000x40000
 
 Writes ``benchmarks/out/bench_scale.json`` (``--out``) and prints a markdown table.  The files are deleted unless
 ``--keep``.
