@@ -10,6 +10,8 @@ for neural data, stimuli for network recordings), columns are neuroids:
   population-wide gain fluctuation (``"shared-gain"``), the two nulls used to measure false-positive rates.
 - :func:`category_population` — a labelled population where each class drives a known set of units, used to check
   the category-ensemble rules of :func:`ensembles.analysis.ensembles.category_ensembles`.
+- :func:`planted_blocks` — planted assemblies and category structure together, generated in row blocks so that a
+  recording of any size (10,000 neuroids x 100,000 presentations and more) can be written to disk block by block.
 
 References
 ----------
@@ -27,7 +29,7 @@ import numpy as np
 
 from ensembles.errors import ParameterError
 
-__all__ = ["PlantedTruth", "planted_ensembles", "null_population", "category_population"]
+__all__ = ["PlantedTruth", "planted_ensembles", "null_population", "category_population", "planted_blocks"]
 
 _KINDS = ("poisson", "graded")
 
@@ -67,6 +69,7 @@ _RULES = {
     "overlap": (float, 0.0, 0.99), "strength": (float, 0.0), "activation_rate": (float, 0.0, 1.0, True),
     "participation": (float, 0.0, 1.0, True), "background_rate": (float, 0.0), "heterogeneity": (float, 0.0),
     "gain_sd": (float, 0.0), "noise": (float, 0.0), "sparsity": (float, 0.0, 1.0),
+    "class_size": (int, 0), "class_strength": (float, 0.0), "block_rows": (int, 1),
 }
 
 
@@ -362,3 +365,113 @@ def category_population(
         X[silence] = 0.0
     onehot = labels[:, None] == np.arange(n_classes)[None, :]
     return X, PlantedTruth(members=members, activations=onehot, labels=labels, params=p)
+
+
+def planted_blocks(
+    n_neuroids: int = 10_000,
+    n_presentations: int = 100_000,
+    n_ensembles: int = 10,
+    size: int | tuple[int, int] = (20, 40),
+    overlap: float = 0.1,
+    *,
+    n_classes: int = 10,
+    class_size: int = 50,
+    class_strength: float = 1.0,
+    strength: float = 3.0,
+    activation_rate: float = 0.05,
+    participation: float = 0.9,
+    background_rate: float = 1.0,
+    heterogeneity: float = 0.3,
+    noise: float = 0.5,
+    block_rows: int = 8192,
+    random_state: int | None = None,
+):
+    """A large labelled population with planted assemblies and category structure, generated in row blocks.
+
+    The model is that of :func:`planted_ensembles` with ``kind="graded"`` (rectified Gaussian, ReLU-network-like),
+    plus the class drive of :func:`category_population`: presentation ``t`` has class ``labels[t]`` (uniform over
+    ``n_classes``, shuffled), and the ``class_size`` units of that class's ensemble (drawn among the units of no
+    assembly, disjoint across classes) get ``+ class_strength``.  Values are float32.  Each block has its own random
+    stream (spawned from ``random_state``), so any block can be regenerated alone and the result does not depend on
+    how the blocks are consumed.
+
+    Parameters
+    ----------
+    n_neuroids, n_presentations, n_ensembles, size, overlap, strength, activation_rate, participation,
+    background_rate, heterogeneity, noise
+        As in :func:`planted_ensembles`.
+    n_classes : int >= 1
+        Number of classes (labels).
+    class_size : int >= 0
+        Units driven by each class (0: labels without category structure).
+    class_strength : float
+        Drive added to a class's units on presentations of that class.
+    block_rows : int
+        Presentations per block.
+    random_state : int or None
+
+    Returns
+    -------
+    truth : PlantedTruth
+        ``members`` (n_ensembles, n_neuroids) of the assemblies, ``activations`` (n_presentations, n_ensembles),
+        ``labels`` (n_presentations,); ``params["class_members"]`` is the (n_classes, n_neuroids) category
+        structure.
+    blocks : iterator of (int, ndarray)
+        ``(first row, float32 block of shape (rows, n_neuroids))`` in order.
+
+    Examples
+    --------
+    >>> truth, blocks = planted_blocks(300, 1000, 3, size=10, n_classes=4, class_size=5, block_rows=400,
+    ...                                random_state=0)
+    >>> [(r0, b.shape) for r0, b in blocks]
+    [(0, (400, 300)), (400, (400, 300)), (800, (200, 300))]
+    >>> truth.members.sum(axis=1).tolist(), truth.params["class_members"].sum(axis=1).tolist()
+    ([10, 10, 10], [5, 5, 5, 5])
+    """
+    p = _checked({k: v for k, v in locals().items() if k != "random_state"})
+    lo, hi = _check_size(size)
+    if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, int | np.integer)):
+        raise ParameterError(f"The 'random_state' parameter must be an int or None. Got {random_state!r} instead.")
+    n, B, K = p["n_neuroids"], p["n_presentations"], p["n_ensembles"]
+    seeds = np.random.SeedSequence(random_state)
+    head, *streams = seeds.spawn(1 + -(-B // p["block_rows"]))
+    rng = np.random.default_rng(head)
+    members = _planted_members(rng, n, K, lo, hi, p["overlap"])
+    free = np.flatnonzero(~members.any(axis=0))
+    n_cls, csize = p["n_classes"], p["class_size"]
+    if n_cls * csize > free.size:
+        raise ParameterError(
+            f"The 'class_size' parameter ({csize}) is too large: {n_cls} classes need {n_cls * csize} units outside "
+            f"the assemblies and there are {free.size}; use more neuroids or a smaller class_size."
+        )
+    class_members = np.zeros((n_cls, n), dtype=bool)
+    chosen = rng.choice(free, n_cls * csize, replace=False).reshape(n_cls, csize)
+    for c in range(n_cls):
+        class_members[c, chosen[c]] = True
+    labels = rng.permutation(np.arange(B) % n_cls)
+    active = rng.random((B, K)) < p["activation_rate"]
+    rate, het = p["background_rate"], p["heterogeneity"]
+    base = rng.gamma(1.0 / het**2, rate * het**2, size=n) if het > 0 and rate > 0 else np.full(n, rate)
+    base = base.astype(np.float32)
+    class_drive = (p["class_strength"] * class_members).astype(np.float32)
+    idx = [np.flatnonzero(m) for m in members]
+    params = {**p, "size": (lo, hi), "random_state": random_state, "class_members": class_members}
+    truth = PlantedTruth(members=members, activations=active, labels=labels, params=params)
+
+    def gen():
+        for b, r0 in enumerate(range(0, B, p["block_rows"])):
+            r1 = min(B, r0 + p["block_rows"])
+            g = np.random.default_rng(streams[b])
+            x = g.standard_normal((r1 - r0, n), dtype=np.float32)
+            x *= np.float32(p["noise"])
+            x += base
+            x += class_drive[labels[r0:r1]]
+            for k in range(K):
+                t = np.flatnonzero(active[r0:r1, k])
+                if t.size:
+                    joins = g.random((t.size, idx[k].size)) < p["participation"]
+                    x[np.ix_(t, idx[k])] += np.float32(p["strength"]) * joins
+            np.maximum(x, 0.0, out=x)
+            yield r0, x
+
+    return truth, gen()

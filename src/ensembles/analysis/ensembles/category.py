@@ -98,6 +98,46 @@ def _membership(X, lab_idx, n_classes, groups, rule, prm):
     return _welch_rule(X, lab_idx, n_classes, groups, prm["alpha"], prm["min_effect"], prm["test"])
 
 
+_NULL_BATCH_BYTES = 128 * 2**20  # one-hot matrix of a batch of label permutations
+
+
+def _null_sizes(X, lab_idx, n_classes, groups, rule, prm, rng, n_shuffles) -> np.ndarray:
+    """Ensemble sizes (n_shuffles, n_classes, n_groups) of the rule under label permutations ``rng.permutation``.
+
+    ``"paper"`` and ``"fraction"`` depend on the data only through class means: a batch of permutations is one
+    matrix product of the stacked one-hot label matrices (batch x classes, presentations) with the activity (or
+    the active indicator), and the rule is applied to all rows at once.  ``"test"`` re-applies the rule per shuffle.
+    """
+    perms = [rng.permutation(lab_idx) for _ in range(n_shuffles)]
+    null = np.empty((n_shuffles, n_classes, len(groups)))
+    if rule == "test":
+        for s, perm in enumerate(perms):
+            null[s] = _group_sizes(_membership(X, perm, n_classes, groups, rule, prm)[0], groups)
+        return null
+    B = X.shape[0]
+    if rule == "paper":
+        src = X
+    else:  # 0/1 sums are exact in float32 below 2**24 presentations
+        src = (X > prm["threshold"]).astype(np.float32 if B < 2**24 else np.float64)
+    dtype = np.result_type(src.dtype, np.float32)
+    counts = np.bincount(lab_idx, minlength=n_classes).astype(float)  # a permutation keeps the class counts
+    batch = int(max(1, min(n_shuffles, _NULL_BATCH_BYTES // (n_classes * B * dtype.itemsize))))
+    cols = np.arange(B)
+    for s0 in range(0, n_shuffles, batch):
+        P = np.stack(perms[s0 : s0 + batch])
+        nb = P.shape[0]
+        onehot = np.zeros((nb * n_classes, B), dtype=dtype)
+        onehot[(np.arange(nb)[:, None] * n_classes + P).ravel(), np.tile(cols, nb)] = 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = (onehot @ src) / np.tile(counts, nb)[:, None]
+        if rule == "paper":
+            member = _paper_rule(mu, groups, prm["tau"])[0]
+        else:
+            member = mu >= prm["min_fraction"]
+        null[s0 : s0 + nb] = _group_sizes(member, groups).reshape(nb, n_classes, len(groups))
+    return null
+
+
 def _group_sizes(member: np.ndarray, groups) -> np.ndarray:
     """(n_classes, n_groups) ensemble sizes within each neuroid group."""
     return np.stack([member[:, g].sum(axis=1) for g in groups], axis=1)
@@ -216,11 +256,8 @@ def category_ensembles(
     if n_shuffles:
         # null ensemble sizes per shuffle, class and neuroid group (one group per layer when the rule is per layer):
         # the size of a layer's ensemble is compared with that layer's null, never with a sum over layers
-        rng = np.random.default_rng(random_state)
-        null = np.empty((int(n_shuffles), n_classes, len(groups)))
-        for s in range(int(n_shuffles)):
-            m_s, _ = _membership(X, rng.permutation(lab_idx), n_classes, groups, rule, prm)
-            null[s] = _group_sizes(m_s, groups)
+        null = _null_sizes(X, lab_idx, n_classes, groups, rule, prm, np.random.default_rng(random_state),
+                           int(n_shuffles))
         obs = _group_sizes(member, groups)
         expected = null.mean(axis=0)
         size_p = (1.0 + (null >= obs).sum(axis=0)) / (1.0 + n_shuffles)

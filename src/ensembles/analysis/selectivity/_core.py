@@ -96,11 +96,18 @@ def _moments(ctx: _Ctx, shift: np.ndarray):
     codes, k = ctx.codes, ctx.k
 
     def f(block, rows, cols):
-        b = np.asarray(block, dtype=np.float64) - shift[None, cols]
+        # one float64 copy of the block, changed in place (the memory traffic bounds this reduction)
+        b = np.array(block, dtype=np.float64)
+        b -= shift[None, cols]
         bad = ~np.isfinite(b)
-        b = np.where(bad, 0.0, b)
+        any_bad = bool(bad.any())
+        if any_bad:
+            b[bad] = 0.0
         oh = _onehot(codes[rows], k)
-        parts = [oh @ b, oh @ (b * b), bad.sum(0, keepdims=True).astype(np.float64)]
+        s1 = oh @ b
+        np.multiply(b, b, out=b)
+        nbad = bad.sum(0, keepdims=True).astype(np.float64) if any_bad else np.zeros((1, b.shape[1]))
+        parts = [s1, oh @ b, nbad]
         if ctx.omit:
             parts.append(oh @ (~bad).astype(np.float64))
         return np.concatenate(parts, axis=0)
