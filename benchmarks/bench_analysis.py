@@ -1,4 +1,4 @@
-"""Benchmark of the sparseness and selectivity statistics (issue #4).
+"""Benchmark of the sparseness and selectivity statistics.
 
 (a) in memory: every statistic of a 10,000 x 3,000 float32 recording (target < 10 s on 2 cores);
 (b) on disk: a recording of ``--gb`` GB written chunk-wise with h5py, analysed through dask-backed DataArrays in a

@@ -1,4 +1,4 @@
-"""Benchmark of the comparison layer (issue #7): NWB export/import, CKA, RDMs, decoding, KS similarity.
+"""Benchmark of the comparison layer: NWB export/import, CKA, RDMs, decoding, KS similarity.
 
 Run:  python benchmarks/bench_compare.py [--quick]
 Prints a table and writes benchmarks/out/bench_compare.json.  Sizes mimic an MNIST test-set recording

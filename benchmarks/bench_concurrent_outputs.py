@@ -1,4 +1,4 @@
-"""Two processes writing one output directory at once: `ensembles analyze` and `ensembles sweep` (issue #11 item 1).
+"""Two processes writing one output directory at once: `ensembles analyze` and `ensembles sweep`.
 
     python benchmarks/bench_concurrent_outputs.py [--trials 10] [--what analyze,sweep] [--src SRC_DIR]
 

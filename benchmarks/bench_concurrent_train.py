@@ -1,4 +1,4 @@
-"""Concurrent writers (issue #11): two ``ensembles train`` processes started at the same moment on one run directory.
+"""Concurrent writers: two ``ensembles train`` processes started at the same moment on one run directory.
 
 Each trial starts both processes, waits for them and classifies the outcome:
 

@@ -1,4 +1,4 @@
-"""Benchmark of ensemble detection (issue #5 / #8 targets).
+"""Benchmark of ensemble detection.
 
 1. Category ensembles, 10 classes x 3 layers x 1000 units (10,000 presentations): target < 1 s.
 2. ``EnsembleDetector(method="ica")`` on 1,000 neuroids x 10,000 presentations: target < 10 s on 2 cores.

@@ -2,7 +2,7 @@
 evaluation, recording, checkpoints and Python overhead.
 
 One ``train_run`` (paper preset, FF) in this process, one thread.  Wall and thread-CPU time of the stages are taken by
-wrapping ``prepare_data`` (data loading), the trainer's constructor (negatives; since issue #15 also the label-free
+wrapping ``prepare_data`` (data loading), the trainer's constructor (negatives; also the label-free
 images), ``run_epoch`` (training), ``predict`` (evaluation), ``iter_activations`` (recording) and the checkpoint
 writes; the training epochs run under ``torch.profiler`` and the self time of every aten op is put into a category by
 its name (table ``CATEGORIES``; collection is switched off outside ``run_epoch``; ops of the backward pass go with their forward category, e.g. ``mm`` in the weight

@@ -19,7 +19,7 @@ get the 2 cores it asks for, and the ratio says so.
 "CPU s in the runs" sums each run's own CPU time (sequential: ``time.process_time`` around ``train_run``; sweep: the
 ``cpu_seconds`` that each worker writes in the run's ``status.json``).  The two should agree within the workers'
 event-loop overhead plus each worker's first-run warm-up (lazy imports of torch._dynamo, h5py, ...), which the
-sequential loop pays once and a sweep once per worker.  Before issue #8 was fixed they differed by ~2x: Dask's
+sequential loop pays once and a sweep once per worker.  With glibc's malloc trim threshold set in the workers they differed by ~2x: Dask's
 nanny set ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers, which disables glibc's dynamic mmap threshold, so every
 batch-sized tensor was a fresh mmap with page faults (see ``ensembles.sweep.cluster.LOCAL_WORKER_CONFIG``).
 

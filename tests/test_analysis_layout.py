@@ -1,4 +1,4 @@
-"""The layout of ``ensembles.analysis`` after the split of its large modules into packages (issue #13).
+"""The layout of ``ensembles.analysis`` after the split of its large modules into packages.
 
 ``sparsity``, ``selectivity``, ``geometry``, ``ensembles`` and ``tables`` became packages of modules by topic, and
 ``_detectors`` lost its null models to ``_detector_nulls``; every name those modules exposed before the split must

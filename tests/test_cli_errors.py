@@ -1,4 +1,4 @@
-"""The command line reports user and environment mistakes as one line, and bugs with their traceback (issue #13).
+"""The command line reports user and environment mistakes as one line, and bugs with their traceback.
 
 ``ensembles.cli.main`` turns only :class:`ensembles.errors.EnsemblesError` (with ``UsageError``) and the operating
 system's own errors about a path the user gave (FileNotFoundError, PermissionError, IsADirectoryError,

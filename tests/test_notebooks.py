@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
 SOURCES = sorted(NB_DIR.glob("[0-9][0-9]_*.py"))
-# issue #13 item 5: notebooks (and README examples) import only from these modules of the package
+# notebooks (and README examples) import only from these modules of the package
 PUBLIC_MODULES = {"ensembles", "ensembles.analysis", "ensembles.plot", "ensembles.io"}
 
 # A string that must appear in the text outputs of each notebook (a result the notebook exists to show), and
@@ -143,7 +143,7 @@ def test_sources_pass_ruff():
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_imports_only_public_modules(source):
-    """Issue #13 item 5: ``ensembles``, ``ensembles.analysis``, ``ensembles.plot`` and ``ensembles.io`` only."""
+    """``ensembles``, ``ensembles.analysis``, ``ensembles.plot`` and ``ensembles.io`` only."""
     private = []
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
         modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -154,7 +154,7 @@ def test_imports_only_public_modules(source):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
 def test_cites_only_documents_in_the_repository(source):
-    """Issue #13 item 9: no outside design documents; every cited section of docs/methods.md exists."""
+    """No outside design documents; every cited section of docs/methods.md exists."""
     text = source.read_text(encoding="utf-8")
     for outside in ("paper-spec", "neuro-methods", "style.md", "../shared", "shared/reference"):
         assert outside.lower() not in text.lower(), f"{source.name} cites {outside!r}, a document outside the repo"
