@@ -87,13 +87,15 @@ weights.set_index(["model", "layer"]).round(4)
 # ## Currents inside vs outside the ensembles (mean over classes)
 
 # %%
-currents.groupby(["model", "layer", "member"])[
-    ["excitatory", "inhibitory", "bias", "net", "fraction_active", "fraction_silenced"]].mean().round(4)
+from ensembles.analysis import currents_summary
+
+summary = currents_summary(currents)
+summary.round(4)
 
 # %%
 from ensembles.plot import inhibition
 
-inhibition(samples, currents)
+inhibition(samples, weights, summary)
 
 # %% [markdown]
 # ## Ablation: input normalisation (docs/methods.md §A3.7 d)

@@ -179,7 +179,7 @@ DRAWING: set = set()
 ACTIVITY["ei_currents"] = lambda x, lab: A.ei_currents(x, W, np.full(5, -0.5), normalize="l2")
 RESULT["silence_causes"] = lambda kind: A.silence_causes(
     A.ei_currents(_variants(*_data())[kind][0], np.random.default_rng(2).normal(size=(5, P)), np.full(5, -0.5)))
-TABLES |= {"matched_accuracy"}
+TABLES |= {"matched_accuracy", "currents_summary"}
 SUMMARIES |= {"zero_shot_test", "compare_to_reference", "relative_stability"}
 RESULT_TYPES |= {"ZeroShotTest", "ReferenceComparison", "RelativeStability"}
 CLOSED_FORM |= {"value_at_accuracy"}

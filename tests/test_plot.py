@@ -200,12 +200,18 @@ def test_zero_shot_and_inhibition(rng):
     assert len(fig.axes) == 4 and len(fig.axes[0].patches) == 3 * 2
     w = pd.DataFrame([dict(model=m, layer=lay, kind=k, value=v) for m in ("FF", "BP") for lay in (1, 2)
                       for k in ("weight", "bias") for v in rng.normal(size=50)])
+    stats = pd.DataFrame([dict(model=m, layer=lay, fraction_negative=0.25 * lay) for m in ("FF", "BP")
+                          for lay in (1, 2)])
     cur = pd.DataFrame([dict(model=m, layer=lay, member=mem, excitatory=1.0, inhibitory=-0.5, fraction_silenced=0.2)
                         for m in ("FF", "BP") for lay in (1, 2) for mem in (True, False)])
-    fig = plot.inhibition(w, cur)
+    fig = plot.inhibition(w, stats, cur)
     assert len(fig.axes) == 6
     assert len(fig.axes[5].patches) == 8  # 4 (model, layer) groups x in/out
-    assert len(plot.inhibition(w).axes) == 3
+    # the bars are the fractions given (over all weights), not recomputed from the sample
+    assert sorted(p.get_height() for p in fig.axes[2].patches) == [0.25, 0.25, 0.5, 0.5]
+    assert len(plot.inhibition(w, stats).axes) == 3
+    with pytest.raises(ValueError, match="one row per model, layer and member"):
+        plot.inhibition(w, stats, pd.concat([cur, cur]))
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import ensembles.analysis._detectors as D
+import ensembles.analysis._detector_streamed as D
 from ensembles.analysis.ensembles import EnsembleDetector
 from ensembles.data.synthetic import planted_ensembles
 from ensembles.errors import ParameterError

@@ -91,6 +91,7 @@ _EXPORTS: dict[str, str] = {
     "HeldOutEnsemble": "zero_shot",
     "held_out_ensemble": "zero_shot",
     "silenced_share": "inhibition",
+    "currents_summary": "inhibition",
     "RelativeStability": "stability",
     "relative_stability": "stability",
     "ZeroShotTest": "zero_shot",

@@ -38,9 +38,11 @@ pairs, which are silenced by net inhibitory input (``E + I ≤ 0``) and which by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from ensembles import conventions as C
@@ -54,10 +56,11 @@ from ensembles.analysis._input import (
     resolve_labels,
     unwrap,
 )
-from ensembles.errors import ParameterError
+from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
     "InputCurrents",
+    "currents_summary",
     "weight_statistics",
     "input_currents",
     "fraction_silenced",
@@ -408,3 +411,39 @@ def silence_causes(currents: Any) -> Result | xr.Dataset:
     return make_result(labelled, {k: ((), v) for k, v in out.items()},
                        attrs={"statistic": "silence_causes", "definition": "silent: E + I + b <= 0; by inhibition: "
                               "E + I <= 0; by bias: E + I > 0"})
+
+
+CURRENT_MEASURES = ("excitatory", "inhibitory", "bias", "net", "fraction_active", "fraction_silenced",
+                    "reconstruction_error")
+
+
+def currents_summary(currents: Any, *, by: Sequence[str] = ("model", "layer", "member")) -> pd.DataFrame:
+    """The currents of units inside vs outside the class ensembles, averaged over classes (figure 9's bars).
+
+    Parameters
+    ----------
+    currents : DataFrame
+        Rows of :func:`currents_by_ensemble` (one per class and membership), with the grouping columns ``by``
+        added (e.g. ``model`` and ``layer``).
+    by : the columns that identify a group; ``member`` among them keeps inside and outside apart.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the mean over classes of every current column present (``excitatory``,
+        ``inhibitory``, ``bias``, ``net``, ``fraction_active``, ``fraction_silenced``, ``reconstruction_error``)
+        and ``n_classes``, the number of classes averaged.
+    """
+    if not isinstance(currents, pd.DataFrame):
+        raise InputTypeError(f"The 'currents' parameter must be a pandas DataFrame (rows of currents_by_ensemble). "
+                             f"Got {type(currents).__name__} instead.")
+    by = list(by)
+    missing = [c for c in by if c not in currents.columns]
+    if missing:
+        raise ParameterError(f"The 'currents' table lacks the grouping column(s) {missing}; it has "
+                             f"{list(currents.columns)}.")
+    cols = [c for c in CURRENT_MEASURES if c in currents.columns]
+    grouped = currents.groupby(by, as_index=False, sort=False)
+    out = grouped[cols].mean()
+    out["n_classes"] = grouped.size()["size"].to_numpy()
+    return out

@@ -14,20 +14,25 @@ __all__ = ["inhibition"]
 _MEMBER_COLORS = {True: "#2ca02c", False: "#7f7f7f"}
 
 
-def inhibition(weights: pd.DataFrame, currents: pd.DataFrame | None = None, *, title: str | None = None):
-    """Figure 9.
+def inhibition(weights: pd.DataFrame, weight_stats: pd.DataFrame, currents: pd.DataFrame | None = None, *,
+               title: str | None = None):
+    """Figure 9 (draws the tables it is given; computes nothing).
 
     Parameters
     ----------
     weights : DataFrame
         Columns ``model``, ``layer``, ``kind`` (``"weight"`` or ``"bias"``) and ``value`` (a sample of the
-        layer's weights and all its biases).
+        layer's weights and all its biases): the violins.
+    weight_stats : DataFrame
+        Columns ``model``, ``layer``, ``fraction_negative`` (over all of the layer's weights,
+        :func:`ensembles.analysis.inhibition.weight_statistics`): the bars of inhibitory synapses.
     currents : DataFrame, optional
-        From :func:`ensembles.analysis.inhibition.currents_by_ensemble`, with ``model`` and ``layer`` added:
-        ``member`` (bool), ``excitatory``, ``inhibitory``, ``fraction_silenced``. When None, only the weight row
-        is drawn.
+        One row per ``model``, ``layer`` and ``member`` (bool) with ``excitatory``, ``inhibitory`` and
+        ``fraction_silenced`` averaged over classes (:func:`ensembles.analysis.inhibition.currents_summary`). When
+        None, only the weight row is drawn.
     """
     require_columns(weights, ["model", "layer", "kind", "value"], name="weights")
+    require_columns(weight_stats, ["model", "layer", "fraction_negative"], name="weight_stats")
     models = ordered(weights["model"])
     pal = palette(models)
     nrows = 1 if currents is None else 2
@@ -43,11 +48,11 @@ def inhibition(weights: pd.DataFrame, currents: pd.DataFrame | None = None, *, t
         ax.set_title(f"{kind} distribution", fontsize=9)
         ax.set_ylabel(kind)
     ax = axes[0, 2]
-    w = weights[weights["kind"] == "weight"]
-    layers = sorted(w["layer"].unique())
+    layers = sorted(weight_stats["layer"].unique())
     width = 0.8 / max(len(models), 1)
+    frac = weight_stats.set_index(["model", "layer"])["fraction_negative"]
     for j, m in enumerate(models):
-        fr = [np.mean(w[(w["model"] == m) & (w["layer"] == lay)]["value"].to_numpy(float) < 0) for lay in layers]
+        fr = [float(frac.get((m, lay), np.nan)) for lay in layers]
         ax.bar(np.arange(len(layers)) - 0.4 + width * (j + 0.5), fr, width=width * 0.95, color=pal[m], label=m)
     ax.set_xticks(range(len(layers)))
     ax.set_xticklabels([layer_label(v) for v in layers])
@@ -59,8 +64,10 @@ def inhibition(weights: pd.DataFrame, currents: pd.DataFrame | None = None, *, t
     if currents is not None:
         require_columns(currents, ["model", "layer", "member", "excitatory", "inhibitory", "fraction_silenced"],
                         name="currents")
-        grp = currents.groupby(["model", "layer", "member"], as_index=False)[
-            ["excitatory", "inhibitory", "fraction_silenced"]].mean()
+        if currents.duplicated(["model", "layer", "member"]).any():
+            raise ValueError("The 'currents' table must have one row per model, layer and member (averaged over "
+                             "classes: ensembles.analysis.inhibition.currents_summary).")
+        grp = currents
         groups = [(m, lay) for m in ordered(grp["model"]) for lay in sorted(grp["layer"].unique())
                   if len(grp[(grp["model"] == m) & (grp["layer"] == lay)])]
         for c, col in enumerate(("excitatory", "inhibitory", "fraction_silenced")):

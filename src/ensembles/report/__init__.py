@@ -294,13 +294,10 @@ def _render(results: ResultsLayout, man: dict, title: str | None) -> str:
                 parts.append(f"<details id='significant-pairs'><summary>Significant overlaps ({len(sig)} class pairs, "
                              "upper triangle)</summary>" + table_html(sig, max_rows=200, labels=lab) + "</details>")
         if fid == "inhibition":
-            for key, cols in (("weights", WEIGHT_COLUMNS), ("currents", CURRENT_COLUMNS)):
+            for key, cols in (("weights", WEIGHT_COLUMNS), ("currents_summary", CURRENT_COLUMNS)):
                 t = read_table(results, table_paths.get(key))
                 if t is None or not len(t):
                     continue
-                if key == "currents":
-                    keep = [c for c in ("excitatory", "inhibitory", "bias", "net", "fraction_silenced") if c in t]
-                    t = t.groupby(["model", "layer", "member"], as_index=False)[keep].mean()
                 t = t[[c for c in cols if c in t.columns]]
                 parts.append(f"<p>{'Weights and biases' if key == 'weights' else 'Input currents (mean over classes)'}"
                              ":</p>" + table_html(t, labels=cols))

@@ -226,6 +226,10 @@ def _inhibition(an: Analysis, rng: np.random.Generator, log: Progress) -> None:
             an.add("currents", T.current_rows(sel, [weights.layer(k) for k in range(len(layers))], inputs, src.name,
                                               tau=an.params.tau))
     an.notes += [f"inhibition: {k}: {v}" for k, v in reasons.items()]
+    if "currents" in an.tables:
+        from ensembles.analysis.inhibition import currents_summary
+
+        an.add("currents_summary", currents_summary(an.tables["currents"]))
     if "weights" not in an.tables:
         an.unavailable["inhibition"] = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "no weights"
     else:

@@ -48,7 +48,8 @@ def _walls(an: Analysis):
 
 
 def _inhibition(an: Analysis):
-    return _plot().inhibition(an.table("weights_sample"), an.table("currents") if "currents" in an.tables else None)
+    return _plot().inhibition(an.table("weights_sample"), an.table("weights"),
+                              an.table("currents_summary") if "currents_summary" in an.tables else None)
 
 
 def _cortex(an: Analysis):
