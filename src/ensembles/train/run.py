@@ -68,6 +68,7 @@ from ensembles.train.rundir import (
     read_metrics,
     remove_failed_start,
     same_config,
+    snapshot,
 )
 from ensembles.train.seeding import seed_everything
 
@@ -158,21 +159,22 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         check_threads(cfg.train.threads, "train.threads")
     out = Path(out_dir)
     existed = out.is_dir()
-    had_marker, had_lock = (out / MARKER_NAME).exists(), (out / LOCK_NAME).exists()
+    had_marker, had_lock = os.path.lexists(out / MARKER_NAME), os.path.lexists(out / LOCK_NAME)
     claim = claim_output_dir(out, command="train", force=force or legacy_run(out))
-    state = None
+    state, before = None, None
     try:
         note = claim.note_stale()
         if note:
             log.info("%s", note)
         state = check_run_dir(out, resume, force)
+        before = snapshot(out)
         if state == "done":
             return finished_metrics(out, cfg)
         return _train(cfg, out, state, device=device, progress=progress, batch_observer=batch_observer,
                       allow_divergence=allow_divergence, t_start=t_start)
     except BaseException:
         if state == "fresh" and not RunLayout(out).resume_state.exists():
-            remove_failed_start(out, existed, had_marker, had_lock)
+            remove_failed_start(out, existed, had_marker, had_lock, before)
         raise
     finally:
         claim.release()
