@@ -33,6 +33,7 @@ from ensembles._io import atomic_write, atomic_write_text, read_json
 from ensembles.analysis.pairs import class_mean_correlation, similar_pair_enrichment
 from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
+from ensembles.integrity import stats_cache_valid, verified_sweep_runs, write_stats_cache
 from ensembles.layout import RunLayout, SweepLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
 from ensembles.reproduction.plan import CONDITIONS, DEFAULT_CONDITIONS, with_baseline_grid_points
@@ -56,14 +57,8 @@ def _sweeps(out: Path) -> list[SweepLayout]:
     return [SweepLayout(p) for p in sorted((out / "sweeps").glob("*")) if SweepLayout(p).manifest.is_file()]
 
 
-def _finished_runs(out: Path) -> list[tuple[str, Path]]:
-    runs = []
-    for lay in _sweeps(out):
-        for r in json.loads(lay.manifest.read_text(encoding="utf-8"))["runs"]:
-            run = lay.run(Path(r["dir"]).name)
-            if run.is_done():
-                runs.append((lay.root.name, run.root))
-    return runs
+def _finished_runs(out: Path, echo: Callable[[str], None] = print) -> list[tuple[str, Path]]:
+    return verified_sweep_runs(_sweeps(out), echo)  # damaged runs are refused, by name
 
 
 def _training_cost(out: Path) -> pd.DataFrame:
@@ -131,14 +126,13 @@ def _analyse_uncached(out: Path, runs: list[tuple[str, Path]], *, n_jobs: int,
     one process; the caches are written by this process, each atomically, as its run finishes.
     """
     todo = [(sweep, run_dir) for sweep, run_dir in runs
-            if not all(p.is_file() for p in _cache_paths(out, sweep, run_dir))]
+            if not stats_cache_valid(*_cache_paths(out, sweep, run_dir), run_dir)]
     if not todo:
         return
 
     def store(sweep: str, run_dir: Path, result: tuple[list[dict], dict]) -> None:
-        cache, extras_path = _cache_paths(out, sweep, run_dir)
-        _write_csv(cache, statistics_frame(result[0]))
-        atomic_write_text(extras_path, json.dumps(result[1]))
+        write_stats_cache(*_cache_paths(out, sweep, run_dir), statistics_frame(result[0]).to_csv(index=False),
+                          result[1], run_dir)
 
     n_jobs = max(1, min(n_jobs, len(todo)))
     if n_jobs == 1:
@@ -222,7 +216,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
 
     out = Path(out)
     t0 = time.time()
-    runs = _finished_runs(out)
+    runs = _finished_runs(out, echo)
     if not runs:
         raise ParameterError(f"No finished runs under {str(out / 'sweeps')!r}; train them first.")
     rows: list[dict] = []

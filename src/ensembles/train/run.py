@@ -36,6 +36,7 @@ import torch
 from ensembles._io import atomic_write_text
 from ensembles._lock import LOCK_NAME, MARKER_NAME, claim_output_dir
 from ensembles.errors import DataFileError, ParameterError, ResourceError
+from ensembles.integrity import seal_text
 from ensembles.layerweights import LayerWeights, write_layer_weights
 from ensembles.layout import DONE, RunLayout
 from ensembles.train.activations import (
@@ -311,7 +312,7 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
     write_layer_weights(out, LayerWeights.from_model(model))
     _write_text(lay.history, json.dumps(history, indent=1))
     _write_text(lay.metrics, json.dumps(metrics, indent=1))
-    _write_text(lay.done, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    _write_text(lay.done, seal_text(out))  # the checksums of the run's files (ensembles.integrity)
     return metrics
 
 

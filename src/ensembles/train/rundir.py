@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ensembles._io import read_json_object
 from ensembles._lock import LOCK_NAME, MARKER_NAME
-from ensembles.errors import OutputDirError, ParameterError
+from ensembles.errors import DataFileError, OutputDirError, ParameterError
 from ensembles.layout import RunLayout
 from ensembles.train.config import RunConfig, load_config
 
@@ -150,6 +150,12 @@ def same_config(stored: RunConfig, new: RunConfig) -> list[str]:
 
 def finished_metrics(out: Path, cfg: RunConfig) -> dict:
     """The metrics of a finished run, after checking that ``cfg`` is the config it was trained with."""
+    from ensembles.integrity import run_state
+
+    state, detail = run_state(out)
+    if state == "damaged":
+        raise DataFileError(f"The finished run {str(out)!r} is damaged: {detail}. Restore it from a backup, or "
+                            "retrain it with --force.")
     diffs = same_config(load_config(RunLayout(out).config), cfg)
     if diffs:
         raise ParameterError(
