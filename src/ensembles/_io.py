@@ -17,9 +17,11 @@ for a file that was streamed under a temporary name of its own (:class:`~ensembl
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -152,10 +154,21 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 1) -> 
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent) + "\n")
 
 
+def _open_own(path: str | os.PathLike):
+    """Open one of the toolkit's own files for reading, never through a symbolic link at its last component (a
+    file of a directory linked to a file elsewhere is not read); OSError (ELOOP) for a link, or a non-regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+    return open(fd, encoding="utf-8")
+
+
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """Read a JSON file; ``default`` if it does not exist or is not valid JSON."""
+    """Read one of the toolkit's own JSON files; ``default`` if it does not exist, is a symbolic link or something
+    other than a regular file, or is not valid JSON."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with _open_own(path) as fh:
             return json.load(fh)
     except (OSError, ValueError):
         return default
@@ -170,9 +183,12 @@ def read_json_object(path: str | os.PathLike, *, prefix: str = "", fix: str = ""
     """
     tail = f"; {fix}." if fix else "."
     try:
-        with open(path, encoding="utf-8") as fh:
+        with _open_own(path) as fh:
             data = json.load(fh)
-    except (OSError, ValueError) as err:
+    except OSError as err:
+        why = "a symbolic link" if err.errno == errno.ELOOP else (err.strerror or str(err))
+        raise DataFileError(f"{prefix}{str(path)!r} is unreadable ({why}){tail}") from None
+    except ValueError as err:
         raise DataFileError(f"{prefix}{str(path)!r} is unreadable ({err}){tail}") from None
     if not isinstance(data, dict):
         raise DataFileError(f"{prefix}{str(path)!r} does not hold a JSON object{tail}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from ensembles._lock import LOCK_NAME, MARKER_NAME, claim_output_dir, dir_in_use
 from ensembles.errors import OutputDirError
 
-from ._helpers import small_recording
+from ._helpers import REPO, small_recording
 from ._train_helpers import cli, main_in_process, one_line_error, tiny_config, write_tiny_toml
 
 torch = pytest.importorskip("torch")
@@ -134,3 +136,54 @@ def test_an_all_zero_recording_is_refused_and_leaves_nothing_behind(tmp_path, ca
     existing.mkdir()
     one_line_error(main_in_process(capsys, "analyze", str(rec), "--out", str(existing), "--no-report", "--quiet"))
     assert os.listdir(existing) == []
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a..b"])
+def test_a_sweep_name_that_would_leave_its_directory_is_refused(name):
+    from ensembles.sweep.spec import parse_sweep
+
+    with pytest.raises(ValueError, match="name must be"):
+        parse_sweep({"sweep": {"name": name}, "grid": {"seed": [0]}})
+
+
+def test_a_sweep_named_dotdot_is_one_line_and_writes_nothing(tmp_path):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[sweep]\nname = ".."\n\n[grid]\nseed = [0]\n')
+    work = tmp_path / "work"  # the default output directory is results/sweeps/<name> under the working directory
+    work.mkdir()
+    before = _tree(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "ensembles", "sweep", str(sweep)], cwd=work, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert "name must be" in one_line_error(proc)
+    assert _tree(tmp_path) == before
+
+
+def test_a_results_manifest_linked_to_a_file_elsewhere_is_not_read(tmp_path):
+    from ensembles.errors import DataFileError
+    from ensembles.report import build_report
+    from ensembles.workflows import analyze
+
+    out = tmp_path / "an"
+    analyze([small_recording(np.random.default_rng(1), n=30)], out, n_bootstrap=20, n_shuffles=0, progress=False,
+            figures=False)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_bytes((out / "manifest.json").read_bytes())
+    (out / "manifest.json").unlink()
+    (out / "manifest.json").symlink_to(elsewhere)
+    with pytest.raises(DataFileError, match="leaves that directory"):
+        build_report(out)
+    assert not (out / "report.html").exists()
+
+
+def test_a_sweep_manifest_linked_elsewhere_is_not_read(tmp_path):
+    from ensembles._io import read_json, read_json_object
+
+    target = tmp_path / "t.json"
+    target.write_text('{"runs": []}')
+    link = tmp_path / "sweep_manifest.json"
+    link.symlink_to(target)
+    assert read_json(link, "absent") == "absent"
+    from ensembles.errors import DataFileError
+
+    with pytest.raises(DataFileError, match="symbolic link"):
+        read_json_object(link)
