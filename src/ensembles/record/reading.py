@@ -70,11 +70,12 @@ def _read_header(p: Path) -> dict[str, Any]:
                 attrs[k] = v
             names = list(f.keys())
             shape_problems = _dim_length_problems(f)
+            unwritten = _unwritten_activity(f)
     except MemoryError:
         raise
     except Exception as err:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
         raise _corrupt(p, err) from err
-    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems}
+    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems, "unwritten": unwritten}
 
 
 def _dim_length_problems(f: h5py.File) -> list[str]:
@@ -100,6 +101,26 @@ def _dim_length_problems(f: h5py.File) -> list[str]:
                 problems.append(f"variable {name!r} has {obj.shape[axis]} values along dim {dim!r}, whose length "
                                 f"is {scale.shape[0]}")
     return problems
+
+
+def _unwritten_activity(f: h5py.File) -> list[str]:
+    """Chunks of ``activity`` that were never written (HDF5 reads them as the fill value, NaN: rows that look like
+    data).  Every writer of ensembles writes every chunk of a complete recording; an edited file may not."""
+    d = f.get(C.ACTIVITY)
+    if not isinstance(d, h5py.Dataset) or d.size == 0:
+        return []
+    if d.chunks is None:
+        if d.compression is None and d.id.get_storage_size() < d.size * d.dtype.itemsize:
+            return [f"variable {C.ACTIVITY!r} was never written (its storage is not allocated)"]
+        return []
+    expected = 1
+    for n, c in zip(d.shape, d.chunks, strict=True):
+        expected *= -(-n // c)
+    written = d.id.get_num_chunks()
+    if written < expected:
+        return [f"{expected - written} of the {expected} chunks of {C.ACTIVITY!r} were never written (they would "
+                "read as NaN rows)"]
+    return []
 
 
 def _corrupt(p: Path, err: BaseException) -> RecordingError:
@@ -137,6 +158,9 @@ def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) ->
             + "; ".join(header["shape_problems"]))
     if p.name.endswith(PARTIAL_SUFFIX):
         raise RecordingIncompleteError(_partial_message(p))
+    if header.get("unwritten") and (COMPLETE_ATTR not in attrs or _is_one(attrs[COMPLETE_ATTR])):
+        raise RecordingError(f"{str(p)!r} is not a valid ensembles recording (the file was edited or damaged): "
+                             + "; ".join(header["unwritten"]))
     if COMPLETE_ATTR in attrs and not _is_one(attrs[COMPLETE_ATTR]):
         raise RecordingIncompleteError(
             f"{str(p)!r} is an incomplete recording: its writer never finished (attribute complete=0); "
@@ -298,7 +322,8 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
                     info["accuracy"] = [float(row.mean()) for row in corr]
                 else:
                     info["accuracy"] = float(corr.mean())
-        info["problems"] = list(header.get("shape_problems", [])) + ([] if not complete else recording_problems(ds))
+        info["problems"] = list(header.get("shape_problems", [])) + (
+            [] if not complete else list(header.get("unwritten", [])) + recording_problems(ds))
         if complete and not info["problems"]:
             try:
                 _verify_metadata(p, ds, stored_hash)

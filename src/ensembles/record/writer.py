@@ -28,7 +28,7 @@ from .io import (
     estimated_file_size,
     file_sha256,
 )
-from .recording import _as_coord_array, make_recording
+from .recording import _as_coord_array, check_float32_exact, make_recording
 from .schema import METADATA_HASH_ATTR, RecordingIncompleteError, metadata_digest, validate_recording
 
 __all__ = ["RecordingWriter"]
@@ -269,6 +269,7 @@ class RecordingWriter:
             )
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise InputTypeError(f"The 'batch' parameter must be numeric. Got {describe(arr)} instead.")
+        check_float32_exact(arr, "batch")
         arr = np.asarray(arr, dtype=np.float32)
         b = arr.shape[0]
         if self._next[k] + b > self.n_presentations:
