@@ -30,7 +30,7 @@ from typing import Any
 
 from ensembles.errors import DataFileError
 
-__all__ = ["atomic_write", "commit_file", "fsync_file", "fsync_directory", "atomic_write_text", "atomic_write_json",
+__all__ = ["atomic_write", "commit_file", "name_max", "fsync_file", "fsync_directory", "atomic_write_text", "atomic_write_json",
            "read_json", "read_json_object", "file_mode", "to_jsonable"]
 
 _umask_lock = threading.Lock()
@@ -85,6 +85,26 @@ def commit_file(tmp: str | os.PathLike, path: str | os.PathLike, *, fsync: bool 
     return path
 
 
+#: the length of the random part of a temporary name (``tempfile.mkstemp``)
+_RANDOM_CHARS = 8
+
+
+def name_max(directory: str | os.PathLike) -> int:
+    """The longest file name the file system of ``directory`` accepts (``NAME_MAX``; 255 where unknown)."""
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _tmp_prefix(path: Path, suffix: str) -> str:
+    """``.<name>.``, with ``<name>`` shortened so that the temporary name fits the file system whenever the final
+    name does (a legal 255-character name must not fail for its temporary name)."""
+    room = name_max(path.parent) - len(f"..{'x' * _RANDOM_CHARS}.tmp{suffix}".encode())
+    name = path.name.encode("utf-8", "surrogateescape")[:max(room, 1)].decode("utf-8", "ignore")
+    return f".{name}."
+
+
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, suffix: str = "", fsync: bool = True,
                  fsync_dir: bool = False) -> Path:
     """Write ``path`` atomically: ``write_fn(tmp)`` writes a temporary file that then replaces ``path``.
@@ -112,7 +132,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, su
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_tmp_prefix(path, suffix), suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

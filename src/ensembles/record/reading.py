@@ -8,6 +8,7 @@ or edited file is a :class:`~ensembles.record.RecordingError`, never changed dat
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ensembles import conventions as C
-from ensembles.errors import InputTypeError
+from ensembles.errors import InputTypeError, ResourceError
 
 from .schema import (
     COMPLETE_ATTR,
@@ -71,11 +72,14 @@ def _read_header(p: Path) -> dict[str, Any]:
             names = list(f.keys())
             shape_problems = _dim_length_problems(f)
             unwritten = _unwritten_activity(f)
+            act = f.get(C.ACTIVITY)
+            nbytes = int(act.size) * act.dtype.itemsize if isinstance(act, h5py.Dataset) else 0
     except MemoryError:
         raise
     except Exception as err:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
         raise _corrupt(p, err) from err
-    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems, "unwritten": unwritten}
+    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems, "unwritten": unwritten,
+            "activity_nbytes": nbytes}
 
 
 def _dim_length_problems(f: h5py.File) -> list[str]:
@@ -238,6 +242,8 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         raise RecordingIncompleteError(_partial_message(p))
     header = _read_header(p)
     _check_header(p, header, allow_incomplete=False)
+    if chunks is None:
+        _check_memory(p, header["activity_nbytes"])
     ds = _open_raw(p, chunks)
     try:
         if chunks is None:
@@ -249,9 +255,10 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         _verify_metadata(p, ds, stored)
     except ValueError as err:
         ds.close()
+        text = " ".join(str(err).split())  # one line: the validator lists its problems on lines of their own
         if isinstance(err, RecordingError) and str(err).startswith("invalid recording"):
-            raise RecordingError(f"{str(p)!r} is not a valid ensembles recording: {err}") from err
-        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {err}") from err
+            raise RecordingError(f"{str(p)!r} is not a valid ensembles recording: {text}") from err
+        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {text}") from err
     except MemoryError:
         ds.close()
         raise
@@ -259,6 +266,44 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         ds.close()
         raise _corrupt(p, err) from err
     return ds
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: the smaller of the system's available memory (``MemAvailable``) and
+    what the address-space limit (``ulimit -v``) leaves; None where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            used = 0
+            with open("/proc/self/status", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("VmSize:"):
+                        used = int(line.split()[1]) * 1024
+            limits.append(max(soft - used, 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def _check_memory(p: Path, nbytes: int) -> None:
+    """Refuse to load an activity that its declared size says cannot fit in memory (before allocating anything)."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ResourceError(
+            errno.ENOMEM,
+            f"{str(p)!r} declares {nbytes / 2**20:.0f} MiB of activity but only {free / 2**20:.0f} MiB of memory "
+            "are available to this process; load it lazily (load_recording(path, chunks='auto')), free memory, or "
+            "raise the limit (ulimit -v).")
 
 
 def _verify_metadata(p: Path, ds: xr.Dataset, stored: Any) -> None:

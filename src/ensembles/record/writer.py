@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from ensembles import conventions as C
-from ensembles._io import commit_file
+from ensembles._io import commit_file, name_max
 from ensembles._validation import describe
 from ensembles.errors import InputTypeError, ParameterError
 
@@ -122,6 +122,12 @@ class RecordingWriter:
 
         self.path = _target_path(path)
         self.partial_path = Path(str(self.path) + PARTIAL_SUFFIX)
+        limit = name_max(self.path.parent) if self.path.parent.is_dir() else 255
+        if len(self.partial_path.name.encode()) > limit:
+            raise ParameterError(
+                f"The 'path' parameter names a file of {len(self.path.name.encode())} bytes; the recording is "
+                f"written under its name + {PARTIAL_SUFFIX!r} until complete, which must fit the file system's "
+                f"limit of {limit} bytes: choose a name of at most {limit - len(PARTIAL_SUFFIX)} bytes.")
         if not isinstance(presentation, Mapping) or not presentation:
             raise InputTypeError(
                 "The 'presentation' parameter must be a non-empty dict of coord name -> values (at least "
