@@ -187,6 +187,34 @@ def test_memory_error_anywhere_is_one_line(rec_file, monkeypatch, capsys, tmp_pa
                                                              str(tmp_path / "an")))
 
 
+@pytest.mark.parametrize("code", ["ENOSPC", "EFBIG", "EDQUOT", "EROFS", "ENAMETOOLONG", "EMFILE", "ENFILE", "EIO"])
+def test_environment_errors_anywhere_are_one_line(rec_file, monkeypatch, capsys, tmp_path, code):
+    import errno
+
+    import ensembles.workflows as wf
+
+    def refused(*a, **k):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(tmp_path / "an" / "t.csv"))
+
+    monkeypatch.setattr(wf, "analyze", refused)
+    msg = one_line_error(main_in_process(capsys, "analyze", str(rec_file), "--out", str(tmp_path / "an")))
+    assert "t.csv" in msg and os.strerror(getattr(errno, code)) in msg
+
+
+def test_other_os_errors_keep_their_traceback(rec_file, monkeypatch, tmp_path):
+    import errno
+
+    import ensembles.workflows as wf
+    from ensembles.cli import main
+
+    def bug(*a, **k):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(wf, "analyze", bug)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        main(["analyze", str(rec_file), "--out", str(tmp_path / "an")])
+
+
 @pytest.mark.parametrize("setting, match", [
     ("seed=18446744073709551616", "'seed' parameter must be an integer between 0 and 2\\*\\*62"),
     ("seed=-1", "'seed' parameter"),

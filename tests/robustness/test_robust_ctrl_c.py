@@ -40,7 +40,8 @@ def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, (stdout, stderr)
     assert "ensembles: interrupted" in stderr
-    for noise in ("Traceback", "distributed.nanny", "distributed.worker", "CancelledError"):
+    for noise in ("Traceback", "Exception ignored", "distributed.", "CancelledError", "CommClosedError",
+                  "IOLoop is closed", "AssertionError"):
         assert noise not in stderr, stderr
     assert not (out / "sweeps" / "held_out_ff").exists()  # nothing started after the interruption
     # no worker of this command's process group is left running (an exited worker may linger as a zombie for a
