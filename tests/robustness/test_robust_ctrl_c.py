@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -54,3 +55,24 @@ def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
         return False
 
     wait_for(group_gone, 20, "the command's worker processes to end")
+
+
+def test_a_dask_object_finalised_after_its_loop_closed_prints_nothing():
+    """What a Client finalised at the shutdown of an interrupted command raises ("IOLoop is closed") is not printed
+    as an ignored exception; any other unraisable exception still is."""
+    code = textwrap.dedent("""
+        import gc
+        from ensembles.sweep.cluster import ignore_closed_loop_errors
+        ignore_closed_loop_errors()
+        class FromDask:
+            def __del__(self):
+                raise RuntimeError("IOLoop is closed")
+        FromDask.__del__.__module__ = "distributed.client"
+        class Ours:
+            def __del__(self):
+                raise RuntimeError("another problem")
+        FromDask(); Ours(); gc.collect()
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "IOLoop is closed" not in proc.stderr and "another problem" in proc.stderr

@@ -187,6 +187,27 @@ class ClusterHandle:
                     self.cluster.close()
 
 
+def ignore_closed_loop_errors() -> None:
+    """Do not print the "Exception ignored in ..." report of a Dask object finalised after its event loop closed
+    (``RuntimeError: IOLoop is closed`` from ``Client.__del__`` at a shutdown); every other unraisable exception is
+    reported as before."""
+    import sys
+
+    previous = sys.unraisablehook
+    if getattr(previous, "_ensembles_closed_loop", False):
+        return
+
+    def hook(unraisable) -> None:
+        exc, obj = unraisable.exc_value, unraisable.object
+        if (isinstance(exc, RuntimeError) and "IOLoop is closed" in str(exc)
+                and getattr(obj, "__module__", "").startswith("distributed")):
+            return
+        previous(unraisable)
+
+    hook._ensembles_closed_loop = True
+    sys.unraisablehook = hook
+
+
 #: the loggers that report a cluster's shutdown (closed connections, cancelled tasks, workers that stopped)
 _SHUTDOWN_LOGGERS = ("distributed", "tornado", "asyncio")
 
@@ -212,6 +233,7 @@ class quiet_shutdown:  # noqa: N801 - used as a context manager, like contextlib
             log.setLevel(logging.CRITICAL + 1)
         if threading.current_thread() is threading.main_thread():
             self._sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_closed_loop_errors()  # kept after the shutdown: objects are also finalised at the interpreter's exit
         return self
 
     def __exit__(self, *exc) -> None:
