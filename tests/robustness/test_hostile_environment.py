@@ -134,6 +134,18 @@ def test_sweep_under_a_file_size_limit_is_one_line(tmp_path):
     one_line_error(_limited("sweep", spec, "--out", tmp_path / "sw", "--no-progress", fsize=1_500))
 
 
+def test_reproduce_under_a_file_size_limit_is_one_line(tmp_path):
+    pytest.importorskip("distributed")
+    one_line_error(_limited("reproduce", "--dataset", "digits", "--seeds", "0", "--conditions", "baseline", "--out",
+                            tmp_path / "rep", "--set", "network.hidden=[8]", "--set", "train.epochs=1", "--workers",
+                            "1", fsize=2_048))
+
+
+def test_demo_under_a_file_size_limit_is_one_line(tmp_path):
+    one_line_error(_limited("demo", "--dataset", "digits", "--scale", "quick", "--models", "bp", "--out",
+                            tmp_path / "demo", fsize=8_192))
+
+
 def test_train_under_a_file_size_limit_is_one_line(tmp_path):
     cfg = write_tiny_toml(tmp_path / "c.toml")
     one_line_error(_limited("train", cfg, "--out", tmp_path / "run", "--no-progress", fsize=2_000))
