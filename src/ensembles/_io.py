@@ -17,9 +17,11 @@ for a file that was streamed under a temporary name of its own (:class:`~ensembl
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from typing import Any
 
 from ensembles.errors import DataFileError
 
-__all__ = ["atomic_write", "commit_file", "fsync_file", "fsync_directory", "atomic_write_text", "atomic_write_json",
+__all__ = ["atomic_write", "commit_file", "name_max", "fsync_file", "fsync_directory", "atomic_write_text", "atomic_write_json",
            "read_json", "read_json_object", "file_mode", "to_jsonable"]
 
 _umask_lock = threading.Lock()
@@ -83,6 +85,26 @@ def commit_file(tmp: str | os.PathLike, path: str | os.PathLike, *, fsync: bool 
     return path
 
 
+#: the length of the random part of a temporary name (``tempfile.mkstemp``)
+_RANDOM_CHARS = 8
+
+
+def name_max(directory: str | os.PathLike) -> int:
+    """The longest file name the file system of ``directory`` accepts (``NAME_MAX``; 255 where unknown)."""
+    try:
+        return int(os.pathconf(directory, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _tmp_prefix(path: Path, suffix: str) -> str:
+    """``.<name>.``, with ``<name>`` shortened so that the temporary name fits the file system whenever the final
+    name does (a legal 255-character name must not fail for its temporary name)."""
+    room = name_max(path.parent) - len(f"..{'x' * _RANDOM_CHARS}.tmp{suffix}".encode())
+    name = path.name.encode("utf-8", "surrogateescape")[:max(room, 1)].decode("utf-8", "ignore")
+    return f".{name}."
+
+
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, suffix: str = "", fsync: bool = True,
                  fsync_dir: bool = False) -> Path:
     """Write ``path`` atomically: ``write_fn(tmp)`` writes a temporary file that then replaces ``path``.
@@ -110,7 +132,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], Any], *, su
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_tmp_prefix(path, suffix), suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -152,10 +174,21 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int = 1) -> 
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent) + "\n")
 
 
+def _open_own(path: str | os.PathLike):
+    """Open one of the toolkit's own files for reading, never through a symbolic link at its last component (a
+    file of a directory linked to a file elsewhere is not read); OSError (ELOOP) for a link, or a non-regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+    return open(fd, encoding="utf-8")
+
+
 def read_json(path: str | os.PathLike, default: Any = None) -> Any:
-    """Read a JSON file; ``default`` if it does not exist or is not valid JSON."""
+    """Read one of the toolkit's own JSON files; ``default`` if it does not exist, is a symbolic link or something
+    other than a regular file, or is not valid JSON."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with _open_own(path) as fh:
             return json.load(fh)
     except (OSError, ValueError):
         return default
@@ -170,9 +203,12 @@ def read_json_object(path: str | os.PathLike, *, prefix: str = "", fix: str = ""
     """
     tail = f"; {fix}." if fix else "."
     try:
-        with open(path, encoding="utf-8") as fh:
+        with _open_own(path) as fh:
             data = json.load(fh)
-    except (OSError, ValueError) as err:
+    except OSError as err:
+        why = "a symbolic link" if err.errno == errno.ELOOP else (err.strerror or str(err))
+        raise DataFileError(f"{prefix}{str(path)!r} is unreadable ({why}){tail}") from None
+    except ValueError as err:
         raise DataFileError(f"{prefix}{str(path)!r} is unreadable ({err}){tail}") from None
     if not isinstance(data, dict):
         raise DataFileError(f"{prefix}{str(path)!r} does not hold a JSON object{tail}")

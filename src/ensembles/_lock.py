@@ -18,10 +18,12 @@ is being redone.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import fcntl
 import json
 import os
 import socket
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,12 +40,49 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
 def _read_json(path: Path) -> dict | None:
+    """The JSON object in the regular file ``path`` (never through a symbolic link), else None."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = json.loads(fh.read(1 << 20).decode("utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return None
+    finally:
+        os.close(fd)
     return data if isinstance(data, dict) else None
+
+
+def _open_lock(path: Path, *, create: bool = True):
+    """Open the lock file ``path`` for reading and writing without following a symbolic link; refuse anything but a
+    regular file (a link, a FIFO, a device, a directory) with :class:`~ensembles.errors.OutputDirError`."""
+    flags = os.O_RDWR | _NOFOLLOW | _CLOEXEC | os.O_NONBLOCK | (os.O_CREAT if create else 0)
+    what = None
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as err:
+        if err.errno == errno.ELOOP or (err.errno in (errno.EISDIR, errno.ENXIO, errno.EOPNOTSUPP)):
+            what = "a symbolic link" if err.errno == errno.ELOOP else "not a regular file"
+        else:
+            raise
+    else:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            what = "not a regular file"
+    if what is not None:
+        raise OutputDirError(f"The lock file {str(path)!r} is {what}; ensembles only uses a regular file of its "
+                             "own there: remove it, or choose another directory.")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a+", encoding="utf-8")
 
 
 class OutputDirClaim:
@@ -56,6 +95,7 @@ class OutputDirClaim:
         self.family = {command, *family}
         self._fh = None
         self.stale: dict | None = None
+        self._created_dir = self._created_own = False
 
     # ------------------------------------------------------------------ locking
     def acquire(self, *, force: bool = False) -> OutputDirClaim:
@@ -75,8 +115,10 @@ class OutputDirClaim:
                 raise OutputDirError(
                     f"The output directory {str(self.path)!r} was written by 'ensembles {marker.get('command')}', "
                     f"not by 'ensembles {self.command}'; choose another directory, or pass --force.")
+        self._created_dir = not existed
+        self._created_own = not (os.path.lexists(self.path / LOCK_NAME) or os.path.lexists(self.path / MARKER_NAME))
         self.path.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path / LOCK_NAME, "a+", encoding="utf-8")
+        fh = _open_lock(self.path / LOCK_NAME)
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -101,9 +143,28 @@ class OutputDirClaim:
             _write_marker(self.path, self.command)
         return self
 
-    def release(self) -> None:
+    def release(self, *, failed: bool = False) -> None:
+        """Release the claim.  ``failed``: the command stopped (bad input, an error); when this claim created the
+        lock and the marker and nothing else was written into the directory, both are removed again, and the
+        directory too when this claim created it, so that a refused command leaves the directory as it found it."""
         fh, self._fh = self._fh, None
         if fh is None:
+            return
+        if failed and self._created_own and self._holds_only_ours():
+            try:
+                for name in (MARKER_NAME, LOCK_NAME):
+                    try:
+                        os.unlink(self.path / name)
+                    except FileNotFoundError:
+                        pass
+                if self._created_dir:
+                    try:
+                        self.path.rmdir()
+                    except OSError:
+                        pass
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                fh.close()
             return
         try:
             fh.seek(0)
@@ -131,10 +192,16 @@ class OutputDirClaim:
             self.acquire()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.release()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.release(failed=exc_type is not None)
 
     # ------------------------------------------------------------------ helpers
+    def _holds_only_ours(self) -> bool:
+        try:
+            return set(os.listdir(self.path)) <= _OURS
+        except OSError:
+            return False
+
     def _foreign_files(self) -> list[str]:
         try:
             names = sorted(os.listdir(self.path))
@@ -177,9 +244,13 @@ def claim_output_dir(path: str | os.PathLike, *, command: str, force: bool = Fal
 def dir_in_use(path: str | os.PathLike) -> bool:
     """True if a live process holds the claim on ``path``."""
     lock = Path(path) / LOCK_NAME
-    if not lock.exists():
+    if not os.path.lexists(lock):
         return False
-    with open(lock, "a+", encoding="utf-8") as fh:
+    try:
+        fh = _open_lock(lock, create=False)
+    except (OutputDirError, FileNotFoundError):
+        return False
+    with fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

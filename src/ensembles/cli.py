@@ -12,6 +12,7 @@ traceback of a user error too.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -87,3 +88,38 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"ensembles {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except (OSError, MemoryError) as err:
+        message = environment_error(err)
+        if message is None or os.environ.get("ENSEMBLES_DEBUG"):
+            raise
+        print(f"ensembles {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+# what the environment refused, whatever code path met it: never a bug of ours (one line, exit status 2)
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "the file-size limit (ulimit -f) was reached",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EROFS: "the file system is read-only",
+    errno.ENAMETOOLONG: "a file name is longer than the file system allows",
+    errno.EMFILE: "too many open files (ulimit -n)",
+    errno.ENFILE: "too many open files in the system",
+    errno.EIO: "an input/output error of the device",
+}
+
+
+def environment_error(err: BaseException) -> str | None:
+    """The one-line message for a failure of the environment (a full disk, a file-size limit, a name too long, no
+    memory), or None for anything else (a bug: it keeps its traceback)."""
+    if isinstance(err, MemoryError):
+        return ("out of memory (MemoryError); the data does not fit in the memory this process may use: free some "
+                "memory, raise the limit (ulimit -v), or use a smaller input.")
+    code = getattr(err, "errno", None)
+    if code not in _ENVIRONMENT_ERRNOS:
+        return None
+    name = getattr(err, "filename", None)
+    where = f" while writing or reading {str(name)!r}" if name else ""
+    detail = " ".join((getattr(err, "strerror", None) or str(err)).split())[:200]  # one line (HDF5's span several)
+    return (f"{_ENVIRONMENT_ERRNOS[code]}{where} ({detail}). Free space or raise the limit, or choose another "
+            "output, and run the command again.")

@@ -334,6 +334,8 @@ def inside(root: str | os.PathLike, rel: str | os.PathLike) -> Path:
     For paths read from files (manifests): an absolute path, or one that leaves the directory, is refused, so a
     crafted manifest cannot make a report read (and embed) files elsewhere.
     """
+    if not isinstance(rel, (str, os.PathLike)) or "\x00" in os.fspath(rel):
+        raise DataFileError(f"The path {rel!r} named in {str(root)!r} is not a file name; refused.")
     rel_s = os.fspath(rel)
     base = Path(root).resolve()
     if not rel_s or os.path.isabs(rel_s):

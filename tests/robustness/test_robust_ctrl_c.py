@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -40,7 +41,8 @@ def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, (stdout, stderr)
     assert "ensembles: interrupted" in stderr
-    for noise in ("Traceback", "distributed.nanny", "distributed.worker", "CancelledError"):
+    for noise in ("Traceback", "Exception ignored", "distributed.", "CancelledError", "CommClosedError",
+                  "IOLoop is closed", "AssertionError"):
         assert noise not in stderr, stderr
     assert not (out / "sweeps" / "held_out_ff").exists()  # nothing started after the interruption
     # no worker of this command's process group is left running (an exited worker may linger as a zombie for a
@@ -53,3 +55,24 @@ def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
         return False
 
     wait_for(group_gone, 20, "the command's worker processes to end")
+
+
+def test_a_dask_object_finalised_after_its_loop_closed_prints_nothing():
+    """What a Client finalised at the shutdown of an interrupted command raises ("IOLoop is closed") is not printed
+    as an ignored exception; any other unraisable exception still is."""
+    code = textwrap.dedent("""
+        import gc
+        from ensembles.sweep.cluster import ignore_closed_loop_errors
+        ignore_closed_loop_errors()
+        class FromDask:
+            def __del__(self):
+                raise RuntimeError("IOLoop is closed")
+        FromDask.__del__.__module__ = "distributed.client"
+        class Ours:
+            def __del__(self):
+                raise RuntimeError("another problem")
+        FromDask(); Ours(); gc.collect()
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "IOLoop is closed" not in proc.stderr and "another problem" in proc.stderr

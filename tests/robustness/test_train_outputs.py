@@ -175,9 +175,12 @@ def test_runs_written_before_ownership_markers_still_resume(tmp_path, monkeypatc
     assert metrics["resumed_at_epoch"] == 2
     (out / MARKER_NAME).unlink()
     assert train_run(tiny_config(), out, progress=False, resume=True) == metrics
-    # killed before its first checkpoint: config.toml and an empty checkpoints/ -- a fresh start is allowed
+    # config.toml and an empty checkpoints/ but no checkpoint: nothing shows that ensembles wrote it (a user can
+    # lay out a directory so), so it is not written into without --force
     young = tmp_path / "young"
     (young / "checkpoints").mkdir(parents=True)
     (young / "config.toml").write_text(tiny_config().to_toml())
-    train_run(tiny_config(), young, progress=False)
+    with pytest.raises(OutputDirError, match="did not write"):
+        train_run(tiny_config(), young, progress=False)
+    train_run(tiny_config(), young, progress=False, force=True)
     assert (young / "DONE").exists()

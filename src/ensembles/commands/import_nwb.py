@@ -36,6 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--drop-unlabeled", action="store_true", help="leave out presentations without a label")
     p.add_argument("--sort-spikes", action="store_true",
                    help="sort spike trains that are not in ascending order instead of refusing the file")
+    p.add_argument("--drop-nonfinite", action="store_true",
+                   help="drop NaN or infinite spike times and presentations with NaN or infinite bounds (counted in "
+                        "a warning) instead of refusing the file")
     p.add_argument("--dataset", default=None, help="value of the recording's 'dataset' attr")
     p.add_argument("--force", action="store_true", help="overwrite the file --out if it exists")
     return p
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             drop_unlabeled=args.drop_unlabeled,
             dataset=args.dataset,
             sort_spikes=args.sort_spikes,
+            drop_nonfinite=args.drop_nonfinite,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     save_recording(rec, out)

@@ -8,6 +8,7 @@ or edited file is a :class:`~ensembles.record.RecordingError`, never changed dat
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ensembles import conventions as C
-from ensembles.errors import InputTypeError
+from ensembles.errors import InputTypeError, ResourceError
 
 from .schema import (
     COMPLETE_ATTR,
@@ -70,11 +71,15 @@ def _read_header(p: Path) -> dict[str, Any]:
                 attrs[k] = v
             names = list(f.keys())
             shape_problems = _dim_length_problems(f)
+            unwritten = _unwritten_activity(f)
+            act = f.get(C.ACTIVITY)
+            nbytes = int(act.size) * act.dtype.itemsize if isinstance(act, h5py.Dataset) else 0
     except MemoryError:
         raise
     except Exception as err:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
         raise _corrupt(p, err) from err
-    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems}
+    return {"attrs": attrs, "variables": names, "shape_problems": shape_problems, "unwritten": unwritten,
+            "activity_nbytes": nbytes}
 
 
 def _dim_length_problems(f: h5py.File) -> list[str]:
@@ -100,6 +105,26 @@ def _dim_length_problems(f: h5py.File) -> list[str]:
                 problems.append(f"variable {name!r} has {obj.shape[axis]} values along dim {dim!r}, whose length "
                                 f"is {scale.shape[0]}")
     return problems
+
+
+def _unwritten_activity(f: h5py.File) -> list[str]:
+    """Chunks of ``activity`` that were never written (HDF5 reads them as the fill value, NaN: rows that look like
+    data).  Every writer of ensembles writes every chunk of a complete recording; an edited file may not."""
+    d = f.get(C.ACTIVITY)
+    if not isinstance(d, h5py.Dataset) or d.size == 0:
+        return []
+    if d.chunks is None:
+        if d.compression is None and d.id.get_storage_size() < d.size * d.dtype.itemsize:
+            return [f"variable {C.ACTIVITY!r} was never written (its storage is not allocated)"]
+        return []
+    expected = 1
+    for n, c in zip(d.shape, d.chunks, strict=True):
+        expected *= -(-n // c)
+    written = d.id.get_num_chunks()
+    if written < expected:
+        return [f"{expected - written} of the {expected} chunks of {C.ACTIVITY!r} were never written (they would "
+                "read as NaN rows)"]
+    return []
 
 
 def _corrupt(p: Path, err: BaseException) -> RecordingError:
@@ -137,6 +162,9 @@ def _check_header(p: Path, header: dict[str, Any], *, allow_incomplete: bool) ->
             + "; ".join(header["shape_problems"]))
     if p.name.endswith(PARTIAL_SUFFIX):
         raise RecordingIncompleteError(_partial_message(p))
+    if header.get("unwritten") and (COMPLETE_ATTR not in attrs or _is_one(attrs[COMPLETE_ATTR])):
+        raise RecordingError(f"{str(p)!r} is not a valid ensembles recording (the file was edited or damaged): "
+                             + "; ".join(header["unwritten"]))
     if COMPLETE_ATTR in attrs and not _is_one(attrs[COMPLETE_ATTR]):
         raise RecordingIncompleteError(
             f"{str(p)!r} is an incomplete recording: its writer never finished (attribute complete=0); "
@@ -214,6 +242,8 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         raise RecordingIncompleteError(_partial_message(p))
     header = _read_header(p)
     _check_header(p, header, allow_incomplete=False)
+    if chunks is None:
+        _check_memory(p, header["activity_nbytes"])
     ds = _open_raw(p, chunks)
     try:
         if chunks is None:
@@ -225,9 +255,10 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         _verify_metadata(p, ds, stored)
     except ValueError as err:
         ds.close()
+        text = " ".join(str(err).split())  # one line: the validator lists its problems on lines of their own
         if isinstance(err, RecordingError) and str(err).startswith("invalid recording"):
-            raise RecordingError(f"{str(p)!r} is not a valid ensembles recording: {err}") from err
-        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {err}") from err
+            raise RecordingError(f"{str(p)!r} is not a valid ensembles recording: {text}") from err
+        raise RecordingError(f"{str(p)!r} is not a readable ensembles recording: {text}") from err
     except MemoryError:
         ds.close()
         raise
@@ -235,6 +266,44 @@ def load_recording(path: str | os.PathLike, chunks: Mapping[str, int] | str | in
         ds.close()
         raise _corrupt(p, err) from err
     return ds
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: the smaller of the system's available memory (``MemAvailable``) and
+    what the address-space limit (``ulimit -v``) leaves; None where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            used = 0
+            with open("/proc/self/status", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("VmSize:"):
+                        used = int(line.split()[1]) * 1024
+            limits.append(max(soft - used, 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def _check_memory(p: Path, nbytes: int) -> None:
+    """Refuse to load an activity that its declared size says cannot fit in memory (before allocating anything)."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ResourceError(
+            errno.ENOMEM,
+            f"{str(p)!r} declares {nbytes / 2**20:.0f} MiB of activity but only {free / 2**20:.0f} MiB of memory "
+            "are available to this process; load it lazily (load_recording(path, chunks='auto')), free memory, or "
+            "raise the limit (ulimit -v).")
 
 
 def _verify_metadata(p: Path, ds: xr.Dataset, stored: Any) -> None:
@@ -298,7 +367,8 @@ def recording_info(path: str | os.PathLike) -> dict[str, Any]:
                     info["accuracy"] = [float(row.mean()) for row in corr]
                 else:
                     info["accuracy"] = float(corr.mean())
-        info["problems"] = list(header.get("shape_problems", [])) + ([] if not complete else recording_problems(ds))
+        info["problems"] = list(header.get("shape_problems", [])) + (
+            [] if not complete else list(header.get("unwritten", [])) + recording_problems(ds))
         if complete and not info["problems"]:
             try:
                 _verify_metadata(p, ds, stored_hash)

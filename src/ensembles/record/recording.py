@@ -94,9 +94,27 @@ def _activity_array(activity: Any):
         arr = np.asarray(activity)
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise InputTypeError(f"The 'activity' parameter must be a numeric array. Got {describe(arr)} instead.")
+    check_float32_exact(arr, "activity")
     if arr.dtype != np.float32:
         arr = arr.astype(np.float32)
     return arr
+
+
+#: the largest magnitude up to which float32 holds every integer exactly (24-bit significand)
+FLOAT32_EXACT_INT = 2**24
+
+
+def check_float32_exact(arr: Any, name: str) -> None:
+    """Refuse integers that float32 (the activity's dtype) cannot hold exactly: counts above 2**24 would be rounded
+    silently.  Checked for integer numpy arrays (a lazy dask array is not computed for it)."""
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iu" or arr.size == 0:
+        return
+    big = max(abs(int(arr.min())), abs(int(arr.max())))
+    if big > FLOAT32_EXACT_INT:
+        raise ParameterError(
+            f"The {name!r} parameter holds integers up to {big}; activity is stored as float32, which holds integers "
+            f"exactly only up to 2**24 = {FLOAT32_EXACT_INT}, so they would be rounded. Scale them (e.g. to rates), "
+            "or convert them to float yourself to accept the rounding.")
 
 
 def _build_coords(

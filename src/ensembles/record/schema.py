@@ -13,6 +13,7 @@ Rules checked by :func:`validate_recording` (every violation is collected and re
   ``repetition``) may also have dims ``("checkpoint", "presentation")`` when a checkpoint dim exists (a
   prediction changes during training).  Each has the numpy dtype kind given in the conventions: ``"U"``
   (unicode strings, not ``object``), ``"i"`` (signed integers) or ``"b"`` (bool).
+* Each ``label_name`` names one label (two labels sharing a name would make per-class tables ambiguous).
 * Neuroid coords ``neuroid_id`` (unique strings), ``layer`` (1-based ints) and ``unit`` (ints >= 0) with dims
   ``("neuroid",)``.
 * With a checkpoint dim: coord ``epoch`` (ints) on ``("checkpoint",)``.  A scalar ``epoch`` coord is fine
@@ -191,6 +192,19 @@ def recording_problems(rec: Any) -> list[str]:
             problems.append(
                 f"neuroid coord 'neuroid_id' must be unique; {dup.size} duplicated, e.g. {[str(d) for d in dup[:5]]}"
             )
+    if ("label" in rec.coords and "label_name" in rec.coords and rec.coords["label"].dims == (C.PRESENTATION,)
+            and rec.coords["label_name"].dims == (C.PRESENTATION,)):
+        pairs = {(str(a), str(b)) for a, b in zip(_coord_values(rec.coords["label"].variable).tolist(),
+                                                   _coord_values(rec.coords["label_name"].variable).tolist(),
+                                                   strict=True)}
+        names: dict[str, list[str]] = {}
+        for lab, name in sorted(pairs):
+            names.setdefault(name, []).append(lab)
+        shared = {n: labs for n, labs in names.items() if len(labs) > 1}
+        if shared:
+            n, labs = next(iter(shared.items()))
+            problems.append(f"presentation coord 'label_name' must name one label each; labels {labs} share the "
+                            f"name {n!r}")
     if "layer" in rec.coords and rec.coords["layer"].dtype.kind == "i":
         lay = _coord_values(rec.coords["layer"].variable)
         if lay.size and lay.min() < 1:

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from ensembles import conventions as C
-from ensembles._io import commit_file
+from ensembles._io import commit_file, name_max
 from ensembles._validation import describe
 from ensembles.errors import InputTypeError, ParameterError
 
@@ -28,7 +28,7 @@ from .io import (
     estimated_file_size,
     file_sha256,
 )
-from .recording import _as_coord_array, make_recording
+from .recording import _as_coord_array, check_float32_exact, make_recording
 from .schema import METADATA_HASH_ATTR, RecordingIncompleteError, metadata_digest, validate_recording
 
 __all__ = ["RecordingWriter"]
@@ -122,6 +122,12 @@ class RecordingWriter:
 
         self.path = _target_path(path)
         self.partial_path = Path(str(self.path) + PARTIAL_SUFFIX)
+        limit = name_max(self.path.parent) if self.path.parent.is_dir() else 255
+        if len(self.partial_path.name.encode()) > limit:
+            raise ParameterError(
+                f"The 'path' parameter names a file of {len(self.path.name.encode())} bytes; the recording is "
+                f"written under its name + {PARTIAL_SUFFIX!r} until complete, which must fit the file system's "
+                f"limit of {limit} bytes: choose a name of at most {limit - len(PARTIAL_SUFFIX)} bytes.")
         if not isinstance(presentation, Mapping) or not presentation:
             raise InputTypeError(
                 "The 'presentation' parameter must be a non-empty dict of coord name -> values (at least "
@@ -269,6 +275,7 @@ class RecordingWriter:
             )
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise InputTypeError(f"The 'batch' parameter must be numeric. Got {describe(arr)} instead.")
+        check_float32_exact(arr, "batch")
         arr = np.asarray(arr, dtype=np.float32)
         b = arr.shape[0]
         if self._next[k] + b > self.n_presentations:

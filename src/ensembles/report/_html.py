@@ -105,7 +105,7 @@ def read_manifest(results: ResultsLayout, *, sweep: bool = False) -> dict:
         what = f"finished analysis (no {results.MANIFEST})"
     if not present:
         raise FileNotFoundError(f"{results.root} holds no {what}; run '{hint}' first")
-    return read_json_file(path)
+    return read_json_file(results.resolve(path.name))  # a manifest linked to a file elsewhere is refused
 
 
 def read_table(results: ResultsLayout, rel: str | None) -> pd.DataFrame | None:

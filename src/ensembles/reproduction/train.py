@@ -46,6 +46,7 @@ def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] 
     handle = connect(scheduler, options, n_runs=None)
     echo(f"reproduction on {dataset}: {len(sweeps)} sweeps; {handle.description}")
     errors: list[BaseException] = []
+    stopping = threading.Event()  # set when the command is interrupted: the client is closed under the threads
 
     def go(name: str, spec: dict) -> None:
         t0 = time.time()
@@ -53,8 +54,13 @@ def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] 
             res = run_sweep(spec, out / "sweeps" / name, client=handle.client, progress=False, combine=False,
                             echo=lambda m: echo(f"[{name}] {m}"))
         except Exception as err:  # reported below, after the other sweeps finish (a Ctrl-C is not caught)
-            errors.append(err)
+            if not stopping.is_set():
+                errors.append(err)
             return
+        except BaseException:  # asyncio.CancelledError: the client was closed under this thread by a Ctrl-C
+            if stopping.is_set():
+                return
+            raise
         results[name] = res
         echo(f"[{name}] {len(res.done) + len(res.skipped)}/{len(res.runs)} runs complete, {len(res.failed)} failed "
              f"({time.time() - t0:.0f} s)")
@@ -67,6 +73,9 @@ def train_reproduction(dataset: str, out: str | Path, *, seeds: tuple[int, ...] 
             th.start()
         for th in threads:
             th.join()
+    except BaseException:
+        stopping.set()
+        raise
     finally:
         handle.close()
     if errors:

@@ -29,6 +29,7 @@ from ensembles._lock import OutputDirClaim
 from ensembles.analysis.pairs import class_mean_correlation, similar_pair_enrichment
 from ensembles.analysis.runs import seed_summary
 from ensembles.errors import ParameterError
+from ensembles.integrity import stats_cache_valid, verified_sweep_runs, write_stats_cache
 from ensembles.layout import ReproductionLayout, ResultsLayout, RunLayout
 from ensembles.reproduction.compare import claims_markdown, results_markdown, timing_calls
 from ensembles.reproduction.plan import (
@@ -73,14 +74,8 @@ def _condition(sweep_name: str) -> str:
     raise ParameterError(f"Unknown sweep {sweep_name!r} in the reproduction directory.")
 
 
-def _finished_runs(out: ReproductionLayout) -> list[tuple[str, Path]]:
-    runs = []
-    for lay in out.sweep_layouts():
-        for r in json.loads(lay.manifest.read_text(encoding="utf-8"))["runs"]:
-            run = lay.run(Path(r["dir"]).name)
-            if run.is_done():
-                runs.append((lay.root.name, run.root))
-    return runs
+def _finished_runs(out: ReproductionLayout, echo: Callable[[str], None] = print) -> list[tuple[str, Path]]:
+    return verified_sweep_runs(out.sweep_layouts(), echo)  # damaged runs are refused, by name
 
 
 def _training_cost(out: ReproductionLayout) -> pd.DataFrame:
@@ -158,12 +153,13 @@ def _jobs(out: ReproductionLayout, runs: list[tuple[str, Path]]) -> list[_Job]:
     jobs = []
     for sweep, run_dir in runs:
         cond = _condition(sweep)
-        if cond in V1_CONDITIONS and not all(p.is_file() for p in out.stats_cache(sweep, run_dir.name)):
+        if cond in V1_CONDITIONS and not stats_cache_valid(*out.stats_cache(sweep, run_dir.name), run_dir):
             jobs.append(_Job("v1", sweep, run_dir))
         if cond == "baseline" or cond in V2_CONDITIONS:
             ref = find_reference(run_dir, references) if cond == "zero_shot" else None
             rows_path, extras_path = out.stats_cache_v2(sweep, run_dir.name)
-            cached = read_json(extras_path, None) if rows_path.is_file() else None
+            valid = stats_cache_valid(rows_path, extras_path, run_dir)
+            cached = read_json(extras_path, None) if valid else None
             if not isinstance(cached, dict) or cached.get("reference") != (ref.name if ref else None):
                 jobs.append(_Job("v2", sweep, run_dir, ref))
     return jobs
@@ -182,9 +178,8 @@ def _analyze_uncached(out: ReproductionLayout, runs: list[tuple[str, Path]], *, 
 
     def store(job: _Job, result: tuple[list[dict], dict]) -> None:
         cache = out.stats_cache if job.protocol == "v1" else out.stats_cache_v2
-        rows_path, extras_path = cache(job.sweep, job.run_dir.name)
-        atomic_write_text(rows_path, statistics_frame(result[0]).to_csv(index=False))
-        atomic_write_text(extras_path, json.dumps(result[1]))
+        write_stats_cache(*cache(job.sweep, job.run_dir.name), statistics_frame(result[0]).to_csv(index=False),
+                          result[1], job.run_dir)
 
     n_jobs = max(1, min(n_jobs, len(todo)))
     if n_jobs == 1:
@@ -257,7 +252,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     from ensembles.report import build_report
 
     t0 = time.time()
-    runs = _finished_runs(lay)
+    runs = _finished_runs(lay, echo)
     if not runs:
         raise ParameterError(f"No finished runs under {str(lay.sweeps)!r}; train them first.")
     rows: list[dict] = []

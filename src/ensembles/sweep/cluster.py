@@ -173,25 +173,79 @@ class ClusterHandle:
 
     def close(self) -> None:
         """Close the client and the cluster we started. When called while an exception (a Ctrl-C, say) is
-        propagating, Dask's own shutdown messages (workers killed mid-run, cancelled tasks) are not printed: the
-        command reports the interruption itself."""
-        import logging
+        propagating, the shutdown is quiet and cannot itself be interrupted: a second SIGINT is ignored until both
+        are closed (an interrupted close leaves a client whose event loop is gone, and Dask then prints errors from
+        ``Client.__del__`` and its exit handlers), and Dask's own shutdown messages (workers killed mid-run,
+        cancelled tasks, closed connections) are not printed: the command reports the interruption itself."""
         import sys
 
-        quiet = sys.exc_info()[0] is not None
-        log = logging.getLogger("distributed")
-        level = log.level
-        if quiet:
-            log.setLevel(logging.CRITICAL)
-        try:
-            self.client.close()
-        finally:
+        with quiet_shutdown(sys.exc_info()[0] is not None):
             try:
+                self.client.close()
+            finally:
                 if self.cluster is not None:
                     self.cluster.close()
-            finally:
-                if quiet:
-                    log.setLevel(level)
+
+
+def ignore_closed_loop_errors() -> None:
+    """Do not print the "Exception ignored in ..." report of a Dask object finalised after its event loop closed
+    (``RuntimeError: IOLoop is closed`` from ``Client.__del__`` at a shutdown); every other unraisable exception is
+    reported as before."""
+    import sys
+
+    previous = sys.unraisablehook
+    if getattr(previous, "_ensembles_closed_loop", False):
+        return
+
+    def hook(unraisable) -> None:
+        exc, obj = unraisable.exc_value, unraisable.object
+        if (isinstance(exc, RuntimeError) and "IOLoop is closed" in str(exc)
+                and getattr(obj, "__module__", "").startswith("distributed")):
+            return
+        previous(unraisable)
+
+    hook._ensembles_closed_loop = True
+    sys.unraisablehook = hook
+
+
+#: the loggers that report a cluster's shutdown (closed connections, cancelled tasks, workers that stopped)
+_SHUTDOWN_LOGGERS = ("distributed", "tornado", "asyncio")
+
+
+class quiet_shutdown:  # noqa: N801 - used as a context manager, like contextlib's
+    """While active (``quiet`` true): SIGINT is ignored (main thread only) and the shutdown loggers are silent."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self._levels: dict[str, int] = {}
+        self._sigint = None
+
+    def __enter__(self):
+        if not self.quiet:
+            return self
+        import logging
+        import signal
+        import threading
+
+        for name in _SHUTDOWN_LOGGERS:
+            log = logging.getLogger(name)
+            self._levels[name] = log.level
+            log.setLevel(logging.CRITICAL + 1)
+        if threading.current_thread() is threading.main_thread():
+            self._sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_closed_loop_errors()  # kept after the shutdown: objects are also finalised at the interpreter's exit
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.quiet:
+            return
+        import logging
+        import signal
+
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
+        if self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
 
 
 def make_slurm_cluster(options: Mapping[str, Any] | None = None):

@@ -349,6 +349,7 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
             echo(f"  {r.dirname:<48} {states[r.name]}")
         return result
     claim = claim_sweep_dir(out, force=force)
+    failed = True
     try:
         note = claim.note_stale()
         if note:
@@ -378,8 +379,9 @@ def run_sweep(sweep: str | os.PathLike | Mapping | SweepSpec, out: str | os.Path
             "done": result.done, "skipped": result.skipped, "failed": result.failed,
             "combined": {k: str(v) for k, v in result.combined.items()},
         }, indent=2)
+        failed = False
     finally:
-        claim.release()
+        claim.release(failed=failed)
     return result
 
 

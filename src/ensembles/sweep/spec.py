@@ -135,8 +135,9 @@ def parse_sweep(data: Mapping[str, Any], *, source: str | None = None, text: str
     _check_keys(sweep, SWEEP_KEYS, "Unknown key {key!r} in [sweep]", "{hint!r}", source)
     default_name = Path(source).stem if source else "sweep"
     name = sweep.get("name", default_name)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise _err(f"[sweep] name must be a string of letters, digits, '_', '.', '-'. Got {name!r} instead", source)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", name) or ".." in name:
+        raise _err(f"[sweep] name must be a string of letters, digits, '_', '.', '-' that does not start with '.' "
+                   f"nor contain '..' (it names a directory). Got {name!r} instead", source)
     scale = sweep.get("scale", "cpu")
     if scale not in SCALES:
         raise _err(f"[sweep] scale must be one of {', '.join(map(repr, SCALES))}. Got {scale!r} instead", source)

@@ -52,10 +52,32 @@ def prepare_data(cfg: RunConfig):
     return train, test, index, label_value
 
 
+def _check_network_memory(in_features: int, hidden: list[int], n_classes: int) -> None:
+    """Refuse layer sizes whose weights, gradients and optimiser state (4 float32 copies of every parameter, a lower
+    bound of what training holds) cannot fit in the memory available to this process."""
+    import errno
+
+    from ensembles.errors import ResourceError
+    from ensembles.record.reading import available_memory
+
+    sizes = [int(in_features) + int(n_classes), *(int(h) for h in hidden)]  # FF nets may embed the label in layer 1
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)) + (int(hidden[-1]) + 1) * n_classes
+    need = 4 * 4 * n_params
+    free = available_memory()
+    if free is not None and need > free:
+        raise ResourceError(
+            errno.ENOMEM,
+            f"The 'network.hidden' parameter {hidden} needs at least {need / 2**30:.1f} GiB for the weights, their "
+            f"gradients and the optimiser's state, but only {free / 2**30:.1f} GiB of memory are available; choose "
+            "smaller layers.")
+
+
 def build_model(cfg: RunConfig, in_features: int, n_classes: int, image_shape: Sequence[int],
                 label_value: float | None) -> torch.nn.Module:
-    """The network of ``cfg`` (weights drawn from torch's global RNG)."""
+    """The network of ``cfg`` (weights drawn from torch's global RNG); a network too large for the available memory
+    is refused before anything is allocated."""
     net = cfg.network
+    _check_network_memory(in_features, list(net.hidden), n_classes)
     if cfg.model == "bp":
         return BPNet(in_features, net.hidden, n_classes, activation=net.activation, input_norm=net.input_norm)
     return FFNet(in_features, net.hidden, n_classes=n_classes, image_shape=image_shape,

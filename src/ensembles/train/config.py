@@ -213,7 +213,9 @@ class RunConfig:
         check_choice("model", self.model, MODELS)
         check_choice("preset", self.preset, PRESETS)
         check_choice("scale", self.scale, SCALES)
-        _int("seed", self.seed, lo=0)
+        if not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ParameterError(f"The 'seed' parameter must be an integer between 0 and 2**62 = {MAX_SEED} (the "
+                                 f"random generators take 64-bit seeds). Got {self.seed!r} instead.")
         check_choice("data.held_out_mode", self.data.held_out_mode, HELD_OUT_MODES)
         check_choice("data.normalize", self.data.normalize, ("paper", "none"))
         if not isinstance(self.data.dataset, str) or not self.data.dataset:
@@ -275,6 +277,10 @@ class RunConfig:
 def _is_int(v) -> bool:
     """An integer that is not a bool (``True`` is an ``int`` in Python, but never a width, epoch or class here)."""
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+#: the largest seed: torch's and numpy's generators take 64-bit seeds, and a second stream uses seed + 1_000_003
+MAX_SEED = 2**62
 
 
 def _int(name, v, lo=None):

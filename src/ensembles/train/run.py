@@ -36,6 +36,7 @@ import torch
 from ensembles._io import atomic_write_text
 from ensembles._lock import LOCK_NAME, MARKER_NAME, claim_output_dir
 from ensembles.errors import DataFileError, ParameterError, ResourceError
+from ensembles.integrity import seal_text
 from ensembles.layerweights import LayerWeights, write_layer_weights
 from ensembles.layout import DONE, RunLayout
 from ensembles.train.activations import (
@@ -68,6 +69,7 @@ from ensembles.train.rundir import (
     read_metrics,
     remove_failed_start,
     same_config,
+    snapshot,
 )
 from ensembles.train.seeding import seed_everything
 
@@ -158,21 +160,22 @@ def train_run(config: RunConfig | str | os.PathLike | dict, out_dir: str | os.Pa
         check_threads(cfg.train.threads, "train.threads")
     out = Path(out_dir)
     existed = out.is_dir()
-    had_marker, had_lock = (out / MARKER_NAME).exists(), (out / LOCK_NAME).exists()
+    had_marker, had_lock = os.path.lexists(out / MARKER_NAME), os.path.lexists(out / LOCK_NAME)
     claim = claim_output_dir(out, command="train", force=force or legacy_run(out))
-    state = None
+    state, before = None, None
     try:
         note = claim.note_stale()
         if note:
             log.info("%s", note)
         state = check_run_dir(out, resume, force)
+        before = snapshot(out)
         if state == "done":
             return finished_metrics(out, cfg)
         return _train(cfg, out, state, device=device, progress=progress, batch_observer=batch_observer,
                       allow_divergence=allow_divergence, t_start=t_start)
     except BaseException:
         if state == "fresh" and not RunLayout(out).resume_state.exists():
-            remove_failed_start(out, existed, had_marker, had_lock)
+            remove_failed_start(out, existed, had_marker, had_lock, before)
         raise
     finally:
         claim.release()
@@ -309,7 +312,7 @@ def _train(cfg: RunConfig, out: Path, state: str, *, device: str, progress: bool
     write_layer_weights(out, LayerWeights.from_model(model))
     _write_text(lay.history, json.dumps(history, indent=1))
     _write_text(lay.metrics, json.dumps(metrics, indent=1))
-    _write_text(lay.done, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+    _write_text(lay.done, seal_text(out))  # the checksums of the run's files (ensembles.integrity)
     return metrics
 
 

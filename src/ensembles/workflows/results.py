@@ -66,17 +66,17 @@ class ResultsDir:
             self.staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=self.layout.root))
             (self.staging / ResultsLayout.TABLES).mkdir()
             (self.staging / ResultsLayout.FIGURES).mkdir()
-        except BaseException:
-            self.__exit__(None, None, None)
+        except BaseException as err:
+            self.__exit__(type(err), err, None)
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type=None, *exc) -> None:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
         if self._own_claim and self._claim is not None:
-            self._claim.release()
+            self._claim.release(failed=exc_type is not None)
             self._claim = None
 
     @property

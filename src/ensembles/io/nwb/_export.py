@@ -12,7 +12,7 @@ import xarray as xr
 
 from ensembles._io import atomic_write
 from ensembles._validation import param_error
-from ensembles.errors import InputTypeError, ParameterError
+from ensembles.errors import InputTypeError, ParameterError, ResourceError
 
 from ._common import (
     _NEUROID_TABLE,
@@ -263,10 +263,48 @@ def export_nwb(
         )
     )
 
+    image = _nwb_image(pynwb, nwbfile)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_room(path, len(image))
+
     def _write(tmp: Path) -> None:
-        with pynwb.NWBHDF5IO(str(tmp), mode="w") as io:
-            io.write(nwbfile)
+        with open(tmp, "wb") as fh:
+            fh.write(image)
 
     # the one atomic writer (fsync, the umask's file mode, rename); ".partial" marks the temporary name
     atomic_write(path, _write, suffix=".partial.nwb")
     return str(path)
+
+
+def _nwb_image(pynwb, nwbfile) -> bytes:
+    """The bytes of the NWB file, built in memory.  HDF5 does not recover from a write that fails (a full disk, a
+    file-size limit): the library then crashes the process (SIGSEGV) when it closes the file at exit.  Built in
+    memory, the file reaches the disk through an ordinary write, whose failure is an ``OSError`` like any other."""
+    import io
+
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as h5, pynwb.NWBHDF5IO(file=h5, mode="w") as nwbio:
+        nwbio.write(nwbfile)
+    return buf.getvalue()
+
+
+def _ensure_room(path: Path, nbytes: int) -> None:
+    """Refuse before writing when ``nbytes`` exceed the file-size limit or the free space of ``path``'s disk."""
+    import errno
+    import shutil
+
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not Unix
+        resource = None
+    if resource is not None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY and nbytes > soft:
+            raise ResourceError(errno.EFBIG, f"Cannot write {str(path)!r}: the NWB file has {nbytes} bytes but the "
+                                             f"file-size limit (ulimit -f) is {soft} bytes; nothing was written.")
+    free = shutil.disk_usage(path.parent).free
+    if nbytes > free:
+        raise ResourceError(errno.ENOSPC, f"Cannot write {str(path)!r}: the NWB file has {nbytes} bytes but only "
+                                          f"{free} bytes are free on its disk; nothing was written.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from ._common import (
     _STIMULUS_ID_CANDIDATES,
     PROCESSING_MODULE,
     NWBFileError,
+    NWBImportWarning,
     _require_pynwb,
     _safe_id,
     _unreadable,
@@ -90,6 +92,7 @@ def import_nwb(
     drop_unlabeled: bool = False,
     dataset: str | None = None,
     sort_spikes: bool = False,
+    drop_nonfinite: bool = False,
 ) -> xr.Dataset:
     """Build a recording (presentation × neuroid) from an NWB file.
 
@@ -133,6 +136,10 @@ def import_nwb(
     NWBImportWarning
         Units without spikes; spike trains sorted on request; a window reaching into the next presentation.
 
+    drop_nonfinite : bool
+        Spike times and presentation bounds (``start_time``, ``stop_time``) that are NaN or infinite cannot be
+        counted or placed: by default they stop the import with a :class:`NWBFileError` naming them; True drops
+        those spikes and presentations with an :class:`NWBImportWarning` that counts them.
     Returns
     -------
     xr.Dataset
@@ -176,7 +183,7 @@ def import_nwb(
         with io:
             try:
                 nwbfile = io.read()
-            except (OSError, KeyError, TypeError, ValueError, RuntimeError) as err:
+            except (OSError, KeyError, TypeError, ValueError, RuntimeError, _construct_error()) as err:
                 raise _unreadable(path, err) from err
             return _import_from(
                 nwbfile,
@@ -192,12 +199,22 @@ def import_nwb(
                 drop_unlabeled=drop_unlabeled,
                 dataset=dataset,
                 sort_spikes=bool(sort_spikes),
+                drop_nonfinite=bool(drop_nonfinite),
             )
     except OSError as err:
         # Data read lazily from a damaged file (our own checks never raise OSError).
         if isinstance(err, PermissionError | FileNotFoundError):
             raise
         raise _unreadable(path, err) from err
+
+
+def _construct_error() -> type[Exception]:
+    """hdmf's error for a file whose tables cannot be built (columns of different lengths, missing attributes)."""
+    try:
+        from hdmf.build.errors import ConstructError
+    except ImportError:  # pragma: no cover - an hdmf without it
+        return RuntimeError
+    return ConstructError
 
 
 def _import_from(
@@ -215,6 +232,7 @@ def _import_from(
     drop_unlabeled,
     dataset,
     sort_spikes=False,
+    drop_nonfinite=False,
 ) -> xr.Dataset:
     from ensembles.record import make_recording
 
@@ -243,6 +261,22 @@ def _import_from(
     onsets = np.asarray(table["start_time"].data[:], dtype=np.float64)
     stops = np.asarray(table["stop_time"].data[:], dtype=np.float64)
     keep, label, label_name = _labels(_read(label_column), label_column, table_name, drop_unlabeled)
+    if onsets.shape != keep.shape or stops.shape != keep.shape:
+        raise NWBFileError(path, f"The presentation table {table_name!r} of {str(path)!r} has columns of different "
+                                 f"lengths ({onsets.size} start times, {keep.size} rows of {label_column!r}).")
+    bounds_ok = np.isfinite(onsets) & np.isfinite(stops)
+    if not bounds_ok[keep].all():
+        n_bad = int((~bounds_ok & keep).sum())
+        if not drop_nonfinite:
+            raise NWBFileError(path, f"{n_bad} presentation(s) of {table_name!r} in {str(path)!r} have a NaN or "
+                                     "infinite start_time or stop_time (rows "
+                                     f"{np.flatnonzero(~bounds_ok & keep)[:10].tolist()}); pass drop_nonfinite=True "
+                                     "(command line: --drop-nonfinite) to leave them out.")
+        warnings.warn(f"Left out {n_bad} presentation(s) of {table_name!r} with a NaN or infinite start_time or "
+                      "stop_time.", NWBImportWarning, stacklevel=3)
+        drop = ~bounds_ok[keep]
+        label, label_name = np.asarray(label)[~drop], np.asarray(label_name)[~drop]
+        keep = keep & bounds_ok
     if label_column == "label" and "label_name" in columns and label.dtype.kind == "i":
         label_name = _read("label_name")[keep].astype(str)
     if not exported:
@@ -257,7 +291,8 @@ def _import_from(
                 + ("no Units table." if nwbfile.units is None else "a Units table without spike_times.")
             )
         units = nwbfile.units
-        values = _spike_counts(units, onsets[keep], (w0, w1), sort_spikes=sort_spikes, path=path)
+        values = _spike_counts(units, onsets[keep], (w0, w1), sort_spikes=sort_spikes, path=path,
+                               drop_nonfinite=drop_nonfinite)
         if response == "rate":
             values = values / (w1 - w0)
         ids = np.asarray(units.id.data[:])
@@ -351,13 +386,21 @@ def _import_from(
             pres["repetition"] = rep
 
     if exported:
-        attrs = json.loads(nwbfile.notes or "{}")
+        try:
+            attrs = json.loads(nwbfile.notes or "{}")
+        except ValueError as err:
+            raise NWBFileError(path, f"The notes of the NWB file {str(path)!r} are not the JSON that export_nwb "
+                                     f"writes ({err}).") from None
+        if not isinstance(attrs, dict):
+            raise NWBFileError(path, f"The notes of the NWB file {str(path)!r} hold a JSON "
+                                     f"{type(attrs).__name__}, not the object that export_nwb writes.")
         # the schema version is filled in by make_recording; an exported recording of the same major version (e.g.
         # "1", which validate_recording accepts) is read as the current schema, another major version is refused
         stored = str(attrs.pop("schema_version", SCHEMA_VERSION))
         if stored.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-            raise NWBFileError(f"The NWB file {str(path)!r} holds a recording of schema {stored!r}; this version of "
-                               f"ensembles reads schema {SCHEMA_VERSION} (major version {SCHEMA_VERSION.split('.')[0]}).")
+            raise NWBFileError(path, f"The NWB file {str(path)!r} holds a recording of schema {stored!r}; this "
+                                     f"version of ensembles reads schema {SCHEMA_VERSION} (major version "
+                                     f"{SCHEMA_VERSION.split('.')[0]}).")
     else:
         config = {
             "source": source,

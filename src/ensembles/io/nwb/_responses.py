@@ -11,7 +11,7 @@ import numpy as np
 from ensembles._validation import EnsemblesWarning
 from ensembles.errors import DataFileError, ParameterError
 
-from ._common import NWBImportWarning
+from ._common import NWBFileError, NWBImportWarning
 
 
 def _window_means(times: np.ndarray, data, onsets: np.ndarray, window: tuple[float, float]) -> np.ndarray:
@@ -39,20 +39,45 @@ def _window_means(times: np.ndarray, data, onsets: np.ndarray, window: tuple[flo
     return out
 
 
+def _shown(ids: list) -> str:
+    return f"{ids[:10]}" + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+
 def _spike_counts(
-    units, onsets: np.ndarray, window: tuple[float, float], *, sort_spikes: bool, path: Path
+    units, onsets: np.ndarray, window: tuple[float, float], *, sort_spikes: bool, path: Path,
+    drop_nonfinite: bool = False,
 ) -> np.ndarray:
     """Spike counts (presentations x units) in [onset + w0, onset + w1), vectorised with np.searchsorted.
 
     Unsorted spike trains (a CRITICAL problem for nwbinspector) raise a DataFileError naming the units unless
     ``sort_spikes``, which sorts them with an :class:`NWBImportWarning` naming them; units without any spike give an
-    :class:`NWBImportWarning` (they become silent neuroids)."""
+    :class:`NWBImportWarning` (they become silent neuroids).  Spike times that are NaN or infinite cannot be counted:
+    a DataFileError naming the units, unless ``drop_nonfinite``, which drops them with a warning counting them."""
     flat = np.asarray(units.spike_times.data[:], dtype=np.float64)
     ends = np.asarray(units.spike_times_index.data[:], dtype=np.int64)
     ids = np.asarray(units.id.data[:])
     if ends.size == 0:
         raise DataFileError(f"The Units table of {str(path)!r} has no units; there is nothing to import.")
+    if ends.size and (np.any(np.diff(ends) < 0) or ends[0] < 0 or ends[-1] != flat.size):
+        raise NWBFileError(path, f"The Units table of {str(path)!r} has a spike_times_index that does not index "
+                                 f"its {flat.size} spike times; the file is damaged.")
     starts = np.concatenate([[0], ends[:-1]])
+    finite = np.isfinite(flat)
+    if not finite.all():
+        owner = np.searchsorted(ends, np.flatnonzero(~finite), side="right")
+        bad_units = [int(ids[u]) for u in np.unique(owner)]
+        n_bad = int((~finite).sum())
+        if not drop_nonfinite:
+            raise NWBFileError(
+                path, f"{n_bad} spike time(s) of {str(path)!r} are NaN or infinite (unit ids {_shown(bad_units)}); they "
+                "cannot be counted in a window. Pass drop_nonfinite=True (command line: --drop-nonfinite) to drop "
+                "them and import anyway.")
+        warnings.warn(f"Dropped {n_bad} NaN or infinite spike time(s) of {len(bad_units)} unit(s) (unit ids "
+                      f"{_shown(bad_units)}).", NWBImportWarning, stacklevel=4)
+        kept_before = np.concatenate([[0], np.cumsum(finite)])
+        flat = flat[finite]
+        ends = kept_before[ends]
+        starts = np.concatenate([[0], ends[:-1]])
     unsorted = [int(ids[u]) for u, (a, b) in enumerate(zip(starts, ends, strict=True))
                 if b - a > 1 and np.any(np.diff(flat[a:b]) < 0)]  # fmt: skip
     if unsorted:
