@@ -1,9 +1,10 @@
 """``ensembles reproduce``: re-run Tosato et al. (2023) as the authors ran it, over seeds, with verdicts.
 
 Train FF, BP/FF and BP at the authors' settings (epochs shortened to the CPU budget) over several seeds, plus
-the held-out-class condition (and, with --conditions ... lr_grid, the learning-rate grid), on the resumable Dask
-sweep engine; then compute every statistic
-with the analysis API and judge each claim of the paper by the rules of docs/reproduction.md. Writes
+the held-out-class condition (and, with --conditions ... lr_grid, the learning-rate grid; zero_shot and
+reference, the runs of protocol v2), on the resumable Dask sweep engine; then compute every statistic with the
+analysis API and judge each claim of the paper by the rules of docs/reproduction.md, and the same claims with
+their controls by the rules of docs/reproduction-v2.md. Writes
 OUT/report.html, OUT/claims.md and OUT/tables/. Re-running resumes: finished runs and their statistics are reused.
 Before it starts (and with --dry-run), it prints its plan and an estimate of its duration on this machine (from
 runs measured on an idle 2-core machine, scaled by a half-second calibration of this one).
@@ -22,10 +23,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "optionally an lr grid) and judge each claim")
     p.add_argument("--dataset", default="mnist-5k", help="mnist-5k (default) or fashion-mnist (60k/10k)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    p.add_argument("--conditions", nargs="+", default=None, choices=("baseline", "held_out", "lr_grid"),
+    p.add_argument("--conditions", nargs="+", default=None,
+                   choices=("baseline", "held_out", "lr_grid", "zero_shot", "reference"),
                    help="conditions to train (default: baseline held_out, the runs of the paper's claims; add "
                         "lr_grid for the learning-rate grid: claim C9 and the sparsity-vs-accuracy figure across "
-                        "learning rates, about half as much CPU time again)")
+                        "learning rates, about half as much CPU time again; zero_shot and reference for the "
+                        "controlled zero-shot test and the matched-accuracy comparison of protocol v2, "
+                        "docs/reproduction-v2.md)")
     p.add_argument("--out", default=None, help="output directory (default: results/reproduce/<dataset>)")
     add_overrides(p, "config override for every run (e.g. for a smoke test: --set 'network.hidden=[16,16,16]'); "
                      "the baselines are the authors' settings only without overrides of lr, batch or optimiser")
