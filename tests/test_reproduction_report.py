@@ -25,3 +25,9 @@ def test_report_of_a_reproduction_opens_with_every_claim_and_its_verdict(tmp_pat
     text = summary_text(out)
     assert "C6 ff strict: not reproduced" in text
     assert text.splitlines()[-1].startswith(f"{len(claims)} claims over 36 runs: ")
+
+
+def test_reproduction_layout_takes_a_path_or_a_string():
+    assert ReproductionLayout("rep").report == ReproductionLayout(Path("rep")).report == Path("rep/report.html")
+    assert ReproductionLayout("rep").stats_cache("baseline", "ff-1") == (Path("rep/stats/baseline/ff-1.csv"),
+                                                                       Path("rep/stats/baseline/ff-1.json"))

@@ -268,7 +268,7 @@ class SweepLayout:
         return self.manifest.is_file() or self.combined_summary.is_file()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)  # ResultsLayout's __init__ (the root as a Path)
 class ReproductionLayout(ResultsLayout):
     """The output directory of ``ensembles reproduce``: a results directory (tables, figures, manifest, report)
     with the training sweeps, the per-run statistics caches and the generated markdown beside it."""

@@ -171,8 +171,14 @@ def _inhibition_rows(run_dir: Path, sel, base: dict) -> list[dict]:
 def _zero_shot_rows(sel, k: int, base: dict, variant: str, rng: np.random.Generator, *, shuffled: bool,
                     reference=None) -> list[dict]:
     labels = np.asarray(sel["label"].values)
+    ref_labels = None if reference is None else np.asarray(reference["label"].values)
     rows = []
+    nan = float("nan")
     for layer in _layers(sel):
+        if k not in labels:  # no selected presentation of k (none classified correctly): no test (NaN, not a pass)
+            rows += [_row(base, layer, st, nan, variant) for st in ("zs_passes", "zs_accuracy", "zs_dprime", "zs_size")]
+            rows += [_row(base, layer, "zs_shuffled_passes", nan, variant)] if shuffled else []
+            continue
         a = _layer(sel, layer)
         t = zero_shot_test(a, labels, k, tau=TAU, **ZERO_SHOT_THRESHOLDS)
         rows += [_row(base, layer, "zs_passes", t.passes, variant), _row(base, layer, "zs_accuracy", t.accuracy, variant),
@@ -180,7 +186,9 @@ def _zero_shot_rows(sel, k: int, base: dict, variant: str, rng: np.random.Genera
         if shuffled:
             ts = zero_shot_test(a, rng.permutation(labels), k, tau=TAU, **ZERO_SHOT_THRESHOLDS)
             rows.append(_row(base, layer, "zs_shuffled_passes", ts.passes, variant))
-        if reference is not None:
+        if reference is not None and k not in ref_labels:  # the comparison is undefined (NaN; not judged)
+            rows += [_row(base, layer, st, nan, variant) for st in ("zs_size_ratio", "zs_jaccard", "zs_chance_jaccard")]
+        elif reference is not None:
             held = category_ensembles(a, labels, rule="paper", tau=TAU, by_layer=False)
             ref = category_ensembles(_layer(reference, layer), np.asarray(reference["label"].values), rule="paper",
                                      tau=TAU, by_layer=False)

@@ -341,6 +341,8 @@ def _zero_shot(s: pd.DataFrame) -> list[dict]:
             jac = _vals(s, "zs_jaccard", model, layer=1, condition="zero_shot", variant=var)
             chance = _vals(s, "zs_chance_jaccard", model, layer=1, condition="zero_shot", variant=var)
             for seed in ratio.index:
+                if not np.isfinite(ratio[seed]):  # undefined: the reference run selected no presentation of k
+                    continue
                 try:
                     c = (SIZE_RATIO[0] <= ratio[seed] <= SIZE_RATIO[1]
                          and acc_h[seed] >= acc_r[seed] - DECODING_MARGIN
