@@ -1,6 +1,7 @@
 """The shipped documentation speaks of the toolkit, not of its making.
 
-README.md, docs/**/*.md and the notebooks (notebooks/*.py, notebooks/*.md) must not mention development sessions,
+README.md, docs/**/*.md, the notebooks (notebooks/*.py, notebooks/*.md) and the package's source (comments and
+docstrings of src/ensembles) must not mention development sessions,
 issue numbers ("#15", "issue 14") or commit hashes as history ("at commit 3100a60"), nor phrases that only make sense
 to someone who followed the development ("before this change", "since fixed"). History belongs in CHANGELOG.md.
 
@@ -115,4 +116,27 @@ def test_a_real_commit_hash_is_found_without_context():
 @pytest.mark.parametrize("path", _documents(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_shipped_documents_have_no_development_history(path):
     found = history_mentions(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)} mentions development history (move it to CHANGELOG.md): {found}"
+
+
+_CODE_PATTERNS = {k: _PATTERNS[k] for k in ("a development session", "a history phrase")} | {
+    "an issue number": re.compile(r"\b(?:issue|issues|PR|pull request)\s+#?\d+\b", re.I)}  # "#222" is a colour
+
+
+def code_history_mentions(text: str) -> list[str]:
+    """:func:`history_mentions` for source code: a ``#`` followed by digits is a colour or a comment there."""
+    return [f"line {n}: {what}: {m.group(0)!r}" for n, line in enumerate(text.splitlines(), 1)
+            for what, pat in _CODE_PATTERNS.items() for m in pat.finditer(line)]
+
+
+def test_the_code_checker_finds_planted_history_and_leaves_colours_alone():
+    assert code_history_mentions("x = 1\n# measured in session 5 (issue #8)\n") == [
+        "line 2: a development session: 'session 5'", "line 2: an issue number: 'issue #8'"]
+    assert code_history_mentions("CSS = 'color:#222;background:#444'  # an NWB session\n") == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "src" / "ensembles").rglob("*.py")),
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_package_source_has_no_development_history(path):
+    found = code_history_mentions(path.read_text(encoding="utf-8"))
     assert not found, f"{path.relative_to(ROOT)} mentions development history (move it to CHANGELOG.md): {found}"

@@ -131,7 +131,7 @@ def test_import_nwb_under_a_file_size_limit_is_one_line(rec_file, tmp_path):
 def test_sweep_under_a_file_size_limit_is_one_line(tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text(SWEEP)
-    one_line_error(_limited("sweep", spec, "--out", tmp_path / "sw", "--no-progress", fsize=1_500))
+    one_line_error(_limited("sweep", spec, "--out", tmp_path / "sw", "--quiet", fsize=1_500))
 
 
 def test_reproduce_under_a_file_size_limit_is_one_line(tmp_path):
@@ -148,7 +148,7 @@ def test_demo_under_a_file_size_limit_is_one_line(tmp_path):
 
 def test_train_under_a_file_size_limit_is_one_line(tmp_path):
     cfg = write_tiny_toml(tmp_path / "c.toml")
-    one_line_error(_limited("train", cfg, "--out", tmp_path / "run", "--no-progress", fsize=2_000))
+    one_line_error(_limited("train", cfg, "--out", tmp_path / "run", "--quiet", fsize=2_000))
     assert not (tmp_path / "run").exists()
 
 
@@ -236,7 +236,7 @@ def test_absurd_training_parameters_are_one_line(tmp_path, capsys, setting, matc
     import re
 
     cfg = write_tiny_toml(tmp_path / "c.toml")
-    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(tmp_path / "run"), "--no-progress",
+    msg = one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(tmp_path / "run"), "--quiet",
                                          "--set", setting))
     assert re.search(match, msg), msg
     assert not (tmp_path / "run").exists()

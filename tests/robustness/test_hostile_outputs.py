@@ -38,7 +38,7 @@ def _users_dir(tmp_path):
 def test_a_directory_shaped_like_a_run_with_users_files_is_not_written_into(tmp_path):
     d = _users_dir(tmp_path)
     before = _tree(d)
-    msg = one_line_error(cli("train", str(d / "config.toml"), "--out", str(d), "--no-progress"))
+    msg = one_line_error(cli("train", str(d / "config.toml"), "--out", str(d), "--quiet"))
     assert "did not write" in msg and "--force" in msg
     assert _tree(d) == before
 
@@ -46,7 +46,7 @@ def test_a_directory_shaped_like_a_run_with_users_files_is_not_written_into(tmp_
 def test_a_failed_start_with_a_users_directory_empties_nothing(tmp_path):
     d = _users_dir(tmp_path)
     before = _tree(d)
-    proc = cli("train", str(d / "config.toml"), "--out", str(d), "--no-progress", "--set", "data.dataset=svhn")
+    proc = cli("train", str(d / "config.toml"), "--out", str(d), "--quiet", "--set", "data.dataset=svhn")
     one_line_error(proc)
     assert _tree(d) == before
 
@@ -98,7 +98,7 @@ def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_untouched
     (train_out / LOCK_NAME).symlink_to(victim)
     cfg = write_tiny_toml(tmp_path / "c.toml")
     assert "symbolic link" in one_line_error(main_in_process(capsys, "train", str(cfg), "--out", str(train_out),
-                                                             "--no-progress"))
+                                                             "--quiet"))
     assert victim.read_text() == "precious\n"
 
 

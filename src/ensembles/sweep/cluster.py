@@ -42,13 +42,13 @@ ADDRESS_RE = re.compile(r"^(tcp|tls|ucx|inproc|ws|wss)://\S+$")
 #:   glibc's dynamic mmap threshold (mallopt(3), ``M_MMAP_THRESHOLD``), so every allocation above 128 KiB -- every
 #:   batch-sized tensor of a training step -- is a fresh ``mmap`` whose pages fault in and are zeroed, then
 #:   ``munmap``-ed.  Measured on a quick mnist-5k run (2-core machine): 2.66 M minor page faults and 4.5 s of system
-#:   time instead of 0.11 M and 0.5 s, and each run cost about twice the CPU time it costs in a plain process
-#:   (issue #8).  ``None`` removes the variable from Dask's pre-spawn environment, so the workers get glibc's
+#:   time instead of 0.11 M and 0.5 s, and each run cost about twice the CPU time it costs in a plain process.
+#:   ``None`` removes the variable from Dask's pre-spawn environment, so the workers get glibc's
 #:   defaults like any Python process; a value set explicitly in the calling environment is still honoured.
 #:   OMP/MKL/OpenBLAS ``*_NUM_THREADS=1`` stay: single-threaded workers are the point of the local cluster.
 #: - ``OMP_WAIT_POLICY=PASSIVE``: a run that gets several torch threads (fewer runs than cores) must not spin-wait at
 #:   OpenMP barriers when other processes share the cores.  Measured with 2 FF runs on 2 loaded cores
-#:   (``benchmarks/bench_threads.py``, issue #15): 2 processes x 2 threads took 2.8x the wall time of 2 processes x 1
+#:   (``benchmarks/bench_threads.py``): 2 processes x 2 threads took 2.8x the wall time of 2 processes x 1
 #:   thread (epochs 4.8x slower), with PASSIVE 0.84x; the 2-thread runs one after the other took 2.4x.  Parallel
 #:   single-thread runs (the default here whenever there are at least as many runs as cores) are the fast
 #:   arrangement; PASSIVE only matters for multi-thread runs.

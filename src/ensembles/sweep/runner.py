@@ -196,7 +196,7 @@ def execute_run(run_dir: str, config: Any, *, log_dir: str | None = None, attemp
         seconds = round(time.time() - started, 3)
         # CPU seconds of the whole worker process while the run trained (training threads plus the worker's own
         # event loop): comparable with the run's CPU time in a plain process, so a sweep whose runs cost more CPU
-        # than they should (issue #8) shows it in status.json
+        # than they should (e.g. from an allocator setting in the workers) shows it in status.json
         cpu_seconds = round(time.process_time() - cpu0, 3)
         print(f"=== {_now()} done in {seconds:.1f} s ({cpu_seconds:.1f} CPU s) ===", file=fh, flush=True)
     for stale in (L.ERROR_JSON, L.ERROR_TEXT):
