@@ -120,9 +120,9 @@ pd.DataFrame({name: m["per_class_accuracy"] for name, m in metrics.items()}).T.r
 # Mean goodness of positive and negative data per layer (FF, BP/FF), loss and accuracy.
 
 # %%
-from ensembles.plot import history_frame, training_curves
+from ensembles.plot import training_curves
 
-history = history_frame({MODEL_NAMES[m]: read_history(runs[m]) for m in MODEL_NAMES})
+history = pd.concat([read_history(runs[m], model=MODEL_NAMES[m]) for m in MODEL_NAMES], ignore_index=True)
 training_curves(history)
 
 # %% [markdown]

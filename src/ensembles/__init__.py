@@ -41,7 +41,7 @@ _EXPORTS = {
     "load_model": "ensembles.train",
     "record_model": "ensembles.train",
     "read_metrics": "ensembles.train",
-    "read_history": "ensembles.train",
+    "read_history": "ensembles.history",
     "layer_inputs": "ensembles.train",
     "layer_parameters": "ensembles.train",
     # synthetic populations with planted ground truth

@@ -31,7 +31,7 @@ from ensembles.report._html import (
 from ensembles.report.findings import failures, findings, is_model_source, layer_name
 from ensembles.report.sweep import build_sweep_report, sweep_summary_text
 
-__all__ = ["build_report", "build_sweep_report", "findings", "summary_text", "sweep_summary_text"]
+__all__ = ["build_report", "build_sweep_report", "findings", "read_manifest", "summary_text", "sweep_summary_text"]
 
 
 def summary_text(results_dir: str | os.PathLike) -> str:

@@ -31,7 +31,6 @@ from ensembles.train.run import (
     layer_parameters,
     load_model,
     prepare_data,
-    read_history,
     read_metrics,
     record_model,
     train_run,
@@ -42,5 +41,5 @@ __all__ = [
     "RunConfig", "DataConfig", "NetworkConfig", "FFConfig", "BPConfig", "TrainConfig", "RecordConfig",
     "load_config", "make_config", "config_from_dict", "parse_override", "valid_keys", "train_run", "load_model",
     "record_model", "layer_inputs", "layer_parameters", "prepare_data", "build_model", "iter_activations",
-    "read_history", "read_metrics", "RunDirError", "seed_everything",
+    "read_metrics", "RunDirError", "seed_everything",
 ]

@@ -65,7 +65,6 @@ from ensembles.train.rundir import (
     check_run_dir,
     finished_metrics,
     legacy_run,
-    read_history,
     read_metrics,
     remove_failed_start,
     same_config,
@@ -335,5 +334,5 @@ def _restore(ckpt_path: Path, cfg: RunConfig, model: torch.nn.Module, trainer, g
 
 
 __all__ = ["train_run", "resolve_device", "check_threads", "usable_cpus", "load_model", "record_model", "layer_inputs",
-           "layer_parameters", "prepare_data", "build_model", "iter_activations", "read_history", "read_metrics",
+           "layer_parameters", "prepare_data", "build_model", "iter_activations", "read_metrics",
            "RunDirError", "config_from_dict", "DONE"]

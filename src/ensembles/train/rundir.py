@@ -19,7 +19,7 @@ from ensembles.layout import RunLayout
 from ensembles.train.config import RunConfig, load_config
 
 __all__ = ["RunDirError", "check_run_dir", "legacy_run", "remove_failed_start", "same_config", "finished_metrics",
-           "read_history", "read_metrics", "snapshot"]
+           "read_metrics", "snapshot"]
 
 _OWN = RunLayout.OWN
 
@@ -163,11 +163,6 @@ def finished_metrics(out: Path, cfg: RunConfig) -> dict:
             + "; ".join(diffs) + "). A finished run is never changed: choose another --out, or pass --force to "
             "replace it.")
     return read_json_object(RunLayout(out).metrics, prefix="The finished run's ", fix="retrain with --force")
-
-
-def read_history(run_dir: str | os.PathLike) -> list[dict]:
-    """The per-epoch history of a run."""
-    return json.loads(RunLayout(run_dir).history.read_text())
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict:

@@ -123,9 +123,8 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
              device: str = "cpu", models: tuple[str, ...] = MODELS) -> dict[str, Any]:
     """Train, record, analyse and report; returns ``{"report": path, "timings_s": {...}, "manifest": {...}}``."""
     from ensembles._io import atomic_write_json
-    from ensembles.report import build_report, summary_text
+    from ensembles.report import build_report, read_manifest, summary_text
     from ensembles.train import train_run
-    from ensembles.workflows.results import read_manifest
 
     check_choice("scale", scale, SCALES)
     models = _check_models(models)
@@ -150,7 +149,8 @@ def run_demo(dataset: str = "mnist-5k", scale: str = "cpu", out: str | Path = "r
                                      "pass --force to redo the demo")
             say(f"reusing the finished demo in {out} (pass --force to redo it)")
             report = results.report if results.report.exists() else build_report(out, claim=claim)
-            return {"report": str(report), "timings_s": {}, "reused": True, "manifest": read_manifest(out)}
+            return {"report": str(report), "timings_s": {}, "reused": True,
+                    "manifest": read_manifest(ResultsLayout(out))}
         for name, cfg in plan.items():
             rdir = runs[name].root
             if finished[name] and not force:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from ensembles._io import atomic_write_json, atomic_write_text, read_json
+from ensembles._io import atomic_write_json, atomic_write_text
 from ensembles._lock import OutputDirClaim
 from ensembles.errors import OutputDirError
 from ensembles.layout import RESULTS_COMMANDS, ResultsLayout, check_out, claim_results_dir
@@ -114,12 +114,6 @@ class ResultsDir:
         manifest = {**manifest, "out_dir": str(lay.root)}
         atomic_write_json(marker or lay.manifest, manifest)
         return manifest
-
-
-def read_manifest(results: str | os.PathLike) -> dict | None:
-    """The manifest of a finished results directory (None if there is none or it is not valid JSON)."""
-    man = read_json(ResultsLayout(results).manifest)
-    return man if isinstance(man, dict) else None
 
 
 def versions() -> dict[str, str]:

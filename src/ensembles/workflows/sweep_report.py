@@ -59,7 +59,7 @@ def is_sweep_dir(path: str | os.PathLike) -> bool:
     return SweepLayout(path).is_sweep()
 
 
-def _read_manifest(sweep_dir: Path) -> dict | None:
+def _read_sweep_manifest(sweep_dir: Path) -> dict | None:
     path = SweepLayout(sweep_dir).manifest
     if not path.exists():
         return None
@@ -132,7 +132,7 @@ def _sha256(path: Path) -> str:
 
 
 def _load_inputs(sweep_dir: Path) -> tuple[dict | None, pd.DataFrame, pd.DataFrame]:
-    man = _read_manifest(sweep_dir)
+    man = _read_sweep_manifest(sweep_dir)
     summary_p, runs_p = SweepLayout(sweep_dir).combined_summary, SweepLayout(sweep_dir).combined_runs
     if not summary_p.exists() or not runs_p.exists():
         done, total = _complete_count(sweep_dir, man)
