@@ -144,7 +144,7 @@ def _partial_message(p: Path) -> str:
 def _is_one(value: Any) -> bool:
     try:
         return int(np.asarray(value).reshape(-1)[0]) == 1
-    except Exception:
+    except (ValueError, TypeError, IndexError):  # an attribute that is not a number, or empty
         return False
 
 
@@ -205,7 +205,7 @@ def _open_raw(p: Path, chunks: Any) -> xr.Dataset:
     except MemoryError:
         ds.close()
         raise
-    except Exception as err:
+    except Exception as err:  # xarray/h5netcdf/h5py on a damaged file: any type (KeyError, OSError, ValueError, ...)
         ds.close()
         raise _corrupt(p, err) from err
     return ds

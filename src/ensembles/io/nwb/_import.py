@@ -166,7 +166,7 @@ def import_nwb(
     check_choice("response", response, ("count", "rate"))
     try:
         w0, w1 = (float(v) for v in window)
-    except Exception as err:
+    except (TypeError, ValueError) as err:  # not a pair, or not numbers
         raise param_error("window", "a pair of floats (start, stop) in seconds", window) from err
     if not w1 > w0:
         raise param_error("window", "a pair (start, stop) with stop > start", window)
