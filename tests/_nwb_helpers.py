@@ -1,4 +1,4 @@
-"""Shared by the NWB tests (tests/test_nwb.py, tests/test_nwb_ecosystem.py): a small model recording to export."""
+"""Shared by the NWB tests (tests/nwb/test_nwb.py, tests/nwb/test_nwb_ecosystem.py): a small model recording to export."""
 
 import numpy as np
 

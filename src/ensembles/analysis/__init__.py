@@ -6,7 +6,7 @@ the submodules (``sparsity``, ``selectivity``, ``ensembles``, ``geometry``, ``di
 ``geometry`` and ``tables`` are packages of modules by topic that re-export their public names.
 
 Every public function keeps one contract (``docs/architecture.md``, "The analysis contract"; checked over all of
-``__all__`` by ``tests/test_analysis_contract.py``):
+``__all__`` by ``tests/analysis/test_analysis_contract.py``):
 
 * activity is array-like of shape ``(n_presentations, n_neuroids)``, an ``xr.DataArray`` (in memory or
   dask-backed) or a recording (an ``xr.Dataset`` with ``activity``; labels come from its coords);
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 
-# public name -> submodule that defines it, or the package that re-exports it (tests/test_analysis_contract.py
+# public name -> submodule that defines it, or the package that re-exports it (tests/analysis/test_analysis_contract.py
 # checks that every name a submodule exports is listed here)
 _EXPORTS: dict[str, str] = {
     # results (_results.py)

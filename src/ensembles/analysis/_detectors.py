@@ -87,7 +87,7 @@ class EnsembleDetector(_StreamedFit, ClassNamePrefixFeaturesOutMixin, Transforme
         Null used to decide what is significant. ``"auto"`` is ``"tracy-widom"`` for ``ica``/``pca``/``nmf``
         (the Marchenko-Pastur edge plus its finite-size Tracy-Widom quantile, a test at level ``alpha``; the bare
         edge ``"marchenko-pastur"`` is the classic choice but is crossed by the largest null eigenvalue in ~15% of
-        assembly-free populations of 80 neuroids x 800 presentations, measured in tests/test_ensembles_recovery.py)
+        assembly-free populations of 80 neuroids x 800 presentations, measured in tests/analysis/test_ensembles_recovery.py)
         and ``"shuffle"`` for ``svd``/``graph``.  For ``ica``/``pca``/``nmf``: the number of ensembles is the number
         of correlation eigenvalues above the Marchenko-Pastur edge ``(1 + sqrt(N/B))**2``, above its Tracy-Widom
         ``1 - alpha`` quantile, or above the ``1 - alpha`` quantile of the largest eigenvalue of ``n_shuffles``

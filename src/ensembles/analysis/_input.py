@@ -19,7 +19,7 @@ NaN/+-inf where not accepted; labels of the wrong length
 =========================================================  ===================================================
 
 The contract itself is written in ``docs/architecture.md`` ("The analysis contract") and checked over every public
-function by ``tests/test_analysis_contract.py``.
+function by ``tests/analysis/test_analysis_contract.py``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The "compare with the paper" pages ``docs/results/<name>.md`` are not written by hand: :func:`results_markdown`
 builds the text from a results directory of ``ensembles reproduce`` (``tables/claims.csv``,
 ``tables/seed_summary.csv``, ``tables/training_cost.csv``, ``manifest.json``), and :func:`update_readme` replaces
-the block between two markers of a markdown file with it (``tests/test_reproduction_readme.py`` checks that each
+the block between two markers of a markdown file with it (``tests/reproduction/test_reproduction_readme.py`` checks that each
 ``docs/results/<name>.md`` is in sync with the committed ``docs/results/<name>/``)::
 
     python -m ensembles.reproduction.compare docs/results/mnist-5k.md docs/results/mnist-5k mnist-5k

@@ -9,7 +9,7 @@ Every exported name is classified below (a test fails when a new one is not):
 * RESULT functions take the results of other functions (memberships, RDMs, per-neuroid values, weights) under the
   same numpy-in/numpy-out, labelled-in/labelled-out rule;
 * TABLE functions return a tidy ``pandas.DataFrame`` whatever they are given;
-* the rest are result types, the scikit-learn estimator (its own contract: tests/test_detector_api.py), constants,
+* the rest are result types, the scikit-learn estimator (its own contract: tests/analysis/test_detector_api.py), constants,
   closed-form helpers and one drawing function that lives in ``analysis/cortex.py`` for now.
 
 The reference values here are the functions' own numpy results: what is checked is that every input path gives the
@@ -161,12 +161,12 @@ RESULT = {
 TABLES = {"summarize", "summarize_geometry", "compare_to_cortex", "load_cortex_reference", "seed_summary",
           "checkpoint_stability"}
 # reductions of results to a few named numbers (the inputs of the reproduction's verdicts): a NamedTuple of plain
-# values whatever the input kind; tests/test_reproduction_analysis.py, test_pairs.py, test_reproduction_verdicts.py
+# values whatever the input kind; tests/reproduction/test_reproduction_analysis.py, test_pairs.py, test_reproduction_verdicts.py
 SUMMARIES = {"seed_interval", "difference_interval", "significant_pairs", "similar_pair_enrichment",
              "held_out_ensemble"}
 RESULT_TYPES = {"Result", "RDMComparison", "DecodingResult", "EigenspectrumFit", "DistributionSimilarity",
                 "InputCurrents", "MeanCI", "Interval", "PairEnrichment", "SignificantPairs", "HeldOutEnsemble"}  # fmt: skip
-ESTIMATORS = {"EnsembleDetector"}  # scikit-learn's estimator contract: tests/test_detector_api.py
+ESTIMATORS = {"EnsembleDetector"}  # scikit-learn's estimator contract: tests/analysis/test_detector_api.py
 CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound", "recipe_text", "stability_checkpoints",
                "describe_criterion"}  # numbers in, a number out
 CONSTANTS = {"MEASURES", "NEGATIVE_POLICIES", "NAN_POLICIES", "RDM_METRICS", "RDM_COMPARISONS", "PROPERTIES",

@@ -12,7 +12,7 @@ import xarray as xr
 
 from ensembles.analysis import sparsity as S
 
-REF = Path(__file__).parent / "reference"
+REF = Path(__file__).resolve().parents[1] / "reference"
 MEASURES = ["vinje-gallant", "treves-rolls", "hoyer", "gini", "kurtosis", "kurtosis-moment"]
 
 

@@ -36,7 +36,7 @@ needs_distributed = pytest.mark.skipif(
     reason="needs dask.distributed (pip install 'dask[distributed]')",
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fake_make_config(*, model, dataset, preset, scale, seed=0, **overrides):

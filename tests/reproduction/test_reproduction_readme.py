@@ -24,7 +24,7 @@ from ensembles.reproduction.compare import (
 )
 from ensembles.reproduction.workflow import timing_calls
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _summary(rows):

@@ -18,7 +18,7 @@ from ensembles.analysis.ensembles import EnsembleDetector
 from ensembles.data.synthetic import planted_ensembles
 from ensembles.errors import ParameterError
 
-REF = Path(__file__).parent / "reference" / "detector_planted_reference.npz"
+REF = Path(__file__).resolve().parents[1] / "reference" / "detector_planted_reference.npz"
 CASES = {
     "medium_poisson": ((500, 5000, 8), dict(size=(20, 40), overlap=0.1, random_state=0)),
     "large_graded": ((1000, 10000, 10), dict(size=(20, 40), overlap=0.1, kind="graded", random_state=1)),
@@ -207,7 +207,7 @@ def test_scale_benchmark_runs_at_a_tiny_size(tmp_path):
     import subprocess
     import sys
 
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_scale.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scale.py"
     out = tmp_path / "scale.json"
     cmd = [sys.executable, str(script), "--neuroids", "300", "--presentations", "3000", "--ensembles", "3",
            "--classes", "4", "--class-size", "8", "--shuffles", "5", "--mi-neuroids", "20", "--cka-neuroids", "20",

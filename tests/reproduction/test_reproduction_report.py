@@ -8,7 +8,7 @@ import pandas as pd
 from ensembles.layout import ReproductionLayout
 from ensembles.report import build_report, summary_text
 
-COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "results" / "mnist-5k"
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "results" / "mnist-5k"
 
 
 def test_report_of_a_reproduction_opens_with_every_claim_and_its_verdict(tmp_path):

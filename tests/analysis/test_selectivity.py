@@ -11,7 +11,7 @@ import xarray as xr
 
 from ensembles.analysis import selectivity as S
 
-REF = Path(__file__).parent / "reference"
+REF = Path(__file__).resolve().parents[1] / "reference"
 
 
 def make(rng, n=240, n_neur=12, k=4):
