@@ -296,7 +296,7 @@ def analyze_reproduction(out: str | Path, dataset: str, *, echo: Callable[[str],
     judged = with_baseline_grid_points(stats, dataset)  # a grid point that is the baseline run is not trained twice
     claims = claims_table(judged, dataset=dataset, pooled=pooled)
     stats_v2 = statistics_frame(rows_v2)
-    stats_v2["variant"] = stats_v2["variant"].fillna("").astype(str)
+    stats_v2["variant"] = [("" if pd.isna(v) else str(v)) for v in stats_v2["variant"]]  # all empty: read as NaN
     traj = pd.DataFrame(trajectories)
     claims_v2 = claims_table_v2(pd.concat([judged, stats_v2], ignore_index=True), dataset=dataset,
                                 trajectories=traj if len(traj) else None)
