@@ -131,8 +131,12 @@ def estimated_file_size(rec: xr.Dataset) -> int:
     return int(total * 1.001) + 2**20
 
 
-def ensure_space(directory: str | os.PathLike, nbytes: int) -> None:
+def ensure_space(directory: str | os.PathLike, nbytes: int, *, what: str = "the recording",
+                 size: str = "up to {nbytes} bytes (uncompressed)", hint: str = " (check_space=False writes anyway)"
+                 ) -> None:
     """Raise ``OSError`` (EFBIG or ENOSPC) *before* writing when ``nbytes`` cannot fit.
+
+    ``what``, ``size`` and ``hint`` word the message (the NWB export says "the NWB file" and "{nbytes} bytes").
 
     HDF5 does not recover from a failed write: after "file too large" or "no space left on device" the
     library crashes the process (SIGSEGV) when the file is closed, so :func:`save_recording` and
@@ -149,15 +153,15 @@ def ensure_space(directory: str | os.PathLike, nbytes: int) -> None:
         if soft != resource.RLIM_INFINITY and nbytes > soft:
             raise ResourceError(
                 errno.EFBIG,
-                f"File too large: the recording needs up to {nbytes} bytes (uncompressed) but the file-size limit "
-                f"(RLIMIT_FSIZE) is {soft} bytes; nothing was written",
+                f"File too large: {what} needs {size.format(nbytes=nbytes)} but the file-size limit "
+                f"(RLIMIT_FSIZE) is {soft} bytes (ulimit -f); nothing was written",
             )
     free = shutil.disk_usage(directory).free
     if nbytes > free:
         raise ResourceError(
             errno.ENOSPC,
-            f"No space left on device: the recording needs up to {nbytes} bytes (uncompressed) but only {free} "
-            f"bytes are free in {str(directory)!r}; nothing was written (check_space=False writes anyway)",
+            f"No space left on device: {what} needs {size.format(nbytes=nbytes)} but only {free} "
+            f"bytes are free in {str(directory)!r}; nothing was written{hint}",
         )
 
 

@@ -34,6 +34,7 @@ from ensembles.errors import DataFileError, ParameterError
 from ensembles.layout import RunLayout
 from ensembles.record import load_recording, select_presentations
 from ensembles.reproduction.plan import V2_CONDITIONS, ZERO_SHOT_CLASSES
+from ensembles.reproduction.stats import _read_config as _config
 from ensembles.reproduction.verdicts_v2 import ZERO_SHOT_THRESHOLDS
 
 __all__ = ["run_statistics_v2", "find_reference", "TRAJECTORY_SUBSAMPLE", "N_NULL_SHUFFLES", "responsive_hoyer"]
@@ -41,15 +42,6 @@ __all__ = ["run_statistics_v2", "find_reference", "TRAJECTORY_SUBSAMPLE", "N_NUL
 TRAJECTORY_SUBSAMPLE = 2000
 N_NULL_SHUFFLES = 100
 TAU = 1.0
-
-
-def _config(run_dir: Path) -> dict:
-    from ensembles.train import load_config
-
-    path = RunLayout(run_dir).config
-    if not path.is_file():
-        raise DataFileError(f"The run directory {str(run_dir)!r} has no {path.name}; is it a finished run?")
-    return load_config(path).to_dict()
 
 
 def _row(base: dict, layer: int, statistic: str, value: Any, variant: str | None = None) -> dict:

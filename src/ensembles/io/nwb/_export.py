@@ -12,7 +12,7 @@ import xarray as xr
 
 from ensembles._io import atomic_write
 from ensembles._validation import param_error
-from ensembles.errors import InputTypeError, ParameterError, ResourceError
+from ensembles.errors import InputTypeError, ParameterError
 
 from ._common import (
     _NEUROID_TABLE,
@@ -292,19 +292,7 @@ def _nwb_image(pynwb, nwbfile) -> bytes:
 
 def _ensure_room(path: Path, nbytes: int) -> None:
     """Refuse before writing when ``nbytes`` exceed the file-size limit or the free space of ``path``'s disk."""
-    import errno
-    import shutil
+    from ensembles.record.io import ensure_space
 
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not Unix
-        resource = None
-    if resource is not None:
-        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-        if soft != resource.RLIM_INFINITY and nbytes > soft:
-            raise ResourceError(errno.EFBIG, f"Cannot write {str(path)!r}: the NWB file has {nbytes} bytes but the "
-                                             f"file-size limit (ulimit -f) is {soft} bytes; nothing was written.")
-    free = shutil.disk_usage(path.parent).free
-    if nbytes > free:
-        raise ResourceError(errno.ENOSPC, f"Cannot write {str(path)!r}: the NWB file has {nbytes} bytes but only "
-                                          f"{free} bytes are free on its disk; nothing was written.")
+    ensure_space(path.parent, nbytes, what=f"the NWB file {str(path)!r}", size="{nbytes} bytes", hint="")
+
