@@ -75,6 +75,7 @@ def test_findings_use_the_units_and_ensemble_null_tables(tmp_path):
     assert "Presentations to which a whole layer gave no response: BP/FF layer 1 7." in text
     # at the analysis' tau (1.0; the tau-2 row is ignored)
     assert "FF layer 1: 96 units, smaller than the null's 270 [250, 290]" in text
+    assert "(τ = 1; mean size over classes)" in text  # the ensemble_null table's size_mean
     assert "BP/FF layer 1: 300 units, larger than the null's 260 [240, 280]" in text
     assert "BP layer 1: 40 units, within the null's 41 [35, 47]" in text
     assert "95 % interval over label shuffles" in text
@@ -90,6 +91,7 @@ def test_findings_fall_back_to_the_ensemble_sizes_null(tmp_path):
     text = " ".join(findings(res, man))
     # held-out class 2 excluded: FF median of (5, 6) = 5.5 vs null median of (12.0, 11.4) = 11.7
     assert "FF layer 1: 5.5 units, smaller than the null's 11.7" in text and "mean over 5 label shuffles" in text
+    assert "(τ = 1; median size over classes)" in text
     assert "BP layer 1: 8 units, larger than the null's 3" in text  # medians of (9, 8, 7) and (3.0, 3.2, 3.0)
     assert "FF layer 1 20 of 64 (31.2 %); none in BP" in text
 

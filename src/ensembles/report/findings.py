@@ -179,6 +179,7 @@ def _null(man: dict, results: ResultsLayout) -> list[str]:
     tau_s = f"τ = {tau:g}" if isinstance(tau, int | float) else "the analysis' τ"
     null = read_table(results, tabs.get("ensemble_null"))
     items = []  # (source, layer, real, null mean, low, high)
+    over = "mean size over classes"  # the ensemble_null table's size_mean; the fallback below takes medians
     if null is not None and len(null) and _source_col(null) and "layer" in null:
         real = _col(null, "size_mean")  # the ensemble_null table (ensembles.analysis.tables.controls)
         mean = _col(null, "null_size_mean")
@@ -196,6 +197,7 @@ def _null(man: dict, results: ResultsLayout) -> list[str]:
             return []
         if "held_out" in sizes:
             sizes = sizes[~sizes["held_out"].astype(bool)]
+        over = "median size over classes"
         for (m, layer), g in sizes.groupby(["model", "layer"], sort=False):
             items.append((m, layer, float(g["size"].median()), float(g["null_size"].median()), np.nan, np.nan))
     first = {}
@@ -216,7 +218,7 @@ def _null(man: dict, results: ResultsLayout) -> list[str]:
     n_sh = (man.get("parameters") or {}).get("n_shuffles")
     how = ("95 % interval over label shuffles" if any(np.isfinite(i[4]) for i in first.values())
            else f"mean over {n_sh} label shuffles" if n_sh else "mean over label shuffles")
-    return [f"Category ensembles ({tau_s}; median size over classes) against the shuffled-label null ({how}): "
+    return [f"Category ensembles ({tau_s}; {over}) against the shuffled-label null ({how}): "
             f"{'; '.join(parts)}."]
 
 
