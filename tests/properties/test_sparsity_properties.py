@@ -49,7 +49,10 @@ def test_scaling_invariance(x, c):
     for m in MEASURES:
         for f in (S.lifetime_sparseness, S.population_sparseness):
             np.testing.assert_allclose(f(c * x, m), f(x, m), rtol=1e-7, atol=1e-9, equal_nan=True)
-    np.testing.assert_allclose(S.image_selectivity(c * x), S.image_selectivity(x), atol=1e-9)
+    # AllenSDK's thresholds lie on a grid of num_steps = 1000 steps of (max - min): a response exactly on a grid point
+    # (e.g. 0.6 with max 100) may fall on the other side of it after scaling rounds (3 x 0.6 = 1.7999...98 < 1.8),
+    # moving S = 1 - 2 mean_j F(theta_j) by 2 / (n num_steps) per such response: at most 2 / num_steps in all
+    np.testing.assert_allclose(S.image_selectivity(c * x), S.image_selectivity(x), atol=2 / 1000 + 1e-9)
 
 
 @SETTINGS
