@@ -250,7 +250,7 @@ def run_one(args) -> dict:
     with h5py.File(args.file, "r") as f:
         extra = WORKERS[args.worker](args, f)
     wall = time.perf_counter() - t
-    return {"seconds": round(wall, 2), "peak_rss_GB": round(_peak_rss_gb(), 3), **extra}
+    return {"seconds": round(wall, 4), "peak_rss_GB": round(_peak_rss_gb(), 3), **extra}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def main(argv=None) -> int:
             path = null["path"] if name == "ica_null" else planted["path"]
             r = _spawn(args, name, path, env)
             used = r.pop("bytes", nbytes)  # the bytes the statistic reads (MI and CKA take a subset of neuroids)
-            r = {"statistic": name, "GB_per_s": round(used / 1e9 / r["seconds"], 3), "bytes": used, **r}
+            r = {"statistic": name, "GB_per_s": round(used / 1e9 / max(r["seconds"], 1e-4), 3), "bytes": used, **r}
             result["rows"].append(r)
             print(f"{name:<24s} {r['seconds']:8.2f} s {r['GB_per_s']:7.3f} GB/s  peak RSS {r['peak_rss_GB']:.2f} GB",
                   flush=True)
@@ -334,7 +334,7 @@ def compare_before(args, path, env) -> dict:
             for tag, pp in (("now", env["PYTHONPATH"]), ("before", old_src)):
                 r = _spawn(args, "compare", path, {**env, "PYTHONPATH": pp}, ("--method", method))
                 row[tag] = r
-            row["ratio"] = round(row["before"]["fit_seconds"] / row["now"]["fit_seconds"], 2)
+            row["ratio"] = round(row["before"]["fit_seconds"] / max(row["now"]["fit_seconds"], 1e-4), 2)
             out[method] = row
     return out
 
