@@ -88,7 +88,8 @@ rng = np.random.default_rng(0)
 bars = []
 for (name, layer), values in pop.items():
     for label, v in values.groupby("label"):
-        mean, lo, hi, n = bootstrap_mean_ci(v.values, n_bootstrap=500, random_state=rng)
+        ci = bootstrap_mean_ci(v.values, n_bootstrap=500, random_state=rng)
+        mean, lo, hi, n = ci.mean, ci.ci_low, ci.ci_high, ci.n
         bars.append({"model": name, "layer": layer, "label": int(label),
                      "class": str(v["label_name"].values[0]),
                      "mean": mean, "ci_low": lo, "ci_high": hi, "n": n})

@@ -69,7 +69,8 @@ for m, name in MODEL_NAMES.items():
                                   "value": rng.choice(par["weight"].ravel(), min(2000, par["weight"].size),
                                                       replace=False)}),
                     pd.DataFrame({"model": name, "layer": layer, "kind": "bias", "value": par["bias"]})]
-        exc, inh = input_currents(par["weight"], inp["normalized_input"], normalize="none")
+        cur = input_currents(par["weight"], inp["normalized_input"], normalize="none")
+        exc, inh = cur.excitatory, cur.inhibitory
         # E + I + b is the layer's input
         assert np.allclose(exc + inh + par["bias"], inp["current"], atol=1e-3)
         membership = category_ensembles(inp["activity"], y, rule="paper", tau=1.0)

@@ -30,7 +30,7 @@ import xarray as xr
 
 import ensembles.analysis as A
 from ensembles import conventions as C
-from ensembles.analysis._input import Result, ResultFields
+from ensembles.analysis import Result
 from ensembles.errors import EnsemblesError
 
 dask = pytest.importorskip("dask")
@@ -164,8 +164,7 @@ TABLES = {"summarize", "summarize_geometry", "compare_to_cortex", "load_cortex_r
 # values whatever the input kind; tests/reproduction/test_reproduction_analysis.py, test_pairs.py, test_reproduction_verdicts.py
 SUMMARIES = {"seed_interval", "difference_interval", "significant_pairs", "similar_pair_enrichment",
              "held_out_ensemble"}
-RESULT_TYPES = {"Result", "RDMComparison", "DecodingResult", "EigenspectrumFit", "DistributionSimilarity",
-                "InputCurrents", "MeanCI", "Interval", "PairEnrichment", "SignificantPairs", "HeldOutEnsemble"}  # fmt: skip
+RESULT_TYPES = {"Result"}  # the one result container (analysis/_contract.py)
 ESTIMATORS = {"EnsembleDetector"}  # scikit-learn's estimator contract: tests/analysis/test_detector_api.py
 CLOSED_FORM = {"marchenko_pastur_bound", "tracy_widom_bound", "recipe_text", "stability_checkpoints",
                "describe_criterion"}  # numbers in, a number out
@@ -181,7 +180,6 @@ RESULT["silence_causes"] = lambda kind: A.silence_causes(
     A.ei_currents(_variants(*_data())[kind][0], np.random.default_rng(2).normal(size=(5, P)), np.full(5, -0.5)))
 TABLES |= {"matched_accuracy", "currents_summary"}
 SUMMARIES |= {"zero_shot_test", "compare_to_reference", "relative_stability"}
-RESULT_TYPES |= {"ZeroShotTest", "ReferenceComparison", "RelativeStability"}
 CLOSED_FORM |= {"value_at_accuracy"}
 CLASSES = [ACTIVITY.keys(), RESULT.keys(), TABLES, SUMMARIES, RESULT_TYPES, ESTIMATORS, CLOSED_FORM, CONSTANTS, DRAWING]
 SUBMODULES = ("sparsity", "selectivity", "ensembles", "geometry", "distributions", "inhibition", "resampling", "summary",
@@ -220,7 +218,7 @@ def test_flat_api_imports_neither_torch_nor_matplotlib():
 # ---------------------------------------------------------------------------------------------------------------------
 # numpy in -> numpy out, labelled in -> labelled out, the same numbers on every path
 # ---------------------------------------------------------------------------------------------------------------------
-NUMPY_OUT = (np.ndarray, float, np.floating, Result, ResultFields, A.InputCurrents, A.MeanCI)
+NUMPY_OUT = (np.ndarray, float, np.floating, Result)
 LABELLED_OUT = (xr.DataArray, xr.Dataset)
 
 
@@ -229,9 +227,7 @@ def _numbers(out) -> dict:
         return {k: np.asarray(v.values) for k, v in out.data_vars.items()}
     if isinstance(out, xr.DataArray):
         return {"": np.asarray(out.values)}
-    if isinstance(out, (A.InputCurrents, A.MeanCI)):
-        return {k: np.asarray(v) for k, v in out._asdict().items()}
-    if isinstance(out, (Result, ResultFields)):
+    if isinstance(out, Result):
         return {k: np.asarray(v) for k, v in out.items() if not isinstance(v, str)}
     return {"": np.asarray(out)}
 
@@ -269,6 +265,40 @@ def test_result_functions_keep_the_contract(name):
         out = RESULT[name](kind)
         assert isinstance(out, LABELLED_OUT), f"{name}({kind}) returned {type(out).__name__}"
         _assert_same(_numbers(ref), _numbers(out), f"{name}({kind})")
+
+
+@pytest.mark.parametrize("name", sorted(set(ACTIVITY) | set(RESULT)))
+def test_the_contract_is_applied_by_the_one_decorator(name):
+    """Every activity and result function gets its output kind from ``keeps_labels`` (analysis/_contract.py)."""
+    fn = getattr(A, name)
+    assert getattr(fn, "labelled_by", None), f"{name} is not decorated with keeps_labels"
+    assert set(fn.labelled_by) <= set(inspect.signature(fn).parameters)
+
+
+@pytest.mark.parametrize("name", sorted(SUMMARIES))
+def test_summaries_are_results_of_plain_values(name):
+    """The reductions to a few numbers return the one container, with plain (not labelled) values."""
+    sig = A.significant_pairs(np.full((3, 3), 0.01))
+    calls = {
+        "seed_interval": lambda: A.seed_interval([1.0, 2.0, 3.0]),
+        "difference_interval": lambda: A.difference_interval([1.0, 2.0, 3.0], [0.0, 1.0, 1.5]),
+        "significant_pairs": lambda: sig,
+        "similar_pair_enrichment": lambda: A.similar_pair_enrichment(sig.matrix, np.eye(3) + 0.1, top=1,
+                                                                     n_shuffles=9, random_state=0),
+        "held_out_ensemble": lambda: A.held_out_ensemble(MEMBERS, 2),
+        "zero_shot_test": lambda: A.zero_shot_test(*_variants(*_data())["numpy"], category=0, cv=3),
+        "compare_to_reference": lambda: A.compare_to_reference(MEMBERS, MEMBERS, 1),
+        "relative_stability": lambda: A.relative_stability([1.0, 2.0, 3.0], [1.1, 2.0, 3.2]),
+    }
+    out = calls[name]()
+    assert type(out) is Result
+    assert not any(isinstance(v, (xr.DataArray, xr.Dataset)) for v in out.values())
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_tables_say_so_in_their_docstring(name):
+    """DataFrames only where the output is a table by nature, and the docstring says it is one."""
+    assert "DataFrame" in (getattr(A, name).__doc__ or ""), f"{name}'s docstring does not say it returns a DataFrame"
 
 
 def test_summarize_geometry_takes_every_input_kind():
@@ -458,7 +488,7 @@ def test_bootstrap_mean_ci_is_the_pipelines_numbers():
     got = A.bootstrap_mean_ci(v, n_bootstrap=300, random_state=np.random.default_rng(5))
     f = v[np.isfinite(v)]
     means = f[np.random.default_rng(5).integers(0, f.size, size=(300, f.size))].mean(axis=1)
-    assert got == (f.mean(), *np.percentile(means, [2.5, 97.5]), 5)
+    assert (got.mean, got.ci_low, got.ci_high, got.n) == (f.mean(), *np.percentile(means, [2.5, 97.5]), 5)
     empty = A.bootstrap_mean_ci([np.nan])
     assert np.isnan(empty.mean) and empty.n == 0
-    assert A.bootstrap_mean_ci([3.0]) == (3.0, 3.0, 3.0, 1)
+    assert A.bootstrap_mean_ci([3.0]) == {"mean": 3.0, "ci_low": 3.0, "ci_high": 3.0, "n": 1}

@@ -9,14 +9,14 @@ module-level names of each module on main before the split (read with ``vars(mod
 from __future__ import annotations
 
 import importlib
-from dataclasses import asdict, dataclass
+import pickle
 
 import numpy as np
 import pytest
 import xarray as xr
 
 import ensembles.analysis as A
-from ensembles.analysis._input import ScalarResultFields, array_field
+from ensembles.analysis._contract import Result, match_input
 
 BEFORE_SPLIT = {
     "sparsity": ["DEFINITIONS", "FRACTION_MODES", "MEASURES", "NAN_POLICIES", "NEGATIVE_POLICIES", "SIGN_TOLERANT",
@@ -26,7 +26,7 @@ BEFORE_SPLIT = {
     "selectivity": ["CLASS", "CORRECTIONS", "anova", "class_means", "class_selectivity_index", "dprime",
                     "mutual_information", "n_driven_classes", "preference_order", "preferred_class",
                     "tuning_sparseness"],
-    "geometry": ["DecodingResult", "EigenspectrumFit", "RDMComparison", "RDM_COMPARISONS", "RDM_METRICS",
+    "geometry": ["RDM_COMPARISONS", "RDM_METRICS",
                  "compare_rdms", "decode", "eigenspectrum", "eigenspectrum_alpha", "kendall_tau_a", "linear_cka",
                  "participation_ratio", "rdm", "summarize_geometry"],
     "ensembles": ["CATEGORY", "ENSEMBLE", "EnsembleDetector", "OTHER", "category_ensembles", "class_mean_similarity",
@@ -54,22 +54,16 @@ def test_lazy_map_points_at_a_module_that_has_the_name():
         assert hasattr(importlib.import_module(f"ensembles.analysis.{module}"), name), (name, module)
 
 
-@dataclass(frozen=True)
-class _Fit(ScalarResultFields):
-    slope: float
-    method: str
-    draws: np.ndarray = array_field("bootstrap")
-    grid: np.ndarray = array_field("row", "column")
-
-
-def test_array_fields_are_left_out_of_the_row_and_keep_their_dims():
-    fit = _Fit(slope=1.5, method="ols", draws=np.arange(3.0), grid=np.zeros((2, 4)))
-    row = asdict(fit)  # the standard-library view, with the arrays
-    del row["draws"], row["grid"]
-    assert fit.as_dict() == row == {"slope": 1.5, "method": "ols"}
-    assert fit._dims == {"draws": ("bootstrap",), "grid": ("row", "column")}
-    assert "draws" not in repr(fit) and fit == _Fit(1.5, "ols", np.ones(5), np.ones((1, 1)))  # not compared
-    ds = fit.to_dataset()
-    assert isinstance(ds, xr.Dataset) and ds.attrs == {"method": "ols"}
+def test_result_row_leaves_out_arrays_and_to_dataset_keeps_their_dims():
+    res = Result({"slope": 1.5, "method": "ols", "draws": np.arange(3.0), "grid": np.zeros((2, 4))},
+                 attrs={"statistic": "fit"}, dims={"draws": ("bootstrap",), "grid": ("row", "column")})
+    assert res.row() == {"slope": 1.5, "method": "ols"} and res.slope == 1.5
+    ds = res.to_dataset()
+    assert isinstance(ds, xr.Dataset) and ds.attrs == {"statistic": "fit", "method": "ols"}
     assert ds["draws"].dims == ("bootstrap",) and ds["grid"].dims == ("row", "column") and ds["slope"].ndim == 0
     np.testing.assert_array_equal(ds["draws"].values, [0.0, 1.0, 2.0])
+    back = match_input(ds, labelled=False)  # labelled -> numpy: the same names, dims and attrs
+    assert type(back) is Result and set(back) == {"slope", "draws", "grid"} and back.dims["grid"] == ("row", "column")
+    again = pickle.loads(pickle.dumps(res))  # Results cross process boundaries (dask workers)
+    assert type(again) is Result and again.row() == res.row() and again.attrs == res.attrs and again.dims == res.dims
+    np.testing.assert_array_equal(again.grid, res.grid)

@@ -230,7 +230,7 @@ def test_compare_rdms_bootstrap_ci(rng):
     assert res.bootstrap.shape == (200,)
     again = compare_rdms(ra, rb, n_bootstrap=200, random_state=1)
     assert again.ci_low == res.ci_low and again.ci_high == res.ci_high
-    assert set(res.as_dict()) >= {"value", "ci_low", "ci_high", "method", "n_conditions"}
+    assert set(res.row()) >= {"value", "ci_low", "ci_high", "method", "n_conditions"}
 
 
 def test_compare_rdms_aligns_conditions_and_rejects_mismatch(rng):

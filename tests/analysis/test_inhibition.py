@@ -15,10 +15,12 @@ from ensembles.analysis.inhibition import (
 def test_currents_closed_form_nonnegative_inputs():
     # W = [[1, -2], [0.5, 0.5]], x = [3, 4] -> ||x|| = 5, x_hat = [0.6, 0.8]
     w = np.array([[1.0, -2.0], [0.5, 0.5]])
-    e, i = input_currents(w, [[3.0, 4.0]])
+    cur = input_currents(w, [[3.0, 4.0]])
+    e, i = cur.excitatory, cur.inhibitory
     np.testing.assert_allclose(e, [[0.6, 0.7]])
     np.testing.assert_allclose(i, [[-1.6, 0.0]])
-    e2, i2 = input_currents(w, [[3.0, 4.0]], normalize="none")
+    cur2 = input_currents(w, [[3.0, 4.0]], normalize="none")
+    e2, i2 = cur2.excitatory, cur2.inhibitory
     np.testing.assert_allclose(e2, [[3.0, 3.5]])
     np.testing.assert_allclose(i2, [[-8.0, 0.0]])
 
@@ -26,7 +28,8 @@ def test_currents_closed_form_nonnegative_inputs():
 def test_currents_signed_inputs_match_loop(rng):
     w = rng.normal(size=(7, 5))
     x = rng.normal(size=(11, 5))
-    e, i = input_currents(w, x, normalize="none")
+    cur = input_currents(w, x, normalize="none")
+    e, i = cur.excitatory, cur.inhibitory
     prod = w[None, :, :] * x[:, None, :]  # (n, out, in)
     np.testing.assert_allclose(e, np.clip(prod, 0, None).sum(-1))
     np.testing.assert_allclose(i, np.clip(prod, None, 0).sum(-1))

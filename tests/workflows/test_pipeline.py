@@ -134,7 +134,8 @@ def test_duplicate_models_get_unique_names(tmp_path):
 def test_bootstrap_ci_reference():
     # the mean of 0/1 data, and a CI that brackets it; constant data -> zero-width CI
     rng = np.random.default_rng(0)
-    m, lo, hi, n = bootstrap_mean_ci(np.r_[np.zeros(50), np.ones(50)], random_state=rng)
+    res = bootstrap_mean_ci(np.r_[np.zeros(50), np.ones(50)], random_state=rng)
+    m, lo, hi, n = res.mean, res.ci_low, res.ci_high, res.n
     assert m == 0.5 and 0.35 < lo < 0.5 < hi < 0.65 and n == 100
     assert bootstrap_mean_ci(np.full(5, 0.3), random_state=rng)[1:3] == (pytest.approx(0.3), pytest.approx(0.3))
     assert np.isnan(bootstrap_mean_ci(np.array([np.nan]), random_state=rng)[0])

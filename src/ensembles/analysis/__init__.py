@@ -10,8 +10,10 @@ Every public function keeps one contract (``docs/architecture.md``, "The analysi
 
 * activity is array-like of shape ``(n_presentations, n_neuroids)``, an ``xr.DataArray`` (in memory or
   dask-backed) or a recording (an ``xr.Dataset`` with ``activity``; labels come from its coords);
-* numpy in -> numpy out (one array or number, or a :class:`Result` / named result of arrays when there are several
-  outputs); labelled in -> labelled out (``xr.DataArray`` / ``xr.Dataset``), with the same numbers;
+* numpy in -> numpy out (one array or number, or a :class:`Result` when there are several outputs); labelled in ->
+  labelled out (``xr.DataArray`` / ``xr.Dataset``), with the same numbers; one decorator applies this
+  (:func:`ensembles.analysis._contract.keeps_labels`); tables by nature are ``pandas.DataFrame``; the reductions of
+  results to a few plain numbers (seed intervals, zero-shot tests, ...) are a :class:`Result` of plain values;
 * result dims and shared keyword names come from :mod:`ensembles.conventions` (``category``, ``n_bootstrap``,
   ``n_shuffles``, ``random_state``, ``nan_policy``, ...); the same mistake raises the same error everywhere.
 
@@ -26,8 +28,8 @@ import importlib
 # public name -> submodule that defines it, or the package that re-exports it (tests/analysis/test_analysis_contract.py
 # checks that every name a submodule exports is listed here)
 _EXPORTS: dict[str, str] = {
-    # results (_results.py)
-    "Result": "_results",
+    # the one result container (_contract.py)
+    "Result": "_contract",
     # sparseness (sparsity/)
     "sparseness": "sparsity",
     "lifetime_sparseness": "sparsity",
@@ -76,27 +78,20 @@ _EXPORTS: dict[str, str] = {
     "RESPONSIVE_CRITERIA": "responsiveness",
     # reproduction statistics: across seeds (runs.py), category pairs (pairs.py), stability between checkpoints
     # (stability.py), held-out categories (zero_shot.py)
-    "Interval": "runs",
     "seed_interval": "runs",
     "difference_interval": "runs",
     "seed_summary": "runs",
-    "PairEnrichment": "pairs",
-    "SignificantPairs": "pairs",
     "class_mean_correlation": "pairs",
     "similar_pair_enrichment": "pairs",
     "significant_pairs": "pairs",
     "STABILITY_STATISTICS": "stability",
     "checkpoint_stability": "stability",
     "stability_checkpoints": "stability",
-    "HeldOutEnsemble": "zero_shot",
     "held_out_ensemble": "zero_shot",
     "silenced_share": "inhibition",
     "currents_summary": "inhibition",
-    "RelativeStability": "stability",
     "relative_stability": "stability",
-    "ZeroShotTest": "zero_shot",
     "zero_shot_test": "zero_shot",
-    "ReferenceComparison": "zero_shot",
     "compare_to_reference": "zero_shot",
     "ei_currents": "inhibition",
     "silence_causes": "inhibition",
@@ -113,26 +108,20 @@ _EXPORTS: dict[str, str] = {
     "eigenspectrum": "geometry",
     "eigenspectrum_alpha": "geometry",
     "summarize_geometry": "geometry",
-    "RDMComparison": "geometry",
-    "DecodingResult": "geometry",
-    "EigenspectrumFit": "geometry",
     "RDM_METRICS": "geometry",
     "RDM_COMPARISONS": "geometry",
     # distribution similarity (distributions.py)
     "ks_similarity": "distributions",
     "distribution_similarity": "distributions",
     "property_similarity": "distributions",
-    "DistributionSimilarity": "distributions",
     "PROPERTIES": "distributions",
     # inhibition (inhibition.py)
     "weight_statistics": "inhibition",
     "input_currents": "inhibition",
     "fraction_silenced": "inhibition",
     "currents_by_ensemble": "inhibition",
-    "InputCurrents": "inhibition",
     # resampling (resampling.py)
     "bootstrap_mean_ci": "resampling",
-    "MeanCI": "resampling",
     # tidy tables (summary.py) and cortical reference values (cortex.py)
     "summarize": "summary",
     "MEASURE_GROUPS": "summary",

@@ -1,11 +1,10 @@
-"""The one input-conversion path of the analysis layer, and the one way results are wrapped (no torch).
+"""The one input path of the analysis layer: validation and conversion of what the public functions are given (no torch).
 
 Every public function of :mod:`ensembles.analysis` that takes activity goes through :func:`unwrap` (recording ->
 its ``activity``; type checks), then :func:`matrix` (functions that need the whole ``(n_presentations,
 n_neuroids)`` matrix in memory) or :func:`ensembles.analysis._xr.to_last` (reductions along one dim, dask-aware),
-and :func:`check_finite` (NaN and +-inf, one pass).  Labels go through :func:`resolve_labels`.  Results are built
-by :func:`make_result` (several outputs: an ``xr.Dataset`` for labelled input, a :class:`Result` for numpy input)
-or :func:`scalar_result` (one number); they are defined in :mod:`ensembles.analysis._results` and re-exported here.
+and :func:`check_finite` (NaN and +-inf, one pass).  Labels go through :func:`resolve_labels`.  What comes back, and
+in which kind, is :mod:`ensembles.analysis._contract`'s business (the result container and the decorator).
 The same mistake therefore raises the same error everywhere:
 
 =========================================================  ===================================================
@@ -35,32 +34,15 @@ from ensembles import conventions as C
 from ensembles._validation import describe
 from ensembles.errors import InputTypeError, ParameterError
 
-from ._results import (  # the result containers, defined in _results
-    Result,
-    ResultFields,
-    ScalarResultFields,
-    array_field,
-    make_result,
-    scalar_result,
-    unlabel,
-)
+from ._contract import is_dask
 
 __all__ = [
     "Matrix",
-    "Result",
-    "ResultFields",
-    "ScalarResultFields",
-    "array_field",
     "check_count",
     "check_finite",
     "check_nan_policy",
-    "is_dask",
-    "is_labelled",
-    "make_result",
     "matrix",
     "resolve_labels",
-    "scalar_result",
-    "unlabel",
     "unwrap",
 ]
 
@@ -68,18 +50,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------------------------
 # type tests and unwrapping
 # ---------------------------------------------------------------------------------------------------------------------
-def is_dask(a: Any) -> bool:
-    """True for a dask array, or a DataArray backed by one."""
-    if isinstance(a, xr.DataArray):
-        a = a.data
-    return type(a).__module__.split(".")[0] == "dask"
-
-
-def is_labelled(x: Any) -> bool:
-    """True for input whose results come back labelled: an ``xr.DataArray`` or a recording (``xr.Dataset``)."""
-    return isinstance(x, (xr.DataArray, xr.Dataset))
-
-
 def _check_numeric(arr: Any, name: str) -> None:
     dtype = getattr(arr, "dtype", None)
     if dtype is None or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):

@@ -28,7 +28,8 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import describe
-from ensembles.analysis._input import is_dask, unwrap
+from ensembles.analysis._contract import is_dask
+from ensembles.analysis._input import unwrap
 from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [

@@ -15,7 +15,6 @@ in the primate primary visual cortex to object recognition behavior. bioRxiv 202
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,19 +22,11 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
-from ensembles.analysis._input import (
-    ScalarResultFields,
-    array_field,
-    check_count,
-    is_labelled,
-    resolve_labels,
-    scalar_result,
-    unwrap,
-)
+from ensembles.analysis._contract import Result, keeps_labels
+from ensembles.analysis._input import check_count, resolve_labels, unwrap
 from ensembles.errors import ParameterError
 
 __all__ = [
-    "DistributionSimilarity",
     "ks_similarity",
     "distribution_similarity",
     "property_similarity",
@@ -45,6 +36,7 @@ __all__ = [
 PROPERTIES = ("lifetime_sparseness", "image_selectivity", "n_driven_classes")
 
 
+@keeps_labels("p", "q")
 def ks_similarity(p: Any, q: Any) -> Any:
     """KS similarity of two normalised histograms on the same bins: 1 − D/D_max.
 
@@ -53,13 +45,18 @@ def ks_similarity(p: Any, q: Any) -> Any:
     data range (Brain-Score ``ks_similarity``; Marques et al. 2021).  A float for plain arrays, a 0-d DataArray
     for labelled input.
     """
-    labelled = is_labelled(p) or is_labelled(q)
     p = np.asarray(unwrap(p, name="p", ndim=None), dtype=np.float64)
     q = np.asarray(unwrap(q, name="q", ndim=None), dtype=np.float64)
     if p.ndim != 1 or p.shape != q.shape or p.size == 0:
         raise ParameterError(
             f"ks_similarity needs two 1-D histograms of equal length. Got shapes {p.shape} and {q.shape}."
         )
+    return xr.DataArray(_ks(p, q), name="ks_similarity",
+                        attrs={"statistic": "ks_similarity", "reference": "Marques et al. 2021"})
+
+
+def _ks(p: np.ndarray, q: np.ndarray) -> float:
+    """The kernel of :func:`ks_similarity` on two validated float64 histograms."""
     z1 = np.zeros_like(q)
     z2 = np.zeros_like(q)
     z1[0] = 1.0
@@ -67,23 +64,10 @@ def ks_similarity(p: Any, q: Any) -> Any:
     cq = np.cumsum(q)
     d = np.max(np.abs(np.cumsum(p) - cq))
     d_max = max(np.max(np.abs(np.cumsum(z1) - cq)), np.max(np.abs(np.cumsum(z2) - cq)))
-    return scalar_result(float(1.0 - d / d_max), labelled, name="ks_similarity",
-                         attrs={"statistic": "ks_similarity", "reference": "Marques et al. 2021"})
+    return float(1.0 - d / d_max)
 
 
-@dataclass(frozen=True)
-class DistributionSimilarity(ScalarResultFields):
-    """Result of :func:`distribution_similarity`: ``score`` (mean over bootstrap draws) and ``error`` (their SD)."""
-
-    score: float
-    error: float
-    n_model: int
-    n_data: int
-    n_bootstrap: int
-    n_nan_draws: int
-    bins: np.ndarray = array_field("bin_edge")
-    data_hist: np.ndarray = array_field("bin")
-    similarities: np.ndarray = array_field(C.BOOTSTRAP)
+_SIMILARITY_DIMS = {"bins": ("bin_edge",), "data_hist": ("bin",), "similarities": (C.BOOTSTRAP,)}
 
 
 def _values(v: Any, name: str) -> np.ndarray:
@@ -96,6 +80,7 @@ def _values(v: Any, name: str) -> np.ndarray:
     return arr
 
 
+@keeps_labels("model_values", "data_values")
 def distribution_similarity(
     model_values: Any,
     data_values: Any,
@@ -103,7 +88,7 @@ def distribution_similarity(
     bins: Any = None,
     n_bootstrap: int = 1000,
     random_state: int | np.random.Generator | None = None,
-) -> DistributionSimilarity | xr.Dataset:
+) -> Result | xr.Dataset:
     """Bootstrap KS similarity of a model's distribution of a property to a neural recording's (Marques2020).
 
     Steps (Brain-Score ``BootstrapDistributionSimilarity.__call__``): clip model and data values into
@@ -123,6 +108,12 @@ def distribution_similarity(
     n_bootstrap : int
         Number of draws (Brain-Score: 1000).
     random_state : int, Generator or None
+
+    Returns
+    -------
+    :class:`~ensembles.analysis.Result` (plain arrays) or ``xr.Dataset`` (labelled input)
+        ``score``, ``error``, ``n_model``, ``n_data``, ``n_bootstrap``, ``n_nan_draws``, and the arrays ``bins``,
+        ``data_hist`` and ``similarities`` (one per draw).
     """
     model = _values(model_values, "model_values").copy()
     data = _values(data_values, "data_values")
@@ -155,25 +146,19 @@ def distribution_similarity(
             sample = rng.choice(model, size=n_data, replace=True)
             h = np.histogram(sample[np.isfinite(sample)], bins=edges)[0].astype(np.float64)
             h /= h.sum()
-            sims[s] = ks_similarity(h, data_hist) if np.all(np.isfinite(h)) else np.nan
+            sims[s] = _ks(h, data_hist) if np.all(np.isfinite(h)) else np.nan
     n_nan = int(np.isnan(sims).sum())
     if n_nan > n_bootstrap / 10:
         score = error = 0.0
     else:
         score, error = float(np.nanmean(sims)), float(np.nanstd(sims))
-    res = DistributionSimilarity(
-        score=score,
-        error=error,
-        n_model=int(model.size),
-        n_data=int(n_data),
-        n_bootstrap=int(n_bootstrap),
-        n_nan_draws=n_nan,
-        bins=edges,
-        data_hist=data_hist,
-        similarities=sims,
+    return Result(
+        {"score": score, "error": error, "n_model": int(model.size), "n_data": int(n_data),
+         "n_bootstrap": int(n_bootstrap), "n_nan_draws": n_nan, "bins": edges, "data_hist": data_hist,
+         "similarities": sims},
+        attrs={"statistic": "distribution_similarity"},
+        dims=_SIMILARITY_DIMS,
     )
-    labelled = is_labelled(model_values) or is_labelled(data_values)
-    return res.to_dataset(attrs={"statistic": "distribution_similarity"}) if labelled else res
 
 
 def _labelled(x: Any, labels: Any, name: str) -> xr.DataArray:
@@ -208,6 +193,7 @@ def _property(da: xr.DataArray, prop: str, n_conditions: int | None, rng: np.ran
     return np.asarray(sp.image_selectivity(means, dim="stimulus").values, dtype=np.float64)
 
 
+@keeps_labels("model", "data")
 def property_similarity(
     model: Any,
     data: Any,
@@ -218,7 +204,7 @@ def property_similarity(
     n_bootstrap: int = 1000,
     match_conditions: bool = True,
     random_state: int | np.random.Generator | None = None,
-) -> DistributionSimilarity | xr.Dataset:
+) -> Result | xr.Dataset:
     """KS similarity of a single-neuroid property between a model recording and a neural recording.
 
     The property is computed per neuroid on the trial-averaged response to each condition (``labels``):
@@ -231,7 +217,9 @@ def property_similarity(
     ``model`` and ``data`` are recordings, DataArrays (presentation, neuroid) or plain arrays of shape
     (n_presentations, n_neuroids); ``labels`` is the presentation coord holding the conditions (default
     ``"label"``) or, for plain arrays, a pair ``(model_labels, data_labels)``.  Returns a
-    :class:`DistributionSimilarity` for plain arrays, an ``xr.Dataset`` with the same fields for labelled input.
+    :class:`~ensembles.analysis.Result` for plain arrays (``score``, ``error``, ``n_model``, ``n_data``,
+    ``n_bootstrap``, ``n_nan_draws``, ``bins``, ``data_hist``, ``similarities``), an ``xr.Dataset`` with the same
+    fields for labelled input.
     """
     check_choice("property", property, PROPERTIES)
     pair = isinstance(labels, (tuple, list)) and len(labels) == 2 and not isinstance(labels[0], (int, np.integer))
@@ -246,6 +234,5 @@ def property_similarity(
     if bins is None and property in ("lifetime_sparseness",):
         bins = np.linspace(0.0, 1.0, 21)
     res = distribution_similarity(mv, dv, bins=bins, n_bootstrap=n_bootstrap, random_state=rng)
-    if is_labelled(model) or is_labelled(data):
-        return res.to_dataset(attrs={"statistic": "property_similarity", "property": property})
+    res.attrs.update(statistic="property_similarity", property=property)
     return res

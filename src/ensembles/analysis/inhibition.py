@@ -39,7 +39,7 @@ pairs, which are silenced by net inhibitory input (``E + I ≤ 0``) and which by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,19 +47,11 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import describe
-from ensembles.analysis._input import (
-    Result,
-    check_finite,
-    is_labelled,
-    make_result,
-    matrix,
-    resolve_labels,
-    unwrap,
-)
+from ensembles.analysis._contract import Result, keeps_labels
+from ensembles.analysis._input import check_finite, matrix, resolve_labels, unwrap
 from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
-    "InputCurrents",
     "currents_summary",
     "weight_statistics",
     "input_currents",
@@ -91,6 +83,7 @@ def _as_bias(bias: Any, n_out: int) -> np.ndarray:
     return b
 
 
+@keeps_labels("weight")
 def weight_statistics(weight: Any, bias: Any = None) -> Result | xr.Dataset:
     """Summary statistics of one layer's weights and biases (docs/methods.md §A3.7 a-b).
 
@@ -128,20 +121,13 @@ def weight_statistics(weight: Any, bias: Any = None) -> Result | xr.Dataset:
             sd_bias=float(b.std(ddof=1)) if b.size > 1 else np.nan,
             fraction_bias_negative=float((b < 0).mean()),
         )
-    return make_result(is_labelled(weight), {k: ((), v) for k, v in out.items()},
-                       attrs={"statistic": "weight_statistics"})
+    return xr.Dataset({k: ((), v) for k, v in out.items()}, attrs={"statistic": "weight_statistics"})
 
 
-class InputCurrents(NamedTuple):
-    """Result of :func:`input_currents` for plain arrays: unpacks as ``E, I = input_currents(...)``."""
-
-    excitatory: np.ndarray
-    inhibitory: np.ndarray
-
-
+@keeps_labels("inputs")
 def input_currents(
     weight: Any, inputs: Any, *, normalize: str = "l2", batch_size: int = 1024
-) -> InputCurrents | xr.Dataset:
+) -> Result | xr.Dataset:
     """Excitatory and inhibitory input currents of every unit on every presentation.
 
     Parameters
@@ -156,8 +142,9 @@ def input_currents(
 
     Returns
     -------
-    InputCurrents (E, I), each an ndarray of shape (n_presentations, n_out); an xr.Dataset with variables
-    ``excitatory`` and ``inhibitory`` (presentation, neuroid) and the presentation coords for labelled ``inputs``
+    :class:`~ensembles.analysis.Result` with ``excitatory`` and ``inhibitory``, each an ndarray of shape
+    (n_presentations, n_out); an xr.Dataset with these variables (presentation, neuroid) and the presentation coords
+    for labelled ``inputs``
         ``E = Σ_j max(W_ij x̂_j, 0) ≥ 0`` and ``I = Σ_j min(W_ij x̂_j, 0) ≤ 0`` (module docstring).
 
     References
@@ -182,14 +169,13 @@ def input_currents(
         xp, xn = np.clip(x, 0, None), np.clip(x, None, 0)
         exc = xp @ wp.T + xn @ wn.T
         inh = xp @ wn.T + xn @ wp.T
-    if m.da is None:
-        return InputCurrents(exc, inh)
-    coords = {k: c.variable for k, c in m.da.coords.items() if c.dims == (C.PRESENTATION,)}
+    coords = {k: c.variable for k, c in m.da.coords.items() if c.dims == (C.PRESENTATION,)} if m.da is not None else {}
     dims = (C.PRESENTATION, C.NEUROID)
     return xr.Dataset({"excitatory": (dims, exc), "inhibitory": (dims, inh)}, coords=coords,
                       attrs={"statistic": "input_currents", "normalize": normalize})
 
 
+@keeps_labels("exc")
 def fraction_silenced(exc: Any, inh: Any, bias: Any = None) -> np.ndarray | xr.DataArray:
     """Per unit, the fraction of presentations on which inhibition silences it.
 
@@ -210,13 +196,12 @@ def fraction_silenced(exc: Any, inh: Any, bias: Any = None) -> np.ndarray | xr.D
         raise ParameterError(f"The 'inh' parameter must have the shape of 'exc' {e.shape}. Got {describe(i)} instead.")
     b = _as_bias(bias, e.shape[1])
     out = ((e + b > 0) & (e + i + b <= 0)).mean(axis=0)
-    if me.da is None:
-        return out
-    coords = {k: c.variable for k, c in me.da.coords.items() if c.dims == (C.NEUROID,)}
+    coords = {k: c.variable for k, c in me.da.coords.items() if c.dims == (C.NEUROID,)} if me.da is not None else {}
     return xr.DataArray(out, dims=(C.NEUROID,), coords=coords, name="fraction_silenced",
                         attrs={"statistic": "fraction_silenced", "definition": "E + b > 0 >= E + I + b"})
 
 
+@keeps_labels("exc")
 def currents_by_ensemble(
     exc: Any, inh: Any, bias: Any, labels: Any, membership: Any, *, classes: Any = None
 ) -> Result | xr.Dataset:
@@ -283,9 +268,10 @@ def currents_by_ensemble(
     table = {k: np.asarray([r[k] for r in out]) for k in columns}
     attrs = {"statistic": "currents_by_ensemble", "definition": "mean currents of ensemble members vs non-members "
              "on the presentations of the ensemble's class"}
-    return make_result(me.da is not None, {k: (("record",), v) for k, v in table.items()}, attrs=attrs)
+    return xr.Dataset({k: (("record",), v) for k, v in table.items()}, attrs=attrs)
 
 
+@keeps_labels("exc")
 def silenced_share(exc: Any, inh: Any, bias: Any = None) -> float | xr.DataArray:
     """Of all silent (presentation, unit) pairs (``E + I + b <= 0``), the fraction silenced by inhibition.
 
@@ -301,12 +287,11 @@ def silenced_share(exc: Any, inh: Any, bias: Any = None) -> float | xr.DataArray
     silent = e + i + b <= 0
     n = int(silent.sum())
     value = float(((e + b > 0) & silent).sum() / n) if n else float("nan")
-    if me.da is None:
-        return value
     return xr.DataArray(value, name="silenced_share", attrs={"statistic": "silenced_share", "n_silent": n,
                                                               "definition": "share of E + I + b <= 0 with E + b > 0"})
 
 
+@keeps_labels("x")
 def ei_currents(x: Any, weight: Any, bias: Any = None, *, floor: Any = 0.0, normalize: str = "none"
                 ) -> Result | xr.Dataset:
     """Excitatory and inhibitory currents split by the sign of the weight on a non-negative input (module docstring).
@@ -362,11 +347,12 @@ def ei_currents(x: Any, weight: Any, bias: Any = None, *, floor: Any = 0.0, norm
     dims = (C.PRESENTATION, C.NEUROID)
     coords = ({k: c.variable for k, c in m.da.coords.items() if c.dims == (C.PRESENTATION,)}
               if m.da is not None else None)
-    return make_result(m.da is not None, {"excitatory": (dims, exc), "inhibitory": (dims, inh), "bias": (dims, eff)},
+    return xr.Dataset({"excitatory": (dims, exc), "inhibitory": (dims, inh), "bias": (dims, eff)},
                        coords=coords, attrs={"statistic": "ei_currents", "normalize": normalize,
                                              "definition": "split by the sign of the weight on x - floor >= 0"})
 
 
+@keeps_labels("currents")
 def silence_causes(currents: Any) -> Result | xr.Dataset:
     """Why silent units are silent, and the I/E ratio, from :func:`ei_currents` (module docstring).
 
@@ -383,7 +369,6 @@ def silence_causes(currents: Any) -> Result | xr.Dataset:
     negative bias; ``by_inhibition + by_bias = 1``; both NaN when nothing is silent), and the I/E ratio ``|I| / E``
     over the pairs with ``E > 0``: ``ie_median``, ``ie_q25``, ``ie_q75``, ``ie_median_silent``, ``ie_median_active``.
     """
-    labelled = isinstance(currents, xr.Dataset)
     try:
         e, i, b = (np.asarray(getattr(currents[k], "values", currents[k]), dtype=np.float64)
                    for k in ("excitatory", "inhibitory", "bias"))
@@ -408,8 +393,8 @@ def silence_causes(currents: Any) -> Result | xr.Dataset:
            float("nan"), "by_inhibition": by_inh, "by_bias": 1.0 - by_inh if n_silent else float("nan"),
            "ie_median": med(pos), "ie_q25": med(pos, 25.0), "ie_q75": med(pos, 75.0),
            "ie_median_silent": med(silent), "ie_median_active": med(~silent)}
-    return make_result(labelled, {k: ((), v) for k, v in out.items()},
-                       attrs={"statistic": "silence_causes", "definition": "silent: E + I + b <= 0; by inhibition: "
+    return xr.Dataset({k: ((), v) for k, v in out.items()},
+                      attrs={"statistic": "silence_causes", "definition": "silent: E + I + b <= 0; by inhibition: "
                               "E + I <= 0; by bias: E + I > 0"})
 
 

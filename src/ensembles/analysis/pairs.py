@@ -10,24 +10,14 @@ null relabels the categories of the similarity matrix (rows and columns together
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from ensembles.analysis._contract import Result, keeps_labels
 from ensembles.errors import ParameterError
 
-__all__ = ["PairEnrichment", "SignificantPairs", "class_mean_correlation", "similar_pair_enrichment",
-           "significant_pairs"]
-
-
-class PairEnrichment(NamedTuple):
-    """Result of :func:`similar_pair_enrichment`."""
-
-    n_significant: int      # significant pairs, summed over the given matrices (e.g. seeds)
-    n_in_top: int           # of which among the ``top`` most similar pairs
-    expected: float         # mean of the null
-    p: float                # one-sided permutation p-value, (1 + #{null >= observed}) / (1 + n_shuffles)
-    top_pairs: tuple        # the ``top`` most similar pairs as (category_i, category_j) index pairs, i < j
+__all__ = ["class_mean_correlation", "similar_pair_enrichment", "significant_pairs"]
 
 
 def _square_bool(m: Any, name: str) -> np.ndarray:
@@ -47,7 +37,7 @@ def _top_pairs(sim: np.ndarray, iu: tuple[np.ndarray, np.ndarray], top: int) -> 
 
 
 def similar_pair_enrichment(significant: Any, similarity: Any, *, top: int = 9, n_shuffles: int = 10000,
-                            random_state: int | np.random.Generator | None = None) -> PairEnrichment:
+                            random_state: int | np.random.Generator | None = None) -> Result:
     """Count significant pairs among the ``top`` most similar category pairs, with a permutation p-value.
 
     Parameters
@@ -60,6 +50,13 @@ def similar_pair_enrichment(significant: Any, similarity: Any, *, top: int = 9, 
         How many of the most similar pairs count as "similar" (default 9: 20 % of the 45 pairs of 10 classes).
     n_shuffles : int
         Random relabellings of the similarity matrix's categories.
+
+    Returns
+    -------
+    :class:`~ensembles.analysis.Result` of plain values: ``n_significant`` (significant pairs, summed over the
+    matrices), ``n_in_top`` (of which among the ``top`` most similar pairs), ``expected`` (mean of the null), ``p``
+    (one-sided permutation p-value, (1 + #{null >= observed}) / (1 + n_shuffles)) and ``top_pairs`` (the ``top``
+    most similar pairs as (category_i, category_j) index pairs, i < j).
     """
     mats = [significant] if np.ndim(getattr(significant, "values", significant)) == 2 else list(significant)
     if not mats:
@@ -89,22 +86,17 @@ def similar_pair_enrichment(significant: Any, similarity: Any, *, top: int = 9, 
         null[k] = counts[_top_pairs(sim[np.ix_(perm, perm)], iu, top)].sum()
     p = (1.0 + np.sum(null >= observed)) / (1.0 + n_shuffles)
     pairs = tuple((int(iu[0][i]), int(iu[1][i])) for i in top_idx)
-    return PairEnrichment(int(counts.sum()), observed, float(null.mean()), float(p), pairs)
+    return Result({"n_significant": int(counts.sum()), "n_in_top": observed, "expected": float(null.mean()),
+                   "p": float(p), "top_pairs": pairs})
 
 
-class SignificantPairs(NamedTuple):
-    """Result of :func:`significant_pairs`."""
-
-    matrix: np.ndarray      # bool (n_categories, n_categories), symmetric, False on the diagonal
-    count: int              # number of significant unordered pairs
-    pairs: tuple            # the significant pairs as (category_i, category_j) labels, i < j
-
-
-def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> SignificantPairs:
+def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> Result:
     """Category pairs whose ensembles overlap significantly: BH-FDR ``q < alpha`` in one layer's overlap result.
 
     ``overlap``: the Dataset of :func:`ensemble_overlap` for one layer (variables ``q``, dims ``category`` x
-    ``other_category``), or a square array of q-values.
+    ``other_category``), or a square array of q-values.  Returns a :class:`~ensembles.analysis.Result`:
+    ``matrix`` (bool, symmetric, False on the diagonal), ``count`` (significant unordered pairs) and ``pairs`` (as
+    (category_i, category_j) labels, i < j).
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ParameterError(f"The 'alpha' parameter must be a number in (0, 1). Got {alpha!r} instead.")
@@ -124,9 +116,10 @@ def significant_pairs(overlap: Any, *, alpha: float = 0.05) -> SignificantPairs:
     labels = np.arange(arr.shape[0]) if labels is None else labels
     iu = np.triu_indices(arr.shape[0], 1)
     pairs = tuple((labels[i].item(), labels[j].item()) for i, j in zip(*iu, strict=True) if sig[i, j])
-    return SignificantPairs(sig, len(pairs), pairs)
+    return Result({"matrix": sig, "count": len(pairs), "pairs": pairs})
 
 
+@keeps_labels("images")
 def class_mean_correlation(images: Any, labels: Any) -> Any:
     """Pearson correlation between the class-mean images (pixel space): a visual similarity of categories that
     does not depend on any network. numpy in -> (n_categories, n_categories) array (categories = sorted labels);

@@ -11,33 +11,26 @@ Efron, B. & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from ensembles.analysis._input import check_count, is_labelled, unwrap
+from ensembles.analysis._contract import Result, is_labelled, keeps_labels
+from ensembles.analysis._input import check_count, unwrap
 from ensembles.errors import ParameterError
 
-__all__ = ["MeanCI", "bootstrap_mean_ci"]
+__all__ = ["bootstrap_mean_ci"]
 
 
-class MeanCI(NamedTuple):
-    """Result of :func:`bootstrap_mean_ci` for plain values: unpacks as ``mean, lo, hi, n = ...``."""
-
-    mean: float
-    ci_low: float
-    ci_high: float
-    n: int
-
-
+@keeps_labels("values")
 def bootstrap_mean_ci(
     values: Any,
     *,
     n_bootstrap: int = 1000,
     ci: float = 0.95,
     random_state: int | np.random.Generator | None = None,
-) -> MeanCI | xr.Dataset:
+) -> Result | xr.Dataset:
     """Mean of the finite values and its percentile bootstrap confidence interval, resampling the values.
 
     Non-finite values (e.g. NaN sparseness of silent presentations) are dropped first and ``n`` counts the values
@@ -55,7 +48,8 @@ def bootstrap_mean_ci(
 
     Returns
     -------
-    MeanCI (plain values) or xr.Dataset with 0-d ``mean``, ``ci_low``, ``ci_high``, ``n`` (a DataArray).
+    :class:`~ensembles.analysis.Result` (plain values) or xr.Dataset (a DataArray) with ``mean``, ``ci_low``,
+    ``ci_high`` and ``n``.
 
     Examples
     --------
@@ -72,18 +66,16 @@ def bootstrap_mean_ci(
         v = np.zeros(0)
     v = v[np.isfinite(v)]
     if v.size == 0:
-        res = MeanCI(np.nan, np.nan, np.nan, 0)
+        mean, lo, hi = np.nan, np.nan, np.nan
     elif v.size == 1:
-        res = MeanCI(float(v[0]), float(v[0]), float(v[0]), 1)
+        mean = lo = hi = float(v[0])
     else:
         rng = np.random.default_rng(random_state)
         idx = rng.integers(0, v.size, size=(n_bootstrap, v.size))
         means = v[idx].mean(axis=1)
         pct = float(np.round(100.0 * ci, 10))  # 0.95 -> 95.0 exactly, so the quantiles are 2.5 and 97.5
         lo, hi = np.percentile(means, [(100 - pct) / 2, 100 - (100 - pct) / 2])
-        res = MeanCI(float(v.mean()), float(lo), float(hi), int(v.size))
-    if not is_labelled(values):
-        return res
+        mean, lo, hi = float(v.mean()), float(lo), float(hi)
     attrs = {"statistic": "bootstrap_mean_ci", "n_bootstrap": n_bootstrap, "ci": float(ci),
              "definition": "percentile bootstrap of the mean of the finite values (Efron & Tibshirani 1993)"}
-    return xr.Dataset({k: ((), v) for k, v in res._asdict().items()}, attrs=attrs)
+    return Result({"mean": mean, "ci_low": lo, "ci_high": hi, "n": int(v.size)}, attrs=attrs)

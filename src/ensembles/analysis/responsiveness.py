@@ -41,7 +41,8 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
-from ensembles.analysis._input import make_result, matrix, resolve_labels, unwrap
+from ensembles.analysis._contract import keeps_labels
+from ensembles.analysis._input import matrix, resolve_labels, unwrap
 from ensembles.errors import ParameterError
 
 __all__ = ["RESPONSIVE_CRITERIA", "silent_units", "responsive_neuroids", "describe_criterion"]
@@ -64,6 +65,7 @@ def _neuroid_coords(da: xr.DataArray | None) -> dict:
     return {} if da is None else {k: v.variable for k, v in da.coords.items() if v.dims == (C.NEUROID,)}
 
 
+@keeps_labels("x")
 def silent_units(x: Any, *, threshold: float = 0.0) -> Any:
     """Silent neuroids and all-zero presentations of a population.
 
@@ -93,7 +95,7 @@ def silent_units(x: Any, *, threshold: float = 0.0) -> Any:
     coords = {}
     if m.da is not None:
         coords = {k: v.variable for k, v in m.da.coords.items() if v.dims in ((C.NEUROID,), (C.PRESENTATION,))}
-    return make_result(m.labelled, {"silent": ((C.NEUROID,), silent), "all_zero": ((C.PRESENTATION,), all_zero)},
+    return xr.Dataset({"silent": ((C.NEUROID,), silent), "all_zero": ((C.PRESENTATION,), all_zero)},
                        coords=coords, attrs=attrs)  # fmt: skip
 
 
@@ -107,6 +109,7 @@ def _conditions(x: Any, labels: Any, n: int) -> np.ndarray:
     return resolve_labels(x, labels, n)
 
 
+@keeps_labels("x")
 def responsive_neuroids(
     x: Any,
     labels: Any = None,
@@ -196,9 +199,9 @@ def responsive_neuroids(
              "frac_responsive": float(responsive.mean())}  # fmt: skip
     if criterion == "allen":
         attrs.update(reference=_ALLEN_REF, n_baseline=int(base.shape[0]))
-    return make_result(m.labelled, {"responsive": ((C.NEUROID,), responsive), "fraction": ((C.NEUROID,), frac),
-                                    "preferred": ((C.NEUROID,), classes[pref])},
-                       coords=_neuroid_coords(m.da), attrs=attrs)  # fmt: skip
+    return xr.Dataset({"responsive": ((C.NEUROID,), responsive), "fraction": ((C.NEUROID,), frac),
+                       "preferred": ((C.NEUROID,), classes[pref])},
+                      coords=_neuroid_coords(m.da), attrs=attrs)  # fmt: skip
 
 
 def describe_criterion(criterion: str = "active", *, threshold: float = 0.0, min_fraction: float = 0.25,

@@ -6,31 +6,23 @@ see whether a difference between training rules is larger than the spread betwee
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from ensembles.analysis._contract import Result
 from ensembles.errors import ParameterError
 
-__all__ = ["Interval", "seed_interval", "difference_interval", "seed_summary"]
+__all__ = ["seed_interval", "difference_interval", "seed_summary"]
 
 
-class Interval(NamedTuple):
-    """An estimate with its two-sided ci interval; ``low``/``high`` are NaN when ``n`` is too small."""
-
-    estimate: float
-    low: float
-    high: float
-    n: int
-
-    @property
-    def above_zero(self) -> bool:
-        return bool(np.isfinite(self.low) and self.low > 0)
-
-    @property
-    def below_zero(self) -> bool:
-        return bool(np.isfinite(self.high) and self.high < 0)
+def _interval(estimate: float, low: float, high: float, n: int) -> Result:
+    """An estimate with its two-sided interval: ``estimate``, ``low``, ``high`` (NaN when ``n`` is too small), ``n``,
+    and whether the interval lies strictly above or below zero (``above_zero``, ``below_zero``)."""
+    return Result({"estimate": estimate, "low": low, "high": high, "n": n,
+                   "above_zero": bool(np.isfinite(low) and low > 0),
+                   "below_zero": bool(np.isfinite(high) and high < 0)})
 
 
 def _values(x: Any, name: str) -> np.ndarray:
@@ -47,44 +39,46 @@ def _check_confidence(ci: float) -> None:
         raise ParameterError(f"The 'ci' parameter (confidence level) must be a number in (0, 1). Got {ci!r} instead.")
 
 
-def seed_interval(values: Any, *, ci: float = 0.95) -> Interval:
+def seed_interval(values: Any, *, ci: float = 0.95) -> Result:
     """Mean of ``values`` (one per seed; NaN dropped) with its Student-t interval, ``mean ± t_{n-1} · s / sqrt(n)``.
 
-    ``n = 1`` gives NaN bounds; ``n = 0`` gives a NaN estimate.
+    ``n = 1`` gives NaN bounds; ``n = 0`` gives a NaN estimate.  Returns a :class:`~ensembles.analysis.Result` of
+    plain values: ``estimate``, ``low``, ``high``, ``n``, ``above_zero`` and ``below_zero`` (the interval lies strictly
+    above / below zero).
     """
     _check_confidence(ci)
     v = _values(values, "values")
     n = int(v.size)
     if n == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0)
+        return _interval(float("nan"), float("nan"), float("nan"), 0)
     mean = float(v.mean())
     if n == 1:
-        return Interval(mean, float("nan"), float("nan"), 1)
+        return _interval(mean, float("nan"), float("nan"), 1)
     half = float(stats.t.ppf((1 + ci) / 2, n - 1)) * float(v.std(ddof=1)) / np.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n)
+    return _interval(mean, mean - half, mean + half, n)
 
 
-def difference_interval(a: Any, b: Any, *, ci: float = 0.95) -> Interval:
+def difference_interval(a: Any, b: Any, *, ci: float = 0.95) -> Result:
     """``mean(a) - mean(b)`` with Welch's t interval (unequal variances, Welch–Satterthwaite degrees of freedom).
 
     ``n`` of the result is ``min(n_a, n_b)``; bounds are NaN unless both have at least 2 values. When both groups
-    have zero variance the interval collapses to the difference itself.
+    have zero variance the interval collapses to the difference itself.  Same fields as :func:`seed_interval`.
     """
     _check_confidence(ci)
     x, y = _values(a, "a"), _values(b, "b")
     if x.size == 0 or y.size == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0)
+        return _interval(float("nan"), float("nan"), float("nan"), 0)
     diff = float(x.mean() - y.mean())
     n = int(min(x.size, y.size))
     if x.size < 2 or y.size < 2:
-        return Interval(diff, float("nan"), float("nan"), n)
+        return _interval(diff, float("nan"), float("nan"), n)
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se2 = va + vb
     if se2 == 0:
-        return Interval(diff, diff, diff, n)
+        return _interval(diff, diff, diff, n)
     df = se2 ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
     half = float(stats.t.ppf((1 + ci) / 2, df)) * float(np.sqrt(se2))
-    return Interval(diff, diff - half, diff + half, n)
+    return _interval(diff, diff - half, diff + half, n)
 
 
 def seed_summary(table: Any, by: list[str], *, value: str = "value", ci: float = 0.95) -> Any:

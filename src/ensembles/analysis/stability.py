@@ -14,19 +14,19 @@ effect it supports (docs/reproduction-v2.md, section 6).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ensembles import conventions as C
+from ensembles.analysis._contract import Result, named_result
 from ensembles.analysis.ensembles import category_ensembles
 from ensembles.analysis.sparsity import population_sparseness
 from ensembles.errors import InputTypeError, ParameterError
 
-__all__ = ["STABILITY_STATISTICS", "checkpoint_stability", "stability_checkpoints", "RelativeStability",
-           "relative_stability"]
+__all__ = ["STABILITY_STATISTICS", "checkpoint_stability", "stability_checkpoints", "relative_stability"]
 
 STABILITY_STATISTICS = ("hoyer", "ensemble_median_fraction")
 
@@ -163,18 +163,19 @@ def stability_checkpoints(epochs: Any, cfg: dict, layer: int) -> tuple[int, int]
     return len(epochs) - 2, len(epochs) - 1
 
 
-class RelativeStability(NamedTuple):
-    drift: float       # largest |last - previous| over seeds
-    spread: float      # SD over seeds (ddof = 1) of the last values
-    effect: float      # |effect| the statistic supports (NaN when not given)
-    scale: float       # what the drift is judged against: max(spread, effect_fraction * |effect|)
-    ratio: float       # drift / scale
-    n: int             # seeds with both values
-    stable: bool
+# the fields of the Result of :func:`relative_stability`:
+#   drift: largest |last - previous| over seeds
+#   spread: SD over seeds (ddof = 1) of the last values
+#   effect: |effect| the statistic supports (NaN when not given)
+#   scale: what the drift is judged against: max(spread, effect_fraction * |effect|)
+#   ratio: drift / scale
+#   n: seeds with both values
+#   stable
+_RELATIVE_STABILITY_FIELDS = ('drift', 'spread', 'effect', 'scale', 'ratio', 'n', 'stable')
 
 
 def relative_stability(previous: Any, last: Any, *, effect: float | None = None,
-                       effect_fraction: float = 0.25) -> RelativeStability:
+                       effect_fraction: float = 0.25) -> Result:
     """Is a statistic's drift between two checkpoints small against its spread across seeds or its effect?
 
     Parameters
@@ -188,8 +189,9 @@ def relative_stability(previous: Any, last: Any, *, effect: float | None = None,
 
     Returns
     -------
-    RelativeStability
-        ``stable`` when ``max_s |last_s - previous_s| <= max(SD_s(last), effect_fraction * |effect|)``; False when
+    :class:`~ensembles.analysis.Result` of plain values
+        ``drift``, ``spread``, ``effect``, ``scale``, ``ratio``, ``n`` and ``stable`` (comments at
+        ``_RELATIVE_STABILITY_FIELDS``); ``stable`` when ``max_s |last_s - previous_s| <= max(SD_s(last), effect_fraction * |effect|)``; False when
         fewer than two seeds have both values (no spread).
     """
     p = np.asarray(getattr(previous, "values", previous), dtype=float).ravel()
@@ -205,9 +207,9 @@ def relative_stability(previous: Any, last: Any, *, effect: float | None = None,
     n = int(ok.sum())
     eff = abs(float(effect)) if effect is not None and np.isfinite(effect) else float("nan")
     if n < 2:
-        return RelativeStability(float("nan"), float("nan"), eff, float("nan"), float("nan"), n, False)
+        return named_result(_RELATIVE_STABILITY_FIELDS, float("nan"), float("nan"), eff, float("nan"), float("nan"), n, False)
     drift = float(np.max(np.abs(q[ok] - p[ok])))
     spread = float(np.std(q[ok], ddof=1))
     scale = max(spread, effect_fraction * eff) if np.isfinite(eff) else spread
     ratio = drift / scale if scale > 0 else (0.0 if drift == 0 else float("inf"))
-    return RelativeStability(drift, spread, eff, float(scale), float(ratio), n, bool(drift <= scale))
+    return named_result(_RELATIVE_STABILITY_FIELDS, drift, spread, eff, float(scale), float(ratio), n, bool(drift <= scale))

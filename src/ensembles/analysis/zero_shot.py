@@ -16,28 +16,29 @@ it).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from ensembles.analysis._contract import Result, named_result
 from ensembles.analysis._input import matrix, resolve_labels
 from ensembles.errors import ParameterError
 
-__all__ = ["HeldOutEnsemble", "held_out_ensemble", "ZeroShotTest", "zero_shot_test", "ReferenceComparison",
-           "compare_to_reference"]
+__all__ = ["held_out_ensemble", "zero_shot_test", "compare_to_reference"]
 
 
-class HeldOutEnsemble(NamedTuple):
-    size: int               # units in the held-out category's ensemble
-    fraction: float         # size / units of the layer
-    seen_min: int           # smallest and largest seen-category ensemble of the same layer
-    seen_max: int
-    max_jaccard: float      # largest Jaccard index with a seen ensemble (NaN if the held-out one is empty)
-    forms: bool
+# the fields of the Result of :func:`held_out_ensemble`:
+#   size: units in the held-out category's ensemble
+#   fraction: size / units of the layer
+#   seen_min: smallest and largest seen-category ensemble of the same layer
+#   seen_max
+#   max_jaccard: largest Jaccard index with a seen ensemble (NaN if the held-out one is empty)
+#   forms
+_HELD_OUT_ENSEMBLE_FIELDS = ('size', 'fraction', 'seen_min', 'seen_max', 'max_jaccard', 'forms')
 
 
 def held_out_ensemble(membership: Any, held_out: Any, *, size_range: tuple[float, float] = (0.5, 2.0),
-                      max_jaccard: float = 0.5) -> HeldOutEnsemble:
+                      max_jaccard: float = 0.5) -> Result:
     """Check the held-out category's ensemble against the seen ones (see the module docstring).
 
     ``membership``: boolean (category, neuroid) for ONE layer (e.g. ``category_ensembles(...)`` restricted to a
@@ -71,7 +72,7 @@ def held_out_ensemble(membership: Any, held_out: Any, *, size_range: tuple[float
     else:
         jac = float("nan")
     forms = bool(size > 0 and lo * sizes.min() <= size <= hi * sizes.max() and jac < max_jaccard)
-    return HeldOutEnsemble(size, size / m.shape[1], int(sizes.min()), int(sizes.max()), jac, forms)
+    return named_result(_HELD_OUT_ENSEMBLE_FIELDS, size, size / m.shape[1], int(sizes.min()), int(sizes.max()), jac, forms)
 
 
 def _membership(membership: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -92,15 +93,16 @@ def _row_of(cats: np.ndarray, category: Any, name: str) -> int:
     return int(hits[0])
 
 
-class ReferenceComparison(NamedTuple):
-    size: int               # units in the class's ensemble in the held-out model
-    reference_size: int     # ... and in the reference model (trained on the class)
-    size_ratio: float       # size / reference_size (NaN if the reference ensemble is empty)
-    jaccard: float          # Jaccard index between the two ensembles (NaN if both are empty)
-    chance_jaccard: float   # expected for independent random sets of these sizes: k / (a + b - k), k = a b / n
+# the fields of the Result of :func:`compare_to_reference`:
+#   size: units in the class's ensemble in the held-out model
+#   reference_size: ... and in the reference model (trained on the class)
+#   size_ratio: size / reference_size (NaN if the reference ensemble is empty)
+#   jaccard: Jaccard index between the two ensembles (NaN if both are empty)
+#   chance_jaccard: expected for independent random sets of these sizes: k / (a + b - k), k = a b / n
+_REFERENCE_COMPARISON_FIELDS = ('size', 'reference_size', 'size_ratio', 'jaccard', 'chance_jaccard')
 
 
-def compare_to_reference(membership: Any, reference: Any, category: Any) -> ReferenceComparison:
+def compare_to_reference(membership: Any, reference: Any, category: Any) -> Result:
     """The held-out class's ensemble against the same class's ensemble in a reference model.
 
     ``membership`` (held-out model) and ``reference`` (a model trained on every class, ideally on the same
@@ -120,22 +122,23 @@ def compare_to_reference(membership: Any, reference: Any, category: Any) -> Refe
     jac = float((a_row & b_row).sum() / union) if union else float("nan")
     k = a * b / n
     chance = float(k / (a + b - k)) if (a + b - k) > 0 else float("nan")
-    return ReferenceComparison(a, b, float(a / b) if b else float("nan"), jac, chance)
+    return named_result(_REFERENCE_COMPARISON_FIELDS, a, b, float(a / b) if b else float("nan"), jac, chance)
 
 
-class ZeroShotTest(NamedTuple):
-    category: Any           # the class tested
-    size: int               # units in its ensemble
-    fraction: float         # size / units of the layer
-    nearest: Any            # the other class whose class-mean activity correlates most with this class's
-    accuracy: float         # cross-validated accuracy of decoding category vs nearest from the members (chance 0.5)
-    median_dprime: float    # median over members of d' (category vs all other presentations)
-    passes: bool
+# the fields of the Result of :func:`zero_shot_test`:
+#   category: the class tested
+#   size: units in its ensemble
+#   fraction: size / units of the layer
+#   nearest: the other class whose class-mean activity correlates most with this class's
+#   accuracy: cross-validated accuracy of decoding category vs nearest from the members (chance 0.5)
+#   median_dprime: median over members of d' (category vs all other presentations)
+#   passes
+_ZERO_SHOT_TEST_FIELDS = ('category', 'size', 'fraction', 'nearest', 'accuracy', 'median_dprime', 'passes')
 
 
 def zero_shot_test(x: Any, labels: Any = "label", category: Any = None, *, tau: float = 1.0,
                    min_accuracy: float = 0.75, min_dprime: float = 0.5, cv: int = 5,
-                   random_state: int | None = 0) -> ZeroShotTest:
+                   random_state: int | None = 0) -> Result:
     """Does ``category`` have an ensemble of its own in this layer? (docs/reproduction-v2.md, section 4)
 
     The class's ensemble (the authors' leave-one-out rule at ``tau``) passes when (a) it is non-empty, (b) a
@@ -157,8 +160,9 @@ def zero_shot_test(x: Any, labels: Any = "label", category: Any = None, *, tau: 
 
     Returns
     -------
-    ZeroShotTest
-        ``accuracy`` is NaN (and the test fails) when the class or its nearest class has fewer than ``cv``
+    :class:`~ensembles.analysis.Result` of plain values
+        ``category``, ``size``, ``fraction``, ``nearest``, ``accuracy``, ``median_dprime`` and ``passes`` (comments
+        at ``_ZERO_SHOT_TEST_FIELDS``).  ``accuracy`` is NaN (and the test fails) when the class or its nearest class has fewer than ``cv``
         presentations; ``median_dprime`` is NaN for an empty ensemble.
     """
     mx = matrix(x, name="x", float64=True)
@@ -188,7 +192,7 @@ def zero_shot_test(x: Any, labels: Any = "label", category: Any = None, *, tau: 
     nearest = classes[int(np.argmax(corr))]
     nearest = nearest.item() if isinstance(nearest, np.generic) else nearest
     if size == 0:
-        return ZeroShotTest(category, 0, 0.0, nearest, float("nan"), float("nan"), False)
+        return named_result(_ZERO_SHOT_TEST_FIELDS, category, 0, 0.0, nearest, float("nan"), float("nan"), False)
     rng = np.random.default_rng(random_state)
     rows_k, rows_n = np.flatnonzero(y == category), np.flatnonzero(y == nearest)
     n = min(rows_k.size, rows_n.size)
@@ -204,4 +208,4 @@ def zero_shot_test(x: Any, labels: Any = "label", category: Any = None, *, tau: 
         d = (xk.mean(0) - xr_.mean(0)) / np.sqrt((xk.var(0, ddof=1) + xr_.var(0, ddof=1)) / 2)
     med = float(np.median(d[~np.isnan(d)])) if (~np.isnan(d)).any() else float("nan")
     passes = bool(acc >= min_accuracy and med >= min_dprime)  # NaN compares False
-    return ZeroShotTest(category, size, size / a.shape[1], nearest, acc, med, passes)
+    return named_result(_ZERO_SHOT_TEST_FIELDS, category, size, size / a.shape[1], nearest, acc, med, passes)

@@ -58,7 +58,8 @@ def _inhibition_rows(run_dir: Path, sel, base: dict) -> list[dict]:
     emb = np.asarray(sel["embedded_label"].values) if cfg.model in ("ff", "bp_ff") else None
     rows = []
     for k, (p, o) in enumerate(zip(params, layer_inputs(model, img, emb), strict=True)):
-        e, i = input_currents(p["weight"], o["normalized_input"], normalize="none")
+        cur = input_currents(p["weight"], o["normalized_input"], normalize="none")
+        e, i = cur.excitatory, cur.inhibitory
         rows.append(_row(base, k + 1, "silenced_share", silenced_share(e, i, p["bias"])))
     return rows
 

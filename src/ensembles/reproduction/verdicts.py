@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ensembles.analysis.runs import Interval, difference_interval, seed_interval
+from ensembles.analysis import Result
+from ensembles.analysis.runs import difference_interval, seed_interval
 from ensembles.errors import ParameterError
 
 __all__ = ["VERDICTS", "CLAIMS", "AUTHORS", "claims_table", "check_stats_table"]
@@ -111,12 +112,12 @@ def _vals(stats: pd.DataFrame, statistic: str, model: str, *, layer: int = 0, co
     return stats.loc[sel].sort_values("seed")["value"].to_numpy(float)
 
 
-def _has_interval(iv: Interval) -> bool:
+def _has_interval(iv: Result) -> bool:
     """An interval exists only with at least 2 seeds: otherwise a rule that needs it is untestable."""
     return bool(np.isfinite(iv.low) and np.isfinite(iv.high))
 
 
-def _fmt(iv: Interval, pct: bool = False) -> str:
+def _fmt(iv: Result, pct: bool = False) -> str:
     k, suffix = (100.0, " %") if pct else (1.0, "")
     if not np.isfinite(iv.estimate):
         return "n/a"
@@ -275,10 +276,10 @@ def _c7(s, ds):
     diff = {layer: difference_interval(_vals(s, "silenced_share", "ff", layer=layer),
                                        _vals(s, "silenced_share", "bp", layer=layer)) for layer in LAYERS}
 
-    def strong(d: Interval) -> bool:
+    def strong(d: Result) -> bool:
         return (d.above_zero or d.below_zero) and abs(d.estimate) >= INHIBITION_MIN_DIFF
 
-    def reliable(d: Interval) -> bool:
+    def reliable(d: Result) -> bool:
         return d.above_zero or d.below_zero
 
     if not _has_interval(diff[1]):

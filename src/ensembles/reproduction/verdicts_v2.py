@@ -40,8 +40,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from ensembles.analysis import Result
 from ensembles.analysis.matched import matched_accuracy
-from ensembles.analysis.runs import Interval, difference_interval, seed_interval
+from ensembles.analysis.runs import difference_interval, seed_interval
 from ensembles.analysis.stability import relative_stability
 from ensembles.errors import ParameterError
 from ensembles.reproduction.verdicts import check_stats_table
@@ -79,11 +80,11 @@ def _vals(s: pd.DataFrame, statistic: str, model: str, *, layer: int = 0, condit
     return s.loc[sel].drop_duplicates("seed", keep="last").set_index("seed")["value"].sort_index()
 
 
-def _has(iv: Interval) -> bool:
+def _has(iv: Result) -> bool:
     return bool(np.isfinite(iv.low) and np.isfinite(iv.high))
 
 
-def _fmt(iv: Interval) -> str:
+def _fmt(iv: Result) -> str:
     if not np.isfinite(iv.estimate):
         return "n/a"
     if not np.isfinite(iv.low):
@@ -106,7 +107,7 @@ def _needed(n: int) -> int:
 # stability (section 6), also the `stabilised` column of V1 and V2
 # ---------------------------------------------------------------------------------------------------------------------
 def _stability_items(s: pd.DataFrame) -> list[tuple[str, str, int, object]]:
-    """(statistic, model, layer, RelativeStability) for every statistic V8 judges that has values."""
+    """(statistic, model, layer, relative_stability result) for every statistic V8 judges that has values."""
     out = []
     items = [("hoyer", m, layer) for m in ("ff", "bp_ff", "bp") for layer in LAYERS]
     items.append(("ensemble_median_fraction", "ff", 1))

@@ -10,7 +10,8 @@ import xarray as xr
 from ... import conventions as C
 from ..._validation import describe
 from ...errors import ParameterError
-from .._input import Result, matrix
+from .._contract import Result
+from .._input import matrix
 from .._xr import is_dataarray
 
 CATEGORY = C.CATEGORY

@@ -17,8 +17,8 @@ import xarray as xr
 from ... import conventions as C
 from ..._validation import describe
 from ...errors import InputTypeError, ParameterError
+from .._contract import Result, keeps_labels
 from .._detectors import EnsembleDetector
-from .._input import Result, is_labelled, unlabel
 from ._common import ENSEMBLE, _activity, _as_membership
 
 __all__ = ["detect_ensembles", "match_ensembles"]
@@ -27,6 +27,7 @@ __all__ = ["detect_ensembles", "match_ensembles"]
 # ----------------------------------------------------------------------------------------------------------------------
 # unsupervised: labelled adapter and scoring
 # ----------------------------------------------------------------------------------------------------------------------
+@keeps_labels("x")
 def detect_ensembles(x: Any, detector: EnsembleDetector | None = None) -> xr.Dataset | Result:
     """Fit an :class:`EnsembleDetector` on a recording and return labelled results.
 
@@ -66,11 +67,10 @@ def detect_ensembles(x: Any, detector: EnsembleDetector | None = None) -> xr.Dat
     attrs = {k2: ("None" if v is None else v) for k2, v in det.get_params().items() if not hasattr(v, "randint")}
     attrs.update(threshold=float(det.threshold_), significance_used=det.significance_, n_ensembles_found=int(k))
     ds.attrs = {k2: (int(v) if isinstance(v, bool) else v) for k2, v in attrs.items()}
-    if da is None:
-        return unlabel(ds.reset_coords(["participation_ratio", "is_global"]), False)
-    return ds
+    return ds if da is not None else ds.reset_coords(["participation_ratio", "is_global"])
 
 
+@keeps_labels("found", "reference")
 def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> xr.Dataset | Result:
     """Score detected ensembles against reference ensembles (Mölter et al. 2018 best match).
 
@@ -131,4 +131,4 @@ def match_ensembles(found: Any, reference: Any, *, one_to_one: bool = False) -> 
     )
     ds.attrs = {"mean_jaccard": float(jac.mean()) if nr else float("nan"), "n_found": nf, "n_reference": nr,
                 "one_to_one": int(one_to_one), "reference": "Mölter et al. (2018) best match"}
-    return unlabel(ds, is_labelled(found) or is_labelled(reference))
+    return ds

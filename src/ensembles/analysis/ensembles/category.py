@@ -20,7 +20,8 @@ from scipy import stats
 from ... import conventions as C
 from ..._validation import check_choice
 from ...errors import ParameterError
-from .._input import Result, check_count, class_names, is_labelled, resolve_labels, unlabel
+from .._contract import Result, keeps_labels
+from .._input import check_count, class_names, resolve_labels
 from .._stats import fdr_bh
 from ._common import CATEGORY, _activity, _as_membership, _class_means, _layer_groups, _neuroid_coords
 
@@ -143,6 +144,7 @@ def _group_sizes(member: np.ndarray, groups) -> np.ndarray:
     return np.stack([member[:, g].sum(axis=1) for g in groups], axis=1)
 
 
+@keeps_labels("x")
 def category_ensembles(
     x: Any,
     labels: Any = None,
@@ -297,6 +299,7 @@ def category_ensembles(
     return ds
 
 
+@keeps_labels("membership")
 def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Dataset | Result:
     """Size of each ensemble and its fraction of the layer (or of all neuroids).
 
@@ -329,9 +332,10 @@ def ensemble_sizes(membership: Any, *, by_layer: bool | None = None) -> xr.Datas
                 ds[name] = m.coords[name].reset_coords(drop=True).assign_coords(
                     layer=m.coords["layer"]).groupby("layer").first()
     ds.attrs = dict(m.attrs)
-    return unlabel(ds, is_labelled(membership))
+    return ds
 
 
+@keeps_labels("memberships")
 def ensemble_core(memberships: Sequence[Any]) -> xr.DataArray | np.ndarray:
     """Units present in the ensemble of every recording (e.g. every seed): the logical AND of the memberships.
 
@@ -352,4 +356,4 @@ def ensemble_core(memberships: Sequence[Any]) -> xr.DataArray | np.ndarray:
     for m in aligned[1:]:
         out = out & m
     out.attrs = {**ms[0].attrs, "n_recordings": len(ms)}
-    return unlabel(out.rename("core"), any(is_labelled(m) for m in memberships))
+    return out.rename("core")

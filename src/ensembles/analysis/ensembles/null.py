@@ -30,7 +30,8 @@ import xarray as xr
 from ... import conventions as C
 from ..._validation import describe
 from ...errors import ParameterError
-from .._input import Result, check_count, class_names, is_labelled, matrix, resolve_labels
+from .._contract import keeps_labels
+from .._input import check_count, class_names, matrix, resolve_labels
 from .._stats import fdr_bh
 from ._common import CATEGORY, _as_membership
 from .category import category_ensembles
@@ -63,6 +64,7 @@ def _jaccard_mean(member: np.ndarray) -> float:
     return float(np.mean(inter[iu][ok] / union[iu][ok])) if ok.any() else np.nan
 
 
+@keeps_labels("membership")
 def ensemble_specificity(membership: Any) -> Any:
     """Mean pairwise Jaccard index between the class ensembles of a membership (lower = more specific).
 
@@ -78,14 +80,13 @@ def ensemble_specificity(membership: Any) -> Any:
     """
     m = _as_membership(membership)
     v = _jaccard_mean(np.asarray(m.values, dtype=bool))
-    if is_labelled(membership):
-        k = m.shape[0]
-        return xr.DataArray(v, name="specificity_jaccard",
-                            attrs={"statistic": "mean pairwise Jaccard index between class ensembles",
-                                   "n_pairs": int(k * (k - 1) // 2)})  # fmt: skip
-    return v
+    k = m.shape[0]
+    return xr.DataArray(v, name="specificity_jaccard",
+                        attrs={"statistic": "mean pairwise Jaccard index between class ensembles",
+                               "n_pairs": int(k * (k - 1) // 2)})  # fmt: skip
 
 
+@keeps_labels("x")
 def ensemble_null(
     x: Any,
     labels: Any = None,
@@ -178,11 +179,10 @@ def ensemble_null(
              "unit_alpha": 0.05,
              "reference": "Tosato et al. (2023) leave-one-out rule; shuffled-label null, Phipson & Smyth (2010) "
                           "p-values"}  # fmt: skip
-    if m.da is None:
-        return Result({k: v for k, (_, v) in variables.items()}, attrs, {k: d for k, (d, _) in variables.items()})
     coords: dict = {"tau": t, CATEGORY: classes}
-    coords.update({k: v.variable for k, v in m.da.coords.items() if v.dims == (C.NEUROID,)})
-    names = class_names(m.da, lab, classes)
-    if names is not None:
-        coords[C.CLASS_NAME] = (CATEGORY, names)
+    if m.da is not None:
+        coords.update({k: v.variable for k, v in m.da.coords.items() if v.dims == (C.NEUROID,)})
+        names = class_names(m.da, lab, classes)
+        if names is not None:
+            coords[C.CLASS_NAME] = (CATEGORY, names)
     return xr.Dataset(variables, coords=coords, attrs=attrs)

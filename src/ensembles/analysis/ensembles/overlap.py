@@ -18,16 +18,8 @@ from scipy import stats
 from ... import conventions as C
 from ..._validation import check_choice, describe
 from ...errors import ParameterError
-from .._input import (
-    Result,
-    check_count,
-    check_finite,
-    is_labelled,
-    make_result,
-    resolve_labels,
-    unlabel,
-    unwrap,
-)
+from .._contract import Result, keeps_labels
+from .._input import check_count, check_finite, resolve_labels, unwrap
 from .._stats import fdr_bh
 from .._xr import is_dataarray
 from ._common import CATEGORY, OTHER, _as_membership, _class_means
@@ -73,6 +65,7 @@ def _overlap_block(M: np.ndarray, metric: str):
     return obs, exp, p, q
 
 
+@keeps_labels("membership")
 def ensemble_overlap(
     membership: Any, metric: str = "count", *, by_layer: bool | None = None
 ) -> xr.Dataset | Result:
@@ -129,9 +122,10 @@ def ensemble_overlap(
     ds = xr.Dataset({n: (dims, a) for n, a in zip(("overlap", "expected", "p", "q"), arrs, strict=True)}, coords=coords)
     ds.attrs = {"metric": metric, "null": "hypergeometric (random membership of the same sizes)",
                 "reference": "Tosato et al. (2023); Benjamini-Hochberg (1995); docs/methods.md §A3.5"}
-    return unlabel(ds, is_labelled(membership))
+    return ds
 
 
+@keeps_labels("images")
 def class_mean_similarity(images: Any, labels: Any) -> xr.DataArray | np.ndarray:
     """Cosine similarity of class-mean images (visual similarity of categories, ours, docs/methods.md §A3.5).
 
@@ -155,7 +149,7 @@ def class_mean_similarity(images: Any, labels: Any) -> xr.DataArray | np.ndarray
         sim = (mu @ mu.T) / np.outer(nrm, nrm)
     out = xr.DataArray(sim, dims=(CATEGORY, OTHER), coords={CATEGORY: classes, OTHER: classes},
                        name="similarity", attrs={"definition": "cosine similarity of class-mean images"})
-    return unlabel(out, is_labelled(images))
+    return out
 
 
 def _square(a: Any, name: str) -> np.ndarray:
@@ -169,6 +163,7 @@ def _square(a: Any, name: str) -> np.ndarray:
     return arr
 
 
+@keeps_labels("overlap", "similarity")
 def overlap_vs_similarity(
     overlap: Any,
     similarity: Any,
@@ -217,5 +212,4 @@ def overlap_vs_similarity(
     values = {"rho": rho, "p": float(p), "n_pairs": int(iu[0].size), "n_shuffles": n_shuffles}
     attrs = {"statistic": "overlap_vs_similarity", "alternative": alternative,
              "definition": "Spearman rho over off-diagonal pairs; Mantel (1967) permutation p-value"}
-    return make_result(is_labelled(overlap) or is_labelled(similarity),
-                       {k: ((), v) for k, v in values.items()}, attrs=attrs)
+    return xr.Dataset({k: ((), v) for k, v in values.items()}, attrs=attrs)

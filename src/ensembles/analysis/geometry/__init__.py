@@ -26,22 +26,18 @@ Gao et al. (2017). A theory of multineuronal dimensionality, dynamics and measur
 from __future__ import annotations
 
 from .cka import linear_cka
-from .decoding import DecodingResult, decode
+from .decoding import decode
 from .dimensionality import (
-    EigenspectrumFit,
     eigenspectrum,
     eigenspectrum_alpha,
     participation_ratio,
     summarize_geometry,
 )
-from .rsa import RDM_COMPARISONS, RDM_METRICS, RDMComparison, compare_rdms, kendall_tau_a, rdm
+from .rsa import RDM_COMPARISONS, RDM_METRICS, compare_rdms, kendall_tau_a, rdm
 
 __all__ = [
     "RDM_METRICS",
     "RDM_COMPARISONS",
-    "RDMComparison",
-    "DecodingResult",
-    "EigenspectrumFit",
     "rdm",
     "compare_rdms",
     "linear_cka",

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
-from ensembles.analysis._input import is_labelled, scalar_result
+from ensembles.analysis._contract import keeps_labels
 from ensembles.errors import ParameterError
 
 from ._common import _matrix, _set_mismatch
@@ -71,6 +72,7 @@ def _hsic_u(x: np.ndarray, y: np.ndarray) -> float:
     return (tr_kl + s_k * s_l / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * float(np.dot(k1, l1))) / (n * (n - 3))
 
 
+@keeps_labels("x", "y")
 def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
     """Linear centred kernel alignment (CKA) between two representations of the same stimuli.
 
@@ -110,4 +112,4 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
         value = float(num / den) if den > 0 else float("nan")
     attrs = {"statistic": "linear_cka", "debiased": int(debiased), "n_presentations": int(n),
              "reference": "Kornblith et al. 2019" + ("; unbiased HSIC, Song et al. 2012" if debiased else "")}
-    return scalar_result(value, is_labelled(x) or is_labelled(y), name="linear_cka", attrs=attrs)
+    return xr.DataArray(value, name="linear_cka", attrs=attrs)

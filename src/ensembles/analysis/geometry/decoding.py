@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,31 +9,20 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import param_error
-from ensembles.analysis._input import ScalarResultFields, array_field, resolve_labels
+from ensembles.analysis._contract import Result, keeps_labels
+from ensembles.analysis._input import resolve_labels
 from ensembles.errors import InputTypeError, ParameterError
 
 from ._common import _matrix
 
-__all__ = ["DecodingResult", "decode"]
+__all__ = ["decode"]
+
+_DECODE_DIMS = {"fold_accuracies": (C.FOLD,)}  # module level: decode's parameter ``C`` shadows the conventions
 
 
 # --------------------------------------------------------------------------------------------------------------
 # decoding
 # --------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DecodingResult(ScalarResultFields):
-    """Result of :func:`decode`: mean and SD of the cross-validated accuracy and its chance level."""
-
-    accuracy: float
-    accuracy_sd: float
-    fold_accuracies: np.ndarray = array_field(C.FOLD)
-    chance: float = float("nan")
-    n_classes: int = 0
-    n_neuroids: int = 0
-    n_presentations: int = 0
-    cv: int = 0
-
-
 def _select_neuroids(arr: np.ndarray, da: xr.DataArray | None, neuroids: Any) -> np.ndarray:
     if neuroids is None:
         return arr
@@ -67,6 +55,7 @@ def _select_neuroids(arr: np.ndarray, da: xr.DataArray | None, neuroids: Any) ->
     return arr[:, idx]
 
 
+@keeps_labels("x")
 def decode(
     x: Any,
     labels: Any = "label",
@@ -77,7 +66,7 @@ def decode(
     standardize: bool = True,
     max_iter: int = 2000,
     random_state: int | None = 0,
-) -> DecodingResult | xr.Dataset:
+) -> Result | xr.Dataset:
     """Cross-validated linear decoding of class labels from a layer, a region or an ensemble.
 
     A multinomial logistic regression (scikit-learn ``LogisticRegression``, L2, lbfgs) on z-scored responses
@@ -102,8 +91,9 @@ def decode(
 
     Returns
     -------
-    DecodingResult (plain arrays) or xr.Dataset with the same fields (labelled input)
-        ``chance`` is the frequency of the most common class (accuracy of always guessing it).
+    :class:`~ensembles.analysis.Result` (plain arrays) or xr.Dataset with the same fields (labelled input)
+        ``accuracy`` and ``accuracy_sd`` (mean and SD over folds), ``fold_accuracies`` (dim ``fold``), ``chance``,
+        ``n_classes``, ``n_neuroids``, ``n_presentations``, ``cv``.  ``chance`` is the frequency of the most common class (accuracy of always guessing it).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -127,14 +117,10 @@ def decode(
     model = make_pipeline(StandardScaler(), clf) if standardize else clf
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     scores = cross_val_score(model, arr, y, cv=folds, scoring="accuracy")
-    res = DecodingResult(
-        accuracy=float(scores.mean()),
-        accuracy_sd=float(scores.std(ddof=1)) if scores.size > 1 else 0.0,
-        fold_accuracies=scores,
-        chance=float(counts.max() / counts.sum()),
-        n_classes=int(classes.size),
-        n_neuroids=int(arr.shape[1]),
-        n_presentations=int(arr.shape[0]),
-        cv=int(cv),
+    return Result(
+        {"accuracy": float(scores.mean()), "accuracy_sd": float(scores.std(ddof=1)) if scores.size > 1 else 0.0,
+         "fold_accuracies": scores, "chance": float(counts.max() / counts.sum()), "n_classes": int(classes.size),
+         "n_neuroids": int(arr.shape[1]), "n_presentations": int(arr.shape[0]), "cv": int(cv)},
+        attrs={"statistic": "decode"},
+        dims=_DECODE_DIMS,
     )
-    return res.to_dataset(attrs={"statistic": "decode"}) if da is not None else res

@@ -10,7 +10,6 @@ Gao et al. (2017). A theory of multineuronal dimensionality, dynamics and measur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,18 +17,20 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import param_error
-from ensembles.analysis._input import ScalarResultFields, array_field, is_labelled, scalar_result, unwrap
+from ensembles.analysis._contract import Result, is_labelled, keeps_labels
+from ensembles.analysis._input import unwrap
 from ensembles.errors import ParameterError
 
 from ._common import _matrix
 from .cka import _gram_inner
 
-__all__ = ["participation_ratio", "eigenspectrum", "eigenspectrum_alpha", "EigenspectrumFit", "summarize_geometry"]
+__all__ = ["participation_ratio", "eigenspectrum", "eigenspectrum_alpha", "summarize_geometry"]
 
 
 # --------------------------------------------------------------------------------------------------------------
 # dimensionality
 # --------------------------------------------------------------------------------------------------------------
+@keeps_labels("x")
 def participation_ratio(x: Any) -> Any:
     """Participation ratio PR = (Σ λ_i)² / Σ λ_i² of the covariance eigenvalues λ across presentations.
 
@@ -47,9 +48,10 @@ def participation_ratio(x: Any) -> Any:
     value = tr * tr / tr2 if tr2 > 0 else float("nan")
     attrs = {"statistic": "participation_ratio", "n_neuroids": int(arr.shape[1]),
              "n_presentations": int(arr.shape[0]), "reference": "Gao et al. 2017"}
-    return scalar_result(value, da is not None, name="participation_ratio", attrs=attrs)
+    return xr.DataArray(value, name="participation_ratio", attrs=attrs)
 
 
+@keeps_labels("x")
 def eigenspectrum(x: Any, x2: Any = None) -> np.ndarray | xr.DataArray:
     """PCA eigenspectrum (variance per component, descending) of responses across presentations.
 
@@ -59,10 +61,7 @@ def eigenspectrum(x: Any, x2: Any = None) -> np.ndarray | xr.DataArray:
     trial-to-trial noise (and can be negative in the noise floor).  A numpy array for plain arrays, a DataArray
     along ``component`` for labelled input.
     """
-    values = _eigenspectrum(x, x2)
-    if not is_labelled(x):
-        return values
-    return xr.DataArray(values, dims=(C.COMPONENT,), name="eigenspectrum",
+    return xr.DataArray(_eigenspectrum(x, x2), dims=(C.COMPONENT,), name="eigenspectrum",
                         attrs={"statistic": "eigenspectrum", "cross_validated": int(x2 is not None)})
 
 
@@ -89,25 +88,14 @@ def _eigenspectrum(x: Any, x2: Any = None) -> np.ndarray:
     return np.sum((xc @ vt.T) * (x2c @ vt.T), axis=0) / (n - 1)
 
 
-@dataclass(frozen=True)
-class EigenspectrumFit(ScalarResultFields):
-    """Power-law fit λ_n ∝ n^(−α) of a PCA eigenspectrum (see :func:`eigenspectrum_alpha`)."""
-
-    alpha: float
-    intercept: float
-    fit_start: int
-    fit_stop: int
-    n_points: int
-    eigenvalues: np.ndarray = array_field(C.COMPONENT)
-
-
+@keeps_labels("x")
 def eigenspectrum_alpha(
     x: Any,
     x2: Any = None,
     *,
     fit_range: tuple[int, int] = (11, 500),
     min_points: int = 5,
-) -> EigenspectrumFit | xr.Dataset:
+) -> Result | xr.Dataset:
     """Power-law exponent α of the PCA eigenspectrum, λ_n ∝ n^(−α) (Stringer et al. 2019).
 
     The fit follows the authors' ``get_powerlaw(ss, trange)`` (MouseLand stringer-pachitariu-et-al-2018b,
@@ -125,6 +113,12 @@ def eigenspectrum_alpha(
         0-based [start, stop) component indices of the fit.
     min_points : int
         Fewest components the fit accepts (ValueError otherwise).
+
+    Returns
+    -------
+    :class:`~ensembles.analysis.Result` (plain arrays) or ``xr.Dataset`` (labelled input)
+        ``alpha``, ``intercept``, ``fit_start``, ``fit_stop`` (the clipped range), ``n_points`` and the
+        ``eigenvalues`` (dim ``component``).
     """
     if (
         not isinstance(fit_range, (tuple, list))
@@ -151,15 +145,12 @@ def eigenspectrum_alpha(
     w = 1.0 / rank
     yv = np.log(ss[idx])
     coef = np.linalg.solve(design.T @ (design * w[:, None]), (design * w[:, None]).T @ yv)
-    res = EigenspectrumFit(
-        alpha=float(coef[0]),
-        intercept=float(coef[1]),
-        fit_start=int(idx[0]),
-        fit_stop=int(idx[-1] + 1),
-        n_points=int(idx.size),
-        eigenvalues=ss,
+    return Result(
+        {"alpha": float(coef[0]), "intercept": float(coef[1]), "fit_start": int(idx[0]),
+         "fit_stop": int(idx[-1] + 1), "n_points": int(idx.size), "eigenvalues": ss},
+        attrs={"statistic": "eigenspectrum_alpha"},
+        dims={"eigenvalues": (C.COMPONENT,)},
     )
-    return res.to_dataset(attrs={"statistic": "eigenspectrum_alpha"}) if is_labelled(x) else res
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ Walther et al. (2016). Reliability of dissimilarity measures for multi-voxel pat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,12 +17,13 @@ from scipy import stats
 
 from ensembles import conventions as C
 from ensembles._validation import check_choice, param_error
-from ensembles.analysis._input import ScalarResultFields, array_field, is_labelled, scalar_result, unwrap
+from ensembles.analysis._contract import Result, keeps_labels
+from ensembles.analysis._input import unwrap
 from ensembles.errors import ParameterError
 
 from ._common import _matrix, _resolve_labels, _set_mismatch
 
-__all__ = ["RDM_METRICS", "RDM_COMPARISONS", "RDMComparison", "rdm", "compare_rdms", "kendall_tau_a"]
+__all__ = ["RDM_METRICS", "RDM_COMPARISONS", "rdm", "compare_rdms", "kendall_tau_a"]
 
 RDM_METRICS = ("correlation", "euclidean", "sqeuclidean", "crossnobis")
 RDM_COMPARISONS = ("spearman", "kendall_tau_a", "kendall_tau_b", "pearson", "cosine")
@@ -34,6 +34,7 @@ _COMPARISON_ALIASES = {"tau_a": "kendall_tau_a", "tau-a": "kendall_tau_a", "corr
 # --------------------------------------------------------------------------------------------------------------
 # RDMs
 # --------------------------------------------------------------------------------------------------------------
+@keeps_labels("x")
 def rdm(
     x: Any,
     labels: Any = None,
@@ -183,24 +184,7 @@ def _crossnobis(arr, inverse, c, *, n_folds, noise, random_state) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------------------
 # RDM comparison
 # --------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RDMComparison(ScalarResultFields):
-    """Result of :func:`compare_rdms`.
-
-    ``value`` is the comparison of the full upper triangles; ``ci_low``/``ci_high`` the percentile interval of the
-    stimulus (condition) bootstrap (NaN when ``n_bootstrap=0``); ``bootstrap`` the bootstrap values.
-    """
-
-    value: float
-    ci_low: float
-    ci_high: float
-    method: str
-    n_conditions: int
-    n_bootstrap: int
-    ci: float
-    bootstrap: np.ndarray = array_field(C.BOOTSTRAP)
-
-
+@keeps_labels("a", "b")
 def kendall_tau_a(a: Any, b: Any) -> Any:
     """Kendall's τ-a = (n_concordant − n_discordant) / (n(n − 1)/2), ties counted in the denominator.
 
@@ -209,11 +193,13 @@ def kendall_tau_a(a: Any, b: Any) -> Any:
     τ-a is the recommended comparator when a model RDM has ties (Nili et al. 2014).  A float for plain arrays, a
     0-d DataArray for labelled input.
     """
-    labelled = is_labelled(a) or is_labelled(b)
     a = np.asarray(unwrap(a, name="a", ndim=None), dtype=np.float64).ravel()
     b = np.asarray(unwrap(b, name="b", ndim=None), dtype=np.float64).ravel()
-    if labelled:
-        return scalar_result(kendall_tau_a(a, b), True, name="kendall_tau_a", attrs={"statistic": "kendall_tau_a"})
+    return xr.DataArray(_tau_a(a, b), name="kendall_tau_a", attrs={"statistic": "kendall_tau_a"})
+
+
+def _tau_a(a: np.ndarray, b: np.ndarray) -> float:
+    """The kernel of :func:`kendall_tau_a` on two float64 vectors."""
     if a.shape != b.shape:
         raise ParameterError(f"kendall_tau_a needs two vectors of equal length. Got {a.size} and {b.size}.")
     n = a.size
@@ -246,7 +232,7 @@ def _similarity(u: np.ndarray, v: np.ndarray, method: str) -> float:
         den = np.sqrt(np.dot(u, u) * np.dot(v, v))
         return float(np.dot(u, v) / den) if den > 0 else float("nan")
     if method == "kendall_tau_a":
-        return kendall_tau_a(u, v)
+        return _tau_a(u, v)
     if method == "kendall_tau_b":
         return float(stats.kendalltau(u, v, variant="b").statistic)
     raise AssertionError(method)  # pragma: no cover - checked by the caller
@@ -264,6 +250,7 @@ def _as_rdm(r: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     return arr, None
 
 
+@keeps_labels("a", "b")
 def compare_rdms(
     a: Any,
     b: Any,
@@ -272,7 +259,7 @@ def compare_rdms(
     n_bootstrap: int = 0,
     ci: float = 0.95,
     random_state: int | np.random.Generator | None = None,
-) -> RDMComparison | xr.Dataset:
+) -> Result | xr.Dataset:
     """Compare two RDMs over their upper triangles, with a stimulus-bootstrap confidence interval.
 
     Parameters
@@ -294,7 +281,10 @@ def compare_rdms(
 
     Returns
     -------
-    RDMComparison (plain arrays) or xr.Dataset with the same fields (labelled RDMs)
+    :class:`~ensembles.analysis.Result` (plain arrays) or xr.Dataset with the same fields (labelled RDMs)
+        ``value`` (the comparison of the full upper triangles), ``ci_low``/``ci_high`` (percentile interval of the
+        stimulus bootstrap; NaN when ``n_bootstrap=0``), ``method``, ``n_conditions``, ``n_bootstrap``, ``ci`` and
+        the ``bootstrap`` values.
     """
     method = _COMPARISON_ALIASES.get(method, method)
     check_choice("method", method, RDM_COMPARISONS)
@@ -336,14 +326,9 @@ def compare_rdms(
         lo, hi = np.quantile(finite, [(1 - ci) / 2, 1 - (1 - ci) / 2])
     else:
         lo = hi = float("nan")
-    res = RDMComparison(
-        value=float(value),
-        ci_low=float(lo),
-        ci_high=float(hi),
-        method=method,
-        n_conditions=int(c),
-        n_bootstrap=int(n_bootstrap),
-        ci=float(ci),
-        bootstrap=boot,
+    return Result(
+        {"value": float(value), "ci_low": float(lo), "ci_high": float(hi), "method": method,
+         "n_conditions": int(c), "n_bootstrap": int(n_bootstrap), "ci": float(ci), "bootstrap": boot},
+        attrs={"statistic": "compare_rdms"},
+        dims={"bootstrap": (C.BOOTSTRAP,)},
     )
-    return res.to_dataset(attrs={"statistic": "compare_rdms"}) if is_labelled(a) or is_labelled(b) else res

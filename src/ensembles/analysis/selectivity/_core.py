@@ -14,15 +14,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import describe
 from ensembles.analysis import _xr
-from ensembles.analysis._input import (
-    Result,
-    check_finite,
-    check_nan_policy,
-    class_names,
-    make_result,
-    resolve_labels,
-    unwrap,
-)
+from ensembles.analysis._input import check_finite, check_nan_policy, class_names, resolve_labels, unwrap
 from ensembles.errors import ParameterError
 
 CLASS = C.CATEGORY  # the result dim of one entry per class (coord values: the class labels)
@@ -118,9 +110,10 @@ def _moments(ctx: _Ctx, shift: np.ndarray):
     return res[:k], res[k : 2 * k], res[2 * k] > 0, ctx.counts[:, None]
 
 
-def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset | Result:
-    """Labelled input: an ``xr.Dataset`` with the neuroid coords of the input and a ``category`` dim for
-    (class, neuroid) variables; numpy input: a :class:`~ensembles.analysis._input.Result` of the same arrays."""
+def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset:
+    """An ``xr.Dataset`` with a ``category`` dim for (class, neuroid) variables and, for labelled input, the neuroid
+    coords of the input (the public functions' :func:`~ensembles.analysis._contract.keeps_labels` turns it into a
+    :class:`~ensembles.analysis.Result` for numpy input)."""
     labelled = ctx.lay.template is not None
     kept = ctx.lay.kept_dims if labelled else (C.NEUROID,)
     out = {}
@@ -135,4 +128,4 @@ def _dataset(ctx: _Ctx, variables: dict, attrs: dict) -> xr.Dataset | Result:
             coords[C.CLASS_NAME] = (CLASS, ctx.names)
     base = {"n_presentations": ctx.n, "n_classes": ctx.k, "classes": [str(c) for c in ctx.classes]}
     base.update(attrs)
-    return make_result(labelled, out, coords=coords, attrs=base)
+    return xr.Dataset(out, coords=coords, attrs=base)

@@ -13,6 +13,7 @@ from scipy import stats
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
+from ensembles.analysis._contract import keeps_labels
 from ensembles.analysis._stats import fdr_bh
 from ensembles.errors import ParameterError
 
@@ -28,6 +29,7 @@ __all__ = ["n_driven_classes"]
 CORRECTIONS = ("fdr_bh", "bonferroni", "none")
 
 
+@keeps_labels("x")
 def n_driven_classes(
     x: Any,
     labels: Any = None,

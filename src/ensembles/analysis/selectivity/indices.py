@@ -12,6 +12,7 @@ from scipy import special
 
 from ensembles import conventions as C
 from ensembles._validation import describe
+from ensembles.analysis._contract import keeps_labels
 from ensembles.analysis._stats import fdr_bh
 from ensembles.errors import ParameterError
 
@@ -37,6 +38,7 @@ def _csi_from_means(means: np.ndarray, epsilon: float):
     return csi, mu_max, mu_rest, arg
 
 
+@keeps_labels("x")
 def class_selectivity_index(
     x: Any,
     labels: Any = None,
@@ -122,6 +124,7 @@ def _dprime_from_moments(s1, s2, counts, total1, total2, n):
     return d, arg
 
 
+@keeps_labels("x")
 def dprime(
     x: Any,
     labels: Any = None,
@@ -174,6 +177,7 @@ def dprime(
 # --------------------------------------------------------------------------------------------------------------------
 
 
+@keeps_labels("x")
 def anova(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: str = "propagate") -> xr.Dataset:
     """One-way ANOVA across classes per neuroid, vectorised: F, p, η², ω².
 

@@ -12,6 +12,7 @@ from scipy import stats
 from ensembles import conventions as C
 from ensembles._validation import describe
 from ensembles.analysis import _xr
+from ensembles.analysis._contract import keeps_labels
 from ensembles.errors import ParameterError
 
 from ._core import _dataset, _onehot, _prepare
@@ -58,6 +59,7 @@ def _mi_one(v: np.ndarray, codes: np.ndarray, perm: np.ndarray | None, n_bins: i
     return mi_of(codes), null
 
 
+@keeps_labels("x")
 def mutual_information(
     x: Any,
     labels: Any = None,

@@ -11,6 +11,7 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles.analysis import _xr
+from ensembles.analysis._contract import keeps_labels
 from ensembles.analysis._input import class_names, matrix, resolve_labels, unwrap
 from ensembles.analysis.sparsity import _engine as _sp
 from ensembles.analysis.sparsity import condition_means
@@ -26,6 +27,7 @@ __all__ = ["class_means", "preferred_class", "preference_order", "tuning_sparsen
 # --------------------------------------------------------------------------------------------------------------------
 
 
+@keeps_labels("x")
 def class_means(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_policy: str = "propagate") -> Any:
     """Class-conditional mean response of every neuroid.
 
@@ -54,6 +56,7 @@ def class_means(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION, nan_po
     return out
 
 
+@keeps_labels("x")
 def preferred_class(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION) -> Any:
     """The class with the highest mean response per neuroid (ties: the first in sorted order), as a class label."""
     ctx = _prepare(x, labels, dim, "propagate", min_classes=1)
@@ -64,6 +67,7 @@ def preferred_class(x: Any, labels: Any = None, *, dim: str = C.PRESENTATION) ->
     return _xr.wrap_reduced(pref, ctx.lay, name="preferred_class", attrs={"statistic": "preferred_class"})
 
 
+@keeps_labels("x")
 def preference_order(x: Any, labels: Any = None) -> Any:
     """Neuroid order that groups neuroids by preferred class, so that category ensembles form blocks (Figure 1).
 
@@ -117,6 +121,7 @@ def _transform_negative(a: np.ndarray, negative: str) -> np.ndarray:
     return a
 
 
+@keeps_labels("x")
 def tuning_sparseness(
     x: Any,
     labels: Any = None,

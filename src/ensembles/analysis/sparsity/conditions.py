@@ -10,6 +10,7 @@ import numpy as np
 from ensembles import conventions as C
 from ensembles._validation import describe
 from ensembles.analysis import _xr
+from ensembles.analysis._contract import keeps_labels
 from ensembles.analysis._input import check_finite, check_nan_policy
 from ensembles.analysis._input import resolve_labels as _resolve_labels
 from ensembles.errors import ParameterError
@@ -36,6 +37,7 @@ def _group_sums_block(block: np.ndarray, codes: np.ndarray, n_groups: int) -> np
     return np.stack([onehot @ np.where(nan, 0.0, b), onehot @ (~nan), onehot @ nan])
 
 
+@keeps_labels("x")
 def condition_means(
     x: Any,
     labels: Any = None,

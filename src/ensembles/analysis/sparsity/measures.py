@@ -13,7 +13,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice
 from ensembles.analysis import _xr
-from ensembles.analysis._input import Result, make_result
+from ensembles.analysis._contract import Result, keeps_labels
 from ensembles.errors import ParameterError
 
 from ._engine import DEFINITIONS, _apply_policies, _canonical, _compute_measure, _edge_cases
@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 
+@keeps_labels("x")
 def sparseness(
     x: Any,
     measure: str = "vinje-gallant",
@@ -81,6 +82,7 @@ def sparseness(
     return _xr.wrap_reduced(value, lay, name=f"sparseness_{m.replace('-', '_')}", attrs=attrs)
 
 
+@keeps_labels("x")
 def lifetime_sparseness(x: Any, measure: str = "vinje-gallant", *, dim: str = C.PRESENTATION, negative: str = "raise",
                         nan_policy: str = "propagate") -> Any:
     """Lifetime sparseness: one value per neuroid across stimuli (reduces ``dim``, default ``"presentation"``).
@@ -92,6 +94,7 @@ def lifetime_sparseness(x: Any, measure: str = "vinje-gallant", *, dim: str = C.
     return sparseness(x, measure, dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def population_sparseness(x: Any, measure: str = "hoyer", *, dim: str = C.NEUROID, negative: str = "raise",
                           nan_policy: str = "propagate") -> Any:
     """Population sparseness: one value per presentation across neuroids (reduces ``dim``, default ``"neuroid"``).
@@ -103,26 +106,31 @@ def population_sparseness(x: Any, measure: str = "hoyer", *, dim: str = C.NEUROI
     return sparseness(x, measure, dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def vinje_gallant_sparseness(x: Any, *, dim: str = C.PRESENTATION, negative: str = "raise", nan_policy="propagate"):
     """Vinje & Gallant (2000) S along ``dim`` (the AllenSDK lifetime/population sparseness); see :func:`sparseness`."""
     return sparseness(x, "vinje-gallant", dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def treves_rolls_activity(x: Any, *, dim: str = C.PRESENTATION, negative: str = "raise", nan_policy="propagate"):
     """Treves–Rolls activity ratio a (Rolls & Tovee 1995) along ``dim``; small a = sparse; see :func:`sparseness`."""
     return sparseness(x, "treves-rolls", dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def hoyer_sparseness(x: Any, *, dim: str = C.NEUROID, negative: str = "raise", nan_policy="propagate"):
     """Hoyer (2004) sparseness along ``dim`` (default per sample, as Tosato et al. 2023); see :func:`sparseness`."""
     return sparseness(x, "hoyer", dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def gini_sparseness(x: Any, *, dim: str = C.NEUROID, negative: str = "raise", nan_policy="propagate"):
     """Gini index (Hurley & Rickard 2009) along ``dim``; see :func:`sparseness`."""
     return sparseness(x, "gini", dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def kurtosis_sparseness(
     x: Any, *, dim: str = C.PRESENTATION, convention: str = "sample", negative: str = "raise", nan_policy="propagate"
 ):
@@ -134,6 +142,7 @@ def kurtosis_sparseness(
     return sparseness(x, f"kurtosis-{convention}", dim=dim, negative=negative, nan_policy=nan_policy)
 
 
+@keeps_labels("x")
 def subsample_sparseness(
     x: Any,
     n: int,
@@ -195,7 +204,7 @@ def subsample_sparseness(
     kept = () if aggregate is not None else tuple(lay.kept_dims)
     variables = {"estimate": (kept, est), "ci_low": (kept, lo), "ci_high": (kept, hi),
                  "draws": ((C.BOOTSTRAP,) + kept, vals)}  # fmt: skip
-    ds = make_result(lay.template is not None, variables, attrs=attrs)
+    ds = xr.Dataset(variables, attrs=attrs)
     if lay.template is not None and kept:
         ds = ds.assign_coords(_xr.wrap_reduced(est, lay).coords)
     return ds

@@ -12,7 +12,8 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import check_choice, describe
 from ensembles.analysis import _xr
-from ensembles.analysis._input import check_finite, check_nan_policy, is_labelled
+from ensembles.analysis._contract import is_labelled, keeps_labels
+from ensembles.analysis._input import check_finite, check_nan_policy
 from ensembles.errors import InputTypeError, ParameterError
 
 from ._engine import DEFINITIONS
@@ -27,6 +28,7 @@ __all__ = ["fraction_active", "image_selectivity"]
 FRACTION_MODES = (">0", "fraction_of_max", "sd_above_baseline")
 
 
+@keeps_labels("x")
 def fraction_active(
     x: Any,
     threshold: float | None = None,
@@ -166,6 +168,7 @@ def _image_selectivity_np(r: np.ndarray, num_steps: int) -> np.ndarray:
     return out.reshape(lead)
 
 
+@keeps_labels("x")
 def image_selectivity(x: Any, num_steps: int = 1000, *, dim: str = C.PRESENTATION) -> Any:
     """Image selectivity of the AllenSDK (after Quian Quiroga et al. 2007), S = 1 - 2·mean_j F(θ_j).
 

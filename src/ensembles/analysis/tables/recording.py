@@ -121,7 +121,8 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
         units = {"n_silent_neuroids": int(silent.sum()), "n_all_zero_presentations": int(zero.sum()),
                  "n_responsive": int(resp.sum())}
         two = resp.sum() >= 2  # Hoyer and the leave-one-out rule need two neuroids
-        mean, lo, hi, n = bootstrap_mean_ci(pop, n_bootstrap=n_bootstrap, random_state=rng)
+        ci = bootstrap_mean_ci(pop, n_bootstrap=n_bootstrap, random_state=rng)
+        mean, lo, hi, n = ci.mean, ci.ci_low, ci.ci_high, ci.n
         tables["sparseness_by_layer"].append({
             "model": name, "layer": layer, "measure": "hoyer", "mean": mean, "ci_low": lo, "ci_high": hi, "n": n,
             "fraction_silent_presentations": float(np.mean(~(xv.sum(axis=1) > 0))),
@@ -131,7 +132,8 @@ def recording_tables(rec: xr.Dataset, name: str, *, rng: np.random.Generator, co
             "mean_responsive": _nanmean(_hoyer(x_resp, "population", negative)) if two else np.nan,
             "lifetime_mean_responsive": _nanmean(_hoyer(x_resp, "lifetime", negative)) if two else np.nan})
         for c in classes:
-            mean, lo, hi, n = bootstrap_mean_ci(pop[y == c], n_bootstrap=n_bootstrap, random_state=rng)
+            ci = bootstrap_mean_ci(pop[y == c], n_bootstrap=n_bootstrap, random_state=rng)
+            mean, lo, hi, n = ci.mean, ci.ci_low, ci.ci_high, ci.n
             tables["sparseness_by_class"].append({"model": name, "layer": layer, "class": names[int(c)],
                                                   "label": int(c), "measure": "hoyer", "mean": mean, "ci_low": lo,
                                                   "ci_high": hi, "n": n,
@@ -222,7 +224,8 @@ def current_rows(sel: xr.Dataset, params: Sequence[Mapping[str, Any]], inputs: S
     rows = []
     for layer, p, x_in in zip(layers_of(sel), params, inputs, strict=True):
         b = np.asarray(p["bias"], np.float64)
-        e, i = input_currents(p["weight"], x_in, normalize=p["input_norm"])
+        cur = input_currents(p["weight"], x_in, normalize=p["input_norm"])
+        e, i = cur.excitatory, cur.inhibitory
         act = np.asarray(layer_activity(sel, layer).values)
         err = float(np.max(np.abs(np.maximum(e + i + b, 0) - act)) / max(float(np.max(np.abs(act))), 1e-12))
         memb = _membership(layer_activity(sel, layer).clip(min=0), y, tau)
