@@ -158,6 +158,14 @@ def apply_last(func: Callable[[np.ndarray], np.ndarray], a: Any, *, dtype=float,
     return a.map_blocks(func, chunks=a.chunks[:-1] + ((new_axis_size,),), dtype=dtype)
 
 
+def _add_to(acc: np.ndarray, part: np.ndarray, first: bool) -> np.ndarray:
+    """``acc + part``; in place unless ``acc`` is a block's own result (``first``), which is left untouched."""
+    if first:
+        return acc + part
+    acc += part
+    return acc
+
+
 def reduce_rows(func: Callable[..., np.ndarray], a: Any, *, with_cols: bool = False) -> np.ndarray:
     """Sum ``func(block, rows)`` over presentation blocks of a 2-D ``(n_presentations, n_neuroids)`` array.
 
@@ -184,14 +192,21 @@ def reduce_rows(func: Callable[..., np.ndarray], a: Any, *, with_cols: bool = Fa
         return np.asarray(func(np.asarray(block), slice(lo, hi)))
 
     f = dask.delayed(call, pure=True)
-    add = dask.delayed(lambda *parts: sum(parts[1:], parts[0].copy()), pure=True)
+    add = dask.delayed(_add_to, pure=True)
     columns = []
     for j in range(blocks.shape[1]):
         c0, c1 = int(col_edges[j]), int(col_edges[j + 1])
         parts = [f(blocks[i, j], int(row_edges[i]), int(row_edges[i + 1]), c0, c1) for i in range(blocks.shape[0])]
-        # pairwise tree so that partial sums are released as they are added
+        # a tree of groups of 8, each group summed left to right as a chain of pairwise additions: every partial
+        # sum is released as soon as it is added (at most a few per worker are held, whatever their size)
         while len(parts) > 1:
-            parts = [add(*parts[k : k + 8]) for k in range(0, len(parts), 8)]
+            groups = []
+            for k in range(0, len(parts), 8):
+                acc = parts[k]
+                for i, part in enumerate(parts[k + 1 : k + 8]):
+                    acc = add(acc, part, i == 0)
+                groups.append(acc)
+            parts = groups
         columns.append(parts[0])
     results = dask.compute(*columns)
     return np.concatenate([np.asarray(r) for r in results], axis=-1)

@@ -16,6 +16,7 @@ from ._core import _Ctx
 
 _TOL = 1e-6  # relative tolerance when comparing null and observed statistics (float32 shuffle sums, round-off)
 _SHUFFLE_BATCH = 64
+_NULL_BYTES = 32 * 2**20  # float64 class sums of one group of neuroids under all permutations
 
 
 def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
@@ -26,17 +27,23 @@ def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
     return perm
 
 
-def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares: bool):
+def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares: bool, cols: slice | None = None):
     """Class sums under each label permutation: (n_shuffles, k, n_neuroids) for S1 (and S2), and the class counts
-    (``ctx.counts[None, :, None]``, or per permutation, class and neuroid under ``nan_policy="omit"``)."""
+    (``ctx.counts[None, :, None]``, or per permutation, class and neuroid under ``nan_policy="omit"``).
+
+    ``cols``: only these neuroids (the sums of a group of neuroids are those columns of the sums of all)."""
     k, n_sh = ctx.k, perm.shape[0]
     n_out = (2 if squares else 1) + int(ctx.omit)
+    data = ctx.data if cols is None else ctx.data[:, cols]
+    shift = shift if cols is None else shift[cols]
 
     def f(block, rows, cols):
-        # float32 products (sgemm): the null only needs ~1e-7 relative precision; see _TOL
-        b = (np.asarray(block, dtype=np.float64) - shift[None, cols]).astype(np.float32)
+        # float32 products (sgemm): the null only needs ~1e-7 relative precision; see _TOL.  The float32 copy is
+        # made in row pieces (the same values as one float64 copy of the block, without its memory)
+        b = _shifted_float32(block, shift[cols])
         valid = np.isfinite(b)
-        b = np.where(valid, b, np.float32(0.0))
+        if not valid.all():
+            b[~valid] = np.float32(0.0)
         b2 = b * b if squares else None
         out = np.empty((n_out, n_sh * k, b.shape[1]))
         pc = perm[:, rows]
@@ -49,11 +56,40 @@ def _shuffled_moments(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, *, squares
                 out[-1, s0 * k : s1 * k] = oh @ valid.astype(np.float32)
         return out
 
-    res = _xr.reduce_rows(f, ctx.data, with_cols=True)
+    res = _xr.reduce_rows(f, data, with_cols=True)
     s1 = res[0].reshape(n_sh, k, -1)
     s2 = res[1].reshape(n_sh, k, -1) if squares else None
     cnt = res[-1].reshape(n_sh, k, -1) if ctx.omit else ctx.counts[None, :, None]
     return s1, s2, cnt
+
+
+def _shifted_float32(block: np.ndarray, shift: np.ndarray, rows: int = 512) -> np.ndarray:
+    """float32(float64(block) - shift), computed ``rows`` presentations at a time."""
+    block = np.asarray(block)
+    out = np.empty(block.shape, dtype=np.float32)
+    for r0 in range(0, block.shape[0], rows):
+        piece = np.array(block[r0 : r0 + rows], dtype=np.float64)
+        piece -= shift[None, :]
+        out[r0 : r0 + rows] = piece
+    return out
+
+
+def _shuffle_null(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, stat, *, squares: bool) -> np.ndarray:
+    """The null statistic (n_shuffles, n_neuroids): ``stat(ps1, ps2, pcnt, cols)`` of the shuffled class sums of
+    each group of neuroids ``cols``.
+
+    The statistics are per neuroid, so the neuroids are taken in groups whose float64 sums under every permutation
+    fit ``_NULL_BYTES`` (one group, i.e. one call, when they all fit): memory stays bounded whatever the number of
+    neuroids and shuffles, at the cost of one pass over the data per group."""
+    n_sh, n_neur = perm.shape[0], int(ctx.data.shape[1])
+    width = max(1, _NULL_BYTES // (8 * max(1, n_sh * ctx.k)))
+    if width >= n_neur:
+        return stat(*_shuffled_moments(ctx, perm, shift, squares=squares), slice(0, n_neur))
+    null = np.empty((n_sh, n_neur))
+    for c0 in range(0, n_neur, width):
+        cols = slice(c0, min(n_neur, c0 + width))
+        null[:, cols] = stat(*_shuffled_moments(ctx, perm, shift, squares=squares, cols=cols), cols)
+    return null
 
 
 def _batches(n_shuffles: int):
