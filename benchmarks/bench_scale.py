@@ -12,11 +12,12 @@ imports, about 0.2 GB):
   its label-shuffle null: dask over the HDF5 dataset, as for any recording larger than memory;
 * mutual information with its shuffle correction, on the first ``--mi-neuroids`` neuroids (its cost is per neuroid
   and shuffle; the figure per neuroid scales linearly);
-* category ensembles (paper rule) with the shuffled-label null (the activity in memory, float32);
+* category ensembles (paper rule) with the shuffled-label null: dask over the file, one pass per batch of
+  permutations;
 * ``EnsembleDetector`` ``ica`` and ``pca`` on the file (streamed path), with the best-match Jaccard of every planted
   assembly, and ``ica`` on the assembly-free file (it must find none);
-* linear CKA (feature-space form) between two sub-populations of ``--cka-neuroids`` neuroids each, and the
-  correlation RDM of the class means.
+* linear CKA (feature-space form, streamed: dask over the file) between two sub-populations of ``--cka-neuroids``
+  neuroids each, and the correlation RDM of the class means.
 
 With ``--before REV`` the ``ica``/``pca`` detectors also run at ``--compare-size`` (in memory, both the current tree
 and the ``src/`` of REV, each in its own process) for the ratio to the older code, which does not run at full size.
@@ -169,12 +170,13 @@ def w_category(args, f):
 
     from ensembles.analysis.ensembles import category_ensembles, match_ensembles
 
-    X = f["activity"][:]
-    res = category_ensembles(X, f["label"][:], n_shuffles=args.shuffles, random_state=0)
+    # dask over the file: the class sums (observed and per batch of permutations) are streamed in row blocks
+    res = category_ensembles(_dask_da(f, args), n_shuffles=args.shuffles, random_state=0)
+    members = np.asarray(res.values)
     truth = f["class_members"][:]
-    out = {"sizes": res["members"].sum(axis=1).tolist(), "max_size_p": float(np.max(res["size_p"]))}
+    out = {"sizes": members.sum(axis=1).tolist(), "max_size_p": float(np.max(res["size_p"].values))}
     if truth.any():
-        out["mean_jaccard"] = float(match_ensembles(res["members"], truth).attrs["mean_jaccard"])
+        out["mean_jaccard"] = float(match_ensembles(members, truth).attrs["mean_jaccard"])
     return out
 
 
@@ -206,8 +208,9 @@ def w_cka(args, f):
     from ensembles.analysis.geometry import linear_cka
 
     m = min(args.cka_neuroids, f["activity"].shape[1] // 2)
-    x = f["activity"][:, :m]
-    y = f["activity"][:, m : 2 * m]
+    da = _dask_da(f, args)  # streamed: feature-space Gram matrices accumulated over row blocks
+    x = da.isel(neuroid=slice(0, m))
+    y = da.isel(neuroid=slice(m, 2 * m))
     return {"cka": float(linear_cka(x, y)), "neuroids_each": m, "bytes": int(x.nbytes + y.nbytes)}
 
 
@@ -272,7 +275,7 @@ def main(argv=None) -> int:
     p.add_argument("--class-size", type=int, default=50)
     p.add_argument("--shuffles", type=int, default=100, help="label shuffles of d', MI and category ensembles")
     p.add_argument("--mi-neuroids", type=int, default=1000)
-    p.add_argument("--cka-neuroids", type=int, default=1000)
+    p.add_argument("--cka-neuroids", type=int, default=2000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="*", default=None, help="run only these statistics")

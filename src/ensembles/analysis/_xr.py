@@ -13,6 +13,7 @@ Stable helpers (also used by :mod:`ensembles.analysis.ensembles`):
 - :func:`compute` -- evaluate any dask arrays among the arguments in one pass; numpy passes through.
 - :func:`apply_last` -- apply a numpy function over the last axis of a numpy or dask array (dask: rechunked so that
   the last axis is one chunk, then block by block).
+- :func:`lazy_matrix` -- a dask-backed input as a validated ``(n_presentations, n_neuroids)`` dask array, not loaded.
 - :func:`reduce_rows` -- chunk-wise sum over presentations of a per-block statistic (``func(block, rows)``), the
   way to compute class sums, moments and shuffle nulls of a dask-backed recording in one pass.
 """
@@ -28,7 +29,7 @@ import xarray as xr
 
 from ensembles import conventions as C
 from ensembles._validation import describe
-from ensembles.analysis._input import is_dask, unwrap
+from ensembles.analysis._input import check_finite, is_dask, matrix, unwrap
 from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "compute",
     "is_dask",
     "is_dataarray",
+    "lazy_matrix",
     "numpy_axis",
     "reduce_rows",
     "to_last",
@@ -156,6 +158,28 @@ def apply_last(func: Callable[[np.ndarray], np.ndarray], a: Any, *, dtype=float,
     if new_axis_size is None:
         return a.map_blocks(func, drop_axis=last, dtype=dtype)
     return a.map_blocks(func, chunks=a.chunks[:-1] + ((new_axis_size,),), dtype=dtype)
+
+
+def lazy_matrix(x: Any, *, name: str = "x", float64: bool = False) -> tuple[Any, xr.DataArray | None] | None:
+    """A dask-backed ``x`` as the dask array ``(n_presentations, n_neuroids)`` that
+    :func:`ensembles.analysis._input.matrix` would load, and its labelled view; None when ``x`` is not dask-backed.
+
+    The same checks as ``matrix`` (dims and type on the first presentation, any NaN or +-inf an error, in one pass
+    over the data), the same dtype rule (integer and boolean data become float64, float32 stays float32 unless
+    ``float64``); nothing is kept in memory.
+    """
+    xu = unwrap(x, name=name)
+    if not is_dask(xu):
+        return None
+    first = xu.isel({C.PRESENTATION: slice(0, 1)}) if is_dataarray(xu) and C.PRESENTATION in xu.dims else xu[:1]
+    da = matrix(first, name=name).da
+    if da is not None:
+        da = xu.transpose(C.PRESENTATION, C.NEUROID)
+    arr = da.data if da is not None else xu
+    if arr.dtype.kind == "b" or not np.issubdtype(arr.dtype, np.floating) or float64:
+        arr = arr.astype(np.float64)
+    check_finite(arr, allow_nan=False, name=name)
+    return arr, da
 
 
 def _add_to(acc: np.ndarray, part: np.ndarray, first: bool) -> np.ndarray:
