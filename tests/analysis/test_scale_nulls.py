@@ -59,7 +59,7 @@ def _arrays(res, prefix):
 def compute_all(dask: bool) -> dict:
     """Every result the reference holds, for numpy (``dask=False``) or dask-backed input."""
     from ensembles.analysis import selectivity as sel
-    from ensembles.analysis.ensembles import category_ensembles
+    from ensembles.analysis.ensembles import category_ensembles, ensemble_null
     from ensembles.analysis.geometry import linear_cka
 
     out = {}
@@ -83,6 +83,7 @@ def compute_all(dask: bool) -> dict:
             for rule in ("paper", "fraction"):
                 res = category_ensembles(d, rule=rule, n_shuffles=150, random_state=5, return_stats=True)
                 out.update(_arrays(res, f"{key}/category_{rule}"))
+            out.update(_arrays(ensemble_null(d, n_shuffles=60, random_state=6), f"{key}/ensemble_null"))
             out[f"{key}/cka"] = np.asarray(float(linear_cka(d.isel(neuroid=slice(0, 100)),
                                                             d.isel(neuroid=slice(100, 220)))))  # fmt: skip
             out[f"{key}/cka_debiased"] = np.asarray(float(linear_cka(d.isel(neuroid=slice(0, 100)),
