@@ -16,7 +16,8 @@ from ._core import _Ctx
 
 _TOL = 1e-6  # relative tolerance when comparing null and observed statistics (float32 shuffle sums, round-off)
 _SHUFFLE_BATCH = 64
-_NULL_BYTES = 32 * 2**20  # float64 class sums of one group of neuroids under all permutations
+_NULL_BYTES = 128 * 2**20  # float64 class sums of one group of neuroids under all permutations
+_GROUP_COLS = 2048  # at most this many neuroids per group (bounds the float32 copies of a block)
 
 
 def _permutations(ctx: _Ctx, n_shuffles: int, random_state: Any) -> np.ndarray:
@@ -79,10 +80,10 @@ def _shuffle_null(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, stat, *, squar
     each group of neuroids ``cols``.
 
     The statistics are per neuroid, so the neuroids are taken in groups whose float64 sums under every permutation
-    fit ``_NULL_BYTES`` (one group, i.e. one call, when they all fit): memory stays bounded whatever the number of
-    neuroids and shuffles, at the cost of one pass over the data per group."""
+    fit ``_NULL_BYTES``, at most ``_GROUP_COLS`` (one group, i.e. one call, when they all fit): memory stays bounded
+    whatever the number of neuroids and shuffles, at the cost of one pass over the data per group."""
     n_sh, n_neur = perm.shape[0], int(ctx.data.shape[1])
-    width = max(1, _NULL_BYTES // (8 * max(1, n_sh * ctx.k)))
+    width = max(1, min(_GROUP_COLS, _NULL_BYTES // (8 * max(1, n_sh * ctx.k))))
     if width >= n_neur:
         return stat(*_shuffled_moments(ctx, perm, shift, squares=squares), slice(0, n_neur))
     null = np.empty((n_sh, n_neur))
