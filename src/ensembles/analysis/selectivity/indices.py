@@ -73,9 +73,11 @@ def class_selectivity_index(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        null = _shuffle_null(ctx, perm, shift, lambda ps1, _, pcnt, c: _csi_from_means(ps1 / pcnt + shift[c],
-                                                                                        float(epsilon))[0],
-                             squares=False)
+
+        def null_csi(ps1, _, pcnt, c):  # the neuroids c
+            return _csi_from_means(ps1 / pcnt + shift[c], float(epsilon))[0]
+
+        null = _shuffle_null(ctx, perm, shift, null_csi, squares=False)
     p, q = _pvalues(csi, null)
     attrs = {
         "statistic": "class_selectivity_index",
@@ -158,9 +160,12 @@ def dprime(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        null = _shuffle_null(ctx, perm, shift, lambda ps1, ps2, pcnt, c: _dprime_from_moments(
-            ps1, ps2, pcnt if ctx.omit else ctx.counts, t1[c], t2[c], total[c] if np.ndim(total) else total)[0],
-            squares=True)
+
+        def null_dprime(ps1, ps2, pcnt, c):  # the neuroids c
+            n_c = total[c] if np.ndim(total) else total
+            return _dprime_from_moments(ps1, ps2, pcnt if ctx.omit else ctx.counts, t1[c], t2[c], n_c)[0]
+
+        null = _shuffle_null(ctx, perm, shift, null_dprime, squares=True)
     p, q = _pvalues(d, null)
     attrs = {
         "statistic": "dprime",
