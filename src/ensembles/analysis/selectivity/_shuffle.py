@@ -17,6 +17,7 @@ from ._core import _Ctx
 _TOL = 1e-6  # relative tolerance when comparing null and observed statistics (float32 shuffle sums, round-off)
 _SHUFFLE_BATCH = 64
 _NULL_BYTES = 128 * 2**20  # float64 class sums of one group of neuroids under all permutations
+_NUMPY_NULL_BYTES = 2**30  # in-memory input: one group up to this size of the sums of all neuroids
 _GROUP_COLS = 2048  # at most this many neuroids per group (bounds the float32 copies of a block)
 
 
@@ -77,20 +78,44 @@ def _shifted_float32(block: np.ndarray, shift: np.ndarray, rows: int = 512) -> n
 
 def _shuffle_null(ctx: _Ctx, perm: np.ndarray, shift: np.ndarray, stat, *, squares: bool) -> np.ndarray:
     """The null statistic (n_shuffles, n_neuroids): ``stat(ps1, ps2, pcnt, cols)`` of the shuffled class sums of
-    each group of neuroids ``cols``.
-
-    The statistics are per neuroid, so the neuroids are taken in groups whose float64 sums under every permutation
-    fit ``_NULL_BYTES``, at most ``_GROUP_COLS`` (one group, i.e. one call, when they all fit): memory stays bounded
-    whatever the number of neuroids and shuffles, at the cost of one pass over the data per group."""
+    each group of neuroids ``cols`` (:func:`_groups`; one group, i.e. one call, when the sums of all fit)."""
     n_sh, n_neur = perm.shape[0], int(ctx.data.shape[1])
-    width = max(1, min(_GROUP_COLS, _NULL_BYTES // (8 * max(1, n_sh * ctx.k))))
-    if width >= n_neur:
+    groups = _groups(ctx.data, n_sh * ctx.k)
+    if len(groups) == 1:
         return stat(*_shuffled_moments(ctx, perm, shift, squares=squares), slice(0, n_neur))
     null = np.empty((n_sh, n_neur))
-    for c0 in range(0, n_neur, width):
-        cols = slice(c0, min(n_neur, c0 + width))
+    for cols in groups:
         null[:, cols] = stat(*_shuffled_moments(ctx, perm, shift, squares=squares, cols=cols), cols)
     return null
+
+
+def _groups(data: Any, rows: int) -> list[slice]:
+    """Groups of neuroids for the shuffled class sums (``rows`` = shuffles x classes float64 rows per neuroid).
+
+    The statistics are per neuroid, so memory stays bounded whatever the number of neuroids and shuffles, at the
+    cost of one pass over the data per group.  In memory: one group unless the sums of all neuroids exceed
+    ``_NUMPY_NULL_BYTES``, else groups whose sums fit ``_NULL_BYTES``.  Dask: the column chunks, merged while
+    their sums fit ``_NULL_BYTES`` and they span at most ``_GROUP_COLS`` neuroids (which bounds the float32
+    copies of a block), split where one is wider.  A group narrower than the float32 products would otherwise
+    see changes them by float32 round-off (~1e-7 relative, absorbed by ``_TOL``)."""
+    n = int(data.shape[1])
+    width = max(1, _NULL_BYTES // (8 * max(1, rows)))
+    if not _xr.is_dask(data):
+        if 8 * rows * n <= _NUMPY_NULL_BYTES:
+            return [slice(0, n)]
+        return [slice(c0, min(n, c0 + width)) for c0 in range(0, n, width)]
+    width = min(width, _GROUP_COLS)
+    groups: list[slice] = []
+    c0 = 0
+    for w in data.chunks[1]:
+        pieces = [(c, min(c0 + w, c + width)) for c in range(c0, c0 + w, width)]
+        for a, b in pieces:
+            if groups and b - groups[-1].start <= width and len(pieces) == 1:
+                groups[-1] = slice(groups[-1].start, b)
+            else:
+                groups.append(slice(a, b))
+        c0 += w
+    return groups
 
 
 def _batches(n_shuffles: int):
