@@ -12,6 +12,8 @@ The streamed paths of inputs that used to be loaded (category ensembles and line
 change the order of accumulation: the class means are float32 products of row blocks summed in float64 instead of
 one float32 product over all presentations (float32 data: within 1e-6 relative; float64 data: 1e-12), the CKA Gram
 matrices are float64 sums over row blocks (within 1e-12 relative).  Memberships and null sizes are the same here.
+``ensemble_null`` scores a batch of permutations with one product: its shuffled scores are within the same
+round-off of the per-permutation ones; its outputs (sizes, unit p-values) are the stored ones.
 
 Regenerate the reference (only with the older code on PYTHONPATH):
 ``PYTHONPATH=<old src> python tests/analysis/test_scale_nulls.py [COMMIT]``.
@@ -181,6 +183,22 @@ def test_grouped_null_is_within_float32_round_off(monkeypatch):
         np.testing.assert_array_equal(a["p"], b["p"])
     for a, b in zip(nulls[:n] + nulls[n : 2 * n], nulls[2 * n : 3 * n] + nulls[3 * n :], strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batched_ensemble_null_scores_equal_the_loop(dtype):
+    """ensemble_null's batched scores against the rule applied to each permutation alone (the older loop): a
+    product of a batch of one-hot matrices rounds like the product of one within float32 round-off (1e-6 of the
+    scores, float32 data) or float64 round-off (1e-12); the same permutations."""
+    from ensembles.analysis.ensembles import null as NL
+
+    X, y = population(dtype)
+    with threadpool_limits(1):
+        batched = np.concatenate([s for _, s in NL._shuffled_scores(X, y, np.random.default_rng(3), 25)])
+        rng = np.random.default_rng(3)
+        loop = np.stack([NL._scores(X, rng.permutation(y)) for _ in range(25)])
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(batched, loop, rtol=tol, atol=tol)
 
 
 def test_streamed_inputs_are_not_loaded(monkeypatch):
