@@ -30,7 +30,7 @@ Usage::
         --class-size 20 --compare-size 5000x40000
 
 Writes ``benchmarks/out/bench_scale.json`` (``--out``) and prints a markdown table.  The files are deleted unless
-``--keep``.
+``--keep``; ``--reuse DIR`` runs on the files of such a run instead of writing new ones.
 """
 
 from __future__ import annotations
@@ -283,6 +283,7 @@ def main(argv=None) -> int:
     p.add_argument("--compare-size", default="2000x20000", help="NEUROIDSxPRESENTATIONS of the --before comparison")
     p.add_argument("--dir", default=None, help="where the recordings go (default: a temporary directory)")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--reuse", default=None, help="directory of the recordings of an earlier --keep run (not rewritten)")
     p.add_argument("--out", default=str(HERE / "out" / "bench_scale.json"))
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--file", default=None, help=argparse.SUPPRESS)
@@ -300,11 +301,18 @@ def main(argv=None) -> int:
         "shape": [args.presentations, args.neuroids], "dtype": "float32", "shuffles": args.shuffles,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": [],
     }
-    tmp = tempfile.mkdtemp(dir=args.dir, prefix="bench_scale_")
+    tmp = args.reuse or tempfile.mkdtemp(dir=args.dir, prefix="bench_scale_")
     try:
-        planted = write_recording(os.path.join(tmp, "planted.h5"), args, null=False)
-        null = write_recording(os.path.join(tmp, "null.h5"), args, null=True)
-        result["write_seconds"] = [planted["write_seconds"], null["write_seconds"]]
+        if args.reuse:  # the recordings of an earlier run with --keep (the same size and seed)
+            planted, null = ({"path": os.path.join(tmp, f), "bytes": 4 * args.presentations * args.neuroids}
+                             for f in ("planted.h5", "null.h5"))  # fmt: skip
+            result["reused"] = tmp
+            _check_reused(planted["path"], args)
+            _check_reused(null["path"], args)
+        else:
+            planted = write_recording(os.path.join(tmp, "planted.h5"), args, null=False)
+            null = write_recording(os.path.join(tmp, "null.h5"), args, null=True)
+            result["write_seconds"] = [planted["write_seconds"], null["write_seconds"]]
         nbytes = planted["bytes"]
         names = [n for n in WORKERS if n != "compare" and (args.only is None or n in args.only)]
         for name in names:
@@ -319,13 +327,25 @@ def main(argv=None) -> int:
             result["compare"] = compare_before(args, planted["path"], env)
         result["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     finally:
-        if not args.keep:
+        if not args.keep and not args.reuse:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             result["dir"] = tmp
     write_json(args.out, result)
     print(markdown(result))
     return 0
+
+
+def _check_reused(path: str, args) -> None:
+    import h5py
+
+    if not os.path.exists(path):
+        raise SystemExit(f"--reuse {args.reuse}: no {os.path.basename(path)} there (write it with --keep)")
+    with h5py.File(path, "r") as f:
+        shape = tuple(f["activity"].shape)
+    if shape != (args.presentations, args.neuroids):
+        raise SystemExit(f"--reuse {args.reuse}: {os.path.basename(path)} is {shape[1]} x {shape[0]}, not "
+                         f"{args.neuroids} x {args.presentations} (--neuroids, --presentations)")
 
 
 def compare_before(args, path, env) -> dict:
