@@ -12,11 +12,12 @@ imports, about 0.2 GB):
   its label-shuffle null: dask over the HDF5 dataset, as for any recording larger than memory;
 * mutual information with its shuffle correction, on the first ``--mi-neuroids`` neuroids (its cost is per neuroid
   and shuffle; the figure per neuroid scales linearly);
-* category ensembles (paper rule) with the shuffled-label null (the activity in memory, float32);
+* category ensembles (paper rule) with the shuffled-label null: dask over the file, one pass per batch of
+  permutations;
 * ``EnsembleDetector`` ``ica`` and ``pca`` on the file (streamed path), with the best-match Jaccard of every planted
   assembly, and ``ica`` on the assembly-free file (it must find none);
-* linear CKA (feature-space form) between two sub-populations of ``--cka-neuroids`` neuroids each, and the
-  correlation RDM of the class means.
+* linear CKA (feature-space form, streamed: dask over the file) between two sub-populations of ``--cka-neuroids``
+  neuroids each, and the correlation RDM of the class means.
 
 With ``--before REV`` the ``ica``/``pca`` detectors also run at ``--compare-size`` (in memory, both the current tree
 and the ``src/`` of REV, each in its own process) for the ratio to the older code, which does not run at full size.
@@ -29,7 +30,7 @@ Usage::
         --class-size 20 --compare-size 5000x40000
 
 Writes ``benchmarks/out/bench_scale.json`` (``--out``) and prints a markdown table.  The files are deleted unless
-``--keep``.
+``--keep``; ``--reuse DIR`` runs on the files of such a run instead of writing new ones.
 """
 
 from __future__ import annotations
@@ -169,12 +170,13 @@ def w_category(args, f):
 
     from ensembles.analysis.ensembles import category_ensembles, match_ensembles
 
-    X = f["activity"][:]
-    res = category_ensembles(X, f["label"][:], n_shuffles=args.shuffles, random_state=0)
+    # dask over the file: the class sums (observed and per batch of permutations) are streamed in row blocks
+    res = category_ensembles(_dask_da(f, args), n_shuffles=args.shuffles, random_state=0)
+    members = np.asarray(res.values)
     truth = f["class_members"][:]
-    out = {"sizes": res["members"].sum(axis=1).tolist(), "max_size_p": float(np.max(res["size_p"]))}
+    out = {"sizes": members.sum(axis=1).tolist(), "max_size_p": float(np.max(res["size_p"].values))}
     if truth.any():
-        out["mean_jaccard"] = float(match_ensembles(res["members"], truth).attrs["mean_jaccard"])
+        out["mean_jaccard"] = float(match_ensembles(members, truth).attrs["mean_jaccard"])
     return out
 
 
@@ -206,8 +208,9 @@ def w_cka(args, f):
     from ensembles.analysis.geometry import linear_cka
 
     m = min(args.cka_neuroids, f["activity"].shape[1] // 2)
-    x = f["activity"][:, :m]
-    y = f["activity"][:, m : 2 * m]
+    da = _dask_da(f, args)  # streamed: feature-space Gram matrices accumulated over row blocks
+    x = da.isel(neuroid=slice(0, m))
+    y = da.isel(neuroid=slice(m, 2 * m))
     return {"cka": float(linear_cka(x, y)), "neuroids_each": m, "bytes": int(x.nbytes + y.nbytes)}
 
 
@@ -272,7 +275,7 @@ def main(argv=None) -> int:
     p.add_argument("--class-size", type=int, default=50)
     p.add_argument("--shuffles", type=int, default=100, help="label shuffles of d', MI and category ensembles")
     p.add_argument("--mi-neuroids", type=int, default=1000)
-    p.add_argument("--cka-neuroids", type=int, default=1000)
+    p.add_argument("--cka-neuroids", type=int, default=2000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="*", default=None, help="run only these statistics")
@@ -280,6 +283,7 @@ def main(argv=None) -> int:
     p.add_argument("--compare-size", default="2000x20000", help="NEUROIDSxPRESENTATIONS of the --before comparison")
     p.add_argument("--dir", default=None, help="where the recordings go (default: a temporary directory)")
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--reuse", default=None, help="directory of the recordings of an earlier --keep run (not rewritten)")
     p.add_argument("--out", default=str(HERE / "out" / "bench_scale.json"))
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--file", default=None, help=argparse.SUPPRESS)
@@ -297,11 +301,18 @@ def main(argv=None) -> int:
         "shape": [args.presentations, args.neuroids], "dtype": "float32", "shuffles": args.shuffles,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": [],
     }
-    tmp = tempfile.mkdtemp(dir=args.dir, prefix="bench_scale_")
+    tmp = args.reuse or tempfile.mkdtemp(dir=args.dir, prefix="bench_scale_")
     try:
-        planted = write_recording(os.path.join(tmp, "planted.h5"), args, null=False)
-        null = write_recording(os.path.join(tmp, "null.h5"), args, null=True)
-        result["write_seconds"] = [planted["write_seconds"], null["write_seconds"]]
+        if args.reuse:  # the recordings of an earlier run with --keep (the same size and seed)
+            planted, null = ({"path": os.path.join(tmp, f), "bytes": 4 * args.presentations * args.neuroids}
+                             for f in ("planted.h5", "null.h5"))  # fmt: skip
+            result["reused"] = tmp
+            _check_reused(planted["path"], args)
+            _check_reused(null["path"], args)
+        else:
+            planted = write_recording(os.path.join(tmp, "planted.h5"), args, null=False)
+            null = write_recording(os.path.join(tmp, "null.h5"), args, null=True)
+            result["write_seconds"] = [planted["write_seconds"], null["write_seconds"]]
         nbytes = planted["bytes"]
         names = [n for n in WORKERS if n != "compare" and (args.only is None or n in args.only)]
         for name in names:
@@ -316,13 +327,25 @@ def main(argv=None) -> int:
             result["compare"] = compare_before(args, planted["path"], env)
         result["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     finally:
-        if not args.keep:
+        if not args.keep and not args.reuse:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             result["dir"] = tmp
     write_json(args.out, result)
     print(markdown(result))
     return 0
+
+
+def _check_reused(path: str, args) -> None:
+    import h5py
+
+    if not os.path.exists(path):
+        raise SystemExit(f"--reuse {args.reuse}: no {os.path.basename(path)} there (write it with --keep)")
+    with h5py.File(path, "r") as f:
+        shape = tuple(f["activity"].shape)
+    if shape != (args.presentations, args.neuroids):
+        raise SystemExit(f"--reuse {args.reuse}: {os.path.basename(path)} is {shape[1]} x {shape[0]}, not "
+                         f"{args.neuroids} x {args.presentations} (--neuroids, --presentations)")
 
 
 def compare_before(args, path, env) -> dict:

@@ -13,6 +13,7 @@ Stable helpers (also used by :mod:`ensembles.analysis.ensembles`):
 - :func:`compute` -- evaluate any dask arrays among the arguments in one pass; numpy passes through.
 - :func:`apply_last` -- apply a numpy function over the last axis of a numpy or dask array (dask: rechunked so that
   the last axis is one chunk, then block by block).
+- :func:`lazy_matrix` -- a dask-backed input as a validated ``(n_presentations, n_neuroids)`` dask array, not loaded.
 - :func:`reduce_rows` -- chunk-wise sum over presentations of a per-block statistic (``func(block, rows)``), the
   way to compute class sums, moments and shuffle nulls of a dask-backed recording in one pass.
 """
@@ -29,7 +30,7 @@ import xarray as xr
 from ensembles import conventions as C
 from ensembles._validation import describe
 from ensembles.analysis._contract import is_dask
-from ensembles.analysis._input import unwrap
+from ensembles.analysis._input import check_finite, matrix, unwrap
 from ensembles.errors import InputTypeError, ParameterError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "compute",
     "is_dask",
     "is_dataarray",
+    "lazy_matrix",
     "numpy_axis",
     "reduce_rows",
     "to_last",
@@ -159,6 +161,36 @@ def apply_last(func: Callable[[np.ndarray], np.ndarray], a: Any, *, dtype=float,
     return a.map_blocks(func, chunks=a.chunks[:-1] + ((new_axis_size,),), dtype=dtype)
 
 
+def lazy_matrix(x: Any, *, name: str = "x", float64: bool = False) -> tuple[Any, xr.DataArray | None] | None:
+    """A dask-backed ``x`` as the dask array ``(n_presentations, n_neuroids)`` that
+    :func:`ensembles.analysis._input.matrix` would load, and its labelled view; None when ``x`` is not dask-backed.
+
+    The same checks as ``matrix`` (dims and type on the first presentation, any NaN or +-inf an error, in one pass
+    over the data), the same dtype rule (integer and boolean data become float64, float32 stays float32 unless
+    ``float64``); nothing is kept in memory.
+    """
+    xu = unwrap(x, name=name)
+    if not is_dask(xu):
+        return None
+    first = xu.isel({C.PRESENTATION: slice(0, 1)}) if is_dataarray(xu) and C.PRESENTATION in xu.dims else xu[:1]
+    da = matrix(first, name=name).da
+    if da is not None:
+        da = xu.transpose(C.PRESENTATION, C.NEUROID)
+    arr = da.data if da is not None else xu
+    if arr.dtype.kind == "b" or not np.issubdtype(arr.dtype, np.floating) or float64:
+        arr = arr.astype(np.float64)
+    check_finite(arr, allow_nan=False, name=name)
+    return arr, da
+
+
+def _add_to(acc: np.ndarray, part: np.ndarray, first: bool) -> np.ndarray:
+    """``acc + part``; in place unless ``acc`` is a block's own result (``first``), which is left untouched."""
+    if first:
+        return acc + part
+    acc += part
+    return acc
+
+
 def reduce_rows(func: Callable[..., np.ndarray], a: Any, *, with_cols: bool = False) -> np.ndarray:
     """Sum ``func(block, rows)`` over presentation blocks of a 2-D ``(n_presentations, n_neuroids)`` array.
 
@@ -185,14 +217,21 @@ def reduce_rows(func: Callable[..., np.ndarray], a: Any, *, with_cols: bool = Fa
         return np.asarray(func(np.asarray(block), slice(lo, hi)))
 
     f = dask.delayed(call, pure=True)
-    add = dask.delayed(lambda *parts: sum(parts[1:], parts[0].copy()), pure=True)
+    add = dask.delayed(_add_to, pure=True)
     columns = []
     for j in range(blocks.shape[1]):
         c0, c1 = int(col_edges[j]), int(col_edges[j + 1])
         parts = [f(blocks[i, j], int(row_edges[i]), int(row_edges[i + 1]), c0, c1) for i in range(blocks.shape[0])]
-        # pairwise tree so that partial sums are released as they are added
+        # a tree of groups of 8, each group summed left to right as a chain of pairwise additions: every partial
+        # sum is released as soon as it is added (at most a few per worker are held, whatever their size)
         while len(parts) > 1:
-            parts = [add(*parts[k : k + 8]) for k in range(0, len(parts), 8)]
+            groups = []
+            for k in range(0, len(parts), 8):
+                acc = parts[k]
+                for i, part in enumerate(parts[k + 1 : k + 8]):
+                    acc = add(acc, part, i == 0)
+                groups.append(acc)
+            parts = groups
         columns.append(parts[0])
     results = dask.compute(*columns)
     return np.concatenate([np.asarray(r) for r in results], axis=-1)

@@ -12,18 +12,58 @@ from ..._validation import describe
 from ...errors import ParameterError
 from .._contract import Result
 from .._input import matrix
-from .._xr import is_dataarray
+from .._xr import is_dataarray, lazy_matrix, reduce_rows
 
 CATEGORY = C.CATEGORY
 OTHER = C.OTHER_CATEGORY
 ENSEMBLE = C.ENSEMBLE
 
 
-def _activity(x: Any, name: str = "x") -> tuple[np.ndarray, xr.DataArray | None]:
+class _Streamed:
+    """A dask-backed activity matrix (n_presentations, n_neuroids), checked but not loaded: kernels that can read it
+    in blocks of presentations do so (:func:`_class_sums`); the others call :meth:`load`."""
+
+    def __init__(self, data: Any):
+        self.data = data
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(int(v) for v in self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def load(self) -> np.ndarray:
+        return np.asarray(self.data)
+
+
+def _activity(x: Any, name: str = "x", *, stream: bool = False) -> tuple[Any, xr.DataArray | None]:
     """(n_presentations, n_neuroids) float array without NaN or +-inf, plus the DataArray (transposed) when given one
-    (:func:`ensembles.analysis._input.matrix`, the one conversion path)."""
+    (:func:`ensembles.analysis._input.matrix`, the one conversion path).  ``stream``: a dask-backed input is returned
+    as a :class:`_Streamed` matrix (the same checks and dtype, in one pass, nothing loaded)."""
+    lazy = lazy_matrix(x, name=name) if stream else None
+    if lazy is not None:
+        return _Streamed(lazy[0]), lazy[1]
     m = matrix(x, name=name)
     return m.values, m.da
+
+
+def _class_sums(X: _Streamed, codes: np.ndarray, n_classes: int, transform=None) -> np.ndarray:
+    """float64 class sums (n_codes * n_classes, n_neuroids) of a streamed matrix for each row of ``codes``
+    (n_codes, n_presentations): per block of presentations, one float32 (float64 for float64 data) product of the
+    stacked one-hot label matrices with the block (``transform(block)`` if given), accumulated in float64."""
+    codes = np.atleast_2d(codes)
+    n_codes = codes.shape[0]
+
+    def f(block, rows):
+        b = np.asarray(block) if transform is None else transform(np.asarray(block))
+        c = codes[:, rows]
+        oh = np.zeros((n_codes * n_classes, c.shape[1]), dtype=np.result_type(b.dtype, np.float32))
+        oh[(np.arange(n_codes)[:, None] * n_classes + c).ravel(), np.tile(np.arange(c.shape[1]), n_codes)] = 1.0
+        return np.asarray(oh @ b, dtype=np.float64)
+
+    return reduce_rows(f, X.data)
 
 
 def _neuroid_coords(da: xr.DataArray | None) -> dict:
@@ -46,6 +86,9 @@ def _layer_groups(da: xr.DataArray | None, n: int, by_layer: bool | None) -> lis
 
 def _class_means(X: np.ndarray, lab_idx: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(lab_idx, minlength=n_classes).astype(float)
+    if isinstance(X, _Streamed):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _class_sums(X, lab_idx, n_classes) / counts[:, None], counts
     onehot = np.zeros((X.shape[0], n_classes), dtype=np.result_type(X.dtype, np.float32))
     onehot[np.arange(X.shape[0]), lab_idx] = 1.0
     sums = onehot.T @ X

@@ -23,7 +23,16 @@ from ...errors import ParameterError
 from .._contract import Result, keeps_labels
 from .._input import check_count, class_names, resolve_labels
 from .._stats import fdr_bh
-from ._common import CATEGORY, _activity, _as_membership, _class_means, _layer_groups, _neuroid_coords
+from ._common import (
+    CATEGORY,
+    _activity,
+    _as_membership,
+    _class_means,
+    _class_sums,
+    _layer_groups,
+    _neuroid_coords,
+    _Streamed,
+)
 
 __all__ = ["category_ensembles", "ensemble_sizes", "ensemble_core"]
 
@@ -94,12 +103,25 @@ def _membership(X, lab_idx, n_classes, groups, rule, prm):
         mu, _ = _class_means(X, lab_idx, n_classes)
         return _paper_rule(mu, groups, prm["tau"])
     if rule == "fraction":
-        frac, _ = _class_means((X > prm["threshold"]).astype(float), lab_idx, n_classes)
+        if isinstance(X, _Streamed):  # 0/1 sums: exact, the same fractions as in memory
+            counts = np.bincount(lab_idx, minlength=n_classes).astype(float)
+            frac = _class_sums(X, lab_idx, n_classes, _active(prm["threshold"], X.shape[0])) / counts[:, None]
+        else:
+            frac, _ = _class_means((X > prm["threshold"]).astype(float), lab_idx, n_classes)
         return frac >= prm["min_fraction"], {"score": frac}
+    if isinstance(X, _Streamed):
+        X = X.load()
     return _welch_rule(X, lab_idx, n_classes, groups, prm["alpha"], prm["min_effect"], prm["test"])
 
 
 _NULL_BATCH_BYTES = 128 * 2**20  # one-hot matrix of a batch of label permutations
+_NULL_STREAM_BYTES = 64 * 2**20  # float64 class means of a batch of permutations, streamed input
+
+
+def _active(threshold: float, n_presentations: int):
+    """The 0/1 indicator ``x > threshold`` of a block (float32: exact sums below 2**24 presentations)."""
+    dtype = np.float32 if n_presentations < 2**24 else np.float64
+    return lambda b: (b > threshold).astype(dtype)
 
 
 def _null_sizes(X, lab_idx, n_classes, groups, rule, prm, rng, n_shuffles) -> np.ndarray:
@@ -111,10 +133,14 @@ def _null_sizes(X, lab_idx, n_classes, groups, rule, prm, rng, n_shuffles) -> np
     """
     perms = [rng.permutation(lab_idx) for _ in range(n_shuffles)]
     null = np.empty((n_shuffles, n_classes, len(groups)))
+    if rule == "test" and isinstance(X, _Streamed):
+        X = X.load()
     if rule == "test":
         for s, perm in enumerate(perms):
             null[s] = _group_sizes(_membership(X, perm, n_classes, groups, rule, prm)[0], groups)
         return null
+    if isinstance(X, _Streamed):
+        return _null_sizes_streamed(X, perms, n_classes, groups, rule, prm, null)
     B = X.shape[0]
     if rule == "paper":
         src = X
@@ -135,6 +161,23 @@ def _null_sizes(X, lab_idx, n_classes, groups, rule, prm, rng, n_shuffles) -> np
             member = _paper_rule(mu, groups, prm["tau"])[0]
         else:
             member = mu >= prm["min_fraction"]
+        null[s0 : s0 + nb] = _group_sizes(member, groups).reshape(nb, n_classes, len(groups))
+    return null
+
+
+def _null_sizes_streamed(X: _Streamed, perms, n_classes, groups, rule, prm, null) -> np.ndarray:
+    """:func:`_null_sizes` of a streamed matrix: one pass over the data per batch of permutations whose float64 class
+    sums fit ``_NULL_STREAM_BYTES`` (the same permutations, in the same order)."""
+    B, N = X.shape
+    counts = np.bincount(perms[0], minlength=n_classes).astype(float)
+    transform = None if rule == "paper" else _active(prm["threshold"], B)
+    batch = int(max(1, min(len(perms), _NULL_STREAM_BYTES // (8 * n_classes * max(N, 1)))))
+    for s0 in range(0, len(perms), batch):
+        P = np.stack(perms[s0 : s0 + batch])
+        nb = P.shape[0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = _class_sums(X, P, n_classes, transform) / np.tile(counts, nb)[:, None]
+        member = _paper_rule(mu, groups, prm["tau"])[0] if rule == "paper" else mu >= prm["min_fraction"]
         null[s0 : s0 + nb] = _group_sizes(member, groups).reshape(nb, n_classes, len(groups))
     return null
 
@@ -235,7 +278,7 @@ def category_ensembles(
     check_choice("rule", rule, ("paper", "test", "fraction"))
     check_choice("test", test, ("welch", "mannwhitney"))
     n_shuffles = check_count("n_shuffles", n_shuffles, 0)
-    X, da = _activity(x)
+    X, da = _activity(x, stream=True)
     lab = resolve_labels(da if da is not None else x, labels, X.shape[0])
     classes, lab_idx = np.unique(lab, return_inverse=True)
     n_classes = classes.size

@@ -34,7 +34,7 @@ from .._contract import keeps_labels
 from .._input import check_count, class_names, matrix, resolve_labels
 from .._stats import fdr_bh
 from ._common import CATEGORY, _as_membership
-from .category import category_ensembles
+from .category import _paper_rule, category_ensembles
 
 __all__ = ["ensemble_null", "ensemble_specificity", "ENSEMBLE_TAUS"]
 
@@ -45,6 +45,36 @@ def _scores(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(n_classes, n_neuroids) leave-one-out score of the authors' rule (NaN where 0/0)."""
     ds = category_ensembles(X, labels, rule="paper", tau=1.0, by_layer=False, return_stats=True)
     return np.asarray(ds["score"], dtype=float)
+
+
+_BATCH_BYTES = 128 * 2**20  # one-hot matrix and class means of a batch of label permutations
+
+
+def _shuffled_scores(X: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n_shuffles: int):
+    """Yield ``(first shuffle, scores (n_batch, n_classes, n_neuroids))`` of the rule under ``rng.permutation``
+    of the labels, a batch of permutations at a time: one product of the stacked one-hot label matrices with the
+    activity gives the class means of the batch (the permutations, their order and the scores of the rule applied
+    to each permutation alone)."""
+    classes, codes = np.unique(labels, return_inverse=True)
+    k, (B, N) = classes.size, X.shape
+    counts = np.bincount(codes, minlength=k).astype(float)  # a permutation keeps the class counts
+    dtype = np.result_type(X.dtype, np.float32)
+    batch = int(max(1, min(n_shuffles, _BATCH_BYTES // (k * max(B, N) * 8))))
+    cols = np.arange(B)
+    for s0 in range(0, n_shuffles, batch):
+        P = np.stack([rng.permutation(codes) for _ in range(min(batch, n_shuffles - s0))])
+        nb = P.shape[0]
+        onehot = np.zeros((nb * k, B), dtype=dtype)
+        onehot[(np.arange(nb)[:, None] * k + P).ravel(), np.tile(cols, nb)] = 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = (onehot @ X) / np.tile(counts, nb)[:, None]
+        score = _paper_rule(mu, [np.arange(N)], 1.0)[1]["score"]
+        yield s0, score.reshape(nb, k, N)
+
+
+def _jaccard_means(member: np.ndarray) -> np.ndarray:
+    """:func:`_jaccard_mean` of each membership of a stack (n, n_classes, n_neuroids)."""
+    return np.array([_jaccard_mean(m) for m in member])
 
 
 def _members(score: np.ndarray, tau: float) -> np.ndarray:
@@ -148,14 +178,14 @@ def ensemble_null(
     null = np.empty((n_shuffles, t.size, classes.size))
     null_jac = np.empty((n_shuffles, t.size))
     exceed = np.zeros(score.shape)
-    for s in range(n_shuffles):
-        sc = _scores(X, rng.permutation(lab))
+    for s0, sc in _shuffled_scores(X, lab, rng, n_shuffles):
+        s1 = s0 + sc.shape[0]
         for k, v in enumerate(t):
             mem = _members(sc, v)
-            null[s, k] = mem.sum(axis=1)
-            null_jac[s, k] = _jaccard_mean(mem)
+            null[s0:s1, k] = mem.sum(axis=-1)
+            null_jac[s0:s1, k] = _jaccard_means(mem)
         with np.errstate(invalid="ignore"):
-            exceed += np.nan_to_num(sc, nan=-np.inf) >= score
+            exceed += (np.nan_to_num(sc, nan=-np.inf) >= score).sum(axis=0)
     lo, hi = np.percentile(null, [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100], axis=0)
     size_p = (1.0 + (null >= size[None]).sum(axis=0)) / (1.0 + n_shuffles)
     unit_p = np.where(np.isnan(score), np.nan, (1.0 + exceed) / (1.0 + n_shuffles))

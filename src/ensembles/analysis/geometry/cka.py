@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ensembles.analysis import _xr
 from ensembles.analysis._contract import keeps_labels
 from ensembles.errors import ParameterError
 
@@ -24,10 +25,12 @@ __all__ = ["linear_cka"]
 # --------------------------------------------------------------------------------------------------------------
 # linear CKA
 # --------------------------------------------------------------------------------------------------------------
-def _align_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Two response matrices over the same presentations; labelled inputs are aligned on ``stimulus_id``."""
-    xa, xd = _matrix(x, "x")
-    ya, yd = _matrix(y, "y")
+def _align_pair(x: Any, y: Any, *, lazy: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Two response matrices over the same presentations; labelled inputs are aligned on ``stimulus_id``.
+
+    ``lazy``: dask-backed inputs stay dask arrays (read later in blocks of presentations)."""
+    xa, xd = (lazy and _xr.lazy_matrix(x, name="x", float64=True)) or _matrix(x, "x")
+    ya, yd = (lazy and _xr.lazy_matrix(y, name="y", float64=True)) or _matrix(y, "y")
     if xd is not None and yd is not None and "stimulus_id" in xd.coords and "stimulus_id" in yd.coords:
         sx = xd["stimulus_id"].values.astype(str)
         sy = yd["stimulus_id"].values.astype(str)
@@ -55,6 +58,29 @@ def _gram_inner(x: np.ndarray, y: np.ndarray) -> float:
     if p * q <= n * n:
         return float(np.sum((x.T @ y) ** 2))
     return float(np.sum((x @ x.T) * (y @ y.T)))
+
+
+def _streamed_inners(x: Any, y: Any) -> tuple[float, float, float]:
+    """<K, L>, <K, K>, <L, L> of the column-centred ``x``, ``y`` (either a dask array) in feature space: column means
+    in one pass, then XᵀY, XᵀX, YᵀY of the centred blocks of presentations accumulated in float64 (memory: the
+    Gram matrices and a few blocks, whatever the number of presentations)."""
+    import dask.array as da
+
+    p = x.shape[1]
+    z = da.concatenate([da.asarray(x), da.asarray(y)], axis=1).rechunk({1: -1})
+    (mean,) = _xr.compute(z.mean(axis=0))
+
+    def grams(block, rows):
+        b = np.asarray(block) - mean
+        bx, by = b[:, :p], b[:, p:]
+        out = np.zeros((b.shape[1], b.shape[1]))
+        out[:p, :p] = bx.T @ bx
+        out[p:, p:] = by.T @ by
+        out[:p, p:] = bx.T @ by
+        return out
+
+    g = _xr.reduce_rows(grams, z)
+    return float(np.sum(g[:p, p:] ** 2)), float(np.sum(g[:p, :p] ** 2)), float(np.sum(g[p:, p:] ** 2))
 
 
 def _hsic_u(x: np.ndarray, y: np.ndarray) -> float:
@@ -94,11 +120,19 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
         In [0, 1] for the biased estimator (the debiased one can be slightly negative); NaN when a representation
         is constant.
     """
-    xa, ya = _align_pair(x, y)
+    xa, ya = _align_pair(x, y, lazy=not debiased)
     n = xa.shape[0]
-    xc = xa - xa.mean(axis=0)
-    yc = ya - ya.mean(axis=0)
-    if debiased:
+    if xa.shape[1] + ya.shape[1] > n:  # feature-space Grams larger than the data: in memory (sample space)
+        xa, ya = _xr.compute(xa, ya)
+    if _xr.is_dask(xa) or _xr.is_dask(ya):  # out of core: feature-space Gram matrices, streamed (biased only)
+        if n < 2:
+            raise ParameterError(f"CKA needs at least 2 presentations. Got {n}.")
+        num, gxx, gyy = _streamed_inners(xa, ya)
+        den = np.sqrt(gxx * gyy)
+        value = float(num / den) if den > 0 else float("nan")
+    elif debiased:
+        xc = xa - xa.mean(axis=0)
+        yc = ya - ya.mean(axis=0)
         if n < 4:
             raise ParameterError(f"Debiased CKA needs at least 4 presentations. Got {n}.")
         hxy, hxx, hyy = _hsic_u(xc, yc), _hsic_u(xc, xc), _hsic_u(yc, yc)
@@ -107,6 +141,8 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False) -> Any:
     else:
         if n < 2:
             raise ParameterError(f"CKA needs at least 2 presentations. Got {n}.")
+        xc = xa - xa.mean(axis=0)
+        yc = ya - ya.mean(axis=0)
         num = _gram_inner(xc, yc)
         den = np.sqrt(_gram_inner(xc, xc) * _gram_inner(yc, yc))
         value = float(num / den) if den > 0 else float("nan")

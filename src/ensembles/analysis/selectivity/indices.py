@@ -17,7 +17,7 @@ from ensembles.analysis._stats import fdr_bh
 from ensembles.errors import ParameterError
 
 from ._core import _dataset, _moments, _pilot, _prepare
-from ._shuffle import _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffled_moments
+from ._shuffle import _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffle_null
 
 __all__ = ["class_selectivity_index", "dprime", "anova"]
 
@@ -75,8 +75,11 @@ def class_selectivity_index(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, _, pcnt = _shuffled_moments(ctx, perm, shift, squares=False)
-        null = _csi_from_means(ps1 / pcnt + shift, float(epsilon))[0]
+
+        def null_csi(ps1, _, pcnt, c):  # the neuroids c
+            return _csi_from_means(ps1 / pcnt + shift[c], float(epsilon))[0]
+
+        null = _shuffle_null(ctx, perm, shift, null_csi, squares=False)
     p, q = _pvalues(csi, null)
     attrs = {
         "statistic": "class_selectivity_index",
@@ -160,8 +163,12 @@ def dprime(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, ps2, pcnt = _shuffled_moments(ctx, perm, shift, squares=True)
-        null = _dprime_from_moments(ps1, ps2, pcnt if ctx.omit else ctx.counts, t1, t2, total)[0]
+
+        def null_dprime(ps1, ps2, pcnt, c):  # the neuroids c
+            n_c = total[c] if np.ndim(total) else total
+            return _dprime_from_moments(ps1, ps2, pcnt if ctx.omit else ctx.counts, t1[c], t2[c], n_c)[0]
+
+        null = _shuffle_null(ctx, perm, shift, null_dprime, squares=True)
     p, q = _pvalues(d, null)
     attrs = {
         "statistic": "dprime",

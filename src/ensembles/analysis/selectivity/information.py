@@ -33,6 +33,37 @@ def _equipop_bins(data: np.ndarray, n_bins: int) -> np.ndarray:
     return np.minimum(((ranks - 1) * n_bins) // N, n_bins - 1).astype(np.int64)
 
 
+_PIECE_ROWS = 8192  # presentations per one-hot piece of the joint counts
+
+
+def _binned_columns(block: np.ndarray, n_bins: int, width: int = 64) -> np.ndarray:
+    """(N, m) int64 ``column * n_bins + bin`` of the equal-population bins of each column of ``block`` (non-finite
+    values binned as 0), computed ``width`` columns at a time (each column's bins depend on that column only)."""
+    N, m = block.shape
+    flat = np.empty((N, m), dtype=np.int64)
+    for c0 in range(0, m, width):
+        c1 = min(m, c0 + width)
+        piece = block[:, c0:c1]
+        bins = _equipop_bins(np.where(np.isfinite(piece), piece, 0.0), n_bins)
+        flat[:, c0:c1] = bins + (np.arange(c0, c1) * n_bins)[None, :]
+    return flat
+
+
+def _joint_counts(oh_obs, flat: np.ndarray, width: int, *, perm=None, k: int = 0) -> np.ndarray:
+    """float64 counts (rows of ``oh_obs``, or ``perm.shape[0] * k`` shuffled class rows) x ``width`` one-hot bins,
+    accumulated over pieces of ``_PIECE_ROWS`` presentations (float32 products of 0/1, exact)."""
+    N, m = flat.shape
+    rows = oh_obs.shape[0] if perm is None else perm.shape[0] * k
+    out = np.zeros((rows, width))
+    for r0 in range(0, N, _PIECE_ROWS):
+        r1 = min(N, r0 + _PIECE_ROWS)
+        ohb = np.zeros((r1 - r0, width), dtype=np.float32)
+        ohb[np.repeat(np.arange(r1 - r0), m), flat[r0:r1].ravel()] = 1.0
+        oh = oh_obs[:, r0:r1] if perm is None else _shuffled_onehot(perm[:, r0:r1], k)
+        out += oh @ ohb
+    return out
+
+
 def _mi_from_counts(joint: np.ndarray, ns: np.ndarray, nb: np.ndarray, N: int) -> np.ndarray:
     """Plug-in MI (bits) from joint counts (..., k, n_bins) with class counts ns (k,) and bin counts nb (..., n_bins)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -100,17 +131,17 @@ def mutual_information(
         (block,) = _xr.compute(ctx.data[:, j0:j1])
         block = np.asarray(block, dtype=np.float64)
         bad = ~np.isfinite(block).all(0)
-        bins = _equipop_bins(np.where(np.isfinite(block), block, 0.0), n_bins)  # (N, m)
         m = j1 - j0
-        ohb = np.zeros((N, m * n_bins), dtype=np.float32)
-        ohb[np.repeat(np.arange(N), m), (np.arange(m)[None, :] * n_bins + bins).ravel()] = 1.0
-        nb = ohb.sum(0).reshape(m, n_bins).astype(np.float64)
-        joint = (oh_obs @ ohb).reshape(k, m, n_bins).transpose(1, 0, 2).astype(np.float64)
+        flat = _binned_columns(block, n_bins)  # (N, m): column * n_bins + bin
+        # joint counts of (class, bin) per neuroid, observed and under each permutation: sums of 0/1 products,
+        # exact integers in float32 (< 2**24 presentations) whatever the order, accumulated over presentation pieces
+        nb = np.bincount(flat.ravel(), minlength=m * n_bins).reshape(m, n_bins).astype(np.float64)
+        joint = _joint_counts(oh_obs, flat, m * n_bins).reshape(k, m, n_bins).transpose(1, 0, 2)
         mi[j0:j1] = np.where(bad, np.nan, _mi_from_counts(joint, ns, nb, N))
         if n_shuffles:
             for s0, s1 in _batches(n_shuffles):
-                oh = _shuffled_onehot(perm[s0:s1], k)
-                pj = (oh @ ohb).reshape(s1 - s0, k, m, n_bins).transpose(0, 2, 1, 3).astype(np.float64)
+                pj = _joint_counts(None, flat, m * n_bins, perm=perm[s0:s1], k=k)
+                pj = pj.reshape(s1 - s0, k, m, n_bins).transpose(0, 2, 1, 3)
                 null_all[s0:s1, j0:j1] = _mi_from_counts(pj, ns, nb[None], N)
             null_all[:, j0:j1][:, bad] = np.nan
         if ctx.omit:  # a neuroid with NaN: its valid presentations only (the same permutations, restricted)

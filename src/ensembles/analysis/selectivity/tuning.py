@@ -17,7 +17,7 @@ from ensembles.analysis.sparsity import _engine as _sp
 from ensembles.analysis.sparsity import condition_means
 
 from ._core import CLASS, _dataset, _moments, _pilot, _prepare
-from ._shuffle import _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffled_moments
+from ._shuffle import _check_shuffles, _permutations, _pvalues, _shuffle_attrs, _shuffle_null
 
 __all__ = ["class_means", "preferred_class", "preference_order", "tuning_sparseness"]
 
@@ -158,11 +158,14 @@ def tuning_sparseness(
     null = None
     if n_shuffles:
         perm = _permutations(ctx, n_shuffles, random_state)
-        ps1, _, pcnt = _shuffled_moments(ctx, perm, shift, squares=False)
-        pm = np.swapaxes(ps1 / pcnt + shift, -1, -2)  # (n_shuffles, n_neuroids, k)
-        if negative == "raise" and np.any(pm < 0):
-            pm = np.maximum(pm, 0.0)  # only reachable through round-off when the observed means are >= 0
-        null = stat(_transform_negative(pm, negative))[0]
+
+        def null_stat(ps1, _, pcnt, c):
+            pm = np.swapaxes(ps1 / pcnt + shift[c], -1, -2)  # (n_shuffles, n_neuroids, k)
+            if negative == "raise" and np.any(pm < 0):
+                pm = np.maximum(pm, 0.0)  # only reachable through round-off when the observed means are >= 0
+            return stat(_transform_negative(pm, negative))[0]
+
+        null = _shuffle_null(ctx, perm, shift, null_stat, squares=False)
     sign = -1.0 if m == "treves-rolls" else 1.0
     p, q = _pvalues(sign * value, None if null is None else sign * null)
     attrs = {
