@@ -97,7 +97,8 @@ def test_update_readme_replaces_only_its_block(tmp_path):
 
 @pytest.mark.parametrize("block, dataset, shortened_from", [
     ("fashion-mnist", "fashion-mnist", None), ("mnist-5k", "mnist-5k", None),
-    ("fashion-mnist-full-epochs", "fashion-mnist", "fashion-mnist"), ("mnist-5k-v2", "mnist-5k", None)])
+    ("fashion-mnist-full-epochs", "fashion-mnist", "fashion-mnist"), ("mnist-5k-v2", "mnist-5k", None),
+    ("fashion-mnist-v2", "fashion-mnist", None)])
 def test_results_pages_are_in_sync_with_the_committed_results(block, dataset, shortened_from):
     res = ROOT / "docs" / "results" / block
     page = ROOT / "docs" / "results" / f"{block}.md"
@@ -118,7 +119,7 @@ def test_results_pages_are_in_sync_with_the_committed_results(block, dataset, sh
 
 def test_the_readme_points_at_every_results_page():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for block in ("mnist-5k", "fashion-mnist", "fashion-mnist-full-epochs", "mnist-5k-v2"):
+    for block in ("mnist-5k", "fashion-mnist", "fashion-mnist-full-epochs", "mnist-5k-v2", "fashion-mnist-v2"):
         assert f"docs/results/{block}.md" in readme
 
 
