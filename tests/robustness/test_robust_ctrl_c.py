@@ -18,6 +18,10 @@ from ._helpers import REPO, wait_for
 pytest.importorskip("distributed")
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
     out = tmp_path / "rep"
@@ -27,8 +31,10 @@ def test_ctrl_c_during_a_reproduction_is_a_clean_interruption(tmp_path):
     cmd = [sys.executable, "-m", "ensembles", "reproduce", "--dataset", "digits", "--seeds", "0", "--conditions",
            "baseline", "held_out", "--out", str(out), "--set", "network.hidden=[16,16,16]", "--set",
            "train.epochs=100000", "--workers", "2"]
+    # its own process group with SIGINT at its default, as a terminal's foreground job (a test suite started in the
+    # background of a non-interactive shell inherits SIGINT ignored, and Python then installs no Ctrl-C handler)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own process group, as a terminal's foreground job
+                            start_new_session=True, preexec_fn=_sigint_default)
     try:
         runs = out / "sweeps" / "baseline" / "runs"
         wait_for(lambda: runs.is_dir() and any((d / "config.toml").exists() for d in runs.iterdir()), 120,
